@@ -1,0 +1,92 @@
+//! profile-api: `GET /v1/health`, `GET/PUT /v1/me`, `PUT /v1/me/availability`
+//! (F-PR-1, F-PR-2, F-PR-5). Every authenticated call refreshes `last_seen_at`
+//! (throttled) alongside its own work.
+
+use lambda_http::http::Method;
+use lambda_http::{Body, Request, Response};
+use serde_json::{json, Value};
+use std::sync::Arc;
+use versus::auth::Caller;
+use versus::lambda::{self, Invoke};
+use versus::presence::{self, Presence};
+use versus::profile::{self, AvailabilityInput, ProfileInput, Profiles};
+use versus::{db, http, Config, Error};
+
+pub struct App {
+    profiles: Profiles,
+    presence: Presence,
+    config: Config,
+}
+
+/// Builds the clients once and returns the handler (used by `main` and the local gateway).
+pub async fn function(config: &Config) -> Result<Invoke, Error> {
+    let sdk = db::aws_config().await;
+    let client = db::dynamodb(&sdk);
+    db::warm_up(&client, &config.tables.users).await;
+    let app = Arc::new(App::new(client, config.clone()));
+    Ok(lambda::http(move |req| {
+        let app = app.clone();
+        async move { app.handle(req, versus::now_ms()).await }
+    }))
+}
+
+impl App {
+    pub fn new(client: aws_sdk_dynamodb::Client, config: Config) -> Self {
+        App {
+            profiles: Profiles::new(client.clone(), &config.tables.users, config.online_shards),
+            presence: Presence::new(client, &config.tables.users),
+            config,
+        }
+    }
+
+    pub async fn handle(&self, req: Request, now_ms: i64) -> Response<Body> {
+        let path = req.uri().path().trim_end_matches('/').to_string();
+        if req.method() == Method::GET && path == "/v1/health" {
+            return http::json(200, &json!({ "status": "ok" }));
+        }
+        let caller = match http::caller(&req) {
+            Ok(c) => c,
+            Err(e) => return http::error(&e),
+        };
+        let touch = async {
+            let throttle = self.config.last_seen_throttle_secs;
+            if let Err(e) = self.profiles.touch_last_seen(&caller.user_id, now_ms, throttle).await {
+                // Presence is best effort: the caller's request still proceeds.
+                e.log();
+            }
+        };
+        let (_, result) = tokio::join!(touch, self.route(&req, &path, &caller, now_ms));
+        http::respond(result)
+    }
+
+    async fn route(&self, req: &Request, path: &str, caller: &Caller, now_ms: i64) -> Result<(u16, Value), Error> {
+        match (req.method().clone(), path) {
+            (Method::GET, "/v1/me") => {
+                let profile = self.profiles.get(&caller.user_id).await?.ok_or_else(profile::no_profile)?;
+                self.view(&profile, now_ms).await.map(|v| (200, v))
+            }
+            (Method::PUT, "/v1/me") => {
+                let input: ProfileInput = http::json_body(req)?;
+                let (profile, created) = self.profiles.save(&caller.user_id, input, now_ms).await?;
+                let status = if created { 201 } else { 200 };
+                self.view(&profile, now_ms).await.map(|v| (status, v))
+            }
+            (Method::PUT, "/v1/me/availability") => {
+                let input: AvailabilityInput = http::json_body(req)?;
+                let profile = self
+                    .profiles
+                    .set_availability(&caller.user_id, input.is_available_for_battles, now_ms)
+                    .await?;
+                self.view(&profile, now_ms).await.map(|v| (200, v))
+            }
+            _ => Err(Error::not_found("route_not_found", format!("no route {} {}", req.method(), path))),
+        }
+    }
+
+    async fn view(&self, profile: &profile::Profile, now_ms: i64) -> Result<Value, Error> {
+        let window = self.config.online_window_secs;
+        let recently_seen = presence::is_online(profile.last_seen_at, false, now_ms, window);
+        let online = recently_seen || !self.presence.connections(&profile.user_id, now_ms).await?.is_empty();
+        Ok(profile::owner_view(profile, online))
+    }
+}

@@ -1,0 +1,155 @@
+//! Configuration, read once at init from the environment (or, in the local
+//! gateway, from the environment `template.yaml` gives the function).
+
+use crate::error::Error;
+use std::collections::HashMap;
+
+/// How callers are authenticated when a function has to verify a token itself
+/// (the WebSocket authorizer; HTTP routes are verified by API Gateway).
+#[derive(Clone, Debug)]
+pub enum JwtKeys {
+    /// Local development: HS256 tokens signed with a per-checkout secret.
+    DevSecret(String),
+    /// Deployed: RS256/ES256 tokens checked against the issuer's JWKS.
+    Jwks { url: String },
+}
+
+#[derive(Clone, Debug)]
+pub struct JwtConfig {
+    pub keys: JwtKeys,
+    pub issuer: Option<String>,
+    pub audience: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Tables {
+    pub users: String,
+    pub battles: String,
+    pub sms: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub tables: Tables,
+    pub jwt: JwtConfig,
+    /// Management API endpoint of the WebSocket API (`https://{api}.execute-api.{region}.amazonaws.com/{stage}`).
+    pub websocket_endpoint: Option<String>,
+    /// Number of shards of the online-players index (F-MM-1).
+    pub online_shards: u32,
+    /// F-PR-2: `last_seen_at` is written at most once per this many seconds.
+    pub last_seen_throttle_secs: i64,
+    /// F-PR-4: seen within this window counts as online.
+    pub online_window_secs: i64,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, Error> {
+        Self::from_lookup(|key| std::env::var(key).ok())
+    }
+
+    pub fn from_map(map: &HashMap<String, String>) -> Result<Self, Error> {
+        Self::from_lookup(|key| map.get(key).cloned())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
+        let get = |key: &str| lookup(key).filter(|v| !v.trim().is_empty());
+        let required = |key: &str| {
+            get(key).ok_or_else(|| Error::Config(format!("environment variable {key} is not set")))
+        };
+        let number = |key: &str, default: i64| -> Result<i64, Error> {
+            match get(key) {
+                None => Ok(default),
+                Some(v) => v
+                    .parse()
+                    .map_err(|_| Error::Config(format!("{key} must be an integer, got {v:?}"))),
+            }
+        };
+
+        let keys = match (get("JWT_DEV_SECRET"), get("JWT_JWKS_URL"), get("JWT_ISSUER")) {
+            (Some(secret), _, _) => JwtKeys::DevSecret(secret),
+            (None, Some(url), _) => JwtKeys::Jwks { url },
+            (None, None, Some(issuer)) => JwtKeys::Jwks {
+                url: format!("{}/.well-known/jwks.json", issuer.trim_end_matches('/')),
+            },
+            (None, None, None) => {
+                return Err(Error::Config(
+                    "set JWT_DEV_SECRET (local) or JWT_ISSUER / JWT_JWKS_URL (deployed)".into(),
+                ))
+            }
+        };
+        let online_shards = number("ONLINE_SHARDS", 16)?;
+        if !(1..=256).contains(&online_shards) {
+            return Err(Error::Config("ONLINE_SHARDS must be between 1 and 256".into()));
+        }
+
+        Ok(Config {
+            tables: Tables {
+                users: required("USERS_TABLE")?,
+                battles: required("BATTLES_TABLE")?,
+                sms: required("SMS_TABLE")?,
+            },
+            jwt: JwtConfig {
+                keys,
+                issuer: get("JWT_ISSUER"),
+                audience: get("JWT_AUDIENCE"),
+            },
+            websocket_endpoint: get("WEBSOCKET_API_ENDPOINT"),
+            online_shards: online_shards as u32,
+            last_seen_throttle_secs: number("LAST_SEEN_THROTTLE_SECONDS", 60)?,
+            online_window_secs: number("ONLINE_WINDOW_SECONDS", 300)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> HashMap<String, String> {
+        [
+            ("USERS_TABLE", "u"),
+            ("BATTLES_TABLE", "b"),
+            ("SMS_TABLE", "s"),
+            ("JWT_DEV_SECRET", "x"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    }
+
+    #[test]
+    fn defaults_apply() {
+        let c = Config::from_map(&base()).unwrap();
+        assert_eq!(c.online_shards, 16);
+        assert_eq!(c.last_seen_throttle_secs, 60);
+        assert_eq!(c.online_window_secs, 300);
+        assert!(matches!(c.jwt.keys, JwtKeys::DevSecret(_)));
+    }
+
+    #[test]
+    fn missing_table_is_a_clear_error() {
+        let mut env = base();
+        env.remove("USERS_TABLE");
+        let err = Config::from_map(&env).unwrap_err();
+        assert!(err.to_string().contains("USERS_TABLE"));
+    }
+
+    #[test]
+    fn jwks_url_derived_from_issuer() {
+        let mut env = base();
+        env.remove("JWT_DEV_SECRET");
+        env.insert("JWT_ISSUER".into(), "https://auth.example.com/".into());
+        let c = Config::from_map(&env).unwrap();
+        match c.jwt.keys {
+            JwtKeys::Jwks { url } => assert_eq!(url, "https://auth.example.com/.well-known/jwks.json"),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn bad_number_rejected() {
+        let mut env = base();
+        env.insert("ONLINE_SHARDS".into(), "many".into());
+        assert!(Config::from_map(&env).is_err());
+    }
+}

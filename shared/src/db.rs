@@ -1,0 +1,127 @@
+//! DynamoDB plumbing: one client built at init, item (de)serialization, and
+//! the mapping of conditional-check failures to domain outcomes.
+
+use crate::error::Error;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::AttributeValue;
+use std::collections::HashMap;
+
+pub type Item = HashMap<String, AttributeValue>;
+
+/// Loads the AWS configuration from the environment. `AWS_ENDPOINT_URL` and
+/// `AWS_ENDPOINT_URL_DYNAMODB` are honoured by the SDK itself, which is how the
+/// local stack points clients at DynamoDB Local.
+pub async fn aws_config() -> aws_config::SdkConfig {
+    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+}
+
+pub fn dynamodb(sdk: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Client {
+    aws_sdk_dynamodb::Client::new(sdk)
+}
+
+/// Opens the TLS connection during init, so the first request of a cold start
+/// does not pay for it (see ARCHITECTURE "Facts that bite").
+pub async fn warm_up(client: &aws_sdk_dynamodb::Client, table: &str) {
+    if let Err(e) = client.describe_table().table_name(table).send().await {
+        tracing::warn!(error = %DisplayErrorContext(&e), "warm-up call failed");
+    }
+}
+
+pub fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+pub fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+pub fn key(pk: impl Into<String>, sk: impl Into<String>) -> Item {
+    HashMap::from([("pk".to_string(), s(pk)), ("sk".to_string(), s(sk))])
+}
+
+pub fn get_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str)
+}
+
+pub fn get_n(item: &Item, name: &str) -> Option<i64> {
+    item.get(name).and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok())
+}
+
+/// The full error chain, for logs.
+pub struct DisplayErrorContext<'a, E>(pub &'a E);
+
+impl<E: std::error::Error> std::fmt::Display for DisplayErrorContext<'_, E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(s) = source {
+            write!(f, ": {s}")?;
+            source = s.source();
+        }
+        Ok(())
+    }
+}
+
+/// What a failed write means for the caller.
+pub enum WriteFailure {
+    /// A condition expression did not hold (a single-item write).
+    ConditionFailed,
+    /// A transaction was cancelled; one reason code per item, in request order.
+    TransactionCancelled(Vec<Option<String>>),
+    /// Anything else: a dependency failure.
+    Other(Error),
+}
+
+/// Classifies an SDK error from PutItem/UpdateItem/DeleteItem/TransactWriteItems.
+pub fn classify<E, R>(err: SdkError<E, R>) -> WriteFailure
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug,
+{
+    if let Some(service) = err.as_service_error() {
+        match service.code() {
+            Some("ConditionalCheckFailedException") => return WriteFailure::ConditionFailed,
+            Some("TransactionCanceledException") => {
+                return WriteFailure::TransactionCancelled(parse_cancellation_reasons(service.message()))
+            }
+            _ => {}
+        }
+    }
+    WriteFailure::Other(dependency(err))
+}
+
+/// DynamoDB names the reasons in the message: `... [ConditionalCheckFailed, None]`.
+/// The typed list is only on the transact-specific error type, so read the
+/// message, which every SDK error carries.
+fn parse_cancellation_reasons(message: Option<&str>) -> Vec<Option<String>> {
+    let Some(message) = message else { return vec![] };
+    let Some(start) = message.rfind('[') else { return vec![] };
+    let end = message[start..].find(']').map(|i| start + i).unwrap_or(message.len());
+    message[start + 1..end]
+        .split(',')
+        .map(|r| match r.trim() {
+            "None" | "" => None,
+            other => Some(other.to_string()),
+        })
+        .collect()
+}
+
+/// Logs the whole error chain and returns a 503-class error.
+pub fn dependency<E: std::error::Error + Send + Sync + 'static, R: std::fmt::Debug>(err: SdkError<E, R>) -> Error {
+    Error::Dependency(DisplayErrorContext(&err).to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_parsed_in_order() {
+        let msg = "Transaction cancelled, please refer cancellation reasons for specific reasons [None, ConditionalCheckFailed, None]";
+        assert_eq!(
+            parse_cancellation_reasons(Some(msg)),
+            vec![None, Some("ConditionalCheckFailed".into()), None]
+        );
+        assert!(parse_cancellation_reasons(None).is_empty());
+    }
+}

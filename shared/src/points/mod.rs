@@ -1,0 +1,3 @@
+//! Points (F-PT). The pure rules live in `rules`; the ledger comes with the points issue.
+
+pub mod rules;

@@ -1,0 +1,148 @@
+//! Presence (F-PR-2..4): WebSocket connections and the online test.
+//!
+//! Items in the users table:
+//! - `USER#<id>` / `CONN#<connection>`: one per open connection (the user's devices);
+//! - `CONN#<connection>` / `CONN`: the reverse lookup `$disconnect` needs.
+//!
+//! Both carry `expires_at`: API Gateway closes a connection after two hours at
+//! most, so a record we missed the `$disconnect` of stops counting by itself.
+
+use crate::db::{self, get_s, key, n, s, Item};
+use crate::error::Error;
+use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
+use aws_sdk_dynamodb::Client;
+
+/// API Gateway's maximum connection duration, plus a minute of slack.
+pub const CONNECTION_TTL_SECS: i64 = 2 * 3600 + 60;
+
+pub fn user_pk(user_id: &str) -> String {
+    format!("USER#{user_id}")
+}
+
+fn connection_sk(connection_id: &str) -> String {
+    format!("CONN#{connection_id}")
+}
+
+/// F-PR-4, the pure rule: online means an open connection, or seen within the window.
+pub fn is_online(last_seen_ms: Option<i64>, has_open_connection: bool, now_ms: i64, window_secs: i64) -> bool {
+    has_open_connection || last_seen_ms.is_some_and(|seen| now_ms - seen <= window_secs * 1000)
+}
+
+#[derive(Clone)]
+pub struct Presence {
+    client: Client,
+    table: String,
+}
+
+impl Presence {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Presence { client, table: table.into() }
+    }
+
+    /// F-PR-3: records a connection for a user (both items, atomically).
+    pub async fn connect(&self, user_id: &str, connection_id: &str, now_ms: i64) -> Result<(), Error> {
+        let expires_at = now_ms / 1000 + CONNECTION_TTL_SECS;
+        let mut by_user = key(user_pk(user_id), connection_sk(connection_id));
+        by_user.insert("connection_id".into(), s(connection_id));
+        by_user.insert("connected_at".into(), n(now_ms));
+        by_user.insert("expires_at".into(), n(expires_at));
+        let mut reverse = key(connection_sk(connection_id), "CONN");
+        reverse.insert("user_id".into(), s(user_id));
+        reverse.insert("expires_at".into(), n(expires_at));
+        let puts = [by_user, reverse].into_iter().map(|item| {
+            TransactWriteItem::builder()
+                .put(Put::builder().table_name(&self.table).set_item(Some(item)).build().expect("table and item set"))
+                .build()
+        });
+        self.client
+            .transact_write_items()
+            .set_transact_items(Some(puts.collect()))
+            .send()
+            .await
+            .map_err(db::dependency)?;
+        Ok(())
+    }
+
+    /// F-PR-3: forgets a connection. Idempotent: an unknown connection is fine.
+    /// Returns the user the connection belonged to.
+    pub async fn disconnect(&self, connection_id: &str) -> Result<Option<String>, Error> {
+        let found = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(connection_sk(connection_id), "CONN")))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(db::dependency)?;
+        let Some(user_id) = found.item.as_ref().and_then(|i| get_s(i, "user_id")).map(str::to_string) else {
+            return Ok(None);
+        };
+        self.remove(&user_id, connection_id).await?;
+        Ok(Some(user_id))
+    }
+
+    /// Removes both records of a connection (a `$disconnect`, or a 410 on push).
+    pub async fn remove(&self, user_id: &str, connection_id: &str) -> Result<(), Error> {
+        let deletes = [
+            key(user_pk(user_id), connection_sk(connection_id)),
+            key(connection_sk(connection_id), "CONN"),
+        ]
+        .into_iter()
+        .map(|k| {
+            TransactWriteItem::builder()
+                .delete(Delete::builder().table_name(&self.table).set_key(Some(k)).build().expect("table and key set"))
+                .build()
+        });
+        self.client
+            .transact_write_items()
+            .set_transact_items(Some(deletes.collect()))
+            .send()
+            .await
+            .map_err(db::dependency)?;
+        Ok(())
+    }
+
+    /// The user's open connections (expired records are treated as absent).
+    pub async fn connections(&self, user_id: &str, now_ms: i64) -> Result<Vec<String>, Error> {
+        let mut out = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :conn)")
+                .expression_attribute_values(":pk", s(user_pk(user_id)))
+                .expression_attribute_values(":conn", s("CONN#"))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(db::dependency)?;
+            for item in page.items() {
+                let live = db::get_n(item, "expires_at").is_none_or(|exp| exp * 1000 > now_ms);
+                if let (true, Some(id)) = (live, get_s(item, "connection_id")) {
+                    out.push(id.to_string());
+                }
+            }
+            match page.last_evaluated_key {
+                Some(k) => start = Some(k),
+                None => return Ok(out),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn online_rule() {
+        let now = 1_000_000_000;
+        assert!(is_online(None, true, now, 300));
+        assert!(is_online(Some(now - 300_000), false, now, 300));
+        assert!(!is_online(Some(now - 300_001), false, now, 300));
+        assert!(!is_online(None, false, now, 300));
+    }
+}

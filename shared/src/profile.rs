@@ -1,0 +1,473 @@
+//! Profiles (F-PR-1, F-PR-2, F-PR-5).
+//!
+//! Items in the users table:
+//! - `USER#<id>` / `PROFILE`: the profile; `version` guards read-modify-write;
+//!   `online_shard` + `last_seen_at` feed the sharded online index (F-MM-1);
+//! - `USERNAME#<lowercase name>` / `USERNAME`: the uniqueness claim, owned by `user_id`.
+
+use crate::db::{self, classify, key, n, s, WriteFailure};
+use crate::error::Error;
+use crate::points::rules;
+use crate::presence::user_pk;
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValue, TransactWriteItem, Update};
+use aws_sdk_dynamodb::Client;
+use chrono::{TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+pub const PROFILE_SK: &str = "PROFILE";
+const MAX_SAVE_ATTEMPTS: usize = 5;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlayerRole {
+    Explorer,
+    Learner,
+    Expert,
+    Creator,
+}
+
+impl PlayerRole {
+    pub fn parse(raw: &str) -> Result<Self, Error> {
+        match raw {
+            "explorer" => Ok(PlayerRole::Explorer),
+            "learner" => Ok(PlayerRole::Learner),
+            "expert" => Ok(PlayerRole::Expert),
+            "creator" => Ok(PlayerRole::Creator),
+            "admin" | "service" => Err(Error::validation(format!(
+                "role {raw:?} cannot be chosen: it comes only from your token"
+            ))),
+            other => Err(Error::validation(format!(
+                "role {other:?} is not one of explorer, learner, expert, creator"
+            ))),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Profile {
+    pub user_id: String,
+    pub username: String,
+    pub display_name: String,
+    pub role: PlayerRole,
+    pub timezone: String,
+    pub is_available_for_battles: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+    #[serde(default)]
+    pub last_seen_at: Option<i64>,
+    #[serde(default)]
+    pub total_points: i64,
+    pub version: u64,
+    /// Present while the player may be picked at random (available); absent otherwise,
+    /// which keeps the player out of the sparse online index.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub online_shard: Option<String>,
+}
+
+/// `PUT /v1/me` body. Absent fields keep their current value.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileInput {
+    pub username: Option<String>,
+    pub display_name: Option<String>,
+    pub role: Option<String>,
+    pub timezone: Option<String>,
+}
+
+/// `PUT /v1/me/availability` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AvailabilityInput {
+    pub is_available_for_battles: bool,
+}
+
+/// 3–30 characters: letters, digits, underscore. Uniqueness ignores case.
+pub fn validate_username(raw: &str) -> Result<String, Error> {
+    let name = raw.trim();
+    let len = name.chars().count();
+    if !(3..=30).contains(&len) {
+        return Err(Error::validation("username must be 3 to 30 characters"));
+    }
+    if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(Error::validation("username may contain only letters, digits and _"));
+    }
+    Ok(name.to_string())
+}
+
+fn validate_display_name(raw: &str) -> Result<String, Error> {
+    let name = raw.trim();
+    let len = name.chars().count();
+    if !(1..=50).contains(&len) || name.chars().any(char::is_control) {
+        return Err(Error::validation("display_name must be 1 to 50 printable characters"));
+    }
+    Ok(name.to_string())
+}
+
+pub fn validate_timezone(raw: &str) -> Result<String, Error> {
+    raw.trim()
+        .parse::<chrono_tz::Tz>()
+        .map(|tz| tz.name().to_string())
+        .map_err(|_| Error::validation(format!("timezone {raw:?} is not an IANA time zone (e.g. Africa/Kampala)")))
+}
+
+/// Stable shard of the online index for a user (FNV-1a; no dependence on process hashing).
+pub fn online_shard(user_id: &str, shards: u32) -> String {
+    let hash = user_id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    format!("ONLINE#{:03}", hash % shards.max(1) as u64)
+}
+
+fn username_pk(username: &str) -> String {
+    format!("USERNAME#{}", username.to_ascii_lowercase())
+}
+
+/// The pure part of `PUT /v1/me`: the profile after applying `input`.
+pub fn apply_input(
+    current: Option<&Profile>,
+    input: ProfileInput,
+    user_id: &str,
+    now_ms: i64,
+    shards: u32,
+) -> Result<Profile, Error> {
+    let username = input.username.as_deref().map(validate_username).transpose()?;
+    let display_name = input.display_name.as_deref().map(validate_display_name).transpose()?;
+    let role = input.role.as_deref().map(PlayerRole::parse).transpose()?;
+    let timezone = input.timezone.as_deref().map(validate_timezone).transpose()?;
+    match current {
+        Some(p) => Ok(Profile {
+            username: username.unwrap_or_else(|| p.username.clone()),
+            display_name: display_name.unwrap_or_else(|| p.display_name.clone()),
+            role: role.unwrap_or(p.role),
+            timezone: timezone.unwrap_or_else(|| p.timezone.clone()),
+            updated_at: now_ms,
+            version: p.version + 1,
+            ..p.clone()
+        }),
+        None => {
+            let username = username
+                .ok_or_else(|| Error::validation("username is required to create a profile"))?;
+            Ok(Profile {
+                user_id: user_id.to_string(),
+                display_name: display_name.unwrap_or_else(|| username.clone()),
+                username,
+                role: role.unwrap_or(PlayerRole::Explorer),
+                timezone: timezone.unwrap_or_else(|| "UTC".into()),
+                is_available_for_battles: true,
+                created_at: now_ms,
+                updated_at: now_ms,
+                last_seen_at: Some(now_ms),
+                total_points: 0,
+                version: 1,
+                online_shard: Some(online_shard(user_id, shards)),
+            })
+        }
+    }
+}
+
+fn rfc3339(ms: i64) -> Value {
+    Utc.timestamp_millis_opt(ms)
+        .single()
+        .map(|t| Value::String(t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)))
+        .unwrap_or(Value::Null)
+}
+
+/// The profile as `GET /v1/me` shows it to its owner.
+pub fn owner_view(p: &Profile, online: bool) -> Value {
+    json!({
+        "user_id": p.user_id,
+        "username": p.username,
+        "display_name": p.display_name,
+        "role": p.role,
+        "timezone": p.timezone,
+        "is_available_for_battles": p.is_available_for_battles,
+        "online": online,
+        "last_seen_at": p.last_seen_at.map(rfc3339),
+        "created_at": rfc3339(p.created_at),
+        "updated_at": rfc3339(p.updated_at),
+        "points": {
+            "total_points": p.total_points,
+            "tier": rules::tier_for(p.total_points),
+            "level": rules::level_for(p.total_points),
+            "points_to_next_tier": rules::points_to_next_tier(p.total_points),
+            "points_to_next_level": rules::points_to_next_level(p.total_points),
+        },
+    })
+}
+
+#[derive(Clone)]
+pub struct Profiles {
+    client: Client,
+    table: String,
+    shards: u32,
+}
+
+impl Profiles {
+    pub fn new(client: Client, table: impl Into<String>, shards: u32) -> Self {
+        Profiles { client, table: table.into(), shards }
+    }
+
+    pub async fn get(&self, user_id: &str) -> Result<Option<Profile>, Error> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(user_pk(user_id), PROFILE_SK)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(db::dependency)?;
+        out.item.map(serde_dynamo::from_item).transpose().map_err(Error::from)
+    }
+
+    /// Creates or updates the caller's profile. The username claim, the old
+    /// claim's release and the profile commit together; a concurrent edit of
+    /// the same profile is retried on the fresh version.
+    /// Returns the profile and whether this call created it.
+    pub async fn save(&self, user_id: &str, input: ProfileInput, now_ms: i64) -> Result<(Profile, bool), Error> {
+        for _ in 0..MAX_SAVE_ATTEMPTS {
+            let current = self.get(user_id).await?;
+            let next = apply_input(current.as_ref(), input.clone(), user_id, now_ms, self.shards)?;
+            match self.write(current.as_ref(), &next).await {
+                Ok(()) => return Ok((next, current.is_none())),
+                Err(SaveConflict::ProfileChanged) => continue,
+                Err(SaveConflict::UsernameTaken) => {
+                    return Err(Error::conflict(
+                        "username_taken",
+                        format!("username {:?} is taken", next.username),
+                    ))
+                }
+                Err(SaveConflict::Failed(e)) => return Err(e),
+            }
+        }
+        Err(Error::conflict("concurrent_update", "the profile is being changed by another request, retry"))
+    }
+
+    async fn write(&self, current: Option<&Profile>, next: &Profile) -> Result<(), SaveConflict> {
+        let me = s(&next.user_id);
+        let mut items = Vec::new();
+        let username_changed = current.is_none_or(|c| !c.username.eq_ignore_ascii_case(&next.username));
+        let profile_write = match current {
+            None => {
+                let mut item: db::Item = serde_dynamo::to_item(next).map_err(|e| SaveConflict::Failed(e.into()))?;
+                item.extend(key(user_pk(&next.user_id), PROFILE_SK));
+                TransactWriteItem::builder()
+                    .put(
+                        Put::builder()
+                            .table_name(&self.table)
+                            .set_item(Some(item))
+                            .condition_expression("attribute_not_exists(pk)")
+                            .build()
+                            .expect("table and item set"),
+                    )
+                    .build()
+            }
+            Some(c) => TransactWriteItem::builder()
+                .update(
+                    Update::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(key(user_pk(&next.user_id), PROFILE_SK)))
+                        .update_expression(
+                            "SET username = :u, display_name = :d, #role = :r, timezone = :tz, updated_at = :now, version = :next",
+                        )
+                        .condition_expression("version = :v")
+                        .expression_attribute_names("#role", "role")
+                        .expression_attribute_values(":u", s(&next.username))
+                        .expression_attribute_values(":d", s(&next.display_name))
+                        .expression_attribute_values(
+                            ":r",
+                            serde_dynamo::to_attribute_value(next.role).map_err(|e| SaveConflict::Failed(e.into()))?,
+                        )
+                        .expression_attribute_values(":tz", s(&next.timezone))
+                        .expression_attribute_values(":now", n(next.updated_at))
+                        .expression_attribute_values(":next", n(next.version))
+                        .expression_attribute_values(":v", n(c.version))
+                        .build()
+                        .expect("table, key and expression set"),
+                )
+                .build(),
+        };
+        items.push(profile_write);
+        let claim_index = items.len();
+        if username_changed {
+            let mut claim = key(username_pk(&next.username), "USERNAME");
+            claim.insert("user_id".into(), me.clone());
+            claim.insert("username".into(), s(&next.username));
+            items.push(
+                TransactWriteItem::builder()
+                    .put(
+                        Put::builder()
+                            .table_name(&self.table)
+                            .set_item(Some(claim))
+                            .condition_expression("attribute_not_exists(pk) OR user_id = :me")
+                            .expression_attribute_values(":me", me.clone())
+                            .build()
+                            .expect("table and item set"),
+                    )
+                    .build(),
+            );
+            if let Some(old) = current {
+                if !old.username.eq_ignore_ascii_case(&next.username) {
+                    items.push(
+                        TransactWriteItem::builder()
+                            .delete(
+                                Delete::builder()
+                                    .table_name(&self.table)
+                                    .set_key(Some(key(username_pk(&old.username), "USERNAME")))
+                                    .condition_expression("attribute_not_exists(pk) OR user_id = :me")
+                                    .expression_attribute_values(":me", me.clone())
+                                    .build()
+                                    .expect("table and key set"),
+                            )
+                            .build(),
+                    );
+                }
+            }
+        }
+        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
+            Ok(_) => Ok(()),
+            Err(err) => match classify(err) {
+                WriteFailure::TransactionCancelled(reasons) => {
+                    let failed = |i: usize| reasons.get(i).is_some_and(|r| r.as_deref() == Some("ConditionalCheckFailed"));
+                    if failed(0) {
+                        Err(SaveConflict::ProfileChanged)
+                    } else if username_changed && failed(claim_index) {
+                        Err(SaveConflict::UsernameTaken)
+                    } else {
+                        // Cancelled for another reason (e.g. a conflicting transaction): retry.
+                        Err(SaveConflict::ProfileChanged)
+                    }
+                }
+                WriteFailure::ConditionFailed => Err(SaveConflict::ProfileChanged),
+                WriteFailure::Other(e) => Err(SaveConflict::Failed(e)),
+            },
+        }
+    }
+
+    /// F-PR-5. Leaving the available set also leaves the online index.
+    pub async fn set_availability(&self, user_id: &str, available: bool, now_ms: i64) -> Result<Profile, Error> {
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(user_pk(user_id), PROFILE_SK)))
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":a", AttributeValue::Bool(available))
+            .expression_attribute_values(":now", n(now_ms))
+            .return_values(ReturnValue::AllNew);
+        update = if available {
+            update
+                .update_expression("SET is_available_for_battles = :a, updated_at = :now, online_shard = :shard")
+                .expression_attribute_values(":shard", s(online_shard(user_id, self.shards)))
+        } else {
+            update.update_expression("SET is_available_for_battles = :a, updated_at = :now REMOVE online_shard")
+        };
+        match update.send().await {
+            Ok(out) => {
+                let item = out.attributes.ok_or_else(|| Error::internal("update returned no attributes"))?;
+                Ok(serde_dynamo::from_item(item)?)
+            }
+            Err(err) => match classify(err) {
+                WriteFailure::ConditionFailed => Err(no_profile()),
+                WriteFailure::TransactionCancelled(_) => Err(Error::internal("unexpected transaction error")),
+                WriteFailure::Other(e) => Err(e),
+            },
+        }
+    }
+
+    /// F-PR-2: refreshes `last_seen_at` unless it was refreshed within
+    /// `throttle_secs`. One conditional write, no cache; returns whether it wrote.
+    pub async fn touch_last_seen(&self, user_id: &str, now_ms: i64, throttle_secs: i64) -> Result<bool, Error> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(user_pk(user_id), PROFILE_SK)))
+            .update_expression("SET last_seen_at = :now")
+            .condition_expression("attribute_exists(pk) AND (attribute_not_exists(last_seen_at) OR last_seen_at <= :cutoff)")
+            .expression_attribute_values(":now", n(now_ms))
+            .expression_attribute_values(":cutoff", n(now_ms - throttle_secs * 1000))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) => match classify(err) {
+                WriteFailure::ConditionFailed => Ok(false),
+                WriteFailure::TransactionCancelled(_) => Ok(false),
+                WriteFailure::Other(e) => Err(e),
+            },
+        }
+    }
+}
+
+pub fn no_profile() -> Error {
+    Error::not_found("profile_not_found", "no profile yet: create it with PUT /v1/me")
+}
+
+enum SaveConflict {
+    ProfileChanged,
+    UsernameTaken,
+    Failed(Error),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(username: Option<&str>) -> ProfileInput {
+        ProfileInput { username: username.map(String::from), ..Default::default() }
+    }
+
+    #[test]
+    fn create_needs_a_username_and_fills_defaults() {
+        assert_eq!(apply_input(None, input(None), "u1", 5, 16).unwrap_err().status(), 400);
+        let p = apply_input(None, input(Some("Ann_1")), "u1", 5, 16).unwrap();
+        assert_eq!(p.display_name, "Ann_1");
+        assert_eq!(p.role, PlayerRole::Explorer);
+        assert_eq!(p.timezone, "UTC");
+        assert!(p.is_available_for_battles);
+        assert_eq!(p.version, 1);
+        assert_eq!(p.online_shard.as_deref(), Some(online_shard("u1", 16).as_str()));
+    }
+
+    #[test]
+    fn update_keeps_absent_fields() {
+        let p = apply_input(None, input(Some("ann")), "u1", 5, 16).unwrap();
+        let q = apply_input(
+            Some(&p),
+            ProfileInput { timezone: Some("Africa/Kampala".into()), ..Default::default() },
+            "u1",
+            9,
+            16,
+        )
+        .unwrap();
+        assert_eq!(q.username, "ann");
+        assert_eq!(q.timezone, "Africa/Kampala");
+        assert_eq!(q.version, 2);
+        assert_eq!(q.created_at, 5);
+        assert_eq!(q.updated_at, 9);
+    }
+
+    #[test]
+    fn invalid_fields_rejected() {
+        for bad in ["ab", "has space", "x".repeat(31).as_str(), "émile"] {
+            assert!(validate_username(bad).is_err(), "{bad}");
+        }
+        assert!(validate_timezone("Mars/Olympus").is_err());
+        assert_eq!(validate_timezone("Europe/Paris").unwrap(), "Europe/Paris");
+        let e = PlayerRole::parse("admin").unwrap_err();
+        assert!(e.to_string().contains("token"));
+        assert!(PlayerRole::parse("wizard").is_err());
+    }
+
+    #[test]
+    fn shards_are_stable_and_bounded() {
+        assert_eq!(online_shard("abc", 16), online_shard("abc", 16));
+        for i in 0..200 {
+            let shard = online_shard(&format!("user-{i}"), 16);
+            let n: u32 = shard.trim_start_matches("ONLINE#").parse().unwrap();
+            assert!(n < 16);
+        }
+    }
+}
