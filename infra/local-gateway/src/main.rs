@@ -1,1 +1,48 @@
-fn main() {}
+//! `local-gateway`: runs the whole bundle on this machine (see scripts/dev).
+//!
+//! Environment: `HTTP_PORT` (3000), `WS_PORT` (3001), `TEMPLATE` (template.yaml),
+//! `TABLE_PREFIX` (`versus-dev-`), `JWT_DEV_SECRET` (required), plus the AWS
+//! SDK's own variables (`AWS_ENDPOINT_URL_DYNAMODB`, ...).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+fn env_or(key: &str, default: &str) -> String {
+    std::env::var(key).ok().filter(|v| !v.is_empty()).unwrap_or_else(|| default.to_string())
+}
+
+#[tokio::main]
+async fn main() {
+    versus::lambda::init_tracing();
+    let addr = |port_var: &str, default: &str| -> SocketAddr {
+        let port = env_or(port_var, default);
+        format!("127.0.0.1:{port}").parse().unwrap_or_else(|_| {
+            eprintln!("{port_var} must be a port number, got {port:?}");
+            std::process::exit(2)
+        })
+    };
+    let Ok(dev_secret) = std::env::var("JWT_DEV_SECRET") else {
+        eprintln!("JWT_DEV_SECRET is not set (scripts/dev sets it)");
+        std::process::exit(2)
+    };
+    let options = local_gateway::Options {
+        template: env_or("TEMPLATE", "template.yaml").into(),
+        http_addr: addr("HTTP_PORT", "3000"),
+        ws_addr: addr("WS_PORT", "3001"),
+        table_prefix: env_or("TABLE_PREFIX", "versus-dev-"),
+        dev_secret,
+        parameters: HashMap::new(),
+    };
+    let running = match local_gateway::start(options).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("local-gateway: {e}");
+            std::process::exit(1)
+        }
+    };
+    println!("HTTP API:        {}", running.http_url);
+    println!("WebSocket API:   {}?token=<JWT>", running.ws_url);
+    println!("@connections:    {}/@connections/<id>", running.management_endpoint);
+    let _ = tokio::signal::ctrl_c().await;
+    running.stop().await;
+}

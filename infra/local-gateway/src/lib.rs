@@ -1,0 +1,193 @@
+//! The local gateway: reads `template.yaml` and plays API Gateway (HTTP API
+//! with its JWT authorizer, WebSocket API with its Lambda authorizer and the
+//! `@connections` management API) for every function in it, in-process.
+//! Tables are created in DynamoDB Local from the template's definitions.
+//!
+//! Event sources slot in the same way as the APIs: a template section is read
+//! in `template`, turned into events shaped as AWS shapes them, and handed to
+//! the function's [`Invoke`].
+
+pub mod http_api;
+pub mod registry;
+pub mod tables;
+pub mod template;
+pub mod websocket;
+
+use axum::routing::{any, get};
+use axum::Router;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use template::{HttpRoute, Template, WsRoute};
+use tokio::net::TcpListener;
+use versus::auth::TokenVerifier;
+use versus::config::{JwtConfig, JwtKeys};
+use versus::lambda::Invoke;
+use versus::Config;
+
+pub const LOCAL_ISSUER: &str = "versus-local";
+pub const LOCAL_AUDIENCE: &str = "versus";
+
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub template: PathBuf,
+    pub http_addr: SocketAddr,
+    pub ws_addr: SocketAddr,
+    /// Prefix of every table name (tests use a unique one each).
+    pub table_prefix: String,
+    /// The HS256 secret dev tokens are signed with.
+    pub dev_secret: String,
+    /// Template parameter values beyond the local defaults.
+    pub parameters: HashMap<String, String>,
+}
+
+pub struct Gateway {
+    functions: HashMap<String, Invoke>,
+    http_routes: Vec<HttpRoute>,
+    ws_routes: HashMap<String, WsRoute>,
+    pub(crate) verifier: TokenVerifier,
+    pub(crate) stage: String,
+    pub(crate) connections: Mutex<HashMap<String, websocket::Connection>>,
+}
+
+impl Gateway {
+    pub(crate) async fn invoke(&self, logical_id: &str, event: Value) -> Result<Value, String> {
+        let f = self.functions.get(logical_id).ok_or(format!("no function {logical_id}"))?;
+        f(event).await.map_err(|e| e.to_string())
+    }
+
+    pub(crate) fn match_http(&self, method: &str, path: &str) -> Option<(&HttpRoute, HashMap<String, String>)> {
+        self.http_routes
+            .iter()
+            .filter(|r| r.method == method || r.method == "ANY")
+            .find_map(|r| http_api::match_path(&r.path, path).map(|p| (r, p)))
+    }
+
+    pub(crate) fn ws_route(&self, key: &str) -> Option<&WsRoute> {
+        self.ws_routes.get(key)
+    }
+
+    pub fn open_connections(&self) -> usize {
+        self.connections.lock().expect("lock").len()
+    }
+}
+
+pub struct Running {
+    pub http_url: String,
+    pub ws_url: String,
+    /// What functions use as `WEBSOCKET_API_ENDPOINT`.
+    pub management_endpoint: String,
+    /// The configuration each function was built with (by crate name).
+    pub configs: HashMap<String, Config>,
+    pub gateway: Arc<Gateway>,
+    shutdown: tokio::sync::watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Running {
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+}
+
+/// The parameter values the local stack runs with.
+pub fn local_parameters(extra: &HashMap<String, String>) -> HashMap<String, String> {
+    let mut p = HashMap::from([
+        ("JwtIssuer".to_string(), LOCAL_ISSUER.to_string()),
+        ("JwtAudience".to_string(), LOCAL_AUDIENCE.to_string()),
+    ]);
+    p.extend(extra.clone());
+    p
+}
+
+/// Builds every function of the template, creates the tables and starts serving.
+pub async fn start(options: Options) -> Result<Running, String> {
+    let template = Template::load(&options.template, &options.table_prefix, &local_parameters(&options.parameters))?;
+    let http_listener = TcpListener::bind(options.http_addr).await.map_err(|e| format!("HTTP port: {e}"))?;
+    let ws_listener = TcpListener::bind(options.ws_addr).await.map_err(|e| format!("WebSocket port: {e}"))?;
+    let http_addr = http_listener.local_addr().map_err(|e| e.to_string())?;
+    let ws_addr = ws_listener.local_addr().map_err(|e| e.to_string())?;
+    let stage = template.websocket_stage();
+    let management_endpoint = format!("http://{ws_addr}/{stage}");
+
+    let sdk = versus::db::aws_config().await;
+    tables::create_all(&versus::db::dynamodb(&sdk), &template.tables()).await?;
+
+    let deployed_ws_prefix = format!("https://{}.execute-api.", template::LOCAL_WEBSOCKET_API_ID);
+    let mut functions = HashMap::new();
+    let mut configs = HashMap::new();
+    let mut http_routes = Vec::new();
+    for def in template.functions()? {
+        let mut env = def.environment.clone();
+        for value in env.values_mut() {
+            // The deployed management endpoint of our WebSocket API is us.
+            if value.starts_with(&deployed_ws_prefix) {
+                *value = management_endpoint.clone();
+            }
+        }
+        env.insert("JWT_DEV_SECRET".into(), options.dev_secret.clone());
+        let config = Config::from_lookup(|k| env.get(k).cloned()).map_err(|e| format!("{}: {e}", def.name))?;
+        let build = registry::builder(&def.name)
+            .ok_or(format!("{} ({}) has no handler in infra/local-gateway/src/registry.rs", def.logical_id, def.name))?;
+        let invoke = build(&config).await.map_err(|e| format!("{}: {e}", def.name))?;
+        functions.insert(def.logical_id.clone(), invoke);
+        configs.insert(def.name.clone(), config);
+        http_routes.extend(def.http_routes.clone());
+    }
+    // Literal segments before parameters, as API Gateway prefers the most specific route.
+    http_routes.sort_by_key(|r| r.path.matches('{').count());
+    let ws_routes = template.websocket_routes()?.into_iter().map(|r| (r.route_key.clone(), r)).collect();
+    let gateway = Arc::new(Gateway {
+        functions,
+        http_routes,
+        ws_routes,
+        verifier: TokenVerifier::new(JwtConfig {
+            keys: JwtKeys::DevSecret(options.dev_secret.clone()),
+            issuer: Some(template.resolve(&serde_yaml::Value::Tagged(Box::new(serde_yaml::value::TaggedValue {
+                tag: serde_yaml::value::Tag::new("!Ref"),
+                value: "JwtIssuer".into(),
+            })))?),
+            audience: Some(LOCAL_AUDIENCE.into()),
+        }),
+        stage,
+        connections: Mutex::new(HashMap::new()),
+    });
+
+    let http_app = Router::new().fallback(any(http_api::handle)).with_state(gateway.clone());
+    let ws_app = Router::new()
+        .route(
+            "/{stage}/@connections/{id}",
+            get(websocket::info).post(websocket::post).delete(websocket::delete),
+        )
+        .route("/@connections/{id}", get(websocket::info).post(websocket::post).delete(websocket::delete))
+        .fallback(get(websocket::connect))
+        .with_state(gateway.clone());
+
+    let (shutdown, signal) = tokio::sync::watch::channel(false);
+    let serve = |listener: TcpListener, app: Router| {
+        let mut signal = signal.clone();
+        tokio::spawn(async move {
+            let stop = async move {
+                let _ = signal.wait_for(|s| *s).await;
+            };
+            if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(stop).await {
+                tracing::error!(error = %e, "server stopped");
+            }
+        })
+    };
+    let tasks = vec![serve(http_listener, http_app), serve(ws_listener, ws_app)];
+    Ok(Running {
+        http_url: format!("http://{http_addr}"),
+        ws_url: format!("ws://{ws_addr}/{}", gateway.stage),
+        management_endpoint,
+        configs,
+        gateway,
+        shutdown,
+        tasks,
+    })
+}

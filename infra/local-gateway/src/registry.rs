@@ -1,0 +1,18 @@
+//! The functions the gateway can run in-process, by crate name (`functions/<name>`).
+//! A function in template.yaml without an entry here stops the gateway at start,
+//! so the template and this list cannot drift apart silently.
+
+use futures::future::BoxFuture;
+use versus::lambda::Invoke;
+use versus::{Config, Error};
+
+pub type Builder = for<'a> fn(&'a Config) -> BoxFuture<'a, Result<Invoke, Error>>;
+
+pub fn builder(name: &str) -> Option<Builder> {
+    Some(match name {
+        "profile-api" => |c| Box::pin(profile_api::function(c)),
+        "ws-authorizer" => |c| Box::pin(ws_authorizer::function(c)),
+        "ws-presence" => |c| Box::pin(ws_presence::function(c)),
+        _ => return None,
+    })
+}

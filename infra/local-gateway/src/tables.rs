@@ -1,0 +1,93 @@
+//! Creates the template's tables in DynamoDB Local: the schema exists once, in template.yaml.
+
+use crate::template::TableDef;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType, TimeToLiveSpecification,
+};
+use aws_sdk_dynamodb::Client;
+use serde_yaml::Value;
+
+fn field<'a>(v: &'a Value, name: &str) -> Result<&'a str, String> {
+    v.get(name).and_then(Value::as_str).ok_or(format!("missing {name}"))
+}
+
+fn key_schema(v: Option<&Value>) -> Result<Vec<KeySchemaElement>, String> {
+    v.and_then(Value::as_sequence)
+        .ok_or("missing KeySchema")?
+        .iter()
+        .map(|k| {
+            KeySchemaElement::builder()
+                .attribute_name(field(k, "AttributeName")?)
+                .key_type(KeyType::from(field(k, "KeyType")?))
+                .build()
+                .map_err(|e| e.to_string())
+        })
+        .collect()
+}
+
+/// Creates one table (and its TTL setting). An existing table is left as it is.
+pub async fn create(client: &Client, def: &TableDef) -> Result<(), String> {
+    let props = Value::Mapping(def.properties.clone());
+    let mut request = client
+        .create_table()
+        .table_name(&def.name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .set_key_schema(Some(key_schema(props.get("KeySchema"))?));
+    for a in props.get("AttributeDefinitions").and_then(Value::as_sequence).ok_or("missing AttributeDefinitions")? {
+        request = request.attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(field(a, "AttributeName")?)
+                .attribute_type(ScalarAttributeType::from(field(a, "AttributeType")?))
+                .build()
+                .map_err(|e| e.to_string())?,
+        );
+    }
+    for g in props.get("GlobalSecondaryIndexes").and_then(Value::as_sequence).into_iter().flatten() {
+        let projection = g.get("Projection").ok_or("GSI without Projection")?;
+        let non_key: Option<Vec<String>> = projection
+            .get("NonKeyAttributes")
+            .and_then(Value::as_sequence)
+            .map(|s| s.iter().filter_map(Value::as_str).map(str::to_string).collect());
+        request = request.global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(field(g, "IndexName")?)
+                .set_key_schema(Some(key_schema(g.get("KeySchema"))?))
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::from(field(projection, "ProjectionType")?))
+                        .set_non_key_attributes(non_key)
+                        .build(),
+                )
+                .build()
+                .map_err(|e| e.to_string())?,
+        );
+    }
+    match request.send().await {
+        Ok(_) => {}
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_in_use_exception()) => return Ok(()),
+        Err(e) => return Err(format!("creating {}: {}", def.name, versus::db::DisplayErrorContext(&e))),
+    }
+    if let Some(ttl) = props.get("TimeToLiveSpecification") {
+        let spec = TimeToLiveSpecification::builder()
+            .attribute_name(field(ttl, "AttributeName")?)
+            .enabled(ttl.get("Enabled").and_then(Value::as_bool).unwrap_or(true))
+            .build()
+            .map_err(|e| e.to_string())?;
+        client
+            .update_time_to_live()
+            .table_name(&def.name)
+            .time_to_live_specification(spec)
+            .send()
+            .await
+            .map_err(|e| format!("TTL on {}: {}", def.name, versus::db::DisplayErrorContext(&e)))?;
+    }
+    Ok(())
+}
+
+pub async fn create_all(client: &Client, defs: &[TableDef]) -> Result<(), String> {
+    for def in defs {
+        create(client, def).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,392 @@
+//! Reads `template.yaml` into what the local gateway plays: functions with
+//! their environment and HTTP routes, tables, and the WebSocket routes. The
+//! CloudFormation intrinsics the template uses (Ref, GetAtt, Sub) are resolved
+//! against local values, so the deployed and the local stack never drift.
+
+use serde_yaml::value::TaggedValue;
+use serde_yaml::{Mapping, Value};
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+pub type Result<T> = std::result::Result<T, String>;
+
+/// A resource's local identity: what `!Ref` resolves to.
+pub const LOCAL_WEBSOCKET_API_ID: &str = "localws";
+pub const LOCAL_HTTP_API_ID: &str = "localhttp";
+pub const REGION_FALLBACK: &str = "us-east-1";
+pub const ACCOUNT_ID: &str = "000000000000";
+
+#[derive(Clone, Debug)]
+pub struct Template {
+    root: Mapping,
+    parameters: HashMap<String, String>,
+    table_prefix: String,
+    region: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct FunctionDef {
+    pub logical_id: String,
+    /// The crate folder's name (`functions/<name>`), which names the handler.
+    pub name: String,
+    pub environment: BTreeMap<String, String>,
+    pub http_routes: Vec<HttpRoute>,
+}
+
+#[derive(Clone, Debug)]
+pub struct HttpRoute {
+    pub method: String,
+    pub path: String,
+    pub public: bool,
+    pub function: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct TableDef {
+    pub logical_id: String,
+    pub name: String,
+    pub properties: Mapping,
+}
+
+#[derive(Clone, Debug)]
+pub struct WsRoute {
+    pub route_key: String,
+    pub function: String,
+    /// A route response exists: the integration's body goes back to the client.
+    pub two_way: bool,
+    /// The authorizer function of `$connect`, if any.
+    pub authorizer: Option<String>,
+}
+
+impl Template {
+    pub fn load(path: &Path, table_prefix: &str, overrides: &HashMap<String, String>) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+        Self::parse(&text, table_prefix, overrides)
+    }
+
+    pub fn parse(text: &str, table_prefix: &str, overrides: &HashMap<String, String>) -> Result<Self> {
+        let root: Mapping = serde_yaml::from_str(text).map_err(|e| format!("template.yaml: {e}"))?;
+        let mut parameters = HashMap::new();
+        if let Some(Value::Mapping(params)) = root.get("Parameters") {
+            for (name, def) in params {
+                let name = name.as_str().unwrap_or_default().to_string();
+                let default = def.get("Default").map(scalar_string);
+                if let Some(v) = overrides.get(&name).cloned().or(default) {
+                    parameters.insert(name, v);
+                }
+            }
+        }
+        let region = std::env::var("AWS_REGION").unwrap_or_else(|_| REGION_FALLBACK.into());
+        Ok(Template { root, parameters, table_prefix: table_prefix.to_string(), region })
+    }
+
+    fn resources(&self) -> impl Iterator<Item = (&str, &str, &Value)> {
+        self.root
+            .get("Resources")
+            .and_then(Value::as_mapping)
+            .into_iter()
+            .flat_map(|m| m.iter())
+            .filter_map(|(id, r)| Some((id.as_str()?, r.get("Type")?.as_str()?, r)))
+    }
+
+    fn resource_type(&self, logical_id: &str) -> Option<&str> {
+        self.resources().find(|(id, _, _)| *id == logical_id).map(|(_, t, _)| t)
+    }
+
+    pub fn tables(&self) -> Vec<TableDef> {
+        self.resources()
+            .filter(|(_, t, _)| *t == "AWS::DynamoDB::Table")
+            .map(|(id, _, r)| TableDef {
+                logical_id: id.to_string(),
+                name: self.table_name(id),
+                properties: r.get("Properties").and_then(Value::as_mapping).cloned().unwrap_or_default(),
+            })
+            .collect()
+    }
+
+    pub fn table_name(&self, logical_id: &str) -> String {
+        format!("{}{}", self.table_prefix, logical_id)
+    }
+
+    pub fn functions(&self) -> Result<Vec<FunctionDef>> {
+        let globals = self
+            .root
+            .get("Globals")
+            .and_then(|g| g.get("Function"))
+            .and_then(|f| f.get("Environment"))
+            .and_then(|e| e.get("Variables"))
+            .and_then(Value::as_mapping)
+            .cloned()
+            .unwrap_or_default();
+        let mut out = Vec::new();
+        for (id, kind, resource) in self.resources() {
+            if kind != "AWS::Serverless::Function" {
+                continue;
+            }
+            let props = resource.get("Properties").ok_or(format!("{id}: no Properties"))?;
+            let code_uri = props.get("CodeUri").and_then(Value::as_str).ok_or(format!("{id}: no CodeUri"))?;
+            let name = code_uri.trim_end_matches('/').rsplit('/').next().unwrap_or(code_uri).to_string();
+            let mut environment = BTreeMap::new();
+            let own = props
+                .get("Environment")
+                .and_then(|e| e.get("Variables"))
+                .and_then(Value::as_mapping)
+                .cloned()
+                .unwrap_or_default();
+            for (k, v) in globals.iter().chain(own.iter()) {
+                let key = k.as_str().ok_or(format!("{id}: bad variable name"))?.to_string();
+                environment.insert(key.clone(), self.resolve(v).map_err(|e| format!("{id}.{key}: {e}"))?);
+            }
+            let mut http_routes = Vec::new();
+            if let Some(Value::Mapping(events)) = props.get("Events") {
+                for (_, event) in events {
+                    if event.get("Type").and_then(Value::as_str) != Some("HttpApi") {
+                        continue;
+                    }
+                    let p = event.get("Properties").ok_or(format!("{id}: HttpApi event without Properties"))?;
+                    let public = p
+                        .get("Auth")
+                        .and_then(|a| a.get("Authorizer"))
+                        .and_then(Value::as_str)
+                        == Some("NONE");
+                    http_routes.push(HttpRoute {
+                        method: p.get("Method").and_then(Value::as_str).unwrap_or("ANY").to_ascii_uppercase(),
+                        path: p.get("Path").and_then(Value::as_str).ok_or(format!("{id}: route without Path"))?.into(),
+                        public,
+                        function: id.to_string(),
+                    });
+                }
+            }
+            out.push(FunctionDef { logical_id: id.to_string(), name, environment, http_routes });
+        }
+        Ok(out)
+    }
+
+    pub fn websocket_routes(&self) -> Result<Vec<WsRoute>> {
+        let integration_function = |integration: &str| -> Result<String> {
+            let uri = self
+                .resource_props(integration)
+                .and_then(|p| p.get("IntegrationUri").or(p.get("AuthorizerUri")))
+                .ok_or(format!("{integration}: no IntegrationUri/AuthorizerUri"))?;
+            function_in_uri(uri).ok_or(format!("{integration}: the URI names no function"))
+        };
+        let mut routes = Vec::new();
+        for (id, kind, resource) in self.resources() {
+            if kind != "AWS::ApiGatewayV2::Route" {
+                continue;
+            }
+            let props = resource.get("Properties").ok_or(format!("{id}: no Properties"))?;
+            let route_key = props.get("RouteKey").and_then(Value::as_str).ok_or(format!("{id}: no RouteKey"))?;
+            let target = props.get("Target").map(sub_template).ok_or(format!("{id}: no Target"))?;
+            let integration = target
+                .trim_start_matches("integrations/")
+                .trim_start_matches("${")
+                .trim_end_matches('}')
+                .to_string();
+            let authorizer = match props.get("AuthorizerId").and_then(ref_target) {
+                Some(authorizer) => Some(integration_function(&authorizer)?),
+                None => None,
+            };
+            let two_way = self.resources().any(|(_, t, r)| {
+                t == "AWS::ApiGatewayV2::RouteResponse"
+                    && r.get("Properties").and_then(|p| p.get("RouteId")).and_then(ref_target).as_deref() == Some(id)
+            });
+            routes.push(WsRoute {
+                route_key: route_key.to_string(),
+                function: integration_function(&integration)?,
+                two_way,
+                authorizer,
+            });
+        }
+        Ok(routes)
+    }
+
+    /// The WebSocket stage name (`StageName` of the `AWS::ApiGatewayV2::Stage`).
+    pub fn websocket_stage(&self) -> String {
+        self.resources()
+            .find(|(_, t, _)| *t == "AWS::ApiGatewayV2::Stage")
+            .and_then(|(_, _, r)| r.get("Properties")?.get("StageName").map(|v| self.resolve(v)))
+            .and_then(|r| r.ok())
+            .unwrap_or_else(|| "local".into())
+    }
+
+    fn resource_props(&self, logical_id: &str) -> Option<&Value> {
+        self.resources().find(|(id, _, _)| *id == logical_id).and_then(|(_, _, r)| r.get("Properties"))
+    }
+
+    /// Resolves a value with Ref / GetAtt / Sub to a string.
+    pub fn resolve(&self, value: &Value) -> Result<String> {
+        match value {
+            Value::Tagged(tagged) => self.resolve_tagged(tagged),
+            Value::Mapping(m) if m.len() == 1 => {
+                let (k, v) = m.iter().next().expect("len 1");
+                let tag = match k.as_str() {
+                    Some("Ref") => "!Ref",
+                    Some("Fn::GetAtt") => "!GetAtt",
+                    Some("Fn::Sub") => "!Sub",
+                    other => return Err(format!("unsupported intrinsic {other:?}")),
+                };
+                self.resolve_tagged(&TaggedValue { tag: serde_yaml::value::Tag::new(tag), value: v.clone() })
+            }
+            other => Ok(scalar_string(other)),
+        }
+    }
+
+    fn resolve_tagged(&self, tagged: &TaggedValue) -> Result<String> {
+        let tag = tagged.tag.to_string();
+        match tag.as_str() {
+            "!Ref" => self.resolve_ref(tagged.value.as_str().ok_or("!Ref needs a name")?),
+            "!GetAtt" => {
+                let target = match &tagged.value {
+                    Value::String(s) => s.clone(),
+                    Value::Sequence(parts) => parts.iter().map(scalar_string).collect::<Vec<_>>().join("."),
+                    _ => return Err("bad !GetAtt".into()),
+                };
+                self.resolve_getatt(&target)
+            }
+            "!Sub" => {
+                let template = match &tagged.value {
+                    Value::String(s) => s.clone(),
+                    _ => return Err("only the string form of !Sub is supported".into()),
+                };
+                let mut out = String::new();
+                let mut rest = template.as_str();
+                while let Some(start) = rest.find("${") {
+                    out.push_str(&rest[..start]);
+                    let end = rest[start..].find('}').ok_or("unclosed ${ in !Sub")? + start;
+                    let name = &rest[start + 2..end];
+                    out.push_str(&match name.split_once('.') {
+                        Some(_) => self.resolve_getatt(name)?,
+                        None => self.resolve_ref(name)?,
+                    });
+                    rest = &rest[end + 1..];
+                }
+                out.push_str(rest);
+                Ok(out)
+            }
+            other => Err(format!("unsupported tag {other}")),
+        }
+    }
+
+    fn resolve_ref(&self, name: &str) -> Result<String> {
+        match name {
+            "AWS::Region" => return Ok(self.region.clone()),
+            "AWS::AccountId" => return Ok(ACCOUNT_ID.into()),
+            "AWS::Partition" => return Ok("aws".into()),
+            "AWS::URLSuffix" => return Ok("amazonaws.com".into()),
+            "AWS::StackName" => return Ok("versus-local".into()),
+            _ => {}
+        }
+        if let Some(v) = self.parameters.get(name) {
+            return Ok(v.clone());
+        }
+        match self.resource_type(name) {
+            Some("AWS::DynamoDB::Table") => Ok(self.table_name(name)),
+            Some("AWS::ApiGatewayV2::Api") => Ok(LOCAL_WEBSOCKET_API_ID.into()),
+            Some("AWS::Serverless::HttpApi") => Ok(LOCAL_HTTP_API_ID.into()),
+            Some(_) => Ok(name.to_string()),
+            None => Err(format!("!Ref {name}: no such parameter or resource (or a parameter without a value)")),
+        }
+    }
+
+    fn resolve_getatt(&self, target: &str) -> Result<String> {
+        let (resource, attribute) = target.split_once('.').ok_or(format!("bad GetAtt {target}"))?;
+        match (self.resource_type(resource), attribute) {
+            (Some("AWS::DynamoDB::Table"), "Arn") => Ok(format!(
+                "arn:aws:dynamodb:{}:{ACCOUNT_ID}:table/{}",
+                self.region,
+                self.table_name(resource)
+            )),
+            (Some("AWS::Serverless::Function"), "Arn") => {
+                Ok(format!("arn:aws:lambda:{}:{ACCOUNT_ID}:function:{resource}", self.region))
+            }
+            (Some(_), _) => Ok(format!("{resource}.{attribute}")),
+            (None, _) => Err(format!("GetAtt {target}: no such resource")),
+        }
+    }
+}
+
+fn scalar_string(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        Value::Bool(b) => b.to_string(),
+        _ => String::new(),
+    }
+}
+
+fn sub_template(v: &Value) -> String {
+    match v {
+        Value::Tagged(t) => scalar_string(&t.value),
+        Value::Mapping(m) => m.values().next().map(scalar_string).unwrap_or_default(),
+        other => scalar_string(other),
+    }
+}
+
+fn ref_target(v: &Value) -> Option<String> {
+    match v {
+        Value::Tagged(t) if t.tag == "!Ref" => t.value.as_str().map(str::to_string),
+        Value::Mapping(m) => m.get("Ref").and_then(Value::as_str).map(str::to_string),
+        _ => None,
+    }
+}
+
+/// `arn:...:functions/${WsPresenceFunction.Arn}/invocations` → `WsPresenceFunction`.
+fn function_in_uri(uri: &Value) -> Option<String> {
+    let text = sub_template(uri);
+    let start = text.find("${")? + 2;
+    let end = text[start..].find(".Arn}")? + start;
+    Some(text[start..end].to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn template() -> Template {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../template.yaml");
+        let overrides = HashMap::from([
+            ("JwtIssuer".to_string(), "versus-local".to_string()),
+            ("JwtAudience".to_string(), "versus".to_string()),
+        ]);
+        Template::load(&path, "t_", &overrides).unwrap()
+    }
+
+    #[test]
+    fn functions_get_resolved_environment_and_routes() {
+        let t = template();
+        let functions = t.functions().unwrap();
+        let profile = functions.iter().find(|f| f.name == "profile-api").unwrap();
+        assert_eq!(profile.environment["USERS_TABLE"], "t_UsersTable");
+        assert_eq!(profile.environment["JWT_ISSUER"], "versus-local");
+        assert_eq!(profile.environment["ONLINE_SHARDS"], "16");
+        let health = profile.http_routes.iter().find(|r| r.path == "/v1/health").unwrap();
+        assert!(health.public);
+        assert!(profile.http_routes.iter().filter(|r| r.path == "/v1/me").all(|r| !r.public));
+    }
+
+    #[test]
+    fn websocket_routes_resolve_to_functions() {
+        let routes = template().websocket_routes().unwrap();
+        let connect = routes.iter().find(|r| r.route_key == "$connect").unwrap();
+        assert_eq!(connect.function, "WsPresenceFunction");
+        assert_eq!(connect.authorizer.as_deref(), Some("WsAuthorizerFunction"));
+        assert!(routes.iter().find(|r| r.route_key == "ping").unwrap().two_way);
+        assert!(!routes.iter().find(|r| r.route_key == "$disconnect").unwrap().two_way);
+    }
+
+    #[test]
+    fn tables_come_from_the_template() {
+        let names: Vec<String> = template().tables().into_iter().map(|t| t.name).collect();
+        assert_eq!(names.len(), 3);
+        assert!(names.contains(&"t_UsersTable".to_string()));
+    }
+
+    #[test]
+    fn a_missing_parameter_is_reported() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../template.yaml");
+        let t = Template::load(&path, "t_", &HashMap::new()).unwrap();
+        let err = t.functions().unwrap_err();
+        assert!(err.contains("JwtIssuer"), "{err}");
+    }
+}
