@@ -37,7 +37,9 @@ impl Caller {
             .filter(|s| !s.is_empty())
             .ok_or_else(|| Error::Unauthorized("token has no subject".into()))?;
         if user_id.len() > 128 || user_id.chars().any(|c| c.is_control() || c == '#') {
-            return Err(Error::Unauthorized("token subject is not a valid user id".into()));
+            return Err(Error::Unauthorized(
+                "token subject is not a valid user id".into(),
+            ));
         }
         let privileged_role = match claims.get("role").map(String::as_str) {
             Some("admin") => Some(PrivilegedRole::Admin),
@@ -48,7 +50,11 @@ impl Caller {
             .get("scope")
             .map(|s| parse_scope_claim(s))
             .unwrap_or_default();
-        Ok(Caller { user_id: user_id.clone(), privileged_role, scopes })
+        Ok(Caller {
+            user_id: user_id.clone(),
+            privileged_role,
+            scopes,
+        })
     }
 
     pub fn is_admin(&self) -> bool {
@@ -65,7 +71,9 @@ impl Caller {
         if self.is_service() {
             Ok(())
         } else {
-            Err(Error::Forbidden(format!("this operation needs the {SERVICE_SCOPE} scope")))
+            Err(Error::Forbidden(format!(
+                "this operation needs the {SERVICE_SCOPE} scope"
+            )))
         }
     }
 
@@ -75,7 +83,10 @@ impl Caller {
         let mut ctx = serde_json::Map::new();
         ctx.insert("sub".into(), self.user_id.clone().into());
         if let Some(role) = self.privileged_role {
-            ctx.insert("role".into(), serde_json::to_value(role).unwrap_or_default());
+            ctx.insert(
+                "role".into(),
+                serde_json::to_value(role).unwrap_or_default(),
+            );
         }
         if !self.scopes.is_empty() {
             ctx.insert("scope".into(), self.scopes.join(" ").into());
@@ -84,7 +95,9 @@ impl Caller {
     }
 
     /// From a WebSocket route event's `requestContext.authorizer` fields.
-    pub fn from_authorizer_context(fields: &HashMap<String, serde_json::Value>) -> Result<Self, Error> {
+    pub fn from_authorizer_context(
+        fields: &HashMap<String, serde_json::Value>,
+    ) -> Result<Self, Error> {
         let claims: HashMap<String, String> = fields
             .iter()
             .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
@@ -131,7 +144,11 @@ impl TokenVerifier {
             .timeout(Duration::from_secs(3))
             .build()
             .expect("a plain reqwest client always builds");
-        TokenVerifier { config, http, jwks: Arc::new(RwLock::new(None)) }
+        TokenVerifier {
+            config,
+            http,
+            jwks: Arc::new(RwLock::new(None)),
+        }
     }
 
     pub async fn verify(&self, token: &str) -> Result<Caller, Error> {
@@ -145,9 +162,13 @@ impl TokenVerifier {
         if token.is_empty() {
             return Err(Error::Unauthorized("missing token".into()));
         }
-        let header = decode_header(token).map_err(|_| Error::Unauthorized("malformed token".into()))?;
+        let header =
+            decode_header(token).map_err(|_| Error::Unauthorized("malformed token".into()))?;
         let (key, algorithm) = match &self.config.keys {
-            JwtKeys::DevSecret(secret) => (DecodingKey::from_secret(secret.as_bytes()), Algorithm::HS256),
+            JwtKeys::DevSecret(secret) => (
+                DecodingKey::from_secret(secret.as_bytes()),
+                Algorithm::HS256,
+            ),
             JwtKeys::Jwks { url } => {
                 let kid = header
                     .kid
@@ -156,7 +177,9 @@ impl TokenVerifier {
                 (self.jwk_for(url, &kid).await?, header.alg)
             }
         };
-        if header.alg != algorithm || algorithm == Algorithm::HS256 && matches!(self.config.keys, JwtKeys::Jwks { .. }) {
+        if header.alg != algorithm
+            || algorithm == Algorithm::HS256 && matches!(self.config.keys, JwtKeys::Jwks { .. })
+        {
             return Err(Error::Unauthorized("token algorithm not accepted".into()));
         }
         let mut validation = Validation::new(algorithm);
@@ -171,18 +194,25 @@ impl TokenVerifier {
         }
         let data = decode::<serde_json::Map<String, serde_json::Value>>(token, &key, &validation)
             .map_err(|e| Error::Unauthorized(format!("invalid token: {}", describe(&e))))?;
-        Ok(data.claims.into_iter().map(|(k, v)| (k, claim_string(v))).collect())
+        Ok(data
+            .claims
+            .into_iter()
+            .map(|(k, v)| (k, claim_string(v)))
+            .collect())
     }
 
     async fn jwk_for(&self, url: &str, kid: &str) -> Result<DecodingKey, Error> {
         if let Some((_, set)) = self.jwks.read().await.as_ref() {
             if let Some(jwk) = set.find(kid) {
-                return DecodingKey::from_jwk(jwk).map_err(|e| Error::internal(format!("jwk: {e}")));
+                return DecodingKey::from_jwk(jwk)
+                    .map_err(|e| Error::internal(format!("jwk: {e}")));
             }
         }
         // Unknown key id: the issuer may have rotated; refetch, but not more than once a minute.
         let mut cache = self.jwks.write().await;
-        let stale = cache.as_ref().is_none_or(|(at, _)| at.elapsed() >= JWKS_REFRESH);
+        let stale = cache
+            .as_ref()
+            .is_none_or(|(at, _)| at.elapsed() >= JWKS_REFRESH);
         if stale {
             let set: JwkSet = self
                 .http
@@ -257,11 +287,30 @@ mod tests {
     #[tokio::test]
     async fn bad_tokens_refused() {
         let v = verifier();
-        let wrong_secret = mint_dev_token("nope", &json!({"sub":"u1","iss":"versus-local","aud":"versus","exp":exp()}));
-        let expired = mint_dev_token("s3cr3t", &json!({"sub":"u1","iss":"versus-local","aud":"versus","exp":1000}));
-        let wrong_aud = mint_dev_token("s3cr3t", &json!({"sub":"u1","iss":"versus-local","aud":"x","exp":exp()}));
-        let no_sub = mint_dev_token("s3cr3t", &json!({"iss":"versus-local","aud":"versus","exp":exp()}));
-        for t in [wrong_secret, expired, wrong_aud, no_sub, "garbage".into(), String::new()] {
+        let wrong_secret = mint_dev_token(
+            "nope",
+            &json!({"sub":"u1","iss":"versus-local","aud":"versus","exp":exp()}),
+        );
+        let expired = mint_dev_token(
+            "s3cr3t",
+            &json!({"sub":"u1","iss":"versus-local","aud":"versus","exp":1000}),
+        );
+        let wrong_aud = mint_dev_token(
+            "s3cr3t",
+            &json!({"sub":"u1","iss":"versus-local","aud":"x","exp":exp()}),
+        );
+        let no_sub = mint_dev_token(
+            "s3cr3t",
+            &json!({"iss":"versus-local","aud":"versus","exp":exp()}),
+        );
+        for t in [
+            wrong_secret,
+            expired,
+            wrong_aud,
+            no_sub,
+            "garbage".into(),
+            String::new(),
+        ] {
             let err = v.verify(&t).await.unwrap_err();
             assert_eq!(err.status(), 401, "token {t:?} gave {err:?}");
         }
@@ -285,7 +334,11 @@ mod tests {
 
     #[test]
     fn context_round_trips() {
-        let c = Caller { user_id: "u9".into(), privileged_role: Some(PrivilegedRole::Admin), scopes: vec!["a".into()] };
+        let c = Caller {
+            user_id: "u9".into(),
+            privileged_role: Some(PrivilegedRole::Admin),
+            scopes: vec!["a".into()],
+        };
         let fields: HashMap<String, serde_json::Value> = c.to_context().into_iter().collect();
         assert_eq!(Caller::from_authorizer_context(&fields).unwrap(), c);
     }

@@ -65,7 +65,11 @@ impl Config {
             }
         };
 
-        let keys = match (get("JWT_DEV_SECRET"), get("JWT_JWKS_URL"), get("JWT_ISSUER")) {
+        let keys = match (
+            get("JWT_DEV_SECRET"),
+            get("JWT_JWKS_URL"),
+            get("JWT_ISSUER"),
+        ) {
             (Some(secret), _, _) => JwtKeys::DevSecret(secret),
             (None, Some(url), _) => JwtKeys::Jwks { url },
             (None, None, Some(issuer)) => JwtKeys::Jwks {
@@ -79,7 +83,9 @@ impl Config {
         };
         let online_shards = number("ONLINE_SHARDS", 16)?;
         if !(1..=256).contains(&online_shards) {
-            return Err(Error::Config("ONLINE_SHARDS must be between 1 and 256".into()));
+            return Err(Error::Config(
+                "ONLINE_SHARDS must be between 1 and 256".into(),
+            ));
         }
 
         Ok(Config {
@@ -141,7 +147,9 @@ mod tests {
         env.insert("JWT_ISSUER".into(), "https://auth.example.com/".into());
         let c = Config::from_map(&env).unwrap();
         match c.jwt.keys {
-            JwtKeys::Jwks { url } => assert_eq!(url, "https://auth.example.com/.well-known/jwks.json"),
+            JwtKeys::Jwks { url } => {
+                assert_eq!(url, "https://auth.example.com/.well-known/jwks.json")
+            }
             other => panic!("unexpected {other:?}"),
         }
     }

@@ -40,11 +40,15 @@ pub fn key(pk: impl Into<String>, sk: impl Into<String>) -> Item {
 }
 
 pub fn get_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
-    item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str)
+    item.get(name)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
 }
 
 pub fn get_n(item: &Item, name: &str) -> Option<i64> {
-    item.get(name).and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok())
+    item.get(name)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
 }
 
 /// The full error chain, for logs.
@@ -82,7 +86,9 @@ where
         match service.code() {
             Some("ConditionalCheckFailedException") => return WriteFailure::ConditionFailed,
             Some("TransactionCanceledException") => {
-                return WriteFailure::TransactionCancelled(parse_cancellation_reasons(service.message()))
+                return WriteFailure::TransactionCancelled(parse_cancellation_reasons(
+                    service.message(),
+                ))
             }
             _ => {}
         }
@@ -94,9 +100,16 @@ where
 /// The typed list is only on the transact-specific error type, so read the
 /// message, which every SDK error carries.
 fn parse_cancellation_reasons(message: Option<&str>) -> Vec<Option<String>> {
-    let Some(message) = message else { return vec![] };
-    let Some(start) = message.rfind('[') else { return vec![] };
-    let end = message[start..].find(']').map(|i| start + i).unwrap_or(message.len());
+    let Some(message) = message else {
+        return vec![];
+    };
+    let Some(start) = message.rfind('[') else {
+        return vec![];
+    };
+    let end = message[start..]
+        .find(']')
+        .map(|i| start + i)
+        .unwrap_or(message.len());
     message[start + 1..end]
         .split(',')
         .map(|r| match r.trim() {
@@ -107,7 +120,9 @@ fn parse_cancellation_reasons(message: Option<&str>) -> Vec<Option<String>> {
 }
 
 /// Logs the whole error chain and returns a 503-class error.
-pub fn dependency<E: std::error::Error + Send + Sync + 'static, R: std::fmt::Debug>(err: SdkError<E, R>) -> Error {
+pub fn dependency<E: std::error::Error + Send + Sync + 'static, R: std::fmt::Debug>(
+    err: SdkError<E, R>,
+) -> Error {
     Error::Dependency(DisplayErrorContext(&err).to_string())
 }
 

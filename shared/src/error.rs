@@ -28,7 +28,10 @@ pub enum Error {
     Unprocessable { code: &'static str, message: String },
     /// 429 with Retry-After.
     #[error("{message}")]
-    TooManyRequests { message: String, retry_after_secs: u64 },
+    TooManyRequests {
+        message: String,
+        retry_after_secs: u64,
+    },
     /// 503: a dependency (DynamoDB, a provider) failed; safe to retry.
     #[error("dependency failure: {0}")]
     Dependency(String),
@@ -42,16 +45,25 @@ pub enum Error {
 
 impl Error {
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
-        Error::BadRequest { code, message: message.into() }
+        Error::BadRequest {
+            code,
+            message: message.into(),
+        }
     }
     pub fn validation(message: impl Into<String>) -> Self {
         Error::bad_request("validation_error", message)
     }
     pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
-        Error::NotFound { code, message: message.into() }
+        Error::NotFound {
+            code,
+            message: message.into(),
+        }
     }
     pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
-        Error::Conflict { code, message: message.into() }
+        Error::Conflict {
+            code,
+            message: message.into(),
+        }
     }
     pub fn internal(message: impl Into<String>) -> Self {
         Error::Internal(message.into())
@@ -101,7 +113,9 @@ impl Error {
 
     pub fn retry_after_secs(&self) -> Option<u64> {
         match self {
-            Error::TooManyRequests { retry_after_secs, .. } => Some(*retry_after_secs),
+            Error::TooManyRequests {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
             Error::Dependency(_) => Some(1),
             _ => None,
         }
@@ -155,7 +169,10 @@ mod tests {
             json!({"error":{"code":"username_taken","message":"username is taken"}})
         );
         assert_eq!(e.status(), 409);
-        let e = Error::TooManyRequests { message: "slow down".into(), retry_after_secs: 30 };
+        let e = Error::TooManyRequests {
+            message: "slow down".into(),
+            retry_after_secs: 30,
+        };
         assert_eq!(e.retry_after_secs(), Some(30));
         assert_eq!(e.status(), 429);
     }

@@ -21,7 +21,9 @@ pub fn caller(req: &Request) -> Result<Caller, Error> {
     };
     match claims {
         Some(claims) => Caller::from_claims(claims),
-        None => Err(Error::Unauthorized("missing or invalid bearer token".into())),
+        None => Err(Error::Unauthorized(
+            "missing or invalid bearer token".into(),
+        )),
     }
 }
 
@@ -38,27 +40,44 @@ pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, Error> {
 
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
     if bytes.len() > MAX_BODY_BYTES {
-        return Err(Error::PayloadTooLarge { limit: MAX_BODY_BYTES });
+        return Err(Error::PayloadTooLarge {
+            limit: MAX_BODY_BYTES,
+        });
     }
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(Error::bad_request("invalid_json", "request body must be a JSON object"));
+        return Err(Error::bad_request(
+            "invalid_json",
+            "request body must be a JSON object",
+        ));
     }
     serde_json::from_slice(bytes).map_err(|e| {
         let message = match e.classify() {
             serde_json::error::Category::Data => format!("invalid request body: {e}"),
-            _ => format!("request body is not valid JSON (line {}, column {})", e.line(), e.column()),
+            _ => format!(
+                "request body is not valid JSON (line {}, column {})",
+                e.line(),
+                e.column()
+            ),
         };
-        let code = if e.is_data() { "validation_error" } else { "invalid_json" };
+        let code = if e.is_data() {
+            "validation_error"
+        } else {
+            "invalid_json"
+        };
         Error::bad_request(code, message)
     })
 }
 
 pub fn path_param(req: &Request, name: &str) -> Option<String> {
-    req.path_parameters_ref().and_then(|p| p.first(name)).map(str::to_string)
+    req.path_parameters_ref()
+        .and_then(|p| p.first(name))
+        .map(str::to_string)
 }
 
 pub fn query_param(req: &Request, name: &str) -> Option<String> {
-    req.query_string_parameters_ref().and_then(|p| p.first(name)).map(str::to_string)
+    req.query_string_parameters_ref()
+        .and_then(|p| p.first(name))
+        .map(str::to_string)
 }
 
 pub fn json<T: Serialize>(status: u16, value: &T) -> Response<Body> {
@@ -75,9 +94,10 @@ pub fn error(err: &Error) -> Response<Body> {
     err.log();
     let mut response = json(err.status(), &err.body());
     if let Some(secs) = err.retry_after_secs() {
-        response
-            .headers_mut()
-            .insert("retry-after", secs.to_string().parse().expect("digits are a valid header"));
+        response.headers_mut().insert(
+            "retry-after",
+            secs.to_string().parse().expect("digits are a valid header"),
+        );
     }
     response
 }
@@ -116,7 +136,10 @@ mod tests {
 
     #[test]
     fn rate_limit_sets_retry_after() {
-        let r = error(&Error::TooManyRequests { message: "x".into(), retry_after_secs: 7 });
+        let r = error(&Error::TooManyRequests {
+            message: "x".into(),
+            retry_after_secs: 7,
+        });
         assert_eq!(r.status(), 429);
         assert_eq!(r.headers()["retry-after"], "7");
     }

@@ -31,7 +31,9 @@ where
                 let handler = handler.clone();
                 async move { Ok::<_, Infallible>(handler(req).await) }
             }));
-            let response = adapter.call(LambdaEvent::new(request, Context::default())).await?;
+            let response = adapter
+                .call(LambdaEvent::new(request, Context::default()))
+                .await?;
             Ok(serde_json::to_value(response)?)
         })
     })
@@ -57,7 +59,10 @@ where
 
 /// Runs an [`Invoke`] on the Lambda Runtime API.
 pub async fn run(invoke: Invoke) -> Result<(), BoxError> {
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| invoke(event.payload))).await
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        invoke(event.payload)
+    }))
+    .await
 }
 
 /// Structured logs, once per process.

@@ -21,10 +21,16 @@ impl PhoneNumber {
     pub fn parse(input: &str) -> Result<Self, Error> {
         let trimmed = input.trim();
         if trimmed.is_empty() {
-            return Err(Error::bad_request("invalid_phone_number", "phone number is empty"));
+            return Err(Error::bad_request(
+                "invalid_phone_number",
+                "phone number is empty",
+            ));
         }
         if trimmed.len() > 32 {
-            return Err(Error::bad_request("invalid_phone_number", "phone number is too long"));
+            return Err(Error::bad_request(
+                "invalid_phone_number",
+                "phone number is too long",
+            ));
         }
         let normalized = match trimmed.strip_prefix("00") {
             Some(rest) => format!("+{rest}"),
@@ -79,7 +85,11 @@ pub fn mask(raw: &str) -> String {
         .map(|c| {
             if c.is_ascii_digit() {
                 seen += 1;
-                if seen + 4 > digits { c } else { '*' }
+                if seen + 4 > digits {
+                    c
+                } else {
+                    '*'
+                }
             } else {
                 c
             }
@@ -132,7 +142,15 @@ mod tests {
 
     #[test]
     fn rejects_invalid_numbers() {
-        for bad in ["", "12345", "+1 555", "+999 1234567", "hello", "+44 1234", "0772123456"] {
+        for bad in [
+            "",
+            "12345",
+            "+1 555",
+            "+999 1234567",
+            "hello",
+            "+44 1234",
+            "0772123456",
+        ] {
             let err = PhoneNumber::parse(bad).unwrap_err();
             assert_eq!(err.code(), "invalid_phone_number", "{bad}");
         }

@@ -24,7 +24,12 @@ fn connection_sk(connection_id: &str) -> String {
 }
 
 /// F-PR-4, the pure rule: online means an open connection, or seen within the window.
-pub fn is_online(last_seen_ms: Option<i64>, has_open_connection: bool, now_ms: i64, window_secs: i64) -> bool {
+pub fn is_online(
+    last_seen_ms: Option<i64>,
+    has_open_connection: bool,
+    now_ms: i64,
+    window_secs: i64,
+) -> bool {
     has_open_connection || last_seen_ms.is_some_and(|seen| now_ms - seen <= window_secs * 1000)
 }
 
@@ -36,11 +41,19 @@ pub struct Presence {
 
 impl Presence {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Presence { client, table: table.into() }
+        Presence {
+            client,
+            table: table.into(),
+        }
     }
 
     /// F-PR-3: records a connection for a user (both items, atomically).
-    pub async fn connect(&self, user_id: &str, connection_id: &str, now_ms: i64) -> Result<(), Error> {
+    pub async fn connect(
+        &self,
+        user_id: &str,
+        connection_id: &str,
+        now_ms: i64,
+    ) -> Result<(), Error> {
         let expires_at = now_ms / 1000 + CONNECTION_TTL_SECS;
         let mut by_user = key(user_pk(user_id), connection_sk(connection_id));
         by_user.insert("connection_id".into(), s(connection_id));
@@ -51,7 +64,13 @@ impl Presence {
         reverse.insert("expires_at".into(), n(expires_at));
         let puts = [by_user, reverse].into_iter().map(|item| {
             TransactWriteItem::builder()
-                .put(Put::builder().table_name(&self.table).set_item(Some(item)).build().expect("table and item set"))
+                .put(
+                    Put::builder()
+                        .table_name(&self.table)
+                        .set_item(Some(item))
+                        .build()
+                        .expect("table and item set"),
+                )
                 .build()
         });
         self.client
@@ -75,7 +94,12 @@ impl Presence {
             .send()
             .await
             .map_err(db::dependency)?;
-        let Some(user_id) = found.item.as_ref().and_then(|i| get_s(i, "user_id")).map(str::to_string) else {
+        let Some(user_id) = found
+            .item
+            .as_ref()
+            .and_then(|i| get_s(i, "user_id"))
+            .map(str::to_string)
+        else {
             return Ok(None);
         };
         self.remove(&user_id, connection_id).await?;
@@ -91,7 +115,13 @@ impl Presence {
         .into_iter()
         .map(|k| {
             TransactWriteItem::builder()
-                .delete(Delete::builder().table_name(&self.table).set_key(Some(k)).build().expect("table and key set"))
+                .delete(
+                    Delete::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(k))
+                        .build()
+                        .expect("table and key set"),
+                )
                 .build()
         });
         self.client

@@ -9,7 +9,9 @@ use crate::db::{self, classify, key, n, s, WriteFailure};
 use crate::error::Error;
 use crate::points::rules;
 use crate::presence::user_pk;
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValue, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Delete, Put, ReturnValue, TransactWriteItem, Update,
+};
 use aws_sdk_dynamodb::Client;
 use chrono::{TimeZone, Utc};
 use serde::{Deserialize, Serialize};
@@ -90,7 +92,9 @@ pub fn validate_username(raw: &str) -> Result<String, Error> {
         return Err(Error::validation("username must be 3 to 30 characters"));
     }
     if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-        return Err(Error::validation("username may contain only letters, digits and _"));
+        return Err(Error::validation(
+            "username may contain only letters, digits and _",
+        ));
     }
     Ok(name.to_string())
 }
@@ -99,7 +103,9 @@ fn validate_display_name(raw: &str) -> Result<String, Error> {
     let name = raw.trim();
     let len = name.chars().count();
     if !(1..=50).contains(&len) || name.chars().any(char::is_control) {
-        return Err(Error::validation("display_name must be 1 to 50 printable characters"));
+        return Err(Error::validation(
+            "display_name must be 1 to 50 printable characters",
+        ));
     }
     Ok(name.to_string())
 }
@@ -108,7 +114,11 @@ pub fn validate_timezone(raw: &str) -> Result<String, Error> {
     raw.trim()
         .parse::<chrono_tz::Tz>()
         .map(|tz| tz.name().to_string())
-        .map_err(|_| Error::validation(format!("timezone {raw:?} is not an IANA time zone (e.g. Africa/Kampala)")))
+        .map_err(|_| {
+            Error::validation(format!(
+                "timezone {raw:?} is not an IANA time zone (e.g. Africa/Kampala)"
+            ))
+        })
 }
 
 /// Stable shard of the online index for a user (FNV-1a; no dependence on process hashing).
@@ -131,10 +141,22 @@ pub fn apply_input(
     now_ms: i64,
     shards: u32,
 ) -> Result<Profile, Error> {
-    let username = input.username.as_deref().map(validate_username).transpose()?;
-    let display_name = input.display_name.as_deref().map(validate_display_name).transpose()?;
+    let username = input
+        .username
+        .as_deref()
+        .map(validate_username)
+        .transpose()?;
+    let display_name = input
+        .display_name
+        .as_deref()
+        .map(validate_display_name)
+        .transpose()?;
     let role = input.role.as_deref().map(PlayerRole::parse).transpose()?;
-    let timezone = input.timezone.as_deref().map(validate_timezone).transpose()?;
+    let timezone = input
+        .timezone
+        .as_deref()
+        .map(validate_timezone)
+        .transpose()?;
     match current {
         Some(p) => Ok(Profile {
             username: username.unwrap_or_else(|| p.username.clone()),
@@ -205,7 +227,11 @@ pub struct Profiles {
 
 impl Profiles {
     pub fn new(client: Client, table: impl Into<String>, shards: u32) -> Self {
-        Profiles { client, table: table.into(), shards }
+        Profiles {
+            client,
+            table: table.into(),
+            shards,
+        }
     }
 
     pub async fn get(&self, user_id: &str) -> Result<Option<Profile>, Error> {
@@ -218,17 +244,31 @@ impl Profiles {
             .send()
             .await
             .map_err(db::dependency)?;
-        out.item.map(serde_dynamo::from_item).transpose().map_err(Error::from)
+        out.item
+            .map(serde_dynamo::from_item)
+            .transpose()
+            .map_err(Error::from)
     }
 
     /// Creates or updates the caller's profile. The username claim, the old
     /// claim's release and the profile commit together; a concurrent edit of
     /// the same profile is retried on the fresh version.
     /// Returns the profile and whether this call created it.
-    pub async fn save(&self, user_id: &str, input: ProfileInput, now_ms: i64) -> Result<(Profile, bool), Error> {
+    pub async fn save(
+        &self,
+        user_id: &str,
+        input: ProfileInput,
+        now_ms: i64,
+    ) -> Result<(Profile, bool), Error> {
         for _ in 0..MAX_SAVE_ATTEMPTS {
             let current = self.get(user_id).await?;
-            let next = apply_input(current.as_ref(), input.clone(), user_id, now_ms, self.shards)?;
+            let next = apply_input(
+                current.as_ref(),
+                input.clone(),
+                user_id,
+                now_ms,
+                self.shards,
+            )?;
             match self.write(current.as_ref(), &next).await {
                 Ok(()) => return Ok((next, current.is_none())),
                 Err(SaveConflict::ProfileChanged) => continue,
@@ -241,13 +281,17 @@ impl Profiles {
                 Err(SaveConflict::Failed(e)) => return Err(e),
             }
         }
-        Err(Error::conflict("concurrent_update", "the profile is being changed by another request, retry"))
+        Err(Error::conflict(
+            "concurrent_update",
+            "the profile is being changed by another request, retry",
+        ))
     }
 
     async fn write(&self, current: Option<&Profile>, next: &Profile) -> Result<(), SaveConflict> {
         let me = s(&next.user_id);
         let mut items = Vec::new();
-        let username_changed = current.is_none_or(|c| !c.username.eq_ignore_ascii_case(&next.username));
+        let username_changed =
+            current.is_none_or(|c| !c.username.eq_ignore_ascii_case(&next.username));
         let profile_write = match current {
             None => {
                 let mut item: db::Item = serde_dynamo::to_item(next).map_err(|e| SaveConflict::Failed(e.into()))?;
@@ -268,11 +312,17 @@ impl Profiles {
                     Update::builder()
                         .table_name(&self.table)
                         .set_key(Some(key(user_pk(&next.user_id), PROFILE_SK)))
+                        // Every name aliased: several (timezone, role) are DynamoDB reserved words.
                         .update_expression(
-                            "SET username = :u, display_name = :d, #role = :r, timezone = :tz, updated_at = :now, version = :next",
+                            "SET #u = :u, #d = :d, #role = :r, #tz = :tz, #upd = :now, #ver = :next",
                         )
-                        .condition_expression("version = :v")
+                        .condition_expression("#ver = :v")
+                        .expression_attribute_names("#u", "username")
+                        .expression_attribute_names("#d", "display_name")
                         .expression_attribute_names("#role", "role")
+                        .expression_attribute_names("#tz", "timezone")
+                        .expression_attribute_names("#upd", "updated_at")
+                        .expression_attribute_names("#ver", "version")
                         .expression_attribute_values(":u", s(&next.username))
                         .expression_attribute_values(":d", s(&next.display_name))
                         .expression_attribute_values(
@@ -315,7 +365,9 @@ impl Profiles {
                                 Delete::builder()
                                     .table_name(&self.table)
                                     .set_key(Some(key(username_pk(&old.username), "USERNAME")))
-                                    .condition_expression("attribute_not_exists(pk) OR user_id = :me")
+                                    .condition_expression(
+                                        "attribute_not_exists(pk) OR user_id = :me",
+                                    )
                                     .expression_attribute_values(":me", me.clone())
                                     .build()
                                     .expect("table and key set"),
@@ -325,11 +377,21 @@ impl Profiles {
                 }
             }
         }
-        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
             Ok(_) => Ok(()),
             Err(err) => match classify(err) {
                 WriteFailure::TransactionCancelled(reasons) => {
-                    let failed = |i: usize| reasons.get(i).is_some_and(|r| r.as_deref() == Some("ConditionalCheckFailed"));
+                    let failed = |i: usize| {
+                        reasons
+                            .get(i)
+                            .is_some_and(|r| r.as_deref() == Some("ConditionalCheckFailed"))
+                    };
                     if failed(0) {
                         Err(SaveConflict::ProfileChanged)
                     } else if username_changed && failed(claim_index) {
@@ -346,7 +408,12 @@ impl Profiles {
     }
 
     /// F-PR-5. Leaving the available set also leaves the online index.
-    pub async fn set_availability(&self, user_id: &str, available: bool, now_ms: i64) -> Result<Profile, Error> {
+    pub async fn set_availability(
+        &self,
+        user_id: &str,
+        available: bool,
+        now_ms: i64,
+    ) -> Result<Profile, Error> {
         let mut update = self
             .client
             .update_item()
@@ -358,19 +425,27 @@ impl Profiles {
             .return_values(ReturnValue::AllNew);
         update = if available {
             update
-                .update_expression("SET is_available_for_battles = :a, updated_at = :now, online_shard = :shard")
+                .update_expression(
+                    "SET is_available_for_battles = :a, updated_at = :now, online_shard = :shard",
+                )
                 .expression_attribute_values(":shard", s(online_shard(user_id, self.shards)))
         } else {
-            update.update_expression("SET is_available_for_battles = :a, updated_at = :now REMOVE online_shard")
+            update.update_expression(
+                "SET is_available_for_battles = :a, updated_at = :now REMOVE online_shard",
+            )
         };
         match update.send().await {
             Ok(out) => {
-                let item = out.attributes.ok_or_else(|| Error::internal("update returned no attributes"))?;
+                let item = out
+                    .attributes
+                    .ok_or_else(|| Error::internal("update returned no attributes"))?;
                 Ok(serde_dynamo::from_item(item)?)
             }
             Err(err) => match classify(err) {
                 WriteFailure::ConditionFailed => Err(no_profile()),
-                WriteFailure::TransactionCancelled(_) => Err(Error::internal("unexpected transaction error")),
+                WriteFailure::TransactionCancelled(_) => {
+                    Err(Error::internal("unexpected transaction error"))
+                }
                 WriteFailure::Other(e) => Err(e),
             },
         }
@@ -378,7 +453,12 @@ impl Profiles {
 
     /// F-PR-2: refreshes `last_seen_at` unless it was refreshed within
     /// `throttle_secs`. One conditional write, no cache; returns whether it wrote.
-    pub async fn touch_last_seen(&self, user_id: &str, now_ms: i64, throttle_secs: i64) -> Result<bool, Error> {
+    pub async fn touch_last_seen(
+        &self,
+        user_id: &str,
+        now_ms: i64,
+        throttle_secs: i64,
+    ) -> Result<bool, Error> {
         let result = self
             .client
             .update_item()
@@ -402,7 +482,10 @@ impl Profiles {
 }
 
 pub fn no_profile() -> Error {
-    Error::not_found("profile_not_found", "no profile yet: create it with PUT /v1/me")
+    Error::not_found(
+        "profile_not_found",
+        "no profile yet: create it with PUT /v1/me",
+    )
 }
 
 enum SaveConflict {
@@ -416,19 +499,30 @@ mod tests {
     use super::*;
 
     fn input(username: Option<&str>) -> ProfileInput {
-        ProfileInput { username: username.map(String::from), ..Default::default() }
+        ProfileInput {
+            username: username.map(String::from),
+            ..Default::default()
+        }
     }
 
     #[test]
     fn create_needs_a_username_and_fills_defaults() {
-        assert_eq!(apply_input(None, input(None), "u1", 5, 16).unwrap_err().status(), 400);
+        assert_eq!(
+            apply_input(None, input(None), "u1", 5, 16)
+                .unwrap_err()
+                .status(),
+            400
+        );
         let p = apply_input(None, input(Some("Ann_1")), "u1", 5, 16).unwrap();
         assert_eq!(p.display_name, "Ann_1");
         assert_eq!(p.role, PlayerRole::Explorer);
         assert_eq!(p.timezone, "UTC");
         assert!(p.is_available_for_battles);
         assert_eq!(p.version, 1);
-        assert_eq!(p.online_shard.as_deref(), Some(online_shard("u1", 16).as_str()));
+        assert_eq!(
+            p.online_shard.as_deref(),
+            Some(online_shard("u1", 16).as_str())
+        );
     }
 
     #[test]
@@ -436,7 +530,10 @@ mod tests {
         let p = apply_input(None, input(Some("ann")), "u1", 5, 16).unwrap();
         let q = apply_input(
             Some(&p),
-            ProfileInput { timezone: Some("Africa/Kampala".into()), ..Default::default() },
+            ProfileInput {
+                timezone: Some("Africa/Kampala".into()),
+                ..Default::default()
+            },
             "u1",
             9,
             16,

@@ -38,7 +38,12 @@ impl Pusher {
 
     /// Sends `message` to all of the user's connections, concurrently.
     /// Failures on one device never stop delivery to the others.
-    pub async fn push<T: Serialize>(&self, user_id: &str, message: &T, now_ms: i64) -> Result<PushReport, Error> {
+    pub async fn push<T: Serialize>(
+        &self,
+        user_id: &str,
+        message: &T,
+        now_ms: i64,
+    ) -> Result<PushReport, Error> {
         let data = serde_json::to_vec(message)?;
         let connections = self.presence.connections(user_id, now_ms).await?;
         let sends = connections.iter().map(|connection_id| {
@@ -73,5 +78,8 @@ impl Pusher {
 }
 
 fn is_gone<R>(err: &SdkError<PostToConnectionError, R>) -> bool {
-    matches!(err.as_service_error(), Some(PostToConnectionError::GoneException(_)))
+    matches!(
+        err.as_service_error(),
+        Some(PostToConnectionError::GoneException(_))
+    )
 }

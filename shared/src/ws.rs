@@ -19,7 +19,11 @@ pub fn connection_id(event: &ApiGatewayWebsocketProxyRequest) -> Result<&str, Er
 }
 
 pub fn route_key(event: &ApiGatewayWebsocketProxyRequest) -> &str {
-    event.request_context.route_key.as_deref().unwrap_or("$default")
+    event
+        .request_context
+        .route_key
+        .as_deref()
+        .unwrap_or("$default")
 }
 
 /// The caller the authorizer established on `$connect`.
@@ -31,12 +35,20 @@ pub fn caller(event: &ApiGatewayWebsocketProxyRequest) -> Result<Caller, Error> 
 pub fn message(event: &ApiGatewayWebsocketProxyRequest) -> Result<Value, Error> {
     let body = event.body.as_deref().unwrap_or("");
     if body.len() > MAX_MESSAGE_BYTES {
-        return Err(Error::PayloadTooLarge { limit: MAX_MESSAGE_BYTES });
+        return Err(Error::PayloadTooLarge {
+            limit: MAX_MESSAGE_BYTES,
+        });
     }
     match serde_json::from_str::<Value>(body) {
         Ok(v @ Value::Object(_)) => Ok(v),
-        Ok(_) => Err(Error::bad_request("invalid_message", "a message must be a JSON object with an \"action\"")),
-        Err(_) => Err(Error::bad_request("invalid_json", "message is not valid JSON")),
+        Ok(_) => Err(Error::bad_request(
+            "invalid_message",
+            "a message must be a JSON object with an \"action\"",
+        )),
+        Err(_) => Err(Error::bad_request(
+            "invalid_json",
+            "message is not valid JSON",
+        )),
     }
 }
 

@@ -50,7 +50,11 @@ impl App {
         };
         let touch = async {
             let throttle = self.config.last_seen_throttle_secs;
-            if let Err(e) = self.profiles.touch_last_seen(&caller.user_id, now_ms, throttle).await {
+            if let Err(e) = self
+                .profiles
+                .touch_last_seen(&caller.user_id, now_ms, throttle)
+                .await
+            {
                 // Presence is best effort: the caller's request still proceeds.
                 e.log();
             }
@@ -59,10 +63,20 @@ impl App {
         http::respond(result)
     }
 
-    async fn route(&self, req: &Request, path: &str, caller: &Caller, now_ms: i64) -> Result<(u16, Value), Error> {
+    async fn route(
+        &self,
+        req: &Request,
+        path: &str,
+        caller: &Caller,
+        now_ms: i64,
+    ) -> Result<(u16, Value), Error> {
         match (req.method().clone(), path) {
             (Method::GET, "/v1/me") => {
-                let profile = self.profiles.get(&caller.user_id).await?.ok_or_else(profile::no_profile)?;
+                let profile = self
+                    .profiles
+                    .get(&caller.user_id)
+                    .await?
+                    .ok_or_else(profile::no_profile)?;
                 self.view(&profile, now_ms).await.map(|v| (200, v))
             }
             (Method::PUT, "/v1/me") => {
@@ -79,14 +93,22 @@ impl App {
                     .await?;
                 self.view(&profile, now_ms).await.map(|v| (200, v))
             }
-            _ => Err(Error::not_found("route_not_found", format!("no route {} {}", req.method(), path))),
+            _ => Err(Error::not_found(
+                "route_not_found",
+                format!("no route {} {}", req.method(), path),
+            )),
         }
     }
 
     async fn view(&self, profile: &profile::Profile, now_ms: i64) -> Result<Value, Error> {
         let window = self.config.online_window_secs;
         let recently_seen = presence::is_online(profile.last_seen_at, false, now_ms, window);
-        let online = recently_seen || !self.presence.connections(&profile.user_id, now_ms).await?.is_empty();
+        let online = recently_seen
+            || !self
+                .presence
+                .connections(&profile.user_id, now_ms)
+                .await?
+                .is_empty();
         Ok(profile::owner_view(profile, online))
     }
 }

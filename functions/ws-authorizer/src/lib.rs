@@ -4,7 +4,8 @@
 //! of the connection. A bad or missing token is a Deny: the handshake fails.
 
 use aws_lambda_events::apigw::{
-    ApiGatewayCustomAuthorizerPolicy, ApiGatewayCustomAuthorizerRequestTypeRequest, ApiGatewayCustomAuthorizerResponse,
+    ApiGatewayCustomAuthorizerPolicy, ApiGatewayCustomAuthorizerRequestTypeRequest,
+    ApiGatewayCustomAuthorizerResponse,
 };
 use aws_lambda_events::iam::{IamPolicyEffect, IamPolicyStatement};
 use serde_json::Value;
@@ -14,10 +15,12 @@ use versus::{Config, Error};
 
 pub async fn function(config: &Config) -> Result<Invoke, Error> {
     let verifier = TokenVerifier::new(config.jwt.clone());
-    Ok(lambda::typed(move |event: ApiGatewayCustomAuthorizerRequestTypeRequest| {
-        let verifier = verifier.clone();
-        async move { Ok::<_, BoxError>(authorize(&verifier, &event).await) }
-    }))
+    Ok(lambda::typed(
+        move |event: ApiGatewayCustomAuthorizerRequestTypeRequest| {
+            let verifier = verifier.clone();
+            async move { Ok::<_, BoxError>(authorize(&verifier, &event).await) }
+        },
+    ))
 }
 
 pub async fn authorize(
@@ -27,10 +30,20 @@ pub async fn authorize(
     let resource = event.method_arn.clone().unwrap_or_else(|| "*".into());
     let token = event.query_string_parameters.first("token").unwrap_or("");
     match verifier.verify(token).await {
-        Ok(caller) => response(Some(caller.user_id.clone()), IamPolicyEffect::Allow, resource, caller.to_context()),
+        Ok(caller) => response(
+            Some(caller.user_id.clone()),
+            IamPolicyEffect::Allow,
+            resource,
+            caller.to_context(),
+        ),
         Err(e) => {
             tracing::info!(reason = %e, "websocket connection refused");
-            response(None, IamPolicyEffect::Deny, resource, serde_json::Map::new())
+            response(
+                None,
+                IamPolicyEffect::Deny,
+                resource,
+                serde_json::Map::new(),
+            )
         }
     }
 }
@@ -58,5 +71,9 @@ fn response(
 /// Whether a response lets the connection through (the local gateway and tests read it the same way).
 pub fn allows(response: &ApiGatewayCustomAuthorizerResponse) -> bool {
     !response.policy_document.statement.is_empty()
-        && response.policy_document.statement.iter().all(|s| s.effect == IamPolicyEffect::Allow)
+        && response
+            .policy_document
+            .statement
+            .iter()
+            .all(|s| s.effect == IamPolicyEffect::Allow)
 }

@@ -21,10 +21,12 @@ pub async fn function(config: &Config) -> Result<Invoke, Error> {
     let client = db::dynamodb(&sdk);
     db::warm_up(&client, &config.tables.users).await;
     let app = Arc::new(App::new(client, config.clone()));
-    Ok(lambda::typed(move |event: ApiGatewayWebsocketProxyRequest| {
-        let app = app.clone();
-        async move { app.handle(event, versus::now_ms()).await }
-    }))
+    Ok(lambda::typed(
+        move |event: ApiGatewayWebsocketProxyRequest| {
+            let app = app.clone();
+            async move { app.handle(event, versus::now_ms()).await }
+        },
+    ))
 }
 
 impl App {
@@ -38,7 +40,11 @@ impl App {
 
     /// Storage failures on `$connect`/`$disconnect` fail the invocation (API
     /// Gateway then refuses the handshake); message routes answer with an error message.
-    pub async fn handle(&self, event: ApiGatewayWebsocketProxyRequest, now_ms: i64) -> Result<ApiGatewayProxyResponse, BoxError> {
+    pub async fn handle(
+        &self,
+        event: ApiGatewayWebsocketProxyRequest,
+        now_ms: i64,
+    ) -> Result<ApiGatewayProxyResponse, BoxError> {
         let connection_id = ws::connection_id(&event)?.to_string();
         match ws::route_key(&event) {
             "$connect" => {
@@ -46,7 +52,9 @@ impl App {
                     Ok(c) => c,
                     Err(_) => return Ok(ws::refuse(401)),
                 };
-                self.presence.connect(&caller.user_id, &connection_id, now_ms).await?;
+                self.presence
+                    .connect(&caller.user_id, &connection_id, now_ms)
+                    .await?;
                 self.touch(&caller.user_id, now_ms).await;
                 Ok(ws::ok())
             }
@@ -54,14 +62,21 @@ impl App {
                 self.presence.disconnect(&connection_id).await?;
                 Ok(ws::ok())
             }
-            route => Ok(ws::reply(&match self.message(route, &event, now_ms).await {
-                Ok(v) => v,
-                Err(e) => ws::error_message(&e),
-            })),
+            route => Ok(ws::reply(
+                &match self.message(route, &event, now_ms).await {
+                    Ok(v) => v,
+                    Err(e) => ws::error_message(&e),
+                },
+            )),
         }
     }
 
-    async fn message(&self, route: &str, event: &ApiGatewayWebsocketProxyRequest, now_ms: i64) -> Result<Value, Error> {
+    async fn message(
+        &self,
+        route: &str,
+        event: &ApiGatewayWebsocketProxyRequest,
+        now_ms: i64,
+    ) -> Result<Value, Error> {
         let caller = ws::caller(event)?;
         self.touch(&caller.user_id, now_ms).await;
         let message = ws::message(event)?;
@@ -71,12 +86,19 @@ impl App {
                 "unknown_action",
                 format!("unknown action {:?}", truncate(action, 64)),
             )),
-            (_, None) => Err(Error::bad_request("missing_action", "a message needs an \"action\" field")),
+            (_, None) => Err(Error::bad_request(
+                "missing_action",
+                "a message needs an \"action\" field",
+            )),
         }
     }
 
     async fn touch(&self, user_id: &str, now_ms: i64) {
-        if let Err(e) = self.profiles.touch_last_seen(user_id, now_ms, self.config.last_seen_throttle_secs).await {
+        if let Err(e) = self
+            .profiles
+            .touch_last_seen(user_id, now_ms, self.config.last_seen_throttle_secs)
+            .await
+        {
             e.log();
         }
     }

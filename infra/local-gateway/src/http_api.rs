@@ -38,7 +38,15 @@ pub async fn handle(State(gw): State<Arc<Gateway>>, request: Request) -> Respons
         return gateway_message(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large");
     };
     let route_key = format!("{} {}", route.method, route.path);
-    let event = event(&parts.headers, &parts.uri, &method, &route_key, path_parameters, claims, &bytes);
+    let event = event(
+        &parts.headers,
+        &parts.uri,
+        &method,
+        &route_key,
+        path_parameters,
+        claims,
+        &bytes,
+    );
     match gw.invoke(&route.function, event).await {
         Ok(response) => into_response(response),
         Err(e) => {
@@ -64,7 +72,9 @@ fn event(
     let mut header_map: Map<String, Value> = Map::new();
     for (name, value) in headers {
         let value = value.to_str().unwrap_or_default();
-        let entry = header_map.entry(name.as_str().to_string()).or_insert(Value::String(String::new()));
+        let entry = header_map
+            .entry(name.as_str().to_string())
+            .or_insert(Value::String(String::new()));
         let joined = match entry.as_str() {
             Some("") | None => value.to_string(),
             Some(prev) => format!("{prev},{value}"),
@@ -145,15 +155,13 @@ pub fn percent_decode(s: &str) -> String {
     while i < bytes.len() {
         match bytes[i] {
             b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                match u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                    Ok(b) => {
-                        out.push(b);
-                        i += 2;
-                    }
-                    Err(_) => out.push(b'%'),
+            b'%' if i + 2 < bytes.len() => match u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                Ok(b) => {
+                    out.push(b);
+                    i += 2;
                 }
-            }
+                Err(_) => out.push(b'%'),
+            },
             b => out.push(b),
         }
         i += 1;
@@ -163,7 +171,10 @@ pub fn percent_decode(s: &str) -> String {
 
 /// Payload 2.0 response: `{statusCode, headers, multiValueHeaders, cookies, body, isBase64Encoded}`.
 fn into_response(value: Value) -> Response {
-    let status = value.get("statusCode").and_then(Value::as_u64).unwrap_or(200) as u16;
+    let status = value
+        .get("statusCode")
+        .and_then(Value::as_u64)
+        .unwrap_or(200) as u16;
     let mut builder = Response::builder().status(status);
     for field in ["headers", "multiValueHeaders"] {
         if let Some(Value::Object(headers)) = value.get(field) {
@@ -188,11 +199,15 @@ fn into_response(value: Value) -> Response {
     }
     let body = value.get("body").and_then(Value::as_str).unwrap_or("");
     let bytes = if value.get("isBase64Encoded").and_then(Value::as_bool) == Some(true) {
-        base64::engine::general_purpose::STANDARD.decode(body).unwrap_or_default()
+        base64::engine::general_purpose::STANDARD
+            .decode(body)
+            .unwrap_or_default()
     } else {
         body.as_bytes().to_vec()
     };
-    builder.body(Body::from(bytes)).unwrap_or_else(|_| StatusCode::BAD_GATEWAY.into_response())
+    builder
+        .body(Body::from(bytes))
+        .unwrap_or_else(|_| StatusCode::BAD_GATEWAY.into_response())
 }
 
 /// Matches `/v1/invitations/{id}/accept` style templates; `{proxy+}` takes the rest.
@@ -208,7 +223,9 @@ pub fn match_path(template: &str, path: &str) -> Option<HashMap<String, String>>
                 params.insert(seg[1..seg.len() - 2].to_string(), rest.join("/"));
                 return Some(params);
             }
-            (Some(seg), Some(value)) if seg.starts_with('{') && seg.ends_with('}') && !value.is_empty() => {
+            (Some(seg), Some(value))
+                if seg.starts_with('{') && seg.ends_with('}') && !value.is_empty() =>
+            {
                 params.insert(seg[1..seg.len() - 1].to_string(), percent_decode(value));
             }
             (Some(seg), Some(value)) if seg == value => {}

