@@ -73,13 +73,7 @@ impl Presence {
                 )
                 .build()
         });
-        self.client
-            .transact_write_items()
-            .set_transact_items(Some(puts.collect()))
-            .send()
-            .await
-            .map_err(db::dependency)?;
-        Ok(())
+        self.write_together(puts.collect()).await
     }
 
     /// F-PR-3: forgets a connection. Idempotent: an unknown connection is fine.
@@ -124,9 +118,14 @@ impl Presence {
                 )
                 .build()
         });
+        self.write_together(deletes.collect()).await
+    }
+
+    /// Both records of a connection change together or not at all.
+    async fn write_together(&self, items: Vec<TransactWriteItem>) -> Result<(), Error> {
         self.client
             .transact_write_items()
-            .set_transact_items(Some(deletes.collect()))
+            .set_transact_items(Some(items))
             .send()
             .await
             .map_err(db::dependency)?;

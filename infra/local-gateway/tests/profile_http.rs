@@ -226,6 +226,10 @@ async fn username_is_unique_under_concurrent_claims() {
     } else {
         "racer0"
     };
+    let bystander = ["racer2", "racer3"]
+        .into_iter()
+        .find(|r| *r != winner)
+        .unwrap();
     let (status, body) = stack
         .call(
             "PUT",
@@ -239,7 +243,7 @@ async fn username_is_unique_under_concurrent_claims() {
         .call(
             "PUT",
             "/v1/me",
-            Some("racer7"),
+            Some(bystander),
             Some(r#"{"username":"New_Name"}"#),
         )
         .await;

@@ -9,6 +9,18 @@ use serde_json::json;
 use versus::presence::Presence;
 use versus::realtime::{management_client, Pusher};
 
+/// The records of `user`'s connections go, eventually (they follow a socket close).
+async fn no_connections_left(presence: &Presence, user: &str, what: &str) {
+    eventually(what, || async {
+        presence
+            .connections(user, versus::now_ms())
+            .await
+            .unwrap()
+            .is_empty()
+    })
+    .await;
+}
+
 async fn presence(stack: &Stack) -> Presence {
     Presence::new(
         stack.dynamodb().await,
@@ -155,17 +167,7 @@ async fn disconnect_removes_the_connection_records() {
     );
     socket.close(None).await.unwrap();
     while socket.next().await.is_some() {}
-    eventually("the $disconnect cleanup", || {
-        let presence = presence.clone();
-        async move {
-            presence
-                .connections("u1", versus::now_ms())
-                .await
-                .unwrap()
-                .is_empty()
-        }
-    })
-    .await;
+    no_connections_left(&presence, "u1", "the $disconnect cleanup").await;
 }
 
 #[tokio::test]
@@ -195,17 +197,7 @@ async fn the_management_api_can_close_a_connection() {
         .await
         .unwrap();
     while socket.next().await.is_some() {}
-    eventually("the records of a closed connection go", || {
-        let presence = presence.clone();
-        async move {
-            presence
-                .connections("u1", versus::now_ms())
-                .await
-                .unwrap()
-                .is_empty()
-        }
-    })
-    .await;
+    no_connections_left(&presence, "u1", "the records of a closed connection go").await;
     let gone = client
         .post_to_connection()
         .connection_id(&id)
