@@ -173,12 +173,7 @@ pub async fn start(options: Options) -> Result<Running, String> {
         ws_routes,
         verifier: TokenVerifier::new(JwtConfig {
             keys: JwtKeys::DevSecret(options.dev_secret.clone()),
-            issuer: Some(template.resolve(&serde_yaml::Value::Tagged(Box::new(
-                serde_yaml::value::TaggedValue {
-                    tag: serde_yaml::value::Tag::new("!Ref"),
-                    value: "JwtIssuer".into(),
-                },
-            )))?),
+            issuer: template.parameter("JwtIssuer"),
             audience: Some(LOCAL_AUDIENCE.into()),
         }),
         stage,

@@ -95,6 +95,11 @@ impl Template {
         })
     }
 
+    /// A parameter's value (override, else the template default).
+    pub fn parameter(&self, name: &str) -> Option<String> {
+        self.parameters.get(name).cloned()
+    }
+
     fn resources(&self) -> impl Iterator<Item = (&str, &str, &Value)> {
         self.root
             .get("Resources")

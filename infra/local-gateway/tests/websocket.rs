@@ -21,6 +21,10 @@ async fn no_connections_left(presence: &Presence, user: &str, what: &str) {
     .await;
 }
 
+async fn open_connections(presence: &Presence, user: &str) -> Vec<String> {
+    presence.connections(user, versus::now_ms()).await.unwrap()
+}
+
 async fn presence(stack: &Stack) -> Presence {
     Presence::new(
         stack.dynamodb().await,
@@ -37,14 +41,7 @@ async fn connect_with_a_good_token_and_ping() {
         .await
         .expect("handshake accepted");
     let presence = presence(&stack).await;
-    assert_eq!(
-        presence
-            .connections("u1", versus::now_ms())
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(open_connections(&presence, "u1").await.len(), 1);
 
     send(&mut socket, r#"{"action":"ping"}"#).await;
     assert_eq!(next_json(&mut socket).await, json!({"type": "pong"}));
@@ -120,14 +117,7 @@ async fn a_push_reaches_every_connection_of_the_user_and_forgets_gone_ones() {
         .connect("u1", "GoneConnXYZ12=", versus::now_ms())
         .await
         .unwrap();
-    assert_eq!(
-        presence
-            .connections("u1", versus::now_ms())
-            .await
-            .unwrap()
-            .len(),
-        3
-    );
+    assert_eq!(open_connections(&presence, "u1").await.len(), 3);
 
     let sdk = versus::db::aws_config().await;
     let pusher = Pusher::new(
@@ -143,7 +133,7 @@ async fn a_push_reaches_every_connection_of_the_user_and_forgets_gone_ones() {
 
     assert_eq!(next_json(&mut phone).await, message);
     assert_eq!(next_json(&mut laptop).await, message);
-    let left = presence.connections("u1", versus::now_ms()).await.unwrap();
+    let left = open_connections(&presence, "u1").await;
     assert_eq!(left.len(), 2);
     assert!(!left.contains(&"GoneConnXYZ12=".to_string()));
 
@@ -157,14 +147,7 @@ async fn disconnect_removes_the_connection_records() {
     let stack = Stack::start().await;
     let mut socket = stack.connect(Some(&stack.token("u1"))).await.unwrap();
     let presence = presence(&stack).await;
-    assert_eq!(
-        presence
-            .connections("u1", versus::now_ms())
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(open_connections(&presence, "u1").await.len(), 1);
     socket.close(None).await.unwrap();
     while socket.next().await.is_some() {}
     no_connections_left(&presence, "u1", "the $disconnect cleanup").await;
@@ -175,12 +158,7 @@ async fn the_management_api_can_close_a_connection() {
     let stack = Stack::start().await;
     let mut socket = stack.connect(Some(&stack.token("u1"))).await.unwrap();
     let presence = presence(&stack).await;
-    let id = presence
-        .connections("u1", versus::now_ms())
-        .await
-        .unwrap()
-        .pop()
-        .unwrap();
+    let id = open_connections(&presence, "u1").await.pop().unwrap();
     let sdk = versus::db::aws_config().await;
     let client = management_client(&sdk, &stack.running.management_endpoint);
     let info = client
