@@ -40,6 +40,16 @@ pub struct Config {
     pub last_seen_throttle_secs: i64,
     /// F-PR-4: seen within this window counts as online.
     pub online_window_secs: i64,
+    /// F-MM-2: a random-opponent invitation waits this long for an answer.
+    pub invitation_ttl_secs: i64,
+    /// F-MM-7: a direct invitation (by username) stays open this long.
+    pub direct_invitation_ttl_secs: i64,
+    /// F-MM-6: a private match code is valid this long.
+    pub private_code_ttl_secs: i64,
+    /// F-MM-9: a battle's deadline, counted from its creation.
+    pub battle_duration_secs: i64,
+    /// The SQS delay queue that expires random-opponent invitations (F-MM-2).
+    pub invitation_timeouts_queue_url: Option<String>,
 }
 
 impl Config {
@@ -62,6 +72,20 @@ impl Config {
                 Some(v) => v
                     .parse()
                     .map_err(|_| Error::Config(format!("{key} must be an integer, got {v:?}"))),
+            }
+        };
+
+        // SQS delays a message by at most 900 s, which bounds the invitation timeout.
+        let bounded = |key: &str, default: i64, range: std::ops::RangeInclusive<i64>| {
+            let v = number(key, default)?;
+            if range.contains(&v) {
+                Ok(v)
+            } else {
+                Err(Error::Config(format!(
+                    "{key} must be between {} and {}, got {v}",
+                    range.start(),
+                    range.end()
+                )))
             }
         };
 
@@ -103,6 +127,19 @@ impl Config {
             online_shards: online_shards as u32,
             last_seen_throttle_secs: number("LAST_SEEN_THROTTLE_SECONDS", 60)?,
             online_window_secs: number("ONLINE_WINDOW_SECONDS", 300)?,
+            invitation_ttl_secs: bounded("INVITATION_TTL_SECONDS", 60, 1..=900)?,
+            direct_invitation_ttl_secs: bounded(
+                "DIRECT_INVITATION_TTL_SECONDS",
+                24 * 3600,
+                60..=30 * 24 * 3600,
+            )?,
+            private_code_ttl_secs: bounded("PRIVATE_CODE_TTL_SECONDS", 900, 1..=7 * 24 * 3600)?,
+            battle_duration_secs: bounded(
+                "BATTLE_DURATION_SECONDS",
+                24 * 3600,
+                60..=30 * 24 * 3600,
+            )?,
+            invitation_timeouts_queue_url: get("INVITATION_TIMEOUTS_QUEUE_URL"),
         })
     }
 }
@@ -129,6 +166,9 @@ mod tests {
         assert_eq!(c.online_shards, 16);
         assert_eq!(c.last_seen_throttle_secs, 60);
         assert_eq!(c.online_window_secs, 300);
+        assert_eq!(c.invitation_ttl_secs, 60);
+        assert_eq!(c.private_code_ttl_secs, 900);
+        assert!(c.invitation_timeouts_queue_url.is_none());
         assert!(matches!(c.jwt.keys, JwtKeys::DevSecret(_)));
     }
 
@@ -152,6 +192,15 @@ mod tests {
             }
             other => panic!("unexpected {other:?}"),
         }
+    }
+
+    #[test]
+    fn invitation_timeout_is_bounded_by_the_sqs_delay() {
+        let mut env = base();
+        env.insert("INVITATION_TTL_SECONDS".into(), "901".into());
+        assert!(Config::from_map(&env).is_err());
+        env.insert("INVITATION_TTL_SECONDS".into(), "2".into());
+        assert_eq!(Config::from_map(&env).unwrap().invitation_ttl_secs, 2);
     }
 
     #[test]

@@ -6,9 +6,17 @@
 //!
 //! Both carry `expires_at`: API Gateway closes a connection after two hours at
 //! most, so a record we missed the `$disconnect` of stops counting by itself.
+//!
+//! The per-user record is also an entry of the online index (F-PR-4: an open
+//! connection means online, however long ago the user was last seen): it
+//! carries the user's `online_shard` and `online_until` = its expiry. The
+//! matchmaker reads the candidate's profile anyway, which filters out
+//! connected users who are unavailable.
 
 use crate::db::{self, get_s, key, n, s, Item};
 use crate::error::Error;
+use crate::profile::online_shard;
+use crate::Config;
 use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 
@@ -37,13 +45,15 @@ pub fn is_online(
 pub struct Presence {
     client: Client,
     table: String,
+    shards: u32,
 }
 
 impl Presence {
-    pub fn new(client: Client, table: impl Into<String>) -> Self {
+    pub fn new(client: Client, config: &Config) -> Self {
         Presence {
             client,
-            table: table.into(),
+            table: config.tables.users.clone(),
+            shards: config.online_shards,
         }
     }
 
@@ -59,6 +69,8 @@ impl Presence {
         by_user.insert("connection_id".into(), s(connection_id));
         by_user.insert("connected_at".into(), n(now_ms));
         by_user.insert("expires_at".into(), n(expires_at));
+        by_user.insert("online_shard".into(), s(online_shard(user_id, self.shards)));
+        by_user.insert("online_until".into(), n(expires_at * 1000));
         let mut reverse = key(connection_sk(connection_id), "CONN");
         reverse.insert("user_id".into(), s(user_id));
         reverse.insert("expires_at".into(), n(expires_at));

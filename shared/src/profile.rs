@@ -4,16 +4,24 @@
 //! - `USER#<id>` / `PROFILE`: the profile; `version` guards read-modify-write;
 //!   `online_shard` + `last_seen_at` feed the sharded online index (F-MM-1);
 //! - `USERNAME#<lowercase name>` / `USERNAME`: the uniqueness claim, owned by `user_id`.
+//!
+//! The profile also carries the matchmaking guards (F-MM-8, F-MM-1), so that a
+//! candidate's eligibility is one read and every battle or invitation write
+//! can hold them with a condition: `active_battle_id` (at most one active
+//! battle) and `pending_invitation_id` + `pending_until` (at most one pending
+//! random-opponent invitation, sent or received).
 
+use crate::auth::{Caller, PrivilegedRole};
 use crate::db::{self, classify, key, n, s, WriteFailure};
 use crate::error::Error;
 use crate::points::rules;
 use crate::presence::user_pk;
+use crate::rfc3339;
+use crate::Config;
 use aws_sdk_dynamodb::types::{
     AttributeValue, Delete, Put, ReturnValue, TransactWriteItem, Update,
 };
 use aws_sdk_dynamodb::Client;
-use chrono::{TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -61,10 +69,38 @@ pub struct Profile {
     #[serde(default)]
     pub total_points: i64,
     pub version: u64,
-    /// Present while the player may be picked at random (available); absent otherwise,
-    /// which keeps the player out of the sparse online index.
+    /// Present while the player may be picked at random (an available player);
+    /// absent otherwise, which keeps the profile out of the sparse online index.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub online_shard: Option<String>,
+    /// Sort key of the online index: `last_seen_at` + the online window (F-PR-4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub online_until: Option<i64>,
+    /// Admin or service, from the token (F-ID-2): never picked as an opponent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub privileged_role: Option<PrivilegedRole>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_battle_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_invitation_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_until: Option<i64>,
+}
+
+impl Profile {
+    /// F-MM-1: may this profile be offered as a random opponent to `caller_id`?
+    /// Being online is established by the index the candidate came from.
+    pub fn can_be_picked_by(&self, caller_id: &str, now_ms: i64) -> bool {
+        self.user_id != caller_id
+            && self.is_available_for_battles
+            && self.privileged_role.is_none()
+            && self.active_battle_id.is_none()
+            && !self.has_pending_invitation(now_ms)
+    }
+
+    pub fn has_pending_invitation(&self, now_ms: i64) -> bool {
+        self.pending_invitation_id.is_some() && self.pending_until.is_some_and(|u| u > now_ms)
+    }
 }
 
 /// `PUT /v1/me` body. Absent fields keep their current value.
@@ -126,7 +162,11 @@ pub fn online_shard(user_id: &str, shards: u32) -> String {
     let hash = user_id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
         (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
     });
-    format!("ONLINE#{:03}", hash % shards.max(1) as u64)
+    shard_name((hash % shards.max(1) as u64) as u32)
+}
+
+pub fn shard_name(index: u32) -> String {
+    format!("ONLINE#{index:03}")
 }
 
 fn username_pk(username: &str) -> String {
@@ -137,10 +177,15 @@ fn username_pk(username: &str) -> String {
 pub fn apply_input(
     current: Option<&Profile>,
     input: ProfileInput,
-    user_id: &str,
+    caller: &Caller,
     now_ms: i64,
     shards: u32,
 ) -> Result<Profile, Error> {
+    let user_id = caller.user_id.as_str();
+    let privileged_role = caller.privileged_role;
+    let shard_if = |available: bool| {
+        (available && privileged_role.is_none()).then(|| online_shard(user_id, shards))
+    };
     let username = input
         .username
         .as_deref()
@@ -165,6 +210,8 @@ pub fn apply_input(
             timezone: timezone.unwrap_or_else(|| p.timezone.clone()),
             updated_at: now_ms,
             version: p.version + 1,
+            privileged_role,
+            online_shard: shard_if(p.is_available_for_battles),
             ..p.clone()
         }),
         None => {
@@ -182,17 +229,15 @@ pub fn apply_input(
                 last_seen_at: Some(now_ms),
                 total_points: 0,
                 version: 1,
-                online_shard: Some(online_shard(user_id, shards)),
+                online_shard: shard_if(true),
+                online_until: None,
+                privileged_role,
+                active_battle_id: None,
+                pending_invitation_id: None,
+                pending_until: None,
             })
         }
     }
-}
-
-fn rfc3339(ms: i64) -> Value {
-    Utc.timestamp_millis_opt(ms)
-        .single()
-        .map(|t| Value::String(t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)))
-        .unwrap_or(Value::Null)
 }
 
 /// The profile as `GET /v1/me` shows it to its owner.
@@ -223,14 +268,16 @@ pub struct Profiles {
     client: Client,
     table: String,
     shards: u32,
+    online_window_ms: i64,
 }
 
 impl Profiles {
-    pub fn new(client: Client, table: impl Into<String>, shards: u32) -> Self {
+    pub fn new(client: Client, config: &Config) -> Self {
         Profiles {
             client,
-            table: table.into(),
-            shards,
+            table: config.tables.users.clone(),
+            shards: config.online_shards,
+            online_window_ms: config.online_window_secs * 1000,
         }
     }
 
@@ -250,25 +297,43 @@ impl Profiles {
             .map_err(Error::from)
     }
 
+    /// The profile that holds a username (case-insensitive), through its claim.
+    pub async fn find_by_username(&self, username: &str) -> Result<Option<Profile>, Error> {
+        let Ok(name) = validate_username(username) else {
+            return Ok(None);
+        };
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(username_pk(&name), "USERNAME")))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(db::dependency)?;
+        match out.item.as_ref().and_then(|i| db::get_s(i, "user_id")) {
+            Some(user_id) => self.get(user_id).await,
+            None => Ok(None),
+        }
+    }
+
     /// Creates or updates the caller's profile. The username claim, the old
     /// claim's release and the profile commit together; a concurrent edit of
     /// the same profile is retried on the fresh version.
     /// Returns the profile and whether this call created it.
     pub async fn save(
         &self,
-        user_id: &str,
+        caller: &Caller,
         input: ProfileInput,
         now_ms: i64,
     ) -> Result<(Profile, bool), Error> {
         for _ in 0..MAX_SAVE_ATTEMPTS {
-            let current = self.get(user_id).await?;
-            let next = apply_input(
-                current.as_ref(),
-                input.clone(),
-                user_id,
-                now_ms,
-                self.shards,
-            )?;
+            let current = self.get(&caller.user_id).await?;
+            let mut next =
+                apply_input(current.as_ref(), input.clone(), caller, now_ms, self.shards)?;
+            if current.is_none() {
+                next.online_until = Some(now_ms + self.online_window_ms);
+            }
             match self.write(current.as_ref(), &next).await {
                 Ok(()) => return Ok((next, current.is_none())),
                 Err(SaveConflict::ProfileChanged) => continue,
@@ -294,7 +359,8 @@ impl Profiles {
             current.is_none_or(|c| !c.username.eq_ignore_ascii_case(&next.username));
         let profile_write = match current {
             None => {
-                let mut item: db::Item = serde_dynamo::to_item(next).map_err(|e| SaveConflict::Failed(e.into()))?;
+                let mut item: db::Item =
+                    serde_dynamo::to_item(next).map_err(|e| SaveConflict::Failed(e.into()))?;
                 item.extend(key(user_pk(&next.user_id), PROFILE_SK));
                 TransactWriteItem::builder()
                     .put(
@@ -307,36 +373,71 @@ impl Profiles {
                     )
                     .build()
             }
-            Some(c) => TransactWriteItem::builder()
-                .update(
-                    Update::builder()
-                        .table_name(&self.table)
-                        .set_key(Some(key(user_pk(&next.user_id), PROFILE_SK)))
-                        // Every name aliased: several (timezone, role) are DynamoDB reserved words.
-                        .update_expression(
-                            "SET #u = :u, #d = :d, #role = :r, #tz = :tz, #upd = :now, #ver = :next",
-                        )
-                        .condition_expression("#ver = :v")
-                        .expression_attribute_names("#u", "username")
-                        .expression_attribute_names("#d", "display_name")
-                        .expression_attribute_names("#role", "role")
-                        .expression_attribute_names("#tz", "timezone")
-                        .expression_attribute_names("#upd", "updated_at")
-                        .expression_attribute_names("#ver", "version")
-                        .expression_attribute_values(":u", s(&next.username))
-                        .expression_attribute_values(":d", s(&next.display_name))
-                        .expression_attribute_values(
-                            ":r",
-                            serde_dynamo::to_attribute_value(next.role).map_err(|e| SaveConflict::Failed(e.into()))?,
-                        )
-                        .expression_attribute_values(":tz", s(&next.timezone))
-                        .expression_attribute_values(":now", n(next.updated_at))
-                        .expression_attribute_values(":next", n(next.version))
-                        .expression_attribute_values(":v", n(c.version))
-                        .build()
-                        .expect("table, key and expression set"),
-                )
-                .build(),
+            Some(c) => {
+                // Every name aliased: several (timezone, role) are DynamoDB reserved words.
+                let mut set = vec![
+                    "#u = :u",
+                    "#d = :d",
+                    "#role = :r",
+                    "#tz = :tz",
+                    "#upd = :now",
+                    "#ver = :next",
+                ];
+                let mut remove = vec![];
+                let mut update = Update::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(key(user_pk(&next.user_id), PROFILE_SK)))
+                    .condition_expression("#ver = :v")
+                    .expression_attribute_names("#u", "username")
+                    .expression_attribute_names("#d", "display_name")
+                    .expression_attribute_names("#role", "role")
+                    .expression_attribute_names("#tz", "timezone")
+                    .expression_attribute_names("#upd", "updated_at")
+                    .expression_attribute_names("#ver", "version")
+                    .expression_attribute_names("#shard", "online_shard")
+                    .expression_attribute_names("#priv", "privileged_role")
+                    .expression_attribute_values(":u", s(&next.username))
+                    .expression_attribute_values(":d", s(&next.display_name))
+                    .expression_attribute_values(
+                        ":r",
+                        serde_dynamo::to_attribute_value(next.role)
+                            .map_err(|e| SaveConflict::Failed(e.into()))?,
+                    )
+                    .expression_attribute_values(":tz", s(&next.timezone))
+                    .expression_attribute_values(":now", n(next.updated_at))
+                    .expression_attribute_values(":next", n(next.version))
+                    .expression_attribute_values(":v", n(c.version));
+                match &next.online_shard {
+                    Some(shard) => {
+                        set.push("#shard = :shard");
+                        update = update.expression_attribute_values(":shard", s(shard));
+                    }
+                    None => remove.push("#shard"),
+                }
+                match next.privileged_role {
+                    Some(role) => {
+                        set.push("#priv = :priv");
+                        update = update.expression_attribute_values(
+                            ":priv",
+                            serde_dynamo::to_attribute_value(role)
+                                .map_err(|e| SaveConflict::Failed(e.into()))?,
+                        );
+                    }
+                    None => remove.push("#priv"),
+                }
+                let mut expression = format!("SET {}", set.join(", "));
+                if !remove.is_empty() {
+                    expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
+                }
+                TransactWriteItem::builder()
+                    .update(
+                        update
+                            .update_expression(expression)
+                            .build()
+                            .expect("table, key and expression set"),
+                    )
+                    .build()
+            }
         };
         items.push(profile_write);
         let claim_index = items.len();
@@ -423,17 +524,21 @@ impl Profiles {
             .expression_attribute_values(":a", AttributeValue::Bool(available))
             .expression_attribute_values(":now", n(now_ms))
             .return_values(ReturnValue::AllNew);
+        // The version moves too, so a concurrent `PUT /v1/me` rereads and
+        // keeps `online_shard` consistent with availability.
         update = if available {
             update
+                .condition_expression("attribute_exists(pk) AND attribute_not_exists(privileged_role)")
                 .update_expression(
-                    "SET is_available_for_battles = :a, updated_at = :now, online_shard = :shard",
+                    "SET is_available_for_battles = :a, updated_at = :now, online_shard = :shard ADD version :one",
                 )
                 .expression_attribute_values(":shard", s(online_shard(user_id, self.shards)))
         } else {
             update.update_expression(
-                "SET is_available_for_battles = :a, updated_at = :now REMOVE online_shard",
+                "SET is_available_for_battles = :a, updated_at = :now REMOVE online_shard ADD version :one",
             )
-        };
+        }
+        .expression_attribute_values(":one", n(1));
         match update.send().await {
             Ok(out) => {
                 let item = out
@@ -442,13 +547,45 @@ impl Profiles {
                 Ok(serde_dynamo::from_item(item)?)
             }
             Err(err) => match classify(err) {
-                WriteFailure::ConditionFailed => Err(no_profile()),
+                WriteFailure::ConditionFailed => match self.get(user_id).await? {
+                    None => Err(no_profile()),
+                    // Only a privileged account fails the condition of an existing profile.
+                    Some(_) => {
+                        self.set_availability_flag_only(user_id, available, now_ms)
+                            .await?;
+                        self.get(user_id).await?.ok_or_else(no_profile)
+                    }
+                },
                 WriteFailure::TransactionCancelled(_) => {
                     Err(Error::internal("unexpected transaction error"))
                 }
                 WriteFailure::Other(e) => Err(e),
             },
         }
+    }
+
+    /// A privileged account may toggle the flag, but never joins the online index.
+    async fn set_availability_flag_only(
+        &self,
+        user_id: &str,
+        available: bool,
+        now_ms: i64,
+    ) -> Result<(), Error> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(user_pk(user_id), PROFILE_SK)))
+            .condition_expression("attribute_exists(pk)")
+            .update_expression(
+                "SET is_available_for_battles = :a, updated_at = :now ADD version :one",
+            )
+            .expression_attribute_values(":a", AttributeValue::Bool(available))
+            .expression_attribute_values(":now", n(now_ms))
+            .expression_attribute_values(":one", n(1))
+            .send()
+            .await
+            .map_err(db::dependency)?;
+        Ok(())
     }
 
     /// F-PR-2: refreshes `last_seen_at` unless it was refreshed within
@@ -464,7 +601,8 @@ impl Profiles {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key(user_pk(user_id), PROFILE_SK)))
-            .update_expression("SET last_seen_at = :now")
+            .update_expression("SET last_seen_at = :now, online_until = :until")
+            .expression_attribute_values(":until", n(now_ms + self.online_window_ms))
             .condition_expression("attribute_exists(pk) AND (attribute_not_exists(last_seen_at) OR last_seen_at <= :cutoff)")
             .expression_attribute_values(":now", n(now_ms))
             .expression_attribute_values(":cutoff", n(now_ms - throttle_secs * 1000))
@@ -498,6 +636,14 @@ enum SaveConflict {
 mod tests {
     use super::*;
 
+    fn player(id: &str) -> Caller {
+        Caller {
+            user_id: id.into(),
+            privileged_role: None,
+            scopes: vec![],
+        }
+    }
+
     fn input(username: Option<&str>) -> ProfileInput {
         ProfileInput {
             username: username.map(String::from),
@@ -508,12 +654,12 @@ mod tests {
     #[test]
     fn create_needs_a_username_and_fills_defaults() {
         assert_eq!(
-            apply_input(None, input(None), "u1", 5, 16)
+            apply_input(None, input(None), &player("u1"), 5, 16)
                 .unwrap_err()
                 .status(),
             400
         );
-        let p = apply_input(None, input(Some("Ann_1")), "u1", 5, 16).unwrap();
+        let p = apply_input(None, input(Some("Ann_1")), &player("u1"), 5, 16).unwrap();
         assert_eq!(p.display_name, "Ann_1");
         assert_eq!(p.role, PlayerRole::Explorer);
         assert_eq!(p.timezone, "UTC");
@@ -527,14 +673,14 @@ mod tests {
 
     #[test]
     fn update_keeps_absent_fields() {
-        let p = apply_input(None, input(Some("ann")), "u1", 5, 16).unwrap();
+        let p = apply_input(None, input(Some("ann")), &player("u1"), 5, 16).unwrap();
         let q = apply_input(
             Some(&p),
             ProfileInput {
                 timezone: Some("Africa/Kampala".into()),
                 ..Default::default()
             },
-            "u1",
+            &player("u1"),
             9,
             16,
         )
@@ -544,6 +690,48 @@ mod tests {
         assert_eq!(q.version, 2);
         assert_eq!(q.created_at, 5);
         assert_eq!(q.updated_at, 9);
+    }
+
+    #[test]
+    fn privileged_accounts_stay_out_of_the_online_index() {
+        let admin = Caller {
+            privileged_role: Some(PrivilegedRole::Admin),
+            ..player("a1")
+        };
+        let p = apply_input(None, input(Some("boss")), &admin, 5, 16).unwrap();
+        assert_eq!(p.online_shard, None);
+        assert_eq!(p.privileged_role, Some(PrivilegedRole::Admin));
+        assert!(!p.can_be_picked_by("someone", 5));
+        // The same account with a player token later: back in the index.
+        let q = apply_input(Some(&p), ProfileInput::default(), &player("a1"), 6, 16).unwrap();
+        assert!(q.online_shard.is_some());
+        assert!(q.can_be_picked_by("someone", 6));
+    }
+
+    #[test]
+    fn pick_filter() {
+        let p = apply_input(None, input(Some("ann")), &player("u1"), 5, 16).unwrap();
+        assert!(!p.can_be_picked_by("u1", 5), "never yourself");
+        let busy = Profile {
+            active_battle_id: Some("b".into()),
+            ..p.clone()
+        };
+        assert!(!busy.can_be_picked_by("u2", 5));
+        let invited = Profile {
+            pending_invitation_id: Some("i".into()),
+            pending_until: Some(100),
+            ..p.clone()
+        };
+        assert!(!invited.can_be_picked_by("u2", 99));
+        assert!(
+            invited.can_be_picked_by("u2", 100),
+            "a lapsed invitation no longer counts"
+        );
+        let away = Profile {
+            is_available_for_battles: false,
+            ..p
+        };
+        assert!(!away.can_be_picked_by("u2", 5));
     }
 
     #[test]

@@ -77,6 +77,42 @@ impl Pusher {
     }
 }
 
+impl Pusher {
+    /// Sends `message` to one connection (a reply to what that connection
+    /// asked). Returns false when the connection is gone (and forgets it).
+    pub async fn send_to_connection<T: Serialize>(
+        &self,
+        user_id: &str,
+        connection_id: &str,
+        message: &T,
+    ) -> Result<bool, Error> {
+        let data = serde_json::to_vec(message)?;
+        match self
+            .client
+            .post_to_connection()
+            .connection_id(connection_id)
+            .data(Blob::new(data))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(err) if is_gone(&err) => {
+                self.presence.remove(user_id, connection_id).await?;
+                Ok(false)
+            }
+            Err(err) => Err(Error::Dependency(DisplayErrorContext(&err).to_string())),
+        }
+    }
+
+    /// Pushes to a user and logs (does not fail on) a storage error: the
+    /// state change the message reports has already committed.
+    pub async fn notify<T: Serialize>(&self, user_id: &str, message: &T, now_ms: i64) {
+        if let Err(e) = self.push(user_id, message, now_ms).await {
+            e.log();
+        }
+    }
+}
+
 fn is_gone<R>(err: &SdkError<PostToConnectionError, R>) -> bool {
     matches!(
         err.as_service_error(),

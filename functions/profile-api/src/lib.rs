@@ -33,8 +33,8 @@ pub async fn function(config: &Config) -> Result<Invoke, Error> {
 impl App {
     pub fn new(client: aws_sdk_dynamodb::Client, config: Config) -> Self {
         App {
-            profiles: Profiles::new(client.clone(), &config.tables.users, config.online_shards),
-            presence: Presence::new(client, &config.tables.users),
+            profiles: Profiles::new(client.clone(), &config),
+            presence: Presence::new(client, &config),
             config,
         }
     }
@@ -81,7 +81,7 @@ impl App {
             }
             (Method::PUT, "/v1/me") => {
                 let input: ProfileInput = http::json_body(req)?;
-                let (profile, created) = self.profiles.save(&caller.user_id, input, now_ms).await?;
+                let (profile, created) = self.profiles.save(caller, input, now_ms).await?;
                 let status = if created { 201 } else { 200 };
                 self.view(&profile, now_ms).await.map(|v| (status, v))
             }

@@ -1,10 +1,12 @@
 //! ws-presence: `$connect`, `$disconnect`, `ping` and the `$default` fallback
 //! of the WebSocket API (F-PR-2, F-PR-3). `ping` answers `{"type":"pong"}`; an
 //! unknown action or a malformed message is answered with an error message.
+//! A disconnect also leaves the matchmaking queue (F-MM-5).
 
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use serde_json::{json, Value};
 use std::sync::Arc;
+use versus::battles::BattleStore;
 use versus::lambda::{self, BoxError, Invoke};
 use versus::presence::Presence;
 use versus::profile::Profiles;
@@ -12,6 +14,7 @@ use versus::{db, ws, Config, Error};
 
 pub struct App {
     presence: Presence,
+    battles: BattleStore,
     profiles: Profiles,
     config: Config,
 }
@@ -32,8 +35,9 @@ pub async fn function(config: &Config) -> Result<Invoke, Error> {
 impl App {
     pub fn new(client: aws_sdk_dynamodb::Client, config: Config) -> Self {
         App {
-            presence: Presence::new(client.clone(), &config.tables.users),
-            profiles: Profiles::new(client, &config.tables.users, config.online_shards),
+            presence: Presence::new(client.clone(), &config),
+            battles: BattleStore::new(client.clone(), &config),
+            profiles: Profiles::new(client, &config),
             config,
         }
     }
@@ -59,7 +63,13 @@ impl App {
                 Ok(ws::ok())
             }
             "$disconnect" => {
-                self.presence.disconnect(&connection_id).await?;
+                // F-MM-5: a player who disconnects leaves the queue it joined
+                // from this connection.
+                if let Some(user_id) = self.presence.disconnect(&connection_id).await? {
+                    self.battles
+                        .leave_queue(&user_id, Some(&connection_id))
+                        .await?;
+                }
                 Ok(ws::ok())
             }
             route => Ok(ws::reply(

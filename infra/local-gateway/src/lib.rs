@@ -8,6 +8,7 @@
 //! the function's [`Invoke`].
 
 pub mod http_api;
+pub mod queues;
 pub mod registry;
 pub mod tables;
 pub mod template;
@@ -115,7 +116,7 @@ pub fn local_parameters(extra: &HashMap<String, String>) -> HashMap<String, Stri
 
 /// Builds every function of the template, creates the tables and starts serving.
 pub async fn start(options: Options) -> Result<Running, String> {
-    let template = Template::load(
+    let mut template = Template::load(
         &options.template,
         &options.table_prefix,
         &local_parameters(&options.parameters),
@@ -133,11 +134,14 @@ pub async fn start(options: Options) -> Result<Running, String> {
 
     let sdk = versus::db::aws_config().await;
     tables::create_all(&versus::db::dynamodb(&sdk), &template.tables()).await?;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    queues::create_all(&sqs, &mut template).await?;
 
     let deployed_ws_prefix = format!("https://{}.execute-api.", template::LOCAL_WEBSOCKET_API_ID);
     let mut functions = HashMap::new();
     let mut configs = HashMap::new();
     let mut http_routes = Vec::new();
+    let mut sqs_sources = Vec::new();
     for def in template.functions()? {
         let mut env = def.environment.clone();
         for value in env.values_mut() {
@@ -159,6 +163,7 @@ pub async fn start(options: Options) -> Result<Running, String> {
         functions.insert(def.logical_id.clone(), invoke);
         configs.insert(def.name.clone(), config);
         http_routes.extend(def.http_routes.clone());
+        sqs_sources.extend(def.sqs_sources.clone());
     }
     // Literal segments before parameters, as API Gateway prefers the most specific route.
     http_routes.sort_by_key(|r| r.path.matches('{').count());
@@ -214,7 +219,24 @@ pub async fn start(options: Options) -> Result<Running, String> {
             }
         })
     };
-    let tasks = vec![serve(http_listener, http_app), serve(ws_listener, ws_app)];
+    let mut tasks = vec![serve(http_listener, http_app), serve(ws_listener, ws_app)];
+    for source in sqs_sources {
+        let (queue_url, queue_arn) = template
+            .queue(&source.queue)
+            .ok_or(format!("{}: no queue {}", source.function, source.queue))?;
+        let mapping = queues::Mapping {
+            queue_url,
+            queue_arn,
+            region: template.region().to_string(),
+            source,
+        };
+        tasks.push(queues::spawn_poller(
+            gateway.clone(),
+            sqs.clone(),
+            mapping,
+            signal.clone(),
+        ));
+    }
     Ok(Running {
         http_url: format!("http://{http_addr}"),
         ws_url: format!("ws://{ws_addr}/{}", gateway.stage),

@@ -13,6 +13,9 @@ pub fn builder(name: &str) -> Option<Builder> {
         "profile-api" => |c| Box::pin(profile_api::function(c)),
         "ws-authorizer" => |c| Box::pin(ws_authorizer::function(c)),
         "ws-presence" => |c| Box::pin(ws_presence::function(c)),
+        "ws-matchmaking" => |c| Box::pin(ws_matchmaking::function(c)),
+        "invitations-api" => |c| Box::pin(invitations_api::function(c)),
+        "invitation-timeouts" => |c| Box::pin(invitation_timeouts::function(c)),
         _ => return None,
     })
 }

@@ -22,6 +22,25 @@ pub struct Template {
     parameters: HashMap<String, String>,
     table_prefix: String,
     region: String,
+    /// Queues as created locally: logical id → (URL, ARN), which `!Ref` and
+    /// `!GetAtt .Arn` resolve to once [`Template::set_queues`] has run.
+    queues: HashMap<String, (String, String)>,
+}
+
+#[derive(Clone, Debug)]
+pub struct QueueDef {
+    pub logical_id: String,
+    pub name: String,
+    pub properties: Mapping,
+}
+
+/// An SQS event source mapping of a function (`Events: {Type: SQS}`).
+#[derive(Clone, Debug)]
+pub struct SqsSource {
+    pub function: String,
+    pub queue: String,
+    pub batch_size: i32,
+    pub report_batch_item_failures: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -31,6 +50,7 @@ pub struct FunctionDef {
     pub name: String,
     pub environment: BTreeMap<String, String>,
     pub http_routes: Vec<HttpRoute>,
+    pub sqs_sources: Vec<SqsSource>,
 }
 
 #[derive(Clone, Debug)]
@@ -92,7 +112,12 @@ impl Template {
             parameters,
             table_prefix: table_prefix.to_string(),
             region,
+            queues: HashMap::new(),
         })
+    }
+
+    pub fn region(&self) -> &str {
+        &self.region
     }
 
     /// A parameter's value (override, else the template default).
@@ -128,6 +153,34 @@ impl Template {
                     .unwrap_or_default(),
             })
             .collect()
+    }
+
+    /// The queues, those that others send their dead letters to first.
+    pub fn queues(&self) -> Vec<QueueDef> {
+        let mut queues: Vec<QueueDef> = self
+            .resources()
+            .filter(|(_, t, _)| *t == "AWS::SQS::Queue")
+            .map(|(id, _, r)| QueueDef {
+                logical_id: id.to_string(),
+                name: self.table_name(id),
+                properties: r
+                    .get("Properties")
+                    .and_then(Value::as_mapping)
+                    .cloned()
+                    .unwrap_or_default(),
+            })
+            .collect();
+        queues.sort_by_key(|q| q.properties.contains_key("RedrivePolicy"));
+        queues
+    }
+
+    pub fn set_queue(&mut self, logical_id: &str, url: String, arn: String) {
+        self.queues.insert(logical_id.to_string(), (url, arn));
+    }
+
+    /// A created queue's URL and ARN.
+    pub fn queue(&self, logical_id: &str) -> Option<(String, String)> {
+        self.queues.get(logical_id).cloned()
     }
 
     pub fn table_name(&self, logical_id: &str) -> String {
@@ -180,8 +233,35 @@ impl Template {
                 );
             }
             let mut http_routes = Vec::new();
+            let mut sqs_sources = Vec::new();
             if let Some(Value::Mapping(events)) = props.get("Events") {
                 for (_, event) in events {
+                    if event.get("Type").and_then(Value::as_str) == Some("SQS") {
+                        let p = event
+                            .get("Properties")
+                            .ok_or(format!("{id}: SQS event without Properties"))?;
+                        let queue = p
+                            .get("Queue")
+                            .and_then(getatt_target)
+                            .ok_or(format!("{id}: SQS event Queue must be !GetAtt <Queue>.Arn"))?;
+                        sqs_sources.push(SqsSource {
+                            function: id.to_string(),
+                            queue,
+                            batch_size: p
+                                .get("BatchSize")
+                                .and_then(Value::as_i64)
+                                .unwrap_or(10)
+                                .clamp(1, 10) as i32,
+                            report_batch_item_failures: p
+                                .get("FunctionResponseTypes")
+                                .and_then(Value::as_sequence)
+                                .is_some_and(|s| {
+                                    s.iter()
+                                        .any(|v| v.as_str() == Some("ReportBatchItemFailures"))
+                                }),
+                        });
+                        continue;
+                    }
                     if event.get("Type").and_then(Value::as_str) != Some("HttpApi") {
                         continue;
                     }
@@ -214,6 +294,7 @@ impl Template {
                 name,
                 environment,
                 http_routes,
+                sqs_sources,
             });
         }
         Ok(out)
@@ -366,6 +447,11 @@ impl Template {
             Some("AWS::DynamoDB::Table") => Ok(self.table_name(name)),
             Some("AWS::ApiGatewayV2::Api") => Ok(LOCAL_WEBSOCKET_API_ID.into()),
             Some("AWS::Serverless::HttpApi") => Ok(LOCAL_HTTP_API_ID.into()),
+            Some("AWS::SQS::Queue") => self
+                .queues
+                .get(name)
+                .map(|(url, _)| url.clone())
+                .ok_or(format!("!Ref {name}: the queue has not been created")),
             Some(_) => Ok(name.to_string()),
             None => Err(format!(
                 "!Ref {name}: no such parameter or resource (or a parameter without a value)"
@@ -383,6 +469,11 @@ impl Template {
                 self.region,
                 self.table_name(resource)
             )),
+            (Some("AWS::SQS::Queue"), "Arn") => self
+                .queues
+                .get(resource)
+                .map(|(_, arn)| arn.clone())
+                .ok_or(format!("GetAtt {target}: the queue has not been created")),
             (Some("AWS::Serverless::Function"), "Arn") => Ok(format!(
                 "arn:aws:lambda:{}:{ACCOUNT_ID}:function:{resource}",
                 self.region
@@ -418,6 +509,32 @@ fn ref_target(v: &Value) -> Option<String> {
     }
 }
 
+/// `!GetAtt Queue.Arn` (either form) → `Queue`.
+fn getatt_target(v: &Value) -> Option<String> {
+    let target = match v {
+        Value::Tagged(t) if t.tag == "!GetAtt" => match &t.value {
+            Value::String(s) => s.clone(),
+            Value::Sequence(parts) => parts
+                .iter()
+                .map(scalar_string)
+                .collect::<Vec<_>>()
+                .join("."),
+            _ => return None,
+        },
+        Value::Mapping(m) => match m.get("Fn::GetAtt")? {
+            Value::Sequence(parts) => parts
+                .iter()
+                .map(scalar_string)
+                .collect::<Vec<_>>()
+                .join("."),
+            Value::String(s) => s.clone(),
+            _ => return None,
+        },
+        _ => return None,
+    };
+    target.split_once('.').map(|(r, _)| r.to_string())
+}
+
 /// `arn:...:functions/${WsPresenceFunction.Arn}/invocations` → `WsPresenceFunction`.
 fn function_in_uri(uri: &Value) -> Option<String> {
     let text = sub_template(uri);
@@ -436,7 +553,48 @@ mod tests {
             ("JwtIssuer".to_string(), "versus-local".to_string()),
             ("JwtAudience".to_string(), "versus".to_string()),
         ]);
-        Template::load(&path, "t_", &overrides).unwrap()
+        let mut t = Template::load(&path, "t_", &overrides).unwrap();
+        for q in t.queues() {
+            t.set_queue(
+                &q.logical_id,
+                format!("http://sqs/{}", q.name),
+                format!("arn:sqs:{}", q.name),
+            );
+        }
+        t
+    }
+
+    #[test]
+    fn queues_and_their_event_sources() {
+        let t = template();
+        let queues: Vec<String> = t.queues().into_iter().map(|q| q.logical_id).collect();
+        // The dead-letter queue exists before the queue that names it.
+        let dlq = queues
+            .iter()
+            .position(|q| q == "InvitationTimeoutsDlq")
+            .unwrap();
+        let main = queues
+            .iter()
+            .position(|q| q == "InvitationTimeoutsQueue")
+            .unwrap();
+        assert!(dlq < main);
+        let functions = t.functions().unwrap();
+        let timeouts = functions
+            .iter()
+            .find(|f| f.name == "invitation-timeouts")
+            .unwrap();
+        let source = &timeouts.sqs_sources[0];
+        assert_eq!(source.queue, "InvitationTimeoutsQueue");
+        assert_eq!(source.batch_size, 10);
+        assert!(source.report_batch_item_failures);
+        let matchmaking = functions
+            .iter()
+            .find(|f| f.name == "ws-matchmaking")
+            .unwrap();
+        assert_eq!(
+            matchmaking.environment["INVITATION_TIMEOUTS_QUEUE_URL"],
+            "http://sqs/t_InvitationTimeoutsQueue"
+        );
     }
 
     #[test]
@@ -492,7 +650,10 @@ mod tests {
     #[test]
     fn a_missing_parameter_is_reported() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../template.yaml");
-        let t = Template::load(&path, "t_", &HashMap::new()).unwrap();
+        let mut t = Template::load(&path, "t_", &HashMap::new()).unwrap();
+        for q in t.queues() {
+            t.set_queue(&q.logical_id, "u".into(), "a".into());
+        }
         let err = t.functions().unwrap_err();
         assert!(err.contains("JwtIssuer"), "{err}");
     }

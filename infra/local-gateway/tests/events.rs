@@ -98,10 +98,8 @@ async fn profile_api_sample_events() {
 async fn ws_presence_sample_events() {
     let stack = Stack::start().await;
     let f = function(&stack, "ws-presence").await;
-    let presence = versus::presence::Presence::new(
-        stack.dynamodb().await,
-        &stack.config("ws-presence").tables.users,
-    );
+    let presence =
+        versus::presence::Presence::new(stack.dynamodb().await, &stack.config("ws-presence"));
     let r = f(event("ws-presence/connect.json")).await.unwrap();
     assert_eq!(r["statusCode"], 200);
     assert_eq!(

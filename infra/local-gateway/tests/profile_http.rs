@@ -71,11 +71,7 @@ async fn availability_toggles_and_leaves_the_online_index() {
     assert_eq!(status, 200);
     assert_eq!(body["is_available_for_battles"], false);
     let config = stack.config("profile-api");
-    let profiles = Profiles::new(
-        stack.dynamodb().await,
-        &config.tables.users,
-        config.online_shards,
-    );
+    let profiles = Profiles::new(stack.dynamodb().await, &config);
     let stored = profiles.get("u1").await.unwrap().unwrap();
     assert!(!stored.is_available_for_battles);
     assert_eq!(
@@ -258,11 +254,7 @@ async fn last_seen_is_written_at_most_once_a_minute() {
     let stack = Stack::start().await;
     stack.create_profile("u1", "seen_user").await;
     let config = stack.config("profile-api");
-    let profiles = Profiles::new(
-        stack.dynamodb().await,
-        &config.tables.users,
-        config.online_shards,
-    );
+    let profiles = Profiles::new(stack.dynamodb().await, &config);
     let first = profiles
         .get("u1")
         .await

@@ -26,10 +26,7 @@ async fn open_connections(presence: &Presence, user: &str) -> Vec<String> {
 }
 
 async fn presence(stack: &Stack) -> Presence {
-    Presence::new(
-        stack.dynamodb().await,
-        &stack.config("ws-presence").tables.users,
-    )
+    Presence::new(stack.dynamodb().await, &stack.config("ws-presence"))
 }
 
 #[tokio::test]

@@ -28,6 +28,11 @@ pub struct Stack {
 
 impl Stack {
     pub async fn start() -> Stack {
+        Self::start_with(&[]).await
+    }
+
+    /// A stack with template parameters overridden (e.g. a short invitation timeout).
+    pub async fn start_with(parameters: &[(&str, &str)]) -> Stack {
         assert!(
             std::env::var("AWS_ENDPOINT_URL_DYNAMODB").is_ok(),
             "these tests need DynamoDB Local: run them with scripts/test"
@@ -40,7 +45,10 @@ impl Stack {
             ws_addr: "127.0.0.1:0".parse().unwrap(),
             table_prefix: prefix.clone(),
             dev_secret: secret.clone(),
-            parameters: HashMap::new(),
+            parameters: parameters
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<HashMap<_, _>>(),
         })
         .await
         .expect("local gateway starts");

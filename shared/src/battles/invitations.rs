@@ -1,0 +1,561 @@
+//! Invitations (F-MM-2, F-MM-3, F-MM-7): created by the random pick or by a
+//! direct invite, answered once. Accepting creates the battle in the same
+//! transaction that closes the invitation, so any number of concurrent
+//! accepts make one battle.
+
+use super::creation::backoff;
+use super::{new_id, validate_id, Battle, BattleStore, MatchSource, NewBattle, Player};
+use crate::db::{self, classify, key, n, s, Cost, Item, WriteFailure};
+use crate::error::Error;
+use crate::presence::user_pk;
+use crate::profile::{Profile, PROFILE_SK};
+use crate::rfc3339;
+use aws_sdk_dynamodb::types::{ConditionCheck, Put, ReturnValue, TransactWriteItem, Update};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+const INVITATION_SK: &str = "INVITATION";
+/// Answered invitations stay readable this long before TTL removes them.
+const RETENTION_SECS: i64 = 30 * 24 * 3600;
+const MAX_ACCEPT_ATTEMPTS: u32 = 6;
+pub const MAX_PAGE: i32 = 50;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InvitationStatus {
+    Pending,
+    Accepted,
+    Declined,
+    Cancelled,
+    Expired,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Invitation {
+    pub invitation_id: String,
+    pub from: Player,
+    pub to: Player,
+    pub challenge_type: String,
+    pub source: MatchSource,
+    pub status: InvitationStatus,
+    pub created_at: i64,
+    pub valid_until: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub responded_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub battle_id: Option<String>,
+}
+
+impl Invitation {
+    /// The status a reader sees: a pending invitation past its time is expired,
+    /// whether or not the timeout has been processed yet.
+    pub fn status_at(&self, now_ms: i64) -> InvitationStatus {
+        match self.status {
+            InvitationStatus::Pending if now_ms >= self.valid_until => InvitationStatus::Expired,
+            other => other,
+        }
+    }
+
+    pub fn view(&self, now_ms: i64) -> Value {
+        json!({
+            "invitation_id": self.invitation_id,
+            "from": self.from,
+            "to": self.to,
+            "challenge_type": self.challenge_type,
+            "source": self.source,
+            "status": self.status_at(now_ms),
+            "created_at": rfc3339(self.created_at),
+            "expires_at": rfc3339(self.valid_until),
+            "responded_at": self.responded_at.map(rfc3339),
+            "battle_id": self.battle_id,
+        })
+    }
+
+    fn holds_pending_guards(&self) -> bool {
+        self.source == MatchSource::ActiveUser
+    }
+}
+
+/// The error for answering an invitation that is no longer pending.
+fn not_pending(invitation: &Invitation, now_ms: i64) -> Error {
+    match invitation.status_at(now_ms) {
+        InvitationStatus::Accepted => Error::conflict(
+            "invitation_already_accepted",
+            "the invitation was already accepted",
+        ),
+        InvitationStatus::Declined => {
+            Error::conflict("invitation_declined", "the invitation was declined")
+        }
+        InvitationStatus::Cancelled => Error::conflict(
+            "invitation_cancelled",
+            "the sender cancelled the invitation",
+        ),
+        InvitationStatus::Expired => Error::conflict(
+            "invitation_expired",
+            "the invitation expired; ask for a new one",
+        ),
+        InvitationStatus::Pending => Error::internal("invitation is still pending"),
+    }
+}
+
+pub fn invitation_not_found() -> Error {
+    Error::not_found("invitation_not_found", "no invitation with that id")
+}
+
+/// Why an invitation could not be created.
+pub enum InviteFailure {
+    /// The caller is in a battle or already has a pending random invitation.
+    CallerBusy,
+    /// The invited player became busy or unavailable since it was read.
+    OpponentBusy,
+    Failed(Error),
+}
+
+/// What answering an invitation did.
+pub enum Answer {
+    Accepted {
+        battle: Battle,
+        invitation: Invitation,
+    },
+    Declined(Invitation),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InvitationBox {
+    Incoming,
+    Outgoing,
+}
+
+impl InvitationBox {
+    pub fn parse(raw: Option<&str>) -> Result<Self, Error> {
+        match raw {
+            None | Some("incoming") => Ok(InvitationBox::Incoming),
+            Some("outgoing") => Ok(InvitationBox::Outgoing),
+            Some(other) => Err(Error::validation(format!(
+                "box must be incoming or outgoing, got {other:?}"
+            ))),
+        }
+    }
+
+    fn index(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            InvitationBox::Incoming => ("gsi1", "gsi1pk", "INVITED#"),
+            InvitationBox::Outgoing => ("gsi2", "gsi2pk", "INVITER#"),
+        }
+    }
+}
+
+fn invitation_key(id: &str) -> Item {
+    key(format!("INVITATION#{id}"), INVITATION_SK)
+}
+
+impl BattleStore {
+    pub async fn get_invitation(&self, invitation_id: &str) -> Result<Option<Invitation>, Error> {
+        validate_id(invitation_id, "invitation_not_found")?;
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.battles_table)
+            .set_key(Some(invitation_key(invitation_id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(db::dependency)?;
+        out.item
+            .map(serde_dynamo::from_item)
+            .transpose()
+            .map_err(Error::from)
+    }
+
+    /// Creates an invitation from `from` to `to`. A random-opponent invitation
+    /// (`ActiveUser`) also takes both players' pending guard, on the condition
+    /// that each is free; a direct one only needs the invitee to exist.
+    pub async fn create_invitation(
+        &self,
+        from: &Profile,
+        to: &Profile,
+        challenge_type: &str,
+        source: MatchSource,
+        now_ms: i64,
+        cost: &mut Cost,
+    ) -> Result<Invitation, InviteFailure> {
+        let ttl = match source {
+            MatchSource::ActiveUser => self.config.invitation_ttl_secs,
+            _ => self.config.direct_invitation_ttl_secs,
+        };
+        let invitation = Invitation {
+            invitation_id: new_id(),
+            from: Player::of(from),
+            to: Player::of(to),
+            challenge_type: challenge_type.to_string(),
+            source,
+            status: InvitationStatus::Pending,
+            created_at: now_ms,
+            valid_until: now_ms + ttl * 1000,
+            responded_at: None,
+            battle_id: None,
+        };
+        let mut item: Item =
+            serde_dynamo::to_item(&invitation).map_err(|e| InviteFailure::Failed(e.into()))?;
+        item.extend(invitation_key(&invitation.invitation_id));
+        let sort = format!("{:013}#{}", now_ms, invitation.invitation_id);
+        item.insert("gsi1pk".into(), s(format!("INVITED#{}", to.user_id)));
+        item.insert("gsi1sk".into(), s(&sort));
+        item.insert("gsi2pk".into(), s(format!("INVITER#{}", from.user_id)));
+        item.insert("gsi2sk".into(), s(&sort));
+        item.insert(
+            "expires_at".into(),
+            n(invitation.valid_until / 1000 + RETENTION_SECS),
+        );
+        let mut items = vec![TransactWriteItem::builder()
+            .put(
+                Put::builder()
+                    .table_name(&self.battles_table)
+                    .set_item(Some(item))
+                    .condition_expression("attribute_not_exists(pk)")
+                    .build()
+                    .expect("table and item set"),
+            )
+            .build()];
+        if invitation.holds_pending_guards() {
+            items.push(self.take_pending(&from.user_id, &invitation, now_ms, false));
+            items.push(self.take_pending(&to.user_id, &invitation, now_ms, true));
+        } else {
+            items.push(
+                TransactWriteItem::builder()
+                    .condition_check(
+                        ConditionCheck::builder()
+                            .table_name(&self.users_table)
+                            .set_key(Some(key(user_pk(&to.user_id), PROFILE_SK)))
+                            .condition_expression("attribute_exists(pk)")
+                            .build()
+                            .expect("table, key and condition set"),
+                    )
+                    .build(),
+            );
+        }
+        match self.transact(items, cost).await {
+            Ok(()) => Ok(invitation),
+            Err(f) if invitation.holds_pending_guards() && f.condition_failed_at(1) => {
+                Err(InviteFailure::CallerBusy)
+            }
+            Err(f) if f.condition_failed_at(2) || f.is_conflict() => {
+                Err(InviteFailure::OpponentBusy)
+            }
+            Err(f) => Err(InviteFailure::Failed(f.into_error())),
+        }
+    }
+
+    /// The guard update that marks a player as waiting for this invitation's answer.
+    fn take_pending(
+        &self,
+        user_id: &str,
+        invitation: &Invitation,
+        now_ms: i64,
+        is_invitee: bool,
+    ) -> TransactWriteItem {
+        let free = "attribute_exists(pk) AND attribute_not_exists(active_battle_id) \
+             AND (attribute_not_exists(pending_until) OR pending_until <= :now)";
+        // The invitee must still be pickable: available, not privileged.
+        let condition = if is_invitee {
+            format!("{free} AND is_available_for_battles = :yes AND attribute_not_exists(privileged_role)")
+        } else {
+            free.to_string()
+        };
+        let mut update = Update::builder()
+            .table_name(&self.users_table)
+            .set_key(Some(key(user_pk(user_id), PROFILE_SK)))
+            .update_expression("SET pending_invitation_id = :inv, pending_until = :until")
+            .condition_expression(condition)
+            .expression_attribute_values(":inv", s(&invitation.invitation_id))
+            .expression_attribute_values(":until", n(invitation.valid_until))
+            .expression_attribute_values(":now", n(now_ms));
+        if is_invitee {
+            update = update.expression_attribute_values(
+                ":yes",
+                aws_sdk_dynamodb::types::AttributeValue::Bool(true),
+            );
+        }
+        TransactWriteItem::builder()
+            .update(update.build().expect("table, key and expression set"))
+            .build()
+    }
+
+    /// Ends the pending guards an invitation holds (best effort: a guard that
+    /// already moved on to another invitation is left alone, and guards lapse
+    /// at `pending_until` anyway).
+    async fn release_pending(&self, invitation: &Invitation) {
+        if !invitation.holds_pending_guards() {
+            return;
+        }
+        for player in [&invitation.from, &invitation.to] {
+            let result = self
+                .client
+                .update_item()
+                .table_name(&self.users_table)
+                .set_key(Some(key(user_pk(&player.id), PROFILE_SK)))
+                .update_expression("REMOVE pending_invitation_id, pending_until")
+                .condition_expression("pending_invitation_id = :inv")
+                .expression_attribute_values(":inv", s(&invitation.invitation_id))
+                .send()
+                .await;
+            if let Err(err) = result {
+                if let WriteFailure::Other(e) = classify(err) {
+                    e.log();
+                }
+            }
+        }
+    }
+
+    /// F-MM-3: the invitee accepts (creating the battle) or declines.
+    pub async fn answer(
+        &self,
+        invitation_id: &str,
+        user_id: &str,
+        accept: bool,
+        now_ms: i64,
+    ) -> Result<Answer, Error> {
+        let mut cost = Cost::default();
+        for attempt in 0..MAX_ACCEPT_ATTEMPTS {
+            let invitation = self
+                .get_invitation(invitation_id)
+                .await?
+                .ok_or_else(invitation_not_found)?;
+            if invitation.to.id != user_id {
+                return Err(Error::Forbidden(if invitation.from.id == user_id {
+                    "only the invited player can answer an invitation".into()
+                } else {
+                    "this invitation is not addressed to you".into()
+                }));
+            }
+            if invitation.status_at(now_ms) != super::invitations::InvitationStatus::Pending {
+                return Err(not_pending(&invitation, now_ms));
+            }
+            if !accept {
+                return self
+                    .close(&invitation, InvitationStatus::Declined, now_ms)
+                    .await
+                    .map(Answer::Declined);
+            }
+            let battle = NewBattle {
+                players: [invitation.from.clone(), invitation.to.clone()],
+                challenge_type: invitation.challenge_type.clone(),
+                source: invitation.source,
+                invitation_id: Some(invitation.invitation_id.clone()),
+                private_code: None,
+                stake: None,
+            }
+            .build(now_ms, self.config.battle_duration_secs);
+            let mut items = vec![TransactWriteItem::builder()
+                .update(
+                    Update::builder()
+                        .table_name(&self.battles_table)
+                        .set_key(Some(invitation_key(invitation_id)))
+                        .update_expression(
+                            "SET #status = :accepted, battle_id = :battle, responded_at = :now",
+                        )
+                        .condition_expression("#status = :pending AND valid_until > :now")
+                        .expression_attribute_names("#status", "status")
+                        .expression_attribute_values(":accepted", s("accepted"))
+                        .expression_attribute_values(":pending", s("pending"))
+                        .expression_attribute_values(":battle", s(&battle.battle_id))
+                        .expression_attribute_values(":now", n(now_ms))
+                        .build()
+                        .expect("table, key and expression set"),
+                )
+                .build()];
+            items.extend(self.battle_items(&battle, invitation.holds_pending_guards())?);
+            match self.transact(items, &mut cost).await {
+                Ok(()) => {
+                    let invitation = Invitation {
+                        status: InvitationStatus::Accepted,
+                        battle_id: Some(battle.battle_id.clone()),
+                        responded_at: Some(now_ms),
+                        ..invitation
+                    };
+                    return Ok(Answer::Accepted { battle, invitation });
+                }
+                // Answered meanwhile: the next round reports how.
+                Err(f) if f.condition_failed_at(0) => continue,
+                Err(f) if f.condition_failed_at(2) => {
+                    return Err(Error::conflict(
+                        "opponent_in_battle",
+                        "the sender is already in another battle",
+                    ))
+                }
+                Err(f) if f.condition_failed_at(3) => {
+                    return Err(Error::conflict(
+                        "already_in_battle",
+                        "you are already in an active battle",
+                    ))
+                }
+                Err(f) if f.is_conflict() => backoff(attempt).await,
+                Err(f) => return Err(f.into_error()),
+            }
+        }
+        Err(Error::conflict(
+            "concurrent_update",
+            "the invitation is being answered by another request, retry",
+        ))
+    }
+
+    /// F-MM-7: the sender withdraws a pending invitation.
+    pub async fn cancel_invitation(
+        &self,
+        invitation_id: &str,
+        user_id: &str,
+        now_ms: i64,
+    ) -> Result<Invitation, Error> {
+        let invitation = self
+            .get_invitation(invitation_id)
+            .await?
+            .ok_or_else(invitation_not_found)?;
+        if invitation.from.id != user_id {
+            return Err(Error::Forbidden(
+                "only the sender can cancel an invitation".into(),
+            ));
+        }
+        if invitation.status_at(now_ms) != InvitationStatus::Pending {
+            return Err(not_pending(&invitation, now_ms));
+        }
+        self.close(&invitation, InvitationStatus::Cancelled, now_ms)
+            .await
+    }
+
+    /// F-MM-2: the timeout. Expires the invitation if it is still pending and
+    /// due; returns it when this call expired it (so the caller notifies once).
+    pub async fn expire_invitation(
+        &self,
+        invitation_id: &str,
+        now_ms: i64,
+    ) -> Result<ExpireResult, Error> {
+        let Some(invitation) = self.get_invitation(invitation_id).await? else {
+            return Ok(ExpireResult::Gone);
+        };
+        if invitation.status != InvitationStatus::Pending {
+            return Ok(ExpireResult::AlreadyClosed);
+        }
+        if invitation.valid_until > now_ms {
+            return Ok(ExpireResult::NotDue {
+                due_in_ms: invitation.valid_until - now_ms,
+            });
+        }
+        match self
+            .close(&invitation, InvitationStatus::Expired, now_ms)
+            .await
+        {
+            Ok(inv) => Ok(ExpireResult::Expired(inv)),
+            Err(Error::Conflict { .. }) => Ok(ExpireResult::AlreadyClosed),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Moves a pending invitation to a final status other than accepted, then
+    /// releases its guards.
+    async fn close(
+        &self,
+        invitation: &Invitation,
+        status: InvitationStatus,
+        now_ms: i64,
+    ) -> Result<Invitation, Error> {
+        let status_value = serde_dynamo::to_attribute_value(status)?;
+        // Declining and cancelling need time left; expiring needs the time to be up.
+        let timing = if status == InvitationStatus::Expired {
+            "valid_until <= :now"
+        } else {
+            "valid_until > :now"
+        };
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.battles_table)
+            .set_key(Some(invitation_key(&invitation.invitation_id)))
+            .update_expression("SET #status = :new, responded_at = :now")
+            .condition_expression(format!("#status = :pending AND {timing}"))
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":new", status_value)
+            .expression_attribute_values(":pending", s("pending"))
+            .expression_attribute_values(":now", n(now_ms))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                let closed: Invitation =
+                    serde_dynamo::from_item(out.attributes.unwrap_or_default())?;
+                self.release_pending(&closed).await;
+                Ok(closed)
+            }
+            Err(err) => match classify(err) {
+                WriteFailure::ConditionFailed => {
+                    let current = self
+                        .get_invitation(&invitation.invitation_id)
+                        .await?
+                        .ok_or_else(invitation_not_found)?;
+                    Err(match current.status_at(now_ms) {
+                        InvitationStatus::Pending => Error::conflict(
+                            "concurrent_update",
+                            "the invitation changed meanwhile, retry",
+                        ),
+                        _ => not_pending(&current, now_ms),
+                    })
+                }
+                WriteFailure::TransactionCancelled(_) => {
+                    Err(Error::internal("unexpected transaction error"))
+                }
+                WriteFailure::Other(e) => Err(e),
+            },
+        }
+    }
+
+    /// F-MM-7: a page of the caller's invitations, newest first.
+    pub async fn list_invitations(
+        &self,
+        user_id: &str,
+        which: InvitationBox,
+        limit: i32,
+        cursor: Option<&str>,
+    ) -> Result<(Vec<Invitation>, Option<String>), Error> {
+        let (index, pk_name, prefix) = which.index();
+        let pk = format!("{prefix}{user_id}");
+        let start = cursor
+            .map(|c| db::decode_cursor(c, &["pk", "sk", pk_name, &pk_name.replace("pk", "sk")]))
+            .transpose()?;
+        if let Some(start) = &start {
+            if db::get_s(start, pk_name) != Some(pk.as_str()) {
+                return Err(Error::bad_request(
+                    "invalid_cursor",
+                    "the cursor belongs to another listing",
+                ));
+            }
+        }
+        let out = self
+            .client
+            .query()
+            .table_name(&self.battles_table)
+            .index_name(index)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", pk_name)
+            .expression_attribute_values(":pk", s(pk))
+            .scan_index_forward(false)
+            .limit(limit.clamp(1, MAX_PAGE))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(db::dependency)?;
+        let items = out
+            .items()
+            .iter()
+            .map(|i| serde_dynamo::from_item(i.clone()))
+            .collect::<Result<Vec<Invitation>, _>>()?;
+        let next = out.last_evaluated_key().map(db::encode_cursor);
+        Ok((items, next))
+    }
+}
+
+pub enum ExpireResult {
+    Expired(Invitation),
+    AlreadyClosed,
+    Gone,
+    NotDue { due_in_ms: i64 },
+}

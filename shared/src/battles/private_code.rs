@@ -1,0 +1,277 @@
+//! F-MM-6: private matches by a short code a player shares by hand (or, with
+//! the SMS issue, by text). Codes avoid characters people confuse (0/O, 1/I/L).
+
+use super::creation::backoff;
+use super::matchmaking::already_in_battle;
+use super::{Battle, BattleStore, MatchSource, NewBattle, Player};
+use crate::db::{self, classify, key, n, s, Cost, Item, WriteFailure};
+use crate::error::Error;
+use crate::profile::Profile;
+use crate::rfc3339;
+use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+pub const CODE_ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
+pub const CODE_LENGTH: usize = 6;
+const MAX_CREATE_ATTEMPTS: u32 = 5;
+const MAX_JOIN_ATTEMPTS: u32 = 5;
+/// Used codes stay readable (for a clear "already used") this long.
+const RETENTION_SECS: i64 = 7 * 24 * 3600;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CodeStatus {
+    Open,
+    Joined,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PrivateMatch {
+    pub code: String,
+    pub creator: Player,
+    pub challenge_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stake: Option<i64>,
+    pub created_at: i64,
+    pub valid_until: i64,
+    pub status: CodeStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub battle_id: Option<String>,
+}
+
+impl PrivateMatch {
+    pub fn view(&self, now_ms: i64) -> Value {
+        let status = match self.status {
+            CodeStatus::Open if now_ms >= self.valid_until => "expired",
+            CodeStatus::Open => "open",
+            CodeStatus::Joined => "joined",
+        };
+        json!({
+            "code": self.code,
+            "creator": self.creator,
+            "challenge_type": self.challenge_type,
+            "stake": self.stake,
+            "status": status,
+            "created_at": rfc3339(self.created_at),
+            "expires_at": rfc3339(self.valid_until),
+            "battle_id": self.battle_id,
+        })
+    }
+}
+
+pub fn new_code(rng: &mut impl Rng) -> String {
+    (0..CODE_LENGTH)
+        .map(|_| CODE_ALPHABET[rng.random_range(0..CODE_ALPHABET.len())] as char)
+        .collect()
+}
+
+/// Codes are typed by people: case and surrounding spaces do not matter.
+pub fn normalize_code(raw: &str) -> Result<String, Error> {
+    let code = raw.trim().to_ascii_uppercase();
+    if code.len() == CODE_LENGTH && code.bytes().all(|b| CODE_ALPHABET.contains(&b)) {
+        Ok(code)
+    } else {
+        Err(Error::bad_request(
+            "invalid_code",
+            format!(
+                "a match code is {CODE_LENGTH} characters of {}",
+                std::str::from_utf8(CODE_ALPHABET).unwrap_or_default()
+            ),
+        ))
+    }
+}
+
+fn code_key(code: &str) -> Item {
+    key(format!("PRIVATE#{code}"), "PRIVATE")
+}
+
+fn code_not_found() -> Error {
+    Error::not_found("code_not_found", "no private match with that code")
+}
+
+impl BattleStore {
+    pub async fn create_private_match(
+        &self,
+        creator: &Profile,
+        challenge_type: &str,
+        stake: Option<i64>,
+        now_ms: i64,
+    ) -> Result<PrivateMatch, Error> {
+        if creator.active_battle_id.is_some() {
+            return Err(already_in_battle());
+        }
+        for _ in 0..MAX_CREATE_ATTEMPTS {
+            let code = new_code(&mut rand::rng());
+            let private = PrivateMatch {
+                code: code.clone(),
+                creator: Player::of(creator),
+                challenge_type: challenge_type.to_string(),
+                stake,
+                created_at: now_ms,
+                valid_until: now_ms + self.config.private_code_ttl_secs * 1000,
+                status: CodeStatus::Open,
+                battle_id: None,
+            };
+            let mut item: Item = serde_dynamo::to_item(&private)?;
+            item.extend(code_key(&code));
+            item.insert(
+                "expires_at".into(),
+                n(private.valid_until / 1000 + RETENTION_SECS),
+            );
+            let result = self
+                .client
+                .put_item()
+                .table_name(&self.battles_table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(pk)")
+                .send()
+                .await;
+            match result {
+                Ok(_) => return Ok(private),
+                Err(err) => match classify(err) {
+                    // Taken (one in ~900 million): draw again.
+                    WriteFailure::ConditionFailed => continue,
+                    WriteFailure::TransactionCancelled(_) => {
+                        return Err(Error::internal("unexpected transaction error"))
+                    }
+                    WriteFailure::Other(e) => return Err(e),
+                },
+            }
+        }
+        Err(Error::internal("could not draw a free match code"))
+    }
+
+    pub async fn get_private_match(&self, code: &str) -> Result<Option<PrivateMatch>, Error> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.battles_table)
+            .set_key(Some(code_key(code)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(db::dependency)?;
+        out.item
+            .map(serde_dynamo::from_item)
+            .transpose()
+            .map_err(Error::from)
+    }
+
+    /// F-MM-6: joining an open code creates the battle; the code is used once.
+    pub async fn join_private_match(
+        &self,
+        raw_code: &str,
+        joiner: &Profile,
+        now_ms: i64,
+    ) -> Result<Battle, Error> {
+        let code = normalize_code(raw_code)?;
+        let mut cost = Cost::default();
+        for attempt in 0..MAX_JOIN_ATTEMPTS {
+            let private = self
+                .get_private_match(&code)
+                .await?
+                .ok_or_else(code_not_found)?;
+            if private.creator.id == joiner.user_id {
+                return Err(Error::conflict(
+                    "own_code",
+                    "you created this code; share it with your opponent",
+                ));
+            }
+            if private.status == CodeStatus::Joined {
+                return Err(Error::conflict(
+                    "code_already_used",
+                    "this code has already been used",
+                ));
+            }
+            if now_ms >= private.valid_until {
+                return Err(Error::conflict(
+                    "code_expired",
+                    "this code has expired; ask for a new one",
+                ));
+            }
+            if joiner.active_battle_id.is_some() {
+                return Err(already_in_battle());
+            }
+            let battle = NewBattle {
+                players: [private.creator.clone(), Player::of(joiner)],
+                challenge_type: private.challenge_type.clone(),
+                source: MatchSource::PrivateCode,
+                invitation_id: None,
+                private_code: Some(code.clone()),
+                stake: private.stake,
+            }
+            .build(now_ms, self.config.battle_duration_secs);
+            let mut items = vec![TransactWriteItem::builder()
+                .update(
+                    Update::builder()
+                        .table_name(&self.battles_table)
+                        .set_key(Some(code_key(&code)))
+                        .update_expression(
+                            "SET #status = :joined, battle_id = :battle, joined_at = :now",
+                        )
+                        .condition_expression("#status = :open AND valid_until > :now")
+                        .expression_attribute_names("#status", "status")
+                        .expression_attribute_values(":joined", s("joined"))
+                        .expression_attribute_values(":open", s("open"))
+                        .expression_attribute_values(":battle", s(&battle.battle_id))
+                        .expression_attribute_values(":now", n(now_ms))
+                        .build()
+                        .expect("table, key and expression set"),
+                )
+                .build()];
+            items.extend(self.battle_items(&battle, false)?);
+            match self.transact(items, &mut cost).await {
+                Ok(()) => return Ok(battle),
+                // Used or expired meanwhile: the next read says which.
+                Err(f) if f.condition_failed_at(0) => continue,
+                Err(f) if f.condition_failed_at(2) => {
+                    return Err(Error::conflict(
+                        "opponent_in_battle",
+                        "the code's creator is already in another battle",
+                    ))
+                }
+                Err(f) if f.condition_failed_at(3) => return Err(already_in_battle()),
+                Err(f) if f.is_conflict() => backoff(attempt).await,
+                Err(f) => return Err(f.into_error()),
+            }
+        }
+        Err(Error::conflict(
+            "concurrent_update",
+            "the code is being joined by another request, retry",
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn codes_never_contain_ambiguous_characters(seed in any::<u64>()) {
+            use rand::SeedableRng;
+            let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+            let code = new_code(&mut rng);
+            prop_assert_eq!(code.len(), CODE_LENGTH);
+            for ambiguous in ['0', 'O', '1', 'I', 'L'] {
+                prop_assert!(!code.contains(ambiguous));
+            }
+            prop_assert_eq!(normalize_code(&code.to_lowercase()).unwrap(), code);
+        }
+    }
+
+    #[test]
+    fn bad_codes_are_refused() {
+        for bad in ["", "ABC", "ABCDEFG", "ABCDE0", "ABCDEI", "ABC DE"] {
+            assert_eq!(
+                normalize_code(bad).unwrap_err().code(),
+                "invalid_code",
+                "{bad}"
+            );
+        }
+        assert_eq!(normalize_code("  abcdef ").unwrap(), "ABCDEF");
+    }
+}

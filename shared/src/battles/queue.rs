@@ -1,0 +1,337 @@
+//! F-MM-5: queue matching per challenge type.
+//!
+//! A joiner first writes its own entry, then pairs itself with the oldest other
+//! entry in one transaction that deletes both entries and creates the battle.
+//! Writing before looking is what makes the queue drain: of two players that
+//! join at once, the later one's look always sees the earlier one's entry,
+//! so two players who could be paired are never both left waiting. The
+//! conditions on both entries make sure no waiting player is taken twice.
+
+use super::creation::backoff;
+use super::matchmaking::already_in_battle;
+use super::{Battle, BattleStore, MatchSource, NewBattle, Player};
+use crate::db::{self, key, n, s, Cost, Item};
+use crate::error::Error;
+use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
+use serde::{Deserialize, Serialize};
+
+/// A queue entry lives as long as a WebSocket connection can (the disconnect
+/// normally removes it first).
+const WAIT_SECS: i64 = 2 * 3600 + 60;
+const PAGE: i32 = 25;
+const MAX_PAIR_ATTEMPTS: u32 = 40;
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Entry {
+    user_id: String,
+    username: String,
+    connection_id: String,
+    valid_until: i64,
+    #[serde(skip)]
+    sk: String,
+}
+
+/// Which entry a player holds.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Marker {
+    challenge_type: String,
+    entry_sk: String,
+    connection_id: String,
+    valid_until: i64,
+}
+
+pub enum JoinOutcome {
+    /// Waiting for the next joiner.
+    Queued,
+    /// This call paired the caller: the battle is new.
+    Matched(Battle),
+    /// Another joiner paired the caller meanwhile (it notifies both).
+    TakenByOther,
+}
+
+fn queue_pk(challenge_type: &str) -> String {
+    format!("QUEUE#{challenge_type}")
+}
+
+fn marker_key(user_id: &str) -> Item {
+    key(format!("QUEUED#{user_id}"), "QUEUED")
+}
+
+impl BattleStore {
+    pub async fn join_queue(
+        &self,
+        user_id: &str,
+        connection_id: &str,
+        challenge_type: &str,
+        now_ms: i64,
+    ) -> Result<JoinOutcome, Error> {
+        let me = self
+            .profiles
+            .get(user_id)
+            .await?
+            .ok_or_else(crate::profile::no_profile)?;
+        if me.active_battle_id.is_some() {
+            return Err(already_in_battle());
+        }
+        let valid_until = now_ms + WAIT_SECS * 1000;
+        let my_sk = format!("{now_ms:013}#{user_id}");
+        let marker = Marker {
+            challenge_type: challenge_type.to_string(),
+            entry_sk: my_sk.clone(),
+            connection_id: connection_id.to_string(),
+            valid_until,
+        };
+        let entry = Entry {
+            user_id: user_id.to_string(),
+            username: me.username.clone(),
+            connection_id: connection_id.to_string(),
+            valid_until,
+            sk: my_sk.clone(),
+        };
+        let mut marker_item: Item = serde_dynamo::to_item(&marker)?;
+        marker_item.extend(marker_key(user_id));
+        marker_item.insert("expires_at".into(), n(valid_until / 1000));
+        let mut entry_item: Item = serde_dynamo::to_item(&entry)?;
+        entry_item.extend(key(queue_pk(challenge_type), &my_sk));
+        entry_item.insert("expires_at".into(), n(valid_until / 1000));
+        let items = vec![
+            TransactWriteItem::builder()
+                .put(
+                    Put::builder()
+                        .table_name(&self.battles_table)
+                        .set_item(Some(marker_item))
+                        .condition_expression("attribute_not_exists(pk) OR valid_until <= :now")
+                        .expression_attribute_values(":now", n(now_ms))
+                        .build()
+                        .expect("table and item set"),
+                )
+                .build(),
+            TransactWriteItem::builder()
+                .put(
+                    Put::builder()
+                        .table_name(&self.battles_table)
+                        .set_item(Some(entry_item))
+                        .build()
+                        .expect("table and item set"),
+                )
+                .build(),
+        ];
+        let mut cost = Cost::default();
+        let my_sk = match self.transact(items, &mut cost).await {
+            Ok(()) => my_sk,
+            Err(f) if f.condition_failed_at(0) => match self.queue_marker(user_id).await? {
+                // Joining the same queue again is not an error: look for a partner again.
+                Some(held) if held.challenge_type == challenge_type => held.entry_sk,
+                Some(held) => {
+                    return Err(Error::conflict(
+                        "already_queued",
+                        format!(
+                            "you are waiting in the {:?} queue; leave it first",
+                            held.challenge_type
+                        ),
+                    ))
+                }
+                None => {
+                    return Err(Error::conflict(
+                        "concurrent_update",
+                        "your queue state changed meanwhile, retry",
+                    ))
+                }
+            },
+            Err(f) => return Err(f.into_error()),
+        };
+        self.pair(&me.user_id, challenge_type, &my_sk, now_ms, &mut cost)
+            .await
+    }
+
+    async fn pair(
+        &self,
+        user_id: &str,
+        challenge_type: &str,
+        my_sk: &str,
+        now_ms: i64,
+        cost: &mut Cost,
+    ) -> Result<JoinOutcome, Error> {
+        for attempt in 0..MAX_PAIR_ATTEMPTS {
+            let entries = self.waiting(challenge_type, now_ms).await?;
+            let Some(other) = entries.iter().find(|e| e.user_id != user_id) else {
+                return Ok(JoinOutcome::Queued);
+            };
+            // The caller's username comes from its own entry (written above).
+            let me_entry = entries.iter().find(|e| e.sk == my_sk);
+            let my_name = match me_entry {
+                Some(e) => e.username.clone(),
+                None => self
+                    .profiles
+                    .get(user_id)
+                    .await?
+                    .map(|p| p.username)
+                    .unwrap_or_default(),
+            };
+            let battle = NewBattle {
+                players: [
+                    Player {
+                        id: other.user_id.clone(),
+                        username: other.username.clone(),
+                    },
+                    Player {
+                        id: user_id.to_string(),
+                        username: my_name,
+                    },
+                ],
+                challenge_type: challenge_type.to_string(),
+                source: MatchSource::Queue,
+                invitation_id: None,
+                private_code: None,
+                stake: None,
+            }
+            .build(now_ms, self.config.battle_duration_secs);
+            let mut items = vec![
+                self.delete_entry(challenge_type, my_sk),
+                self.delete_entry(challenge_type, &other.sk),
+                self.delete_marker(user_id, my_sk),
+                self.delete_marker(&other.user_id, &other.sk),
+            ];
+            items.extend(self.battle_items(&battle, false)?);
+            match self.transact(items, cost).await {
+                Ok(()) => return Ok(JoinOutcome::Matched(battle)),
+                // Our own entry is gone: someone paired us (or we left).
+                Err(f) if f.condition_failed_at(0) || f.condition_failed_at(2) => {
+                    return Ok(JoinOutcome::TakenByOther)
+                }
+                // The partner was taken by someone else: look again.
+                Err(f) if f.condition_failed_at(1) || f.condition_failed_at(3) => continue,
+                // The partner entered a battle some other way: its entry is stale.
+                Err(f) if f.condition_failed_at(5) => {
+                    self.remove_queue_entry(&other.user_id, challenge_type, &other.sk)
+                        .await;
+                }
+                Err(f) if f.condition_failed_at(6) => {
+                    self.remove_queue_entry(user_id, challenge_type, my_sk)
+                        .await;
+                    return Err(already_in_battle());
+                }
+                Err(f) if f.is_conflict() => backoff(attempt).await,
+                Err(f) => return Err(f.into_error()),
+            }
+        }
+        // Still waiting: a later joiner will see this entry.
+        Ok(JoinOutcome::Queued)
+    }
+
+    /// Live entries of a queue, oldest first (expired ones are skipped).
+    async fn waiting(&self, challenge_type: &str, now_ms: i64) -> Result<Vec<Entry>, Error> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.battles_table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(queue_pk(challenge_type)))
+            .consistent_read(true)
+            .limit(PAGE)
+            .send()
+            .await
+            .map_err(db::dependency)?;
+        let mut entries = Vec::new();
+        for item in out.items() {
+            let mut entry: Entry = serde_dynamo::from_item(item.clone())?;
+            entry.sk = db::get_s(item, "sk").unwrap_or_default().to_string();
+            if entry.valid_until > now_ms {
+                entries.push(entry);
+            }
+        }
+        Ok(entries)
+    }
+
+    fn delete_entry(&self, challenge_type: &str, sk: &str) -> TransactWriteItem {
+        TransactWriteItem::builder()
+            .delete(
+                Delete::builder()
+                    .table_name(&self.battles_table)
+                    .set_key(Some(key(queue_pk(challenge_type), sk)))
+                    .condition_expression("attribute_exists(pk)")
+                    .build()
+                    .expect("table and key set"),
+            )
+            .build()
+    }
+
+    fn delete_marker(&self, user_id: &str, entry_sk: &str) -> TransactWriteItem {
+        TransactWriteItem::builder()
+            .delete(
+                Delete::builder()
+                    .table_name(&self.battles_table)
+                    .set_key(Some(marker_key(user_id)))
+                    .condition_expression("entry_sk = :sk")
+                    .expression_attribute_values(":sk", s(entry_sk))
+                    .build()
+                    .expect("table and key set"),
+            )
+            .build()
+    }
+
+    async fn queue_marker(&self, user_id: &str) -> Result<Option<Marker>, Error> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.battles_table)
+            .set_key(Some(marker_key(user_id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(db::dependency)?;
+        out.item
+            .map(serde_dynamo::from_item)
+            .transpose()
+            .map_err(Error::from)
+    }
+
+    /// Best effort: removes one entry and its marker together.
+    async fn remove_queue_entry(&self, user_id: &str, challenge_type: &str, sk: &str) {
+        let items = vec![
+            self.delete_entry(challenge_type, sk),
+            self.delete_marker(user_id, sk),
+        ];
+        if let Err(f) = self.transact(items, &mut Cost::default()).await {
+            if !f.is_conflict() {
+                tracing::debug!("queue entry already gone");
+            }
+        }
+    }
+
+    /// F-MM-5: leaves the queue. With `connection_id` (a `$disconnect`), only
+    /// if that connection is the one that joined. Returns whether an entry was removed.
+    pub async fn leave_queue(
+        &self,
+        user_id: &str,
+        connection_id: Option<&str>,
+    ) -> Result<bool, Error> {
+        let Some(marker) = self.queue_marker(user_id).await? else {
+            return Ok(false);
+        };
+        if connection_id.is_some_and(|c| c != marker.connection_id) {
+            return Ok(false);
+        }
+        let items = vec![
+            self.delete_marker(user_id, &marker.entry_sk),
+            TransactWriteItem::builder()
+                .delete(
+                    Delete::builder()
+                        .table_name(&self.battles_table)
+                        .set_key(Some(key(
+                            queue_pk(&marker.challenge_type),
+                            &marker.entry_sk,
+                        )))
+                        .build()
+                        .expect("table and key set"),
+                )
+                .build(),
+        ];
+        match self.transact(items, &mut Cost::default()).await {
+            Ok(()) => Ok(true),
+            // Paired (or left) meanwhile.
+            Err(f) if f.condition_failed_at(0) => Ok(false),
+            Err(f) => Err(f.into_error()),
+        }
+    }
+}

@@ -1,0 +1,205 @@
+//! F-MM-10: recording a battle's result (by the judging service). Completing
+//! the battle and releasing both players' guards is one transaction; a repeat
+//! of the same result is a success that changes nothing.
+
+use super::creation::backoff;
+use super::{battle_pk, Battle, BattleStatus, BattleStore, Outcome, BATTLE_SK};
+use crate::db::{key, n, s, Cost};
+use crate::error::Error;
+use crate::presence::user_pk;
+use crate::profile::PROFILE_SK;
+use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
+use futures::future::BoxFuture;
+use serde::Deserialize;
+
+const MAX_ATTEMPTS: u32 = 5;
+
+/// `POST /v1/battles/{id}/result` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResultInput {
+    pub outcome: Outcome,
+    #[serde(default)]
+    pub winner_id: Option<String>,
+}
+
+/// What else happens when a battle completes (battle points F-PT-9, the
+/// battle_result SMS F-SMS-22). Listeners run after every successful call,
+/// replays included, so a retry finishes work an earlier failure interrupted:
+/// each must be idempotent per battle and player.
+pub trait ResultListener: Send + Sync {
+    fn battle_completed<'a>(
+        &'a self,
+        battle: &'a Battle,
+        now_ms: i64,
+    ) -> BoxFuture<'a, Result<(), Error>>;
+}
+
+pub struct Recorded {
+    pub battle: Battle,
+    /// False when the same result had already been recorded.
+    pub first_time: bool,
+}
+
+/// The pure check of a result against the battle.
+pub fn validate_result(input: &ResultInput, battle: &Battle) -> Result<Option<String>, Error> {
+    match (input.outcome, input.winner_id.as_deref()) {
+        (Outcome::Tie, None) => Ok(None),
+        (Outcome::Tie, Some(_)) => Err(Error::validation("a tie has no winner_id")),
+        (Outcome::Win, None) => Err(Error::validation("a win needs winner_id")),
+        (Outcome::Win, Some(w)) if battle.is_participant(w) => Ok(Some(w.to_string())),
+        (Outcome::Win, Some(_)) => Err(Error::validation(
+            "winner_id is not a participant of this battle",
+        )),
+    }
+}
+
+pub fn battle_not_found() -> Error {
+    Error::not_found("battle_not_found", "no battle with that id")
+}
+
+impl BattleStore {
+    pub async fn record_result(
+        &self,
+        battle_id: &str,
+        input: &ResultInput,
+        now_ms: i64,
+    ) -> Result<Recorded, Error> {
+        super::validate_id(battle_id, "battle_not_found")?;
+        for attempt in 0..MAX_ATTEMPTS {
+            let battle = self
+                .get_battle(battle_id)
+                .await?
+                .ok_or_else(battle_not_found)?;
+            let winner = validate_result(input, &battle)?;
+            match battle.status {
+                BattleStatus::Completed
+                    if battle.outcome == Some(input.outcome) && battle.winner_id == winner =>
+                {
+                    return Ok(Recorded {
+                        battle,
+                        first_time: false,
+                    })
+                }
+                BattleStatus::Completed => {
+                    return Err(Error::conflict(
+                        "result_already_recorded",
+                        "a different result was already recorded for this battle",
+                    ))
+                }
+                BattleStatus::Cancelled => {
+                    return Err(Error::conflict(
+                        "battle_cancelled",
+                        "the battle was cancelled",
+                    ))
+                }
+                BattleStatus::Active => {}
+            }
+            let mut complete = Update::builder()
+                .table_name(&self.battles_table)
+                .set_key(Some(key(battle_pk(battle_id), BATTLE_SK)))
+                .condition_expression("#status = :active")
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":active", s("active"))
+                .expression_attribute_values(":completed", s("completed"))
+                .expression_attribute_values(
+                    ":outcome",
+                    serde_dynamo::to_attribute_value(input.outcome)?,
+                )
+                .expression_attribute_values(":now", n(now_ms));
+            complete = match &winner {
+                Some(w) => complete
+                    .update_expression(
+                        "SET #status = :completed, outcome = :outcome, winner_id = :winner, completed_at = :now",
+                    )
+                    .expression_attribute_values(":winner", s(w)),
+                None => complete.update_expression(
+                    "SET #status = :completed, outcome = :outcome, completed_at = :now",
+                ),
+            };
+            let mut items = vec![TransactWriteItem::builder()
+                .update(complete.build().expect("table, key and expression set"))
+                .build()];
+            for player in &battle.players {
+                items.push(
+                    TransactWriteItem::builder()
+                        .update(
+                            Update::builder()
+                                .table_name(&self.users_table)
+                                .set_key(Some(key(user_pk(&player.id), PROFILE_SK)))
+                                .update_expression("REMOVE active_battle_id")
+                                .condition_expression(
+                                    "attribute_exists(pk) AND (attribute_not_exists(active_battle_id) OR active_battle_id = :battle)",
+                                )
+                                .expression_attribute_values(":battle", s(battle_id))
+                                .build()
+                                .expect("table, key and expression set"),
+                        )
+                        .build(),
+                );
+            }
+            match self.transact(items, &mut Cost::default()).await {
+                Ok(()) => {
+                    let battle = Battle {
+                        status: BattleStatus::Completed,
+                        outcome: Some(input.outcome),
+                        winner_id: winner,
+                        completed_at: Some(now_ms),
+                        ..battle
+                    };
+                    return Ok(Recorded {
+                        battle,
+                        first_time: true,
+                    });
+                }
+                // Completed meanwhile: the next read decides (same result or conflict).
+                Err(f) if f.condition_failed_at(0) => continue,
+                Err(f) if f.is_conflict() => backoff(attempt).await,
+                Err(f) => return Err(f.into_error()),
+            }
+        }
+        Err(Error::conflict(
+            "concurrent_update",
+            "the battle is being updated by another request, retry",
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::battles::{MatchSource, NewBattle, Player};
+
+    fn battle() -> Battle {
+        let p = |id: &str| Player {
+            id: id.into(),
+            username: id.into(),
+        };
+        NewBattle {
+            players: [p("a"), p("b")],
+            challenge_type: "duel".into(),
+            source: MatchSource::Direct,
+            invitation_id: None,
+            private_code: None,
+            stake: None,
+        }
+        .build(0, 60)
+    }
+
+    #[test]
+    fn results_must_fit_the_battle() {
+        let b = battle();
+        let r = |outcome, winner: Option<&str>| ResultInput {
+            outcome,
+            winner_id: winner.map(String::from),
+        };
+        assert_eq!(
+            validate_result(&r(Outcome::Win, Some("a")), &b).unwrap(),
+            Some("a".into())
+        );
+        assert_eq!(validate_result(&r(Outcome::Tie, None), &b).unwrap(), None);
+        assert!(validate_result(&r(Outcome::Win, Some("c")), &b).is_err());
+        assert!(validate_result(&r(Outcome::Win, None), &b).is_err());
+        assert!(validate_result(&r(Outcome::Tie, Some("a")), &b).is_err());
+    }
+}
