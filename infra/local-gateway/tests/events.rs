@@ -44,6 +44,9 @@ async fn function(stack: &Stack, name: &str) -> Invoke {
         "profile-api" => profile_api::function(&config).await.unwrap(),
         "ws-presence" => ws_presence::function(&config).await.unwrap(),
         "ws-authorizer" => ws_authorizer::function(&config).await.unwrap(),
+        "ws-matchmaking" => ws_matchmaking::function(&config).await.unwrap(),
+        "invitations-api" => invitations_api::function(&config).await.unwrap(),
+        "invitation-timeouts" => invitation_timeouts::function(&config).await.unwrap(),
         other => panic!("no function {other}"),
     }
 }
@@ -166,4 +169,122 @@ async fn ws_authorizer_sample_events() {
     assert_eq!(r["principalId"], "u7");
     assert_eq!(r["context"]["sub"], "u7");
     assert_eq!(r["context"]["scope"], "versus/service");
+}
+
+/// A real socket for `user`, and its connection id (so a sample event can
+/// name a connection that exists and its replies can be read).
+async fn socket_of(stack: &Stack, user: &str) -> (common::Socket, String) {
+    let socket = stack.connect(Some(&stack.token(user))).await.unwrap();
+    let presence =
+        versus::presence::Presence::new(stack.dynamodb().await, &stack.config("ws-presence"));
+    let ids = presence.connections(user, versus::now_ms()).await.unwrap();
+    (socket, ids[0].clone())
+}
+
+#[tokio::test]
+async fn ws_matchmaking_sample_events() {
+    let stack = Stack::start().await;
+    let f = function(&stack, "ws-matchmaking").await;
+    let (mut socket, connection) = socket_of(&stack, "event-user").await;
+    let on_socket = |name: &str| {
+        let mut e = event(name);
+        e["requestContext"]["connectionId"] = json!(connection);
+        e
+    };
+    // No profile yet: every action answers with an error on the connection.
+    let r = f(on_socket("ws-matchmaking/find-opponent.json"))
+        .await
+        .unwrap();
+    assert_eq!(r["statusCode"], 200);
+    assert_eq!(
+        common::next_json(&mut socket).await["code"],
+        "profile_not_found"
+    );
+    stack.create_profile("event-user", "event_user").await;
+    for (name, reply) in [
+        (
+            "ws-matchmaking/find-opponent.json",
+            json!({"type": "no_active_users"}),
+        ),
+        ("ws-matchmaking/join-queue.json", json!({"type": "queued"})),
+        (
+            "ws-matchmaking/leave-queue.json",
+            json!({"type": "left_queue"}),
+        ),
+        (
+            "ws-matchmaking/respond-unknown-invitation.json",
+            json!({"code": "invitation_not_found"}),
+        ),
+        (
+            "ws-matchmaking/find-opponent-unknown-field.json",
+            json!({"code": "invalid_message"}),
+        ),
+    ] {
+        f(on_socket(name)).await.unwrap();
+        let m = common::next_json(&mut socket).await;
+        for (k, v) in reply.as_object().unwrap() {
+            assert_eq!(&m[k], v, "{name}: {m}");
+        }
+    }
+    // The files as they are name a connection that is gone: handled, not an error.
+    let r = f(event("ws-matchmaking/find-opponent.json")).await.unwrap();
+    assert_eq!(r["statusCode"], 200);
+}
+
+#[tokio::test]
+async fn invitations_api_sample_events() {
+    let stack = Stack::start().await;
+    let f = function(&stack, "invitations-api").await;
+    stack.create_profile("event-user", "event_user").await;
+    let r = f(event("invitations-api/create-private-match.json"))
+        .await
+        .unwrap();
+    assert_eq!(r["statusCode"], 201, "{r}");
+    assert_eq!(body(&r)["stake"], 500);
+    let r = f(event("invitations-api/list-outgoing.json"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (r["statusCode"].as_i64(), body(&r)["items"].clone()),
+        (Some(200), json!([]))
+    );
+    let r = f(event("invitations-api/get-unknown-battle.json"))
+        .await
+        .unwrap();
+    assert_eq!(body(&r)["error"]["code"], "battle_not_found");
+    let r = f(event("invitations-api/result-as-player.json"))
+        .await
+        .unwrap();
+    assert_eq!(r["statusCode"], 403);
+}
+
+#[tokio::test]
+async fn invitation_timeouts_sample_events() {
+    let stack = Stack::start().await;
+    let f = function(&stack, "invitation-timeouts").await;
+    // An unknown invitation and an unreadable body: both done with, no retries.
+    let r = f(event("invitation-timeouts/unknown-and-unreadable.json"))
+        .await
+        .unwrap();
+    assert_eq!(r["batchItemFailures"], json!([]));
+    let r = f(aws_fixture("example-sqs-event.json")).await.unwrap();
+    assert_eq!(r["batchItemFailures"], json!([]));
+    // A pending invitation that is not due yet: that record alone is reported.
+    stack.create_profile("ta", "ta_name").await;
+    stack.create_profile("tb", "tb_name").await;
+    let (_, inv) = stack
+        .call(
+            "POST",
+            "/v1/invitations",
+            Some("ta"),
+            Some(r#"{"username":"tb_name","challenge_type":"duel"}"#),
+        )
+        .await;
+    let mut batch = event("invitation-timeouts/unknown-and-unreadable.json");
+    batch["Records"][0]["body"] = json!(json!({"invitation_id": inv["invitation_id"]}).to_string());
+    let r = f(batch.clone()).await.unwrap();
+    assert_eq!(
+        r["batchItemFailures"],
+        json!([{"itemIdentifier": batch["Records"][0]["messageId"]}])
+    );
 }

@@ -4,7 +4,9 @@
 //! first, a bounded page), then the sampled candidates' profiles in one
 //! `BatchGetItem`, and writes the invitation with both players' guards in one
 //! transaction. No step reads more than a fixed number of items, so the cost
-//! does not grow with the number of registered or online users.
+//! does not grow with the number of registered or online users. When a shard
+//! has nobody eligible the next one is tried, up to all of them (a few online
+//! players among 16 shards), which bounds the worst case by the shard count.
 
 use super::invitations::{Invitation, InviteFailure};
 use super::{BattleStore, MatchSource};
@@ -21,8 +23,6 @@ use std::collections::HashMap;
 const SAMPLE_PER_SHARD: i32 = 20;
 /// Profiles read per shard tried.
 const CANDIDATES_PER_SHARD: usize = 8;
-/// Shards tried before answering `no_active_users`.
-const MAX_SHARDS_TRIED: u32 = 3;
 /// Invitation writes tried (a candidate may have become busy since the read).
 const MAX_INVITE_ATTEMPTS: u32 = 3;
 
@@ -49,7 +49,10 @@ impl BattleStore {
         let first = rand::rng().random_range(0..shards);
         let mut caller: Option<Profile> = None;
         let mut attempts = 0;
-        for i in 0..MAX_SHARDS_TRIED.min(shards) {
+        // Shards are visited from a random one on; a sparse population may need
+        // several, so the worst case is bounded by the shard count (config), never
+        // by the number of users.
+        for i in 0..shards {
             let shard = shard_name((first + i) % shards);
             let ids = self
                 .sample_online(&shard, caller_id, now_ms, &mut cost)
@@ -77,7 +80,10 @@ impl BattleStore {
                     continue;
                 }
                 if attempts == MAX_INVITE_ATTEMPTS {
-                    break;
+                    return Ok(Found {
+                        outcome: FindOutcome::NoActiveUsers,
+                        cost,
+                    });
                 }
                 attempts += 1;
                 match self

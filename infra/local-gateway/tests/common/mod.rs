@@ -91,12 +91,25 @@ impl Stack {
         user: Option<&str>,
         body: Option<&str>,
     ) -> (u16, Value) {
+        let token = user.map(|u| self.token(u));
+        self.call_with_token(method, path, token.as_deref(), body)
+            .await
+    }
+
+    /// An HTTP call with a given bearer token (custom claims: roles, scopes).
+    pub async fn call_with_token(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&str>,
+    ) -> (u16, Value) {
         let mut req = self.http.request(
             method.parse().unwrap(),
             format!("{}{}", self.running.http_url, path),
         );
-        if let Some(u) = user {
-            req = req.bearer_auth(self.token(u));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
         }
         if let Some(b) = body {
             req = req
@@ -159,6 +172,27 @@ pub async fn next_json(socket: &mut Socket) -> Value {
         if let Message::Text(t) = message {
             return serde_json::from_str(&t).expect("JSON message");
         }
+    }
+}
+
+/// Reads messages until one of type `kind` arrives (others are returned too, in order).
+pub async fn until_type(socket: &mut Socket, kind: &str) -> (Value, Vec<Value>) {
+    let mut skipped = Vec::new();
+    loop {
+        let m = next_json(socket).await;
+        if m["type"] == kind {
+            return (m, skipped);
+        }
+        skipped.push(m);
+    }
+}
+
+/// Asserts that no message arrives within `millis`.
+pub async fn silent_for(socket: &mut Socket, millis: u64) {
+    if let Ok(Some(Ok(Message::Text(t)))) =
+        tokio::time::timeout(Duration::from_millis(millis), socket.next()).await
+    {
+        panic!("unexpected message {t}");
     }
 }
 
