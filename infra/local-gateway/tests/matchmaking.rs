@@ -5,7 +5,7 @@ mod common;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use common::{next_json, send, silent_for, until_type, Socket, Stack};
-use serde_json::{json, Value};
+use serde_json::json;
 use std::collections::{HashMap, HashSet};
 
 async fn player(stack: &Stack, user: &str) -> Socket {
