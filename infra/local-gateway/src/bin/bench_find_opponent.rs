@@ -1,0 +1,163 @@
+//! `scripts/bench` part two: what one `find_opponent` costs in DynamoDB
+//! (requests, read and write capacity units as DynamoDB reports them) with
+//! 1,000 and with 100,000 registered users, 10% of them online (F-MM-1).
+//!
+//! Usage: bench_find_opponent [SIZES...] (default 1000 100000); needs
+//! `AWS_ENDPOINT_URL_DYNAMODB` (scripts/bench starts DynamoDB Local).
+
+use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use futures::stream::{self, StreamExt};
+use local_gateway::template::Template;
+use std::collections::HashMap;
+use versus::battles::matchmaking::FindOutcome;
+use versus::battles::BattleStore;
+use versus::db::Cost;
+use versus::profile::{online_shard, PlayerRole, Profile};
+
+const FINDS: usize = 40;
+const SHARDS: u32 = 16;
+
+#[tokio::main]
+async fn main() {
+    let sizes: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let sizes = if sizes.is_empty() {
+        vec![1_000, 100_000]
+    } else {
+        sizes
+    };
+    let sdk = versus::db::aws_config().await;
+    let client = versus::db::dynamodb(&sdk);
+    println!("| registered | online | finds | invited | requests (mean) | requests (min-max) | read units (mean) | write units (mean) | load s |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for size in sizes {
+        let prefix = format!("bench{}_{}_", size, ulid::Ulid::new().to_string().to_lowercase());
+        let params = local_gateway::local_parameters(&HashMap::new());
+        let template = Template::load("template.yaml".as_ref(), &prefix, &params)
+            .expect("template.yaml (run from the repository root)");
+        local_gateway::tables::create_all(&client, &template.tables())
+            .await
+            .expect("tables");
+        let env: HashMap<String, String> = [
+            ("USERS_TABLE", template.table_name("UsersTable")),
+            ("BATTLES_TABLE", template.table_name("BattlesTable")),
+            ("SMS_TABLE", template.table_name("SmsTable")),
+            ("JWT_DEV_SECRET", "bench".into()),
+            ("ONLINE_SHARDS", SHARDS.to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        let config = versus::Config::from_map(&env).expect("config");
+        let now = versus::now_ms();
+        let started = std::time::Instant::now();
+        populate(&client, &config.tables.users, size, now).await;
+        let load_secs = started.elapsed().as_secs_f64();
+
+        let store = BattleStore::new(client.clone(), &config);
+        let mut costs: Vec<Cost> = Vec::new();
+        let mut invited = 0;
+        for run in 0..FINDS {
+            // Callers are offline users (i % 10 == 1): they are never candidates.
+            let caller = format!("user{:07}", run * 10 + 1);
+            let found = store
+                .find_opponent(&caller, "bench", now)
+                .await
+                .expect("find_opponent");
+            if let FindOutcome::Invited(inv) = &found.outcome {
+                invited += 1;
+                // Put both players back as they were, outside the measurement.
+                for user in [&inv.from.id, &inv.to.id] {
+                    release(&client, &config.tables.users, user).await;
+                }
+            }
+            costs.push(found.cost);
+        }
+        let mean = |f: &dyn Fn(&Cost) -> f64| costs.iter().map(f).sum::<f64>() / costs.len() as f64;
+        let min = costs.iter().map(|c| c.requests).min().unwrap_or(0);
+        let max = costs.iter().map(|c| c.requests).max().unwrap_or(0);
+        println!(
+            "| {size} | {} | {FINDS} | {invited} | {:.2} | {min}-{max} | {:.2} | {:.2} | {load_secs:.0} |",
+            size / 10,
+            mean(&|c| c.requests as f64),
+            mean(&|c| c.read_units),
+            mean(&|c| c.write_units),
+        );
+    }
+    println!();
+    println!("A find is: a Query of one online shard (most recent first, at most 20 entries), one BatchGetItem of at most 8 sampled profiles plus the caller's, and one TransactWriteItems (invitation + both players' guards). Pushes to the two players add one Query each for their connections (not counted here).");
+}
+
+fn profile(i: usize, now: i64) -> Profile {
+    let id = format!("user{i:07}");
+    let online = i % 10 == 0;
+    let seen = if online { now - 30_000 } else { now - 86_400_000 };
+    Profile {
+        online_shard: Some(online_shard(&id, SHARDS)),
+        online_until: Some(seen + 300_000),
+        user_id: id,
+        username: format!("player{i}"),
+        display_name: format!("Player {i}"),
+        role: PlayerRole::Explorer,
+        timezone: "UTC".into(),
+        is_available_for_battles: true,
+        created_at: now,
+        updated_at: now,
+        last_seen_at: Some(seen),
+        total_points: (i % 5000) as i64,
+        version: 1,
+        privileged_role: None,
+        active_battle_id: None,
+        pending_invitation_id: None,
+        pending_until: None,
+    }
+}
+
+async fn populate(client: &aws_sdk_dynamodb::Client, table: &str, size: usize, now: i64) {
+    let chunks: Vec<Vec<usize>> = (0..size)
+        .collect::<Vec<_>>()
+        .chunks(25)
+        .map(<[usize]>::to_vec)
+        .collect();
+    stream::iter(chunks)
+        .for_each_concurrent(8, |chunk| async move {
+            let mut requests: Vec<WriteRequest> = chunk
+                .iter()
+                .map(|&i| {
+                    let p = profile(i, now);
+                    let mut item: HashMap<String, AttributeValue> =
+                        serde_dynamo::to_item(&p).expect("profile item");
+                    item.extend(versus::db::key(format!("USER#{}", p.user_id), "PROFILE"));
+                    WriteRequest::builder()
+                        .put_request(PutRequest::builder().set_item(Some(item)).build().expect("item"))
+                        .build()
+                })
+                .collect();
+            while !requests.is_empty() {
+                let out = client
+                    .batch_write_item()
+                    .request_items(table, requests)
+                    .send()
+                    .await
+                    .expect("batch write");
+                requests = out
+                    .unprocessed_items
+                    .and_then(|mut u| u.remove(table))
+                    .unwrap_or_default();
+            }
+        })
+        .await;
+}
+
+async fn release(client: &aws_sdk_dynamodb::Client, table: &str, user: &str) {
+    client
+        .update_item()
+        .table_name(table)
+        .set_key(Some(versus::db::key(format!("USER#{user}"), "PROFILE")))
+        .update_expression("REMOVE pending_invitation_id, pending_until")
+        .send()
+        .await
+        .expect("release");
+}
