@@ -250,6 +250,7 @@ pub fn owner_view(p: &Profile, online: bool) -> Value {
         "timezone": p.timezone,
         "is_available_for_battles": p.is_available_for_battles,
         "online": online,
+        "active_battle_id": p.active_battle_id,
         "last_seen_at": p.last_seen_at.map(rfc3339),
         "created_at": rfc3339(p.created_at),
         "updated_at": rfc3339(p.updated_at),

@@ -33,7 +33,11 @@ async fn main() {
     println!("| registered | online | finds | invited | requests (mean) | requests (min-max) | read units (mean) | write units (mean) | load s |");
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for size in sizes {
-        let prefix = format!("bench{}_{}_", size, ulid::Ulid::new().to_string().to_lowercase());
+        let prefix = format!(
+            "bench{}_{}_",
+            size,
+            ulid::Ulid::new().to_string().to_lowercase()
+        );
         let params = local_gateway::local_parameters(&HashMap::new());
         let template = Template::load("template.yaml".as_ref(), &prefix, &params)
             .expect("template.yaml (run from the repository root)");
@@ -93,7 +97,11 @@ async fn main() {
 fn profile(i: usize, now: i64) -> Profile {
     let id = format!("user{i:07}");
     let online = i % 10 == 0;
-    let seen = if online { now - 30_000 } else { now - 86_400_000 };
+    let seen = if online {
+        now - 30_000
+    } else {
+        now - 86_400_000
+    };
     Profile {
         online_shard: Some(online_shard(&id, SHARDS)),
         online_until: Some(seen + 300_000),
@@ -131,7 +139,12 @@ async fn populate(client: &aws_sdk_dynamodb::Client, table: &str, size: usize, n
                         serde_dynamo::to_item(&p).expect("profile item");
                     item.extend(versus::db::key(format!("USER#{}", p.user_id), "PROFILE"));
                     WriteRequest::builder()
-                        .put_request(PutRequest::builder().set_item(Some(item)).build().expect("item"))
+                        .put_request(
+                            PutRequest::builder()
+                                .set_item(Some(item))
+                                .build()
+                                .expect("item"),
+                        )
                         .build()
                 })
                 .collect();
