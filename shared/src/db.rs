@@ -51,6 +51,26 @@ pub fn get_n(item: &Item, name: &str) -> Option<i64> {
         .and_then(|v| v.parse().ok())
 }
 
+/// Reads one item (strongly consistent) as `T`; `None` when absent.
+pub async fn get_item<T: serde::de::DeserializeOwned>(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    key: Item,
+) -> Result<Option<T>, Error> {
+    let out = client
+        .get_item()
+        .table_name(table)
+        .set_key(Some(key))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(dependency)?;
+    out.item
+        .map(serde_dynamo::from_item)
+        .transpose()
+        .map_err(Error::from)
+}
+
 /// A page cursor for clients: the `LastEvaluatedKey`, opaque (base64url JSON).
 pub fn encode_cursor(last_key: &Item) -> String {
     use base64::Engine;

@@ -283,19 +283,7 @@ impl Profiles {
     }
 
     pub async fn get(&self, user_id: &str) -> Result<Option<Profile>, Error> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(user_pk(user_id), PROFILE_SK)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(db::dependency)?;
-        out.item
-            .map(serde_dynamo::from_item)
-            .transpose()
-            .map_err(Error::from)
+        db::get_item(&self.client, &self.table, key(user_pk(user_id), PROFILE_SK)).await
     }
 
     /// The profile that holds a username (case-insensitive), through its claim.
@@ -587,6 +575,14 @@ impl Profiles {
             .await
             .map_err(db::dependency)?;
         Ok(())
+    }
+
+    /// F-PR-2 for every authenticated call: best effort, logged, never failing
+    /// the call it accompanies.
+    pub async fn note_activity(&self, user_id: &str, now_ms: i64, throttle_secs: i64) {
+        if let Err(e) = self.touch_last_seen(user_id, now_ms, throttle_secs).await {
+            e.log();
+        }
     }
 
     /// F-PR-2: refreshes `last_seen_at` unless it was refreshed within

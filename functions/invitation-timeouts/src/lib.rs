@@ -13,8 +13,7 @@ use versus::battles::messages::notify;
 use versus::battles::timer::TimeoutMessage;
 use versus::battles::BattleStore;
 use versus::lambda::{self, BoxError, Invoke};
-use versus::presence::Presence;
-use versus::realtime::{self, Pusher};
+use versus::realtime::Pusher;
 use versus::{db, Config, Error};
 
 pub struct App {
@@ -26,16 +25,9 @@ pub async fn function(config: &Config) -> Result<Invoke, Error> {
     let sdk = db::aws_config().await;
     let client = db::dynamodb(&sdk);
     db::warm_up(&client, &config.tables.battles).await;
-    let endpoint = config
-        .websocket_endpoint
-        .as_deref()
-        .ok_or_else(|| Error::Config("WEBSOCKET_API_ENDPOINT is not set".into()))?;
     let app = Arc::new(App {
         battles: BattleStore::new(client.clone(), config),
-        pusher: Pusher::new(
-            realtime::management_client(&sdk, endpoint),
-            Presence::new(client, config),
-        ),
+        pusher: Pusher::from_config(&sdk, client, config)?,
     });
     Ok(lambda::typed(move |event: SqsEvent| {
         let app = app.clone();

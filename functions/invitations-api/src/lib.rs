@@ -13,9 +13,8 @@ use versus::battles::results::{battle_not_found, ResultInput, ResultListener};
 use versus::battles::{validate_challenge_type, validate_id, BattleStore, MatchSource};
 use versus::lambda::{self, Invoke};
 use versus::phone::PhoneNumber;
-use versus::presence::Presence;
 use versus::profile::{self, Profile};
-use versus::realtime::{self, Pusher};
+use versus::realtime::Pusher;
 use versus::{db, http, Config, Error};
 
 /// Stakes are whole units of the platform's currency.
@@ -50,16 +49,9 @@ pub async fn function(config: &Config) -> Result<Invoke, Error> {
     let sdk = db::aws_config().await;
     let client = db::dynamodb(&sdk);
     db::warm_up(&client, &config.tables.battles).await;
-    let endpoint = config
-        .websocket_endpoint
-        .as_deref()
-        .ok_or_else(|| Error::Config("WEBSOCKET_API_ENDPOINT is not set".into()))?;
     let app = Arc::new(App {
         battles: BattleStore::new(client.clone(), config),
-        pusher: Pusher::new(
-            realtime::management_client(&sdk, endpoint),
-            Presence::new(client, config),
-        ),
+        pusher: Pusher::from_config(&sdk, client, config)?,
         result_listeners: Vec::new(),
         config: config.clone(),
     });
@@ -75,17 +67,11 @@ impl App {
             Ok(c) => c,
             Err(e) => return http::error(&e),
         };
-        let touch = async {
-            let throttle = self.config.last_seen_throttle_secs;
-            if let Err(e) = self
-                .battles
-                .profiles()
-                .touch_last_seen(&caller.user_id, now_ms, throttle)
-                .await
-            {
-                e.log();
-            }
-        };
+        let touch = self.battles.profiles().note_activity(
+            &caller.user_id,
+            now_ms,
+            self.config.last_seen_throttle_secs,
+        );
         let (_, result) = tokio::join!(touch, self.route(&req, &caller, now_ms));
         http::respond(result)
     }

@@ -48,17 +48,11 @@ impl App {
             Ok(c) => c,
             Err(e) => return http::error(&e),
         };
-        let touch = async {
-            let throttle = self.config.last_seen_throttle_secs;
-            if let Err(e) = self
-                .profiles
-                .touch_last_seen(&caller.user_id, now_ms, throttle)
-                .await
-            {
-                // Presence is best effort: the caller's request still proceeds.
-                e.log();
-            }
-        };
+        let touch = self.profiles.note_activity(
+            &caller.user_id,
+            now_ms,
+            self.config.last_seen_throttle_secs,
+        );
         let (_, result) = tokio::join!(touch, self.route(&req, &path, &caller, now_ms));
         http::respond(result)
     }

@@ -17,8 +17,7 @@ use versus::battles::queue::JoinOutcome;
 use versus::battles::timer::InvitationTimer;
 use versus::battles::{validate_challenge_type, BattleStore};
 use versus::lambda::{self, BoxError, Invoke};
-use versus::presence::Presence;
-use versus::realtime::{self, Pusher};
+use versus::realtime::Pusher;
 use versus::{db, ws, Config, Error};
 
 pub struct App {
@@ -50,20 +49,13 @@ pub async fn function(config: &Config) -> Result<Invoke, Error> {
     let sdk = db::aws_config().await;
     let client = db::dynamodb(&sdk);
     db::warm_up(&client, &config.tables.users).await;
-    let endpoint = config
-        .websocket_endpoint
-        .as_deref()
-        .ok_or_else(|| Error::Config("WEBSOCKET_API_ENDPOINT is not set".into()))?;
     let queue_url = config
         .invitation_timeouts_queue_url
         .as_deref()
         .ok_or_else(|| Error::Config("INVITATION_TIMEOUTS_QUEUE_URL is not set".into()))?;
     let app = Arc::new(App {
         battles: BattleStore::new(client.clone(), config),
-        pusher: Pusher::new(
-            realtime::management_client(&sdk, endpoint),
-            Presence::new(client, config),
-        ),
+        pusher: Pusher::from_config(&sdk, client, config)?,
         timer: InvitationTimer::new(&sdk, queue_url),
         config: config.clone(),
     });
@@ -83,17 +75,11 @@ impl App {
     ) -> Result<ApiGatewayProxyResponse, BoxError> {
         let connection_id = ws::connection_id(&event)?.to_string();
         let caller = ws::caller(&event)?;
-        let touch = async {
-            let throttle = self.config.last_seen_throttle_secs;
-            if let Err(e) = self
-                .battles
-                .profiles()
-                .touch_last_seen(&caller.user_id, now_ms, throttle)
-                .await
-            {
-                e.log();
-            }
-        };
+        let touch = self.battles.profiles().note_activity(
+            &caller.user_id,
+            now_ms,
+            self.config.last_seen_throttle_secs,
+        );
         let work = self.route(&event, &caller.user_id, &connection_id, now_ms);
         let (_, result) = tokio::join!(touch, work);
         let reply = match result {

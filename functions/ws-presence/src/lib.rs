@@ -104,13 +104,9 @@ impl App {
     }
 
     async fn touch(&self, user_id: &str, now_ms: i64) {
-        if let Err(e) = self
-            .profiles
-            .touch_last_seen(user_id, now_ms, self.config.last_seen_throttle_secs)
+        self.profiles
+            .note_activity(user_id, now_ms, self.config.last_seen_throttle_secs)
             .await
-        {
-            e.log();
-        }
     }
 }
 

@@ -66,19 +66,12 @@ impl BattleStore {
     }
 
     pub async fn get_battle(&self, battle_id: &str) -> Result<Option<Battle>, Error> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.battles_table)
-            .set_key(Some(key(battle_pk(battle_id), BATTLE_SK)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(db::dependency)?;
-        out.item
-            .map(serde_dynamo::from_item)
-            .transpose()
-            .map_err(Error::from)
+        db::get_item(
+            &self.client,
+            &self.battles_table,
+            key(battle_pk(battle_id), BATTLE_SK),
+        )
+        .await
     }
 
     /// The battle put and both guards, in that order (indexes 0, 1, 2 of the

@@ -152,19 +152,12 @@ fn invitation_key(id: &str) -> Item {
 impl BattleStore {
     pub async fn get_invitation(&self, invitation_id: &str) -> Result<Option<Invitation>, Error> {
         validate_id(invitation_id, "invitation_not_found")?;
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.battles_table)
-            .set_key(Some(invitation_key(invitation_id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(db::dependency)?;
-        out.item
-            .map(serde_dynamo::from_item)
-            .transpose()
-            .map_err(Error::from)
+        db::get_item(
+            &self.client,
+            &self.battles_table,
+            invitation_key(invitation_id),
+        )
+        .await
     }
 
     /// Creates an invitation from `from` to `to`. A random-opponent invitation

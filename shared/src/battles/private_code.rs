@@ -144,19 +144,7 @@ impl BattleStore {
     }
 
     pub async fn get_private_match(&self, code: &str) -> Result<Option<PrivateMatch>, Error> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.battles_table)
-            .set_key(Some(code_key(code)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(db::dependency)?;
-        out.item
-            .map(serde_dynamo::from_item)
-            .transpose()
-            .map_err(Error::from)
+        db::get_item(&self.client, &self.battles_table, code_key(code)).await
     }
 
     /// F-MM-6: joining an open code creates the battle; the code is used once.

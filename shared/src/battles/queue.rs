@@ -271,19 +271,7 @@ impl BattleStore {
     }
 
     async fn queue_marker(&self, user_id: &str) -> Result<Option<Marker>, Error> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.battles_table)
-            .set_key(Some(marker_key(user_id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(db::dependency)?;
-        out.item
-            .map(serde_dynamo::from_item)
-            .transpose()
-            .map_err(Error::from)
+        db::get_item(&self.client, &self.battles_table, marker_key(user_id)).await
     }
 
     /// Best effort: removes one entry and its marker together.
