@@ -50,6 +50,23 @@ pub struct Config {
     pub battle_duration_secs: i64,
     /// The SQS delay queue that expires random-opponent invitations (F-MM-2).
     pub invitation_timeouts_queue_url: Option<String>,
+    /// Shards of the leaderboard index (F-PT-8).
+    pub leaderboard_shards: u32,
+    /// F-PT-9: battle points for a win, a tie, and taking part (a loss).
+    pub battle_points: BattlePoints,
+    /// F-PT-10: the reward of a completed weekly goal.
+    pub weekly_goal_reward: i64,
+    /// F-JOB-7: a scheduled job stops starting new pages after this many seconds.
+    pub job_budget_secs: i64,
+    /// The queue a scheduled job continues through when it stops early.
+    pub jobs_queue_url: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BattlePoints {
+    pub win: i64,
+    pub tie: i64,
+    pub participation: i64,
 }
 
 impl Config {
@@ -140,6 +157,15 @@ impl Config {
                 60..=30 * 24 * 3600,
             )?,
             invitation_timeouts_queue_url: get("INVITATION_TIMEOUTS_QUEUE_URL"),
+            leaderboard_shards: bounded("LEADERBOARD_SHARDS", 8, 1..=64)? as u32,
+            battle_points: BattlePoints {
+                win: bounded("BATTLE_POINTS_WIN", 50, 1..=100_000)?,
+                tie: bounded("BATTLE_POINTS_TIE", 25, 1..=100_000)?,
+                participation: bounded("BATTLE_POINTS_PARTICIPATION", 10, 1..=100_000)?,
+            },
+            weekly_goal_reward: bounded("WEEKLY_GOAL_REWARD", 30, 1..=100_000)?,
+            job_budget_secs: bounded("JOB_BUDGET_SECONDS", 600, 1..=900)?,
+            jobs_queue_url: get("JOBS_QUEUE_URL"),
         })
     }
 }

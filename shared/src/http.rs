@@ -80,6 +80,18 @@ pub fn query_param(req: &Request, name: &str) -> Option<String> {
         .map(str::to_string)
 }
 
+/// `?limit=` (or another name): an integer from 1 to `max`, `default` when absent.
+pub fn limit_param(req: &Request, name: &str, default: i32, max: i32) -> Result<i32, Error> {
+    match query_param(req, name) {
+        None => Ok(default),
+        Some(raw) => raw
+            .parse::<i32>()
+            .ok()
+            .filter(|l| (1..=max).contains(l))
+            .ok_or_else(|| Error::validation(format!("{name} must be an integer from 1 to {max}"))),
+    }
+}
+
 pub fn json<T: Serialize>(status: u16, value: &T) -> Response<Body> {
     let body = serde_json::to_string(value).unwrap_or_else(|_| "{}".into());
     Response::builder()

@@ -28,9 +28,10 @@ use serde_json::{json, Value};
 pub const PROFILE_SK: &str = "PROFILE";
 const MAX_SAVE_ATTEMPTS: usize = 5;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PlayerRole {
+    #[default]
     Explorer,
     Learner,
     Expert,
@@ -54,7 +55,7 @@ impl PlayerRole {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Profile {
     pub user_id: String,
     pub username: String,
@@ -85,6 +86,22 @@ pub struct Profile {
     pub pending_invitation_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_until: Option<i64>,
+    /// Points state (F-PT-1, F-PT-4, F-PT-5), written only by the ledger.
+    #[serde(default)]
+    pub current_streak_days: u32,
+    #[serde(default)]
+    pub longest_streak_days: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_activity_date: Option<chrono::NaiveDate>,
+    #[serde(default)]
+    pub lifetime_quizzes_completed: u64,
+    #[serde(default)]
+    pub lifetime_projects_created: u64,
+    #[serde(default)]
+    pub lifetime_comments_posted: u64,
+    /// The ledger's optimistic-concurrency counter (profile edits use `version`).
+    #[serde(default)]
+    pub points_version: u64,
 }
 
 impl Profile {
@@ -235,6 +252,13 @@ pub fn apply_input(
                 active_battle_id: None,
                 pending_invitation_id: None,
                 pending_until: None,
+                current_streak_days: 0,
+                longest_streak_days: 0,
+                last_activity_date: None,
+                lifetime_quizzes_completed: 0,
+                lifetime_projects_created: 0,
+                lifetime_comments_posted: 0,
+                points_version: 0,
             })
         }
     }

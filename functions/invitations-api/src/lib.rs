@@ -13,6 +13,8 @@ use versus::battles::results::{battle_not_found, ResultInput, ResultListener};
 use versus::battles::{validate_challenge_type, validate_id, BattleStore, MatchSource};
 use versus::lambda::{self, Invoke};
 use versus::phone::PhoneNumber;
+use versus::points::battle_points::BattlePoints;
+use versus::points::tracking::Tracking;
 use versus::profile::{self, Profile};
 use versus::realtime::Pusher;
 use versus::{db, http, Config, Error};
@@ -23,7 +25,8 @@ const MAX_STAKE: i64 = 1_000_000_000;
 pub struct App {
     battles: BattleStore,
     pusher: Pusher,
-    /// What else runs when a result is recorded (points, SMS: later issues).
+    /// What else runs when a result is recorded: battle points (F-PT-9); the
+    /// battle_result SMS (F-SMS-22) joins with the SMS issue.
     result_listeners: Vec<Arc<dyn ResultListener>>,
     config: Config,
 }
@@ -49,10 +52,16 @@ pub async fn function(config: &Config) -> Result<Invoke, Error> {
     let sdk = db::aws_config().await;
     let client = db::dynamodb(&sdk);
     db::warm_up(&client, &config.tables.battles).await;
+    let pusher = Pusher::from_config(&sdk, client.clone(), config)?;
+    let battle_points = BattlePoints::new(
+        Tracking::new(client.clone(), config),
+        pusher.clone(),
+        config.battle_points,
+    );
     let app = Arc::new(App {
-        battles: BattleStore::new(client.clone(), config),
-        pusher: Pusher::from_config(&sdk, client, config)?,
-        result_listeners: Vec::new(),
+        battles: BattleStore::new(client, config),
+        pusher,
+        result_listeners: vec![Arc::new(battle_points)],
         config: config.clone(),
     });
     Ok(lambda::http(move |req| {
@@ -252,16 +261,7 @@ impl App {
         now_ms: i64,
     ) -> Result<(u16, Value), Error> {
         let which = InvitationBox::parse(http::query_param(req, "box").as_deref())?;
-        let limit = match http::query_param(req, "limit") {
-            None => 20,
-            Some(raw) => raw
-                .parse::<i32>()
-                .ok()
-                .filter(|l| (1..=MAX_PAGE).contains(l))
-                .ok_or_else(|| {
-                    Error::validation(format!("limit must be an integer from 1 to {MAX_PAGE}"))
-                })?,
-        };
+        let limit = http::limit_param(req, "limit", 20, MAX_PAGE)?;
         let cursor = http::query_param(req, "cursor");
         let (items, next) = self
             .battles

@@ -10,6 +10,7 @@
 pub mod http_api;
 pub mod queues;
 pub mod registry;
+pub mod schedules;
 pub mod tables;
 pub mod template;
 pub mod websocket;
@@ -51,6 +52,7 @@ pub struct Gateway {
     pub(crate) verifier: TokenVerifier,
     pub(crate) stage: String,
     pub(crate) connections: Mutex<HashMap<String, websocket::Connection>>,
+    pub(crate) schedules: Vec<template::ScheduleDef>,
 }
 
 impl Gateway {
@@ -142,6 +144,7 @@ pub async fn start(options: Options) -> Result<Running, String> {
     let mut configs = HashMap::new();
     let mut http_routes = Vec::new();
     let mut sqs_sources = Vec::new();
+    let mut schedules = Vec::new();
     for def in template.functions()? {
         let mut env = def.environment.clone();
         for value in env.values_mut() {
@@ -164,6 +167,7 @@ pub async fn start(options: Options) -> Result<Running, String> {
         configs.insert(def.name.clone(), config);
         http_routes.extend(def.http_routes.clone());
         sqs_sources.extend(def.sqs_sources.clone());
+        schedules.extend(def.schedules.clone());
     }
     // Literal segments before parameters, as API Gateway prefers the most specific route.
     http_routes.sort_by_key(|r| r.path.matches('{').count());
@@ -183,9 +187,14 @@ pub async fn start(options: Options) -> Result<Running, String> {
         }),
         stage,
         connections: Mutex::new(HashMap::new()),
+        schedules: schedules.clone(),
     });
 
     let http_app = Router::new()
+        .route(
+            "/_local/schedules/{name}",
+            axum::routing::post(schedules::trigger),
+        )
         .fallback(any(http_api::handle))
         .with_state(gateway.clone());
     let ws_app = Router::new()
@@ -220,6 +229,11 @@ pub async fn start(options: Options) -> Result<Running, String> {
         })
     };
     let mut tasks = vec![serve(http_listener, http_app), serve(ws_listener, ws_app)];
+    tasks.push(schedules::spawn_ticker(
+        gateway.clone(),
+        schedules,
+        signal.clone(),
+    ));
     for source in sqs_sources {
         let (queue_url, queue_arn) = template
             .queue(&source.queue)

@@ -16,6 +16,8 @@ pub fn builder(name: &str) -> Option<Builder> {
         "ws-matchmaking" => |c| Box::pin(ws_matchmaking::function(c)),
         "invitations-api" => |c| Box::pin(invitations_api::function(c)),
         "invitation-timeouts" => |c| Box::pin(invitation_timeouts::function(c)),
+        "points-api" => |c| Box::pin(points_api::function(c)),
+        "scheduled-jobs" => |c| Box::pin(scheduled_jobs::function(c)),
         _ => return None,
     })
 }

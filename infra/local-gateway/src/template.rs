@@ -34,6 +34,18 @@ pub struct QueueDef {
     pub properties: Mapping,
 }
 
+/// An EventBridge schedule of a function (`Events: {Type: Schedule}`).
+#[derive(Clone, Debug)]
+pub struct ScheduleDef {
+    /// The event's name in the template (what `POST /_local/schedules/{name}` takes).
+    pub name: String,
+    pub function: String,
+    /// `cron(...)` or `rate(...)`, as EventBridge takes it.
+    pub expression: String,
+    /// The constant input, or `None` for EventBridge's scheduled-event shape.
+    pub input: Option<String>,
+}
+
 /// An SQS event source mapping of a function (`Events: {Type: SQS}`).
 #[derive(Clone, Debug)]
 pub struct SqsSource {
@@ -51,6 +63,7 @@ pub struct FunctionDef {
     pub environment: BTreeMap<String, String>,
     pub http_routes: Vec<HttpRoute>,
     pub sqs_sources: Vec<SqsSource>,
+    pub schedules: Vec<ScheduleDef>,
 }
 
 #[derive(Clone, Debug)]
@@ -234,8 +247,30 @@ impl Template {
             }
             let mut http_routes = Vec::new();
             let mut sqs_sources = Vec::new();
+            let mut schedules = Vec::new();
             if let Some(Value::Mapping(events)) = props.get("Events") {
-                for (_, event) in events {
+                for (event_name, event) in events {
+                    if matches!(
+                        event.get("Type").and_then(Value::as_str),
+                        Some("Schedule" | "ScheduleV2")
+                    ) {
+                        let p = event
+                            .get("Properties")
+                            .ok_or(format!("{id}: Schedule event without Properties"))?;
+                        let expression = p
+                            .get("Schedule")
+                            .or(p.get("ScheduleExpression"))
+                            .map(|v| self.resolve(v))
+                            .transpose()?
+                            .ok_or(format!("{id}: Schedule event without an expression"))?;
+                        schedules.push(ScheduleDef {
+                            name: scalar_string(event_name),
+                            function: id.to_string(),
+                            expression,
+                            input: p.get("Input").map(|v| self.resolve(v)).transpose()?,
+                        });
+                        continue;
+                    }
                     if event.get("Type").and_then(Value::as_str) == Some("SQS") {
                         let p = event
                             .get("Properties")
@@ -295,6 +330,7 @@ impl Template {
                 environment,
                 http_routes,
                 sqs_sources,
+                schedules,
             });
         }
         Ok(out)
@@ -583,6 +619,17 @@ mod tests {
             .iter()
             .find(|f| f.name == "invitation-timeouts")
             .unwrap();
+        let jobs = functions
+            .iter()
+            .find(|f| f.name == "scheduled-jobs")
+            .unwrap();
+        let bonus = jobs
+            .schedules
+            .iter()
+            .find(|s| s.name == "StreakBonus")
+            .unwrap();
+        assert_eq!(bonus.expression, "cron(55 23 * * ? *)");
+        assert_eq!(bonus.input.as_deref(), Some(r#"{"job":"streak_bonus"}"#));
         let source = &timeouts.sqs_sources[0];
         assert_eq!(source.queue, "InvitationTimeoutsQueue");
         assert_eq!(source.batch_size, 10);

@@ -1,3 +1,9 @@
-//! Points (F-PT). The pure rules live in `rules`; the ledger comes with the points issue.
+//! Points (F-PT): the pure rules, the ledger (the only door), leaderboard,
+//! weekly goals and side quests, and the scheduled jobs that pay bonuses.
 
+pub mod battle_points;
+pub mod jobs;
+pub mod leaderboard;
+pub mod ledger;
 pub mod rules;
+pub mod tracking;

@@ -1,8 +1,10 @@
-//! Tiers (F-PT-2) and levels (F-PT-3): one table each, pure functions of the total.
+//! Tiers (F-PT-2) and levels (F-PT-3): one table each, pure functions of the
+//! total; streaks (F-PT-4) and activity types (F-PT-5), with `today` passed in.
 
-use serde::Serialize;
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Tier {
     Ember,
@@ -69,10 +71,155 @@ pub fn points_to_next_level(total: i64) -> i64 {
     level_threshold(level_for(total) + 1) - total.max(0)
 }
 
+/// F-PT-5.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActivityType {
+    QuizComplete,
+    ProjectCreate,
+    ProjectUpdate,
+    Comment,
+    Reaction,
+    DailyLogin,
+    StreakBonus,
+    WeeklyGoal,
+    SideQuest,
+    SpecialEvent,
+    Referral,
+    BattleWin,
+    BattleTie,
+    BattleParticipation,
+}
+
+impl ActivityType {
+    /// Rewards the system pays for activity (bonuses, goals, quests) are not
+    /// activity themselves: they neither extend a streak nor count towards
+    /// goals and quests (which would let a reward pay for itself).
+    pub fn is_reward(self) -> bool {
+        matches!(
+            self,
+            ActivityType::StreakBonus | ActivityType::WeeklyGoal | ActivityType::SideQuest
+        )
+    }
+
+    /// The lifetime counter an activity moves (F-PT-5).
+    pub fn lifetime_counter(self) -> Option<&'static str> {
+        match self {
+            ActivityType::QuizComplete => Some("lifetime_quizzes_completed"),
+            ActivityType::ProjectCreate => Some("lifetime_projects_created"),
+            ActivityType::Comment => Some("lifetime_comments_posted"),
+            _ => None,
+        }
+    }
+
+    pub fn is_battle(self) -> bool {
+        matches!(
+            self,
+            ActivityType::BattleWin | ActivityType::BattleTie | ActivityType::BattleParticipation
+        )
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Streak {
+    pub current: u32,
+    pub longest: u32,
+    pub last_activity_date: Option<NaiveDate>,
+}
+
+/// F-PT-4: the streak after activity on `today` (the user's local date).
+/// The same day changes nothing, the next day extends it, a gap restarts at 1;
+/// a date before the last one (a clock going back) changes nothing either.
+pub fn streak_after(streak: Streak, today: NaiveDate) -> Streak {
+    let current = match streak.last_activity_date {
+        Some(last) if last >= today => {
+            return Streak {
+                current: streak.current.max(1),
+                longest: streak.longest.max(streak.current.max(1)),
+                ..streak
+            }
+        }
+        Some(last) if last.succ_opt() == Some(today) => streak.current + 1,
+        _ => 1,
+    };
+    Streak {
+        current,
+        longest: streak.longest.max(current),
+        last_activity_date: Some(today),
+    }
+}
+
+/// The streak as it stands on `today` without new activity: a streak whose
+/// last day is before yesterday is broken (reads show 0; F-PT-7).
+pub fn streak_on(streak: Streak, today: NaiveDate) -> u32 {
+    match streak.last_activity_date {
+        Some(last) if last >= today.pred_opt().unwrap_or(today) => streak.current,
+        _ => 0,
+    }
+}
+
+/// F-JOB-1: the daily streak bonus.
+pub fn streak_bonus(current_streak: u32) -> i64 {
+    5 * i64::from(current_streak.min(100))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    fn day(d: &str) -> NaiveDate {
+        d.parse().unwrap()
+    }
+
+    #[test]
+    fn streaks_across_days_gaps_and_the_longest() {
+        let s = streak_after(Streak::default(), day("2026-11-20"));
+        assert_eq!((s.current, s.longest), (1, 1));
+        let s = streak_after(s, day("2026-11-20"));
+        assert_eq!((s.current, s.longest), (1, 1), "same day");
+        let s = streak_after(s, day("2026-11-21"));
+        let s = streak_after(s, day("2026-11-22"));
+        assert_eq!((s.current, s.longest), (3, 3));
+        // Across a month and a year boundary.
+        let s = streak_after(
+            Streak {
+                current: 3,
+                longest: 3,
+                last_activity_date: Some(day("2026-12-31")),
+            },
+            day("2027-01-01"),
+        );
+        assert_eq!(s.current, 4);
+        // A gap restarts at 1 and keeps the longest.
+        let s = streak_after(s, day("2027-01-03"));
+        assert_eq!((s.current, s.longest), (1, 4));
+        assert_eq!(streak_on(s, day("2027-01-04")), 1);
+        assert_eq!(streak_on(s, day("2027-01-05")), 0);
+        // Time going back changes nothing.
+        assert_eq!(streak_after(s, day("2027-01-01")), s);
+    }
+
+    #[test]
+    fn streak_bonus_is_capped() {
+        assert_eq!(streak_bonus(1), 5);
+        assert_eq!(streak_bonus(100), 500);
+        assert_eq!(streak_bonus(365), 500);
+    }
+
+    proptest! {
+        #[test]
+        fn streaks_never_exceed_their_longest(gaps in proptest::collection::vec(0u32..4, 1..60)) {
+            let mut s = Streak::default();
+            let mut today = day("2026-01-01");
+            for g in gaps {
+                today = today + chrono::Days::new(u64::from(g));
+                s = streak_after(s, today);
+                prop_assert!(s.current >= 1 && s.current <= s.longest);
+                prop_assert_eq!(s.last_activity_date, Some(today));
+            }
+        }
+    }
 
     #[test]
     fn tiers_follow_the_table() {

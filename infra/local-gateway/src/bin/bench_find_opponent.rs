@@ -120,6 +120,7 @@ fn profile(i: usize, now: i64) -> Profile {
         active_battle_id: None,
         pending_invitation_id: None,
         pending_until: None,
+        ..Default::default()
     }
 }
 
