@@ -99,9 +99,11 @@ pub struct Profile {
     pub lifetime_projects_created: u64,
     #[serde(default)]
     pub lifetime_comments_posted: u64,
-    /// The ledger's optimistic-concurrency counter (profile edits use `version`).
-    #[serde(default)]
-    pub points_version: u64,
+    /// The highest tier and level an award has announced (F-PT-6).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub announced_tier: Option<crate::points::rules::Tier>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub announced_level: Option<u32>,
 }
 
 impl Profile {
@@ -258,7 +260,8 @@ pub fn apply_input(
                 lifetime_quizzes_completed: 0,
                 lifetime_projects_created: 0,
                 lifetime_comments_posted: 0,
-                points_version: 0,
+                announced_tier: None,
+                announced_level: None,
             })
         }
     }

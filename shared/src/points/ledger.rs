@@ -1,11 +1,14 @@
 //! F-PT-1: `add_points`, the only way points change.
 //!
-//! One transaction writes the new totals on the profile (on the condition that
-//! `points_version` is the one read), the activity record and, when the caller
-//! gave one, the idempotency record holding the result. A concurrent award
-//! fails the version condition and is retried on a fresh read, so no update is
-//! lost; a repeated key fails the idempotency condition and returns the first
-//! result. Tier and level are never stored: they are pure functions of the total.
+//! One transaction adds the amount to the profile's total and counters, puts
+//! the activity record and, when the caller gave one, claims the idempotency
+//! key; all or nothing. The total moves by `ADD`, which commutes, so
+//! concurrent awards never lose one another and never need a read-modify-write
+//! retry (a transaction conflict is retried as is). A repeated key fails its
+//! condition and returns the first result. What depends on the order of
+//! awards is settled right after, each by one conditional write: the streak
+//! (once per local day) and the tier/level upgrades (announced exactly once).
+//! Tier and level are not stored: they are pure functions of the total.
 
 use super::rules::{self, ActivityType, Streak, Tier};
 use crate::db::{self, key, n, s, Cost, Item};
@@ -20,7 +23,8 @@ use serde::{Deserialize, Serialize};
 
 /// One award may not exceed this (a typo guard, not a business rule).
 pub const MAX_AMOUNT: i64 = 1_000_000;
-const MAX_ATTEMPTS: u32 = 120;
+/// Retries of a transaction that conflicted with another on the same profile.
+const MAX_ATTEMPTS: u32 = 20;
 /// Idempotency records are kept this long.
 const IDEMPOTENCY_TTL_SECS: i64 = 30 * 24 * 3600;
 
@@ -155,10 +159,11 @@ impl Ledger {
         cost: &mut Cost,
     ) -> Result<Awarded, Error> {
         validate(req)?;
-        for attempt in 0..MAX_ATTEMPTS {
-            let profile = self.read_profile(&req.user_id, cost).await?;
-            let awarded = apply(&profile, req, now_ms);
-            let items = self.writes(&profile, req, &awarded, now_ms)?;
+        let before = self.read_profile(&req.user_id, cost).await?;
+        let activity = activity_for(&before, req, now_ms);
+        let mut attempt = 0;
+        loop {
+            let items = self.writes(req, &activity, now_ms)?;
             let result = self
                 .client
                 .transact_write_items()
@@ -169,7 +174,7 @@ impl Ledger {
             match result {
                 Ok(out) => {
                     cost.write(out.consumed_capacity());
-                    return Ok(awarded);
+                    break;
                 }
                 Err(err) => {
                     cost.write(&[]);
@@ -181,21 +186,195 @@ impl Ledger {
                                     .is_some_and(|r| r.as_deref() == Some("ConditionalCheckFailed"))
                             };
                             if req.idempotency_key.is_some() && failed(2) {
-                                return self.replay(req, cost).await;
+                                return self.replay(req, now_ms, cost).await;
                             }
-                            // The profile moved on (or a conflicting transaction): again, fresh.
+                            if failed(0) {
+                                return Err(no_user());
+                            }
+                            // A conflicting transaction on the same profile: the
+                            // write is commutative, so the same request is retried.
+                            attempt += 1;
+                            if attempt >= MAX_ATTEMPTS {
+                                return Err(Error::TooManyRequests {
+                                    message:
+                                        "too many concurrent changes to this user's points, retry"
+                                            .into(),
+                                    retry_after_secs: 1,
+                                });
+                            }
                             backoff(attempt).await;
                         }
-                        db::WriteFailure::ConditionFailed => backoff(attempt).await,
+                        db::WriteFailure::ConditionFailed => return Err(no_user()),
                         db::WriteFailure::Other(e) => return Err(e),
                     }
                 }
             }
         }
-        Err(Error::TooManyRequests {
-            message: "too many concurrent changes to this user's points, retry".into(),
-            retry_after_secs: 1,
+        let awarded = self.settle(req, activity, now_ms, cost).await?;
+        if let Some(k) = &req.idempotency_key {
+            // The first result, for repeats (F-PT-1). Best effort: a repeat that
+            // finds none rebuilds the answer from the activity and current totals.
+            let stored = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(key(user_pk(&req.user_id), format!("IDEM#{k}"))))
+                .update_expression("SET #result = :r")
+                .expression_attribute_names("#result", "result")
+                .expression_attribute_values(":r", s(serde_json::to_string(&awarded)?))
+                .send()
+                .await;
+            if let Err(e) = stored {
+                db::dependency(e).log();
+            }
+        }
+        Ok(awarded)
+    }
+
+    /// After the commit: the streak (once per local day), and the tier and
+    /// level upgrades (each announced by exactly one award, the one whose
+    /// conditional write moves `announced_tier` / `announced_level`).
+    async fn settle(
+        &self,
+        req: &AwardRequest,
+        activity: Activity,
+        now_ms: i64,
+        cost: &mut Cost,
+    ) -> Result<Awarded, Error> {
+        let mut profile = self.read_profile(&req.user_id, cost).await?;
+        if !req.activity_type.is_reward() {
+            let today = local_date(now_ms, &profile.timezone);
+            for _ in 0..3 {
+                if profile.last_activity_date.is_some_and(|d| d >= today) {
+                    break;
+                }
+                let next = rules::streak_after(streak_of(&profile), today);
+                let mut update = self
+                    .client
+                    .update_item()
+                    .table_name(&self.table)
+                    .set_key(Some(key(user_pk(&req.user_id), PROFILE_SK)))
+                    .update_expression(
+                        "SET current_streak_days = :cur, longest_streak_days = :long, last_activity_date = :today",
+                    )
+                    .expression_attribute_values(":cur", n(next.current))
+                    .expression_attribute_values(":long", n(next.longest))
+                    .expression_attribute_values(":today", s(today.to_string()))
+                    .return_consumed_capacity(ReturnConsumedCapacity::Total);
+                update = match profile.last_activity_date {
+                    Some(prev) => update
+                        .condition_expression("last_activity_date = :prev")
+                        .expression_attribute_values(":prev", s(prev.to_string())),
+                    None => update.condition_expression("attribute_not_exists(last_activity_date)"),
+                };
+                match update.send().await {
+                    Ok(out) => {
+                        cost.write(out.consumed_capacity.as_slice());
+                        profile.current_streak_days = next.current;
+                        profile.longest_streak_days = next.longest;
+                        profile.last_activity_date = Some(today);
+                        break;
+                    }
+                    Err(err) => {
+                        cost.write(&[]);
+                        match db::classify(err) {
+                            // Another award of the same day got there first: read what it wrote.
+                            db::WriteFailure::ConditionFailed => {
+                                profile = self.read_profile(&req.user_id, cost).await?
+                            }
+                            db::WriteFailure::Other(e) => return Err(e),
+                            db::WriteFailure::TransactionCancelled(_) => {
+                                return Err(Error::internal("unexpected transaction error"))
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let total = profile.total_points;
+        let (tier, level) = (rules::tier_for(total), rules::level_for(total));
+        let tier_upgraded = self
+            .announce(
+                &req.user_id,
+                "announced_tier",
+                profile.announced_tier.unwrap_or(Tier::Ember),
+                tier,
+                cost,
+            )
+            .await?;
+        let level_upgraded = self
+            .announce(
+                &req.user_id,
+                "announced_level",
+                profile.announced_level.unwrap_or(1),
+                level,
+                cost,
+            )
+            .await?;
+        Ok(Awarded {
+            activity,
+            total_points: total,
+            tier,
+            level,
+            tier_upgraded,
+            level_upgraded,
+            current_streak_days: profile.current_streak_days,
+            longest_streak_days: profile.longest_streak_days,
+            replayed: false,
         })
+    }
+
+    /// Moves an announced value up to `now`; the one caller that succeeds
+    /// reports the change (F-PT-6), so concurrent awards never report it twice.
+    async fn announce<T>(
+        &self,
+        user_id: &str,
+        attribute: &str,
+        announced: T,
+        now: T,
+        cost: &mut Cost,
+    ) -> Result<Option<Change<T>>, Error>
+    where
+        T: PartialOrd + Copy + Serialize,
+    {
+        if now <= announced {
+            return Ok(None);
+        }
+        let value = |v: T| {
+            serde_dynamo::to_attribute_value::<_, aws_sdk_dynamodb::types::AttributeValue>(v)
+        };
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(user_pk(user_id), PROFILE_SK)))
+            .update_expression("SET #a = :new")
+            .condition_expression("attribute_not_exists(#a) OR #a = :old")
+            .expression_attribute_names("#a", attribute)
+            .expression_attribute_values(":new", value(now)?)
+            .expression_attribute_values(":old", value(announced)?)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                cost.write(out.consumed_capacity.as_slice());
+                Ok(Some(Change {
+                    old: announced,
+                    new: now,
+                }))
+            }
+            Err(err) => {
+                cost.write(&[]);
+                match db::classify(err) {
+                    db::WriteFailure::ConditionFailed => Ok(None),
+                    db::WriteFailure::Other(e) => Err(e),
+                    db::WriteFailure::TransactionCancelled(_) => {
+                        Err(Error::internal("unexpected transaction error"))
+                    }
+                }
+            }
+        }
     }
 
     async fn read_profile(&self, user_id: &str, cost: &mut Cost) -> Result<Profile, Error> {
@@ -212,61 +391,44 @@ impl Ledger {
         cost.read(out.consumed_capacity.as_slice());
         match out.item {
             Some(item) => Ok(serde_dynamo::from_item(item)?),
-            None => Err(Error::not_found(
-                "user_not_found",
-                "no user with that id (a profile is created with PUT /v1/me)",
-            )),
+            None => Err(no_user()),
         }
     }
 
+    /// The commit: totals and counters move by addition (commutative, so
+    /// concurrent awards never overwrite each other), the activity is recorded,
+    /// and the idempotency key is claimed, all or nothing.
     fn writes(
         &self,
-        profile: &Profile,
         req: &AwardRequest,
-        awarded: &Awarded,
+        activity: &Activity,
         now_ms: i64,
     ) -> Result<Vec<TransactWriteItem>, Error> {
-        let mut set = vec![
-            "total_points = :total",
-            "points_version = :next",
-            "leaderboard_shard = :lb",
-        ];
         let mut update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key(user_pk(&req.user_id), PROFILE_SK)))
-            .condition_expression(
-                "attribute_exists(pk) AND (attribute_not_exists(points_version) OR points_version = :v)",
-            )
-            .expression_attribute_values(":total", n(awarded.total_points))
-            .expression_attribute_values(":next", n(profile.points_version + 1))
-            .expression_attribute_values(":v", n(profile.points_version))
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":amount", n(req.amount))
             .expression_attribute_values(
                 ":lb",
                 s(leaderboard_shard(&req.user_id, self.leaderboard_shards)),
             );
+        let mut set = vec!["leaderboard_shard = :lb"];
+        let mut add = vec!["total_points :amount".to_string()];
         if !req.activity_type.is_reward() {
-            set.extend([
-                "current_streak_days = :cur",
-                "longest_streak_days = :long",
-                "last_activity_date = :last",
-                "active_date = :active",
-            ]);
-            let last = local_date(now_ms, &profile.timezone).to_string();
-            update = update
-                .expression_attribute_values(":cur", n(awarded.current_streak_days))
-                .expression_attribute_values(":long", n(awarded.longest_streak_days))
-                .expression_attribute_values(":last", s(last))
-                .expression_attribute_values(":active", s(utc_date(now_ms).to_string()));
+            // F-JOB-7: the jobs find the day's active users through this index key.
+            set.push("active_date = :active");
+            update = update.expression_attribute_values(":active", s(utc_date(now_ms).to_string()));
         }
-        let mut expression = format!("SET {}", set.join(", "));
         if let Some(counter) = req.activity_type.lifetime_counter() {
-            expression.push_str(&format!(" ADD {counter} :one"));
+            add.push(format!("{counter} :one"));
             update = update.expression_attribute_values(":one", n(1));
         }
-        let mut activity: Item = serde_dynamo::to_item(&awarded.activity)?;
-        activity.extend(key(
+        let expression = format!("SET {} ADD {}", set.join(", "), add.join(", "));
+        let mut item: Item = serde_dynamo::to_item(activity)?;
+        item.extend(key(
             user_pk(&req.user_id),
-            format!("ACT#{}", awarded.activity.activity_id),
+            format!("ACT#{}", activity.activity_id),
         ));
         let mut items = vec![
             TransactWriteItem::builder()
@@ -281,7 +443,7 @@ impl Ledger {
                 .put(
                     Put::builder()
                         .table_name(&self.table)
-                        .set_item(Some(activity))
+                        .set_item(Some(item))
                         .build()
                         .expect("table and item set"),
                 )
@@ -289,7 +451,7 @@ impl Ledger {
         ];
         if let Some(k) = &req.idempotency_key {
             let mut record = key(user_pk(&req.user_id), format!("IDEM#{k}"));
-            record.insert("result".into(), s(serde_json::to_string(awarded)?));
+            record.insert("activity".into(), s(serde_json::to_string(activity)?));
             record.insert("request".into(), s(fingerprint(req)));
             record.insert("expires_at".into(), n(now_ms / 1000 + IDEMPOTENCY_TTL_SECS));
             items.push(
@@ -308,8 +470,13 @@ impl Ledger {
         Ok(items)
     }
 
-    /// The stored result of the first call with this key.
-    async fn replay(&self, req: &AwardRequest, cost: &mut Cost) -> Result<Awarded, Error> {
+    /// The result of the first call with this key (F-PT-1).
+    async fn replay(
+        &self,
+        req: &AwardRequest,
+        now_ms: i64,
+        cost: &mut Cost,
+    ) -> Result<Awarded, Error> {
         let k = req.idempotency_key.as_deref().unwrap_or_default();
         let out = self
             .client
@@ -331,7 +498,19 @@ impl Ledger {
                 "this idempotency_key was used for a different award",
             ));
         }
-        let mut awarded: Awarded = serde_json::from_str(db::get_s(&item, "result").unwrap_or(""))?;
+        let mut awarded = match db::get_s(&item, "result") {
+            Some(result) => serde_json::from_str::<Awarded>(result)?,
+            // The first call committed but has not stored its result (it is
+            // still running, or stopped): finish its bookkeeping from here.
+            None => {
+                let activity: Activity =
+                    serde_json::from_str(db::get_s(&item, "activity").unwrap_or(""))?;
+                let mut settled = self.settle(req, activity, now_ms, cost).await?;
+                settled.tier_upgraded = None;
+                settled.level_upgraded = None;
+                settled
+            }
+        };
         awarded.replayed = true;
         Ok(awarded)
     }
@@ -399,6 +578,21 @@ pub async fn notify_upgrades(pusher: &crate::realtime::Pusher, awards: &[&Awarde
     }
 }
 
+fn no_user() -> Error {
+    Error::not_found(
+        "user_not_found",
+        "no user with that id (a profile is created with PUT /v1/me)",
+    )
+}
+
+fn streak_of(p: &Profile) -> Streak {
+    Streak {
+        current: p.current_streak_days,
+        longest: p.longest_streak_days,
+        last_activity_date: p.last_activity_date,
+    }
+}
+
 /// What makes two requests with one key the same request.
 fn fingerprint(req: &AwardRequest) -> String {
     format!(
@@ -409,53 +603,24 @@ fn fingerprint(req: &AwardRequest) -> String {
     )
 }
 
-/// The pure computation of an award against the profile as read.
-pub fn apply(profile: &Profile, req: &AwardRequest, now_ms: i64) -> Awarded {
-    let old_total = profile.total_points;
-    let total = old_total + req.amount;
-    let streak = Streak {
-        current: profile.current_streak_days,
-        longest: profile.longest_streak_days,
-        last_activity_date: profile.last_activity_date,
-    };
-    let streak = if req.activity_type.is_reward() {
-        streak
-    } else {
-        rules::streak_after(streak, local_date(now_ms, &profile.timezone))
-    };
-    let (old_tier, tier) = (rules::tier_for(old_total), rules::tier_for(total));
-    let (old_level, level) = (rules::level_for(old_total), rules::level_for(total));
-    Awarded {
-        activity: Activity {
-            activity_id: crate::battles::new_id(),
-            user_id: req.user_id.clone(),
-            amount: req.amount,
-            activity_type: req.activity_type,
-            description: req.description.clone(),
-            tier_at_time: tier,
-            created_at: now_ms,
-        },
-        total_points: total,
-        tier,
-        level,
-        tier_upgraded: (tier > old_tier).then_some(Change {
-            old: old_tier,
-            new: tier,
-        }),
-        level_upgraded: (level > old_level).then_some(Change {
-            old: old_level,
-            new: level,
-        }),
-        current_streak_days: streak.current,
-        longest_streak_days: streak.longest,
-        replayed: false,
+/// The activity an award records; `tier_at_time` is the tier this award
+/// reaches from the total as read just before it.
+pub fn activity_for(profile: &Profile, req: &AwardRequest, now_ms: i64) -> Activity {
+    Activity {
+        activity_id: crate::battles::new_id(),
+        user_id: req.user_id.clone(),
+        amount: req.amount,
+        activity_type: req.activity_type,
+        description: req.description.clone(),
+        tier_at_time: rules::tier_for(profile.total_points + req.amount),
+        created_at: now_ms,
     }
 }
 
 /// Random pauses that spread contending writers of one profile apart.
 async fn backoff(attempt: u32) {
     use rand::Rng;
-    let ceiling = (4u64 << attempt.min(6)).min(250);
+    let ceiling = (4u64 << attempt.min(6)).min(60);
     let ms = rand::rng().random_range(1..=ceiling);
     tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
 }
@@ -474,15 +639,6 @@ mod tests {
         }
     }
 
-    fn profile(total: i64) -> Profile {
-        Profile {
-            user_id: "u".into(),
-            timezone: "UTC".into(),
-            total_points: total,
-            ..Default::default()
-        }
-    }
-
     #[test]
     fn amounts_and_keys_are_checked() {
         for bad in [0, -5, MAX_AMOUNT + 1] {
@@ -498,40 +654,6 @@ mod tests {
         assert!(validate(&r).is_err());
         r.idempotency_key = Some("battle:01abc:u1".into());
         assert!(validate(&r).is_ok());
-    }
-
-    #[test]
-    fn tier_and_level_boundaries_are_reported() {
-        let a = apply(&profile(249), &req(1, ActivityType::Comment), 0);
-        assert_eq!(
-            a.tier_upgraded,
-            Some(Change {
-                old: Tier::Ember,
-                new: Tier::Spark
-            })
-        );
-        let a = apply(&profile(2499), &req(1, ActivityType::Comment), 0);
-        assert_eq!(
-            a.tier_upgraded,
-            Some(Change {
-                old: Tier::Beacon,
-                new: Tier::Phoenix
-            })
-        );
-        let a = apply(&profile(59_999), &req(1, ActivityType::Comment), 0);
-        assert_eq!(a.level_upgraded, Some(Change { old: 20, new: 21 }));
-        let a = apply(&profile(60_000), &req(10_000, ActivityType::Comment), 0);
-        assert_eq!(a.level_upgraded, Some(Change { old: 21, new: 22 }));
-        let a = apply(&profile(250), &req(1, ActivityType::Comment), 0);
-        assert_eq!((a.tier_upgraded, a.level_upgraded), (None, None));
-    }
-
-    #[test]
-    fn rewards_do_not_extend_streaks() {
-        let a = apply(&profile(0), &req(5, ActivityType::StreakBonus), 0);
-        assert_eq!(a.current_streak_days, 0);
-        let a = apply(&profile(0), &req(5, ActivityType::Comment), 0);
-        assert_eq!(a.current_streak_days, 1);
     }
 
     #[test]

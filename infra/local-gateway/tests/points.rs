@@ -1,0 +1,684 @@
+//! Points end to end: the ledger under concurrency, idempotency, tiers and
+//! levels, streaks, leaderboard, weekly goals, side quests, battle points and
+//! the resumable jobs (F-PT-1 … F-PT-12, F-JOB-1, F-JOB-3, F-JOB-7).
+
+mod common;
+
+use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use common::{until_type, Stack};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use versus::points::jobs::{JobName, Jobs, RunOutcome};
+use versus::points::ledger::{AwardRequest, Ledger};
+use versus::points::rules::ActivityType;
+use versus::points::tracking::{week_start, Tracking};
+
+const DAY: i64 = 86_400_000;
+
+fn service(stack: &Stack) -> String {
+    stack.token_with("points-service", json!({"scope": "versus/service"}))
+}
+
+async fn award(stack: &Stack, body: Value) -> (u16, Value) {
+    stack
+        .call_with_token(
+            "POST",
+            "/v1/points/award",
+            Some(&service(stack)),
+            Some(&body.to_string()),
+        )
+        .await
+}
+
+fn req(user: &str, amount: i64, t: ActivityType, key: Option<&str>) -> AwardRequest {
+    AwardRequest {
+        user_id: user.into(),
+        amount,
+        activity_type: t,
+        description: String::new(),
+        idempotency_key: key.map(String::from),
+    }
+}
+
+async fn activities(stack: &Stack, user: &str) -> Vec<HashMap<String, AttributeValue>> {
+    let out = stack
+        .dynamodb()
+        .await
+        .query()
+        .table_name(&stack.config("points-api").tables.users)
+        .key_condition_expression("pk = :pk AND begins_with(sk, :a)")
+        .expression_attribute_values(":pk", AttributeValue::S(format!("USER#{user}")))
+        .expression_attribute_values(":a", AttributeValue::S("ACT#".into()))
+        .send()
+        .await
+        .unwrap();
+    out.items.unwrap_or_default()
+}
+
+fn ms(rfc3339: &str) -> i64 {
+    chrono::DateTime::parse_from_rfc3339(rfc3339)
+        .unwrap()
+        .timestamp_millis()
+}
+
+// F-PT-1: 200 concurrent awards of 5: exactly +1000 and 200 activities, no errors;
+// one idempotency key 20 times at once: one activity.
+#[tokio::test]
+async fn concurrent_awards_are_exact_and_idempotent() {
+    let stack = Stack::start().await;
+    stack.create_profile("hot", "hot_user").await;
+    let calls = (0..200).map(|i| {
+        award(&stack, json!({"user_id": "hot", "amount": 5, "activity_type": "comment", "description": format!("c{i}")}))
+    });
+    let results = futures::future::join_all(calls).await;
+    for (status, body) in &results {
+        assert_eq!(*status, 201, "{body}");
+    }
+    let (_, points) = stack.call("GET", "/v1/me/points", Some("hot"), None).await;
+    assert_eq!(points["total_points"], 1000);
+    assert_eq!(points["lifetime"]["comments_posted"], 200);
+    assert_eq!(activities(&stack, "hot").await.len(), 200);
+
+    let same = json!({"user_id": "hot", "amount": 7, "activity_type": "quiz_complete", "idempotency_key": "quiz-7"});
+    let results = futures::future::join_all((0..20).map(|_| award(&stack, same.clone()))).await;
+    let ids: std::collections::HashSet<&str> = results
+        .iter()
+        .map(|(s, b)| {
+            assert!(*s == 201 || *s == 200, "{b}");
+            b["award"]["activity"]["activity_id"].as_str().unwrap()
+        })
+        .collect();
+    assert_eq!(ids.len(), 1, "every repeat returns the first result");
+    assert_eq!(results.iter().filter(|(s, _)| *s == 201).count(), 1);
+    assert_eq!(activities(&stack, "hot").await.len(), 201);
+    let (_, points) = stack.call("GET", "/v1/me/points", Some("hot"), None).await;
+    assert_eq!(points["total_points"], 1007);
+    // The same key for a different award is a conflict, not a silent replay.
+    let (status, body) = award(&stack, json!({"user_id": "hot", "amount": 8, "activity_type": "quiz_complete", "idempotency_key": "quiz-7"})).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("idempotency_key_reused"))
+    );
+}
+
+// F-PT-2, F-PT-3, F-PT-6, F-PT-12, F-ERR-2.
+#[tokio::test]
+async fn boundaries_upgrades_and_refusals() {
+    let stack = Stack::start().await;
+    stack.create_profile("climber", "climber").await;
+    let mut socket = stack.connect(Some(&stack.token("climber"))).await.unwrap();
+    let (_, a) = award(
+        &stack,
+        json!({"user_id": "climber", "amount": 249, "activity_type": "project_create"}),
+    )
+    .await;
+    assert_eq!(a["award"]["tier"], "ember");
+    assert!(a["award"]["tier_upgraded"].is_null());
+    let (_, a) = award(
+        &stack,
+        json!({"user_id": "climber", "amount": 1, "activity_type": "reaction"}),
+    )
+    .await;
+    assert_eq!(
+        a["award"]["tier_upgraded"],
+        json!({"old": "ember", "new": "spark"})
+    );
+    // The first award already pushed level upgrades; the tier one follows.
+    let pushed = loop {
+        let (m, _) = until_type(&mut socket, "points_upgraded").await;
+        if !m["tier_upgraded"].is_null() {
+            break m;
+        }
+    };
+    assert_eq!(pushed["tier_upgraded"]["new"], "spark");
+    assert_eq!(pushed["total_points"], 250);
+    let (_, a) = award(
+        &stack,
+        json!({"user_id": "climber", "amount": 2249, "activity_type": "reaction"}),
+    )
+    .await;
+    assert_eq!(
+        (
+            a["award"]["total_points"].as_i64(),
+            a["award"]["tier"].as_str()
+        ),
+        (Some(2499), Some("beacon"))
+    );
+    let (_, a) = award(
+        &stack,
+        json!({"user_id": "climber", "amount": 1, "activity_type": "reaction"}),
+    )
+    .await;
+    assert_eq!(
+        a["award"]["tier_upgraded"],
+        json!({"old": "beacon", "new": "phoenix"})
+    );
+    let (_, a) = award(
+        &stack,
+        json!({"user_id": "climber", "amount": 57_499, "activity_type": "special_event"}),
+    )
+    .await;
+    assert_eq!(
+        (
+            a["award"]["total_points"].as_i64(),
+            a["award"]["level"].as_u64()
+        ),
+        (Some(59_999), Some(20))
+    );
+    let (_, a) = award(
+        &stack,
+        json!({"user_id": "climber", "amount": 1, "activity_type": "reaction"}),
+    )
+    .await;
+    assert_eq!(a["award"]["level_upgraded"], json!({"old": 20, "new": 21}));
+    let (_, a) = award(
+        &stack,
+        json!({"user_id": "climber", "amount": 10_000, "activity_type": "special_event"}),
+    )
+    .await;
+    assert_eq!(a["award"]["level_upgraded"], json!({"old": 21, "new": 22}));
+
+    let before = activities(&stack, "climber").await.len();
+    for (body, status) in [
+        (
+            json!({"user_id": "climber", "amount": 0, "activity_type": "comment"}),
+            400,
+        ),
+        (
+            json!({"user_id": "climber", "amount": -5, "activity_type": "comment"}),
+            400,
+        ),
+        (
+            json!({"user_id": "climber", "amount": 5, "activity_type": "bribe"}),
+            400,
+        ),
+        (
+            json!({"user_id": "climber", "amount": 5, "activity_type": "comment", "extra": true}),
+            400,
+        ),
+        (
+            json!({"user_id": "nobody", "amount": 5, "activity_type": "comment"}),
+            404,
+        ),
+    ] {
+        let (s, b) = award(&stack, body.clone()).await;
+        assert_eq!(s, status, "{body} -> {b}");
+    }
+    // A player may not award (itself or anyone).
+    let (s, b) = stack
+        .call(
+            "POST",
+            "/v1/points/award",
+            Some("climber"),
+            Some(r#"{"user_id":"climber","amount":5,"activity_type":"comment"}"#),
+        )
+        .await;
+    assert_eq!((s, b["error"]["code"].as_str()), (403, Some("forbidden")));
+    assert_eq!(
+        activities(&stack, "climber").await.len(),
+        before,
+        "nothing written"
+    );
+    let (_, points) = stack
+        .call("GET", "/v1/me/points", Some("climber"), None)
+        .await;
+    assert_eq!(points["total_points"], 70_000);
+    assert_eq!(points["points_to_next_level"], 10_000);
+    assert!(points["points_to_next_tier"].is_null());
+    assert_eq!(points["recent_activities"].as_array().unwrap().len(), 7);
+}
+
+// F-PT-4: streaks across day boundaries (in the user's time zone), a gap, the longest kept.
+#[tokio::test]
+async fn streaks_follow_days_in_the_users_time_zone() {
+    let stack = Stack::start().await;
+    stack.create_profile("walker", "walker").await;
+    let (status, _) = stack
+        .call(
+            "PUT",
+            "/v1/me",
+            Some("walker"),
+            Some(r#"{"timezone":"Africa/Kampala"}"#),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let ledger = Ledger::new(stack.dynamodb().await, &stack.config("points-api"));
+    let at = |t: &str| ms(t);
+    let mut streaks = Vec::new();
+    for t in [
+        "2026-11-20T10:00:00Z",
+        "2026-11-20T20:30:00Z", // 23:30 in Kampala: the same local day
+        "2026-11-20T21:30:00Z", // 00:30 on the 21st in Kampala: the next day
+        "2026-11-22T08:00:00Z",
+        "2026-11-25T08:00:00Z", // a gap
+        "2026-11-26T08:00:00Z",
+    ] {
+        let a = ledger
+            .add_points(&req("walker", 1, ActivityType::Comment, None), at(t))
+            .await
+            .unwrap();
+        streaks.push((a.current_streak_days, a.longest_streak_days));
+    }
+    assert_eq!(
+        streaks,
+        vec![(1, 1), (1, 1), (2, 2), (3, 3), (1, 3), (2, 3)]
+    );
+    // A reward is not activity: it does not extend the streak.
+    let a = ledger
+        .add_points(
+            &req("walker", 5, ActivityType::StreakBonus, None),
+            at("2026-11-27T08:00:00Z"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(a.current_streak_days, 2);
+}
+
+// F-JOB-1, F-JOB-7: the daily bonus pays once per user and date, also when
+// stopped halfway and continued, and when run again.
+#[tokio::test]
+async fn daily_streak_bonus_is_resumable_and_pays_once() {
+    let stack = Stack::start().await;
+    let config = stack.config("scheduled-jobs");
+    let client = stack.dynamodb().await;
+    let ledger = Ledger::new(client.clone(), &config);
+    let day1 = ms("2026-11-21T12:00:00Z");
+    let day2 = day1 + DAY;
+    let mut expected = HashMap::new();
+    for i in 0..25 {
+        let user = format!("s{i:02}");
+        stack
+            .create_profile(&user, &format!("streaker_{i:02}"))
+            .await;
+        // Some were active yesterday too (streak 2), the rest only today (streak 1).
+        if i % 3 == 0 {
+            ledger
+                .add_points(&req(&user, 1, ActivityType::Comment, None), day1)
+                .await
+                .unwrap();
+        }
+        ledger
+            .add_points(&req(&user, 1, ActivityType::Comment, None), day2)
+            .await
+            .unwrap();
+        expected.insert(user, if i % 3 == 0 { 10 } else { 5 });
+    }
+    let date = versus::points::ledger::utc_date(day2);
+    let jobs = Jobs::new(client.clone(), &config, 10);
+    let mut pages = 0;
+    let mut stop_after_one = || {
+        pages += 1;
+        pages > 1
+    };
+    let first = jobs
+        .run(JobName::StreakBonus, date, day2, &mut stop_after_one)
+        .await
+        .unwrap();
+    let RunOutcome::Stopped(cp) = first else {
+        panic!("expected a stop, got {first:?}")
+    };
+    assert_eq!(cp.visited, 10);
+    let rest = jobs
+        .run(JobName::StreakBonus, date, day2, &mut || false)
+        .await
+        .unwrap();
+    let RunOutcome::Done(cp) = rest else {
+        panic!("expected done")
+    };
+    assert_eq!((cp.visited, cp.effects), (25, 25));
+    // Run again; then again with the checkpoint gone (as after a crash before saving it).
+    assert!(matches!(
+        jobs.run(JobName::StreakBonus, date, day2, &mut || false)
+            .await
+            .unwrap(),
+        RunOutcome::Done(_)
+    ));
+    client
+        .delete_item()
+        .table_name(&config.tables.users)
+        .key("pk", AttributeValue::S(format!("JOB#streak_bonus#{date}")))
+        .key("sk", AttributeValue::S("STATE".into()))
+        .send()
+        .await
+        .unwrap();
+    let RunOutcome::Done(cp) = jobs
+        .run(JobName::StreakBonus, date, day2, &mut || false)
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(cp.effects, 0, "nobody paid twice");
+    for (user, bonus) in &expected {
+        let bonuses: Vec<_> = activities(&stack, user)
+            .await
+            .into_iter()
+            .filter(|a| {
+                a.get("activity_type")
+                    .and_then(|v| v.as_s().ok())
+                    .map(String::as_str)
+                    == Some("streak_bonus")
+            })
+            .collect();
+        assert_eq!(bonuses.len(), 1, "{user}");
+        assert_eq!(bonuses[0]["amount"].as_n().unwrap(), &bonus.to_string());
+    }
+    // Through the gateway's schedule trigger: the same job, already done.
+    let response = stack
+        .http
+        .post(format!(
+            "{}/_local/schedules/StreakBonus",
+            stack.running.http_url
+        ))
+        .json(&json!({"date": date.to_string()}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        (
+            body["status"].as_str(),
+            body["checkpoint"]["effects"].as_u64()
+        ),
+        (Some("done"), Some(0))
+    );
+    let unknown = stack
+        .http
+        .post(format!("{}/_local/schedules/Nope", stack.running.http_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 404);
+}
+
+// F-PT-10, F-JOB-3, F-PT-11: goals for recently active users, progress, a reward paid once.
+#[tokio::test]
+async fn weekly_goals_and_side_quests_pay_once() {
+    let stack = Stack::start().await;
+    let config = stack.config("points-api");
+    let client = stack.dynamodb().await;
+    let tracking = Tracking::new(client.clone(), &config);
+    stack.create_profile("g1", "goal_getter").await;
+    stack.create_profile("idle", "idle_user").await;
+    let monday = "2026-11-23".parse().unwrap();
+    let last_week = ms("2026-11-18T12:00:00Z");
+    tracking
+        .ledger()
+        .add_points(&req("g1", 1, ActivityType::Reaction, None), last_week)
+        .await
+        .unwrap();
+    let jobs = Jobs::new(client.clone(), &config, 100);
+    let RunOutcome::Done(cp) = jobs
+        .run(
+            JobName::WeeklyGoals,
+            monday,
+            ms("2026-11-23T00:00:05Z"),
+            &mut || false,
+        )
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(cp.effects, 3, "three goals for the one active user");
+    assert!(tracking
+        .weekly_goals("idle", monday)
+        .await
+        .unwrap()
+        .is_empty());
+    let RunOutcome::Done(_) = jobs
+        .run(
+            JobName::WeeklyGoals,
+            monday,
+            ms("2026-11-23T00:00:05Z"),
+            &mut || false,
+        )
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+
+    // Five comments complete the comments goal: 30 points, once, even when retried.
+    let tuesday = ms("2026-11-24T09:00:00Z");
+    let mut rewards = Vec::new();
+    for i in 0..6 {
+        let key = format!("comment-{i}");
+        let (_, r) = tracking
+            .award(
+                &req("g1", 2, ActivityType::Comment, Some(&key)),
+                tuesday + i,
+            )
+            .await
+            .unwrap();
+        rewards.extend(r);
+        // A retry of the same award: counted once.
+        tracking
+            .award(
+                &req("g1", 2, ActivityType::Comment, Some(&key)),
+                tuesday + i,
+            )
+            .await
+            .unwrap();
+    }
+    let goals = tracking.weekly_goals("g1", monday).await.unwrap();
+    let comments = goals
+        .iter()
+        .find(|g| g.tracker_id.ends_with("comments"))
+        .unwrap();
+    assert_eq!((comments.progress, comments.target), (5, 5));
+    let paid: Vec<_> = rewards.iter().filter(|r| !r.replayed).collect();
+    assert_eq!(paid.len(), 1, "{rewards:?}");
+    assert_eq!(paid[0].activity.amount, 30);
+    assert_eq!(paid[0].activity.activity_type, ActivityType::WeeklyGoal);
+
+    // Side quests: an admin defines, a player starts (once), progress pays once.
+    let admin = stack.token_with("boss", json!({"role": "admin"}));
+    let quest = json!({"title": "Quiz whiz", "description": "Finish two quizzes", "quest_type": "quiz_complete", "difficulty": "easy", "target": 2, "reward": 40});
+    let (s, _) = stack
+        .call(
+            "POST",
+            "/v1/side-quests",
+            Some("g1"),
+            Some(&quest.to_string()),
+        )
+        .await;
+    assert_eq!(s, 403);
+    let (s, created) = stack
+        .call_with_token(
+            "POST",
+            "/v1/side-quests",
+            Some(&admin),
+            Some(&quest.to_string()),
+        )
+        .await;
+    assert_eq!(s, 201, "{created}");
+    let (_, listed) = stack.call("GET", "/v1/side-quests", Some("g1"), None).await;
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1);
+    let start = format!(
+        "/v1/me/side-quests/{}/start",
+        created["quest_id"].as_str().unwrap()
+    );
+    let (s, started) = stack.call("POST", &start, Some("g1"), None).await;
+    assert_eq!((s, started["status"].as_str()), (201, Some("in_progress")));
+    let (s, body) = stack.call("POST", &start, Some("g1"), None).await;
+    assert_eq!(
+        (s, body["error"]["code"].as_str()),
+        (409, Some("quest_already_started"))
+    );
+    assert_eq!(
+        stack
+            .call("POST", "/v1/me/side-quests/nope/start", Some("g1"), None)
+            .await
+            .0,
+        404
+    );
+    for i in 0..3 {
+        let (s, _) = award(&stack, json!({"user_id": "g1", "amount": 3, "activity_type": "quiz_complete", "idempotency_key": format!("quiz-{i}")})).await;
+        assert_eq!(s, 201);
+    }
+    let (_, mine) = stack
+        .call("GET", "/v1/me/side-quests", Some("g1"), None)
+        .await;
+    assert_eq!(mine["items"][0]["status"], "completed");
+    assert_eq!(mine["items"][0]["progress"], 2);
+    let quest_rewards = activities(&stack, "g1")
+        .await
+        .into_iter()
+        .filter(|a| a["activity_type"].as_s().unwrap() == "side_quest")
+        .count();
+    assert_eq!(quest_rewards, 1);
+    // This week's goals over HTTP.
+    let this_week = week_start(versus::points::ledger::utc_date(versus::now_ms()));
+    tracking
+        .create_weekly_goals("g1", this_week, versus::now_ms())
+        .await
+        .unwrap();
+    let (_, goals) = stack
+        .call("GET", "/v1/me/weekly-goals", Some("g1"), None)
+        .await;
+    assert_eq!(goals["items"].as_array().unwrap().len(), 3);
+}
+
+// F-PT-9 through F-MM-10: battle points once per battle and player.
+#[tokio::test]
+async fn battle_results_pay_battle_points_once() {
+    let stack = Stack::start().await;
+    stack.create_profile("bw", "winner").await;
+    stack.create_profile("bl", "loser").await;
+    let (_, code) = stack
+        .call(
+            "POST",
+            "/v1/matches/private",
+            Some("bw"),
+            Some(r#"{"challenge_type":"duel"}"#),
+        )
+        .await;
+    let (_, joined) = stack
+        .call(
+            "POST",
+            &format!(
+                "/v1/matches/private/{}/join",
+                code["code"].as_str().unwrap()
+            ),
+            Some("bl"),
+            None,
+        )
+        .await;
+    let path = format!(
+        "/v1/battles/{}/result",
+        joined["battle"]["battle_id"].as_str().unwrap()
+    );
+    let result = json!({"outcome": "win", "winner_id": "bw"}).to_string();
+    for _ in 0..3 {
+        let (s, _) = stack
+            .call_with_token("POST", &path, Some(&service(&stack)), Some(&result))
+            .await;
+        assert_eq!(s, 200);
+    }
+    let (_, w) = stack.call("GET", "/v1/me/points", Some("bw"), None).await;
+    let (_, l) = stack.call("GET", "/v1/me/points", Some("bl"), None).await;
+    assert_eq!(
+        (w["total_points"].as_i64(), l["total_points"].as_i64()),
+        (Some(50), Some(10))
+    );
+    assert_eq!(w["recent_activities"][0]["activity_type"], "battle_win");
+    assert_eq!(
+        l["recent_activities"][0]["activity_type"],
+        "battle_participation"
+    );
+}
+
+// F-PT-8: 1,000 users, order and ties, without a scan.
+#[tokio::test]
+async fn leaderboard_orders_and_ranks_ties() {
+    let stack = Stack::start().await;
+    let config = stack.config("points-api");
+    let client = stack.dynamodb().await;
+    let mut totals = Vec::new();
+    let items: Vec<WriteRequest> = (0..1000)
+        .map(|i| {
+            let user = format!("lb{i:04}");
+            // Every total appears twice or more: plenty of ties.
+            let total = (i * 37 % 400) as i64 * 10;
+            totals.push((total, format!("player_{i:04}")));
+            let mut item: HashMap<String, AttributeValue> = HashMap::from([
+                ("pk".into(), AttributeValue::S(format!("USER#{user}"))),
+                ("sk".into(), AttributeValue::S("PROFILE".into())),
+                ("user_id".into(), AttributeValue::S(user.clone())),
+                (
+                    "username".into(),
+                    AttributeValue::S(format!("player_{i:04}")),
+                ),
+                (
+                    "display_name".into(),
+                    AttributeValue::S(format!("Player {i}")),
+                ),
+                ("total_points".into(), AttributeValue::N(total.to_string())),
+            ]);
+            item.insert(
+                "leaderboard_shard".into(),
+                AttributeValue::S(versus::points::ledger::leaderboard_shard(
+                    &user,
+                    config.leaderboard_shards,
+                )),
+            );
+            WriteRequest::builder()
+                .put_request(PutRequest::builder().set_item(Some(item)).build().unwrap())
+                .build()
+        })
+        .collect();
+    for chunk in items.chunks(25) {
+        let mut pending = chunk.to_vec();
+        while !pending.is_empty() {
+            let out = client
+                .batch_write_item()
+                .request_items(&config.tables.users, pending)
+                .send()
+                .await
+                .unwrap();
+            pending = out
+                .unprocessed_items
+                .and_then(|mut u| u.remove(&config.tables.users))
+                .unwrap_or_default();
+        }
+    }
+    totals.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    let (s, board) = stack
+        .call("GET", "/v1/leaderboard?limit=100", Some("lb0001"), None)
+        .await;
+    assert_eq!(s, 200);
+    let items = board["items"].as_array().unwrap();
+    assert_eq!(items.len(), 100);
+    for (i, e) in items.iter().enumerate() {
+        assert_eq!(
+            e["total_points"].as_i64().unwrap(),
+            totals[i].0,
+            "position {i}"
+        );
+        assert_eq!(
+            e["username"].as_str().unwrap(),
+            totals[i].1,
+            "ties by username"
+        );
+        let expected_rank = totals.iter().position(|t| t.0 == totals[i].0).unwrap() + 1;
+        assert_eq!(e["rank"].as_u64().unwrap() as usize, expected_rank);
+    }
+    assert_eq!(items[0]["rank"], 1);
+    assert_eq!(items[1]["rank"], 1, "the top total is shared");
+    assert_eq!(
+        stack
+            .call("GET", "/v1/leaderboard?limit=101", Some("lb0001"), None)
+            .await
+            .0,
+        400
+    );
+    assert_eq!(
+        stack
+            .call("GET", "/v1/leaderboard?limit=0", Some("lb0001"), None)
+            .await
+            .0,
+        400
+    );
+}
