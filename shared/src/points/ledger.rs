@@ -222,10 +222,12 @@ impl Ledger {
                 .update_expression("SET #result = :r")
                 .expression_attribute_names("#result", "result")
                 .expression_attribute_values(":r", s(serde_json::to_string(&awarded)?))
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
                 .send()
                 .await;
-            if let Err(e) = stored {
-                db::dependency(e).log();
+            match stored {
+                Ok(out) => cost.write(out.consumed_capacity.as_slice()),
+                Err(e) => db::dependency(e).log(),
             }
         }
         Ok(awarded)

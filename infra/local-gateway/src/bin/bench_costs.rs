@@ -1,8 +1,11 @@
-//! `scripts/bench` part two: what one `find_opponent` costs in DynamoDB
-//! (requests, read and write capacity units as DynamoDB reports them) with
-//! 1,000 and with 100,000 registered users, 10% of them online (F-MM-1).
+//! `scripts/bench` part two: DynamoDB costs (requests, read and write
+//! capacity units as DynamoDB reports them) of
+//! - one `find_opponent` with 1,000 and with 100,000 registered users, 10% of
+//!   them online (F-MM-1);
+//! - one `add_points` (F-PT-1), with and without an idempotency key;
+//! - one leaderboard read over 1,000 users with points (F-PT-8).
 //!
-//! Usage: bench_find_opponent [SIZES...] (default 1000 100000); needs
+//! Usage: bench_costs [SIZES...] (default 1000 100000); needs
 //! `AWS_ENDPOINT_URL_DYNAMODB` (scripts/bench starts DynamoDB Local).
 
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
@@ -92,6 +95,88 @@ async fn main() {
     }
     println!();
     println!("A find is: a Query of one online shard (most recent first, at most 20 entries), one BatchGetItem of at most 8 sampled profiles plus the caller's, and one TransactWriteItems (invitation + both players' guards). Pushes to the two players add one Query each for their connections (not counted here).");
+    points_costs(&client).await;
+}
+
+/// F-PT-1 and F-PT-8 costs, on 1,000 users with points.
+async fn points_costs(client: &aws_sdk_dynamodb::Client) {
+    let prefix = format!("benchpt_{}_", ulid::Ulid::new().to_string().to_lowercase());
+    let params = local_gateway::local_parameters(&HashMap::new());
+    let template =
+        Template::load("template.yaml".as_ref(), &prefix, &params).expect("template.yaml");
+    local_gateway::tables::create_all(client, &template.tables())
+        .await
+        .expect("tables");
+    let env: HashMap<String, String> = [
+        ("USERS_TABLE", template.table_name("UsersTable")),
+        ("BATTLES_TABLE", template.table_name("BattlesTable")),
+        ("SMS_TABLE", template.table_name("SmsTable")),
+        ("JWT_DEV_SECRET", "bench".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let config = versus::Config::from_map(&env).expect("config");
+    let now = versus::now_ms();
+    populate(client, &config.tables.users, 1_000, now).await;
+    let ledger = versus::points::ledger::Ledger::new(client.clone(), &config);
+    // Pass 0: each user's first award of the day (streak write, first
+    // announcements); pass 1: a later award the same day (the common case).
+    let mut by_kind: HashMap<(usize, bool), Vec<Cost>> = HashMap::new();
+    for (pass, i) in (0..2).flat_map(|p| (0..1_000).map(move |i| (p, i))) {
+        let mut cost = Cost::default();
+        let request = versus::points::ledger::AwardRequest {
+            user_id: format!("user{i:07}"),
+            amount: (i as i64 * 37) % 500 + 1,
+            activity_type: versus::points::rules::ActivityType::Comment,
+            description: String::new(),
+            idempotency_key: (i % 2 == 0).then(|| format!("bench-{pass}-{i}")),
+        };
+        ledger
+            .add_points_counted(&request, now, &mut cost)
+            .await
+            .expect("add_points");
+        by_kind.entry((pass, i % 2 == 0)).or_default().push(cost);
+    }
+    let (_, board) = versus::points::leaderboard::top(
+        client,
+        &config.tables.users,
+        config.leaderboard_shards,
+        100,
+    )
+    .await
+    .expect("leaderboard");
+    println!();
+    println!("| operation | calls | requests (mean) | read units (mean) | write units (mean) |");
+    println!("|---|---:|---:|---:|---:|");
+    for (name, kind) in [
+        ("add_points, first of the day", (0, false)),
+        (
+            "add_points, first of the day, with idempotency_key",
+            (0, true),
+        ),
+        ("add_points, later the same day", (1, false)),
+        (
+            "add_points, later the same day, with idempotency_key",
+            (1, true),
+        ),
+    ] {
+        let costs = &by_kind[&kind];
+        let mean = |f: &dyn Fn(&Cost) -> f64| costs.iter().map(f).sum::<f64>() / costs.len() as f64;
+        println!(
+            "| {name} | {} | {:.2} | {:.2} | {:.2} |",
+            costs.len(),
+            mean(&|c| c.requests as f64),
+            mean(&|c| c.read_units),
+            mean(&|c| c.write_units),
+        );
+    }
+    println!(
+        "| leaderboard top 100 of 1,000 ({} shards) | 1 | {} | {:.2} | 0 |",
+        config.leaderboard_shards, board.requests, board.read_units
+    );
+    println!();
+    println!("add_points: a consistent read of the profile, the transaction (profile ADD + activity [+ idempotency record]), a consistent read after it, with a key the stored result; the first award of a day adds the streak write, and an award that moves the tier or level adds its announcement (the first pass includes the first announcement of these seeded totals).");
 }
 
 fn profile(i: usize, now: i64) -> Profile {
