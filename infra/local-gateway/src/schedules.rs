@@ -209,7 +209,7 @@ pub fn spawn_ticker(
 pub async fn trigger(
     State(gateway): State<Arc<Gateway>>,
     Path(name): Path<String>,
-    body: Option<Json<Value>>,
+    body: axum::body::Bytes,
 ) -> (StatusCode, Json<Value>) {
     let Some(schedule) = gateway.schedules.iter().find(|s| s.name == name).cloned() else {
         let known: Vec<&str> = gateway.schedules.iter().map(|s| s.name.as_str()).collect();
@@ -220,7 +220,22 @@ pub async fn trigger(
             ),
         );
     };
-    let extra = body.map(|Json(v)| v);
+    // Any content type: `curl -d '{...}'` sends form encoding by default.
+    let extra = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        match serde_json::from_slice::<Value>(&body) {
+            Ok(v @ Value::Object(_)) => Some(v),
+            _ => {
+                return (
+                    StatusCode::BAD_REQUEST,
+                    Json(
+                        json!({"error": {"code": "invalid_json", "message": "the body, if any, must be a JSON object (merged into the schedule's input)"}}),
+                    ),
+                )
+            }
+        }
+    };
     let event = event(&schedule, extra.as_ref(), Utc::now());
     match gateway.invoke(&schedule.function, event).await {
         Ok(result) => (StatusCode::OK, Json(result)),

@@ -24,6 +24,9 @@ pub const DEFAULT_PAGE: i32 = 100;
 const CONCURRENCY: usize = 8;
 /// F-PT-10: goals go to users active in the last 14 days.
 const ACTIVE_WINDOW_DAYS: u64 = 14;
+/// Days of the goals' own week also visited, so a late or manual run (a
+/// continuation on Tuesday, a developer mid-week) includes this week's players.
+const WEEK_DAYS_AFTER: u64 = 6;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -54,10 +57,12 @@ impl JobName {
     fn days(self, date: NaiveDate) -> Vec<NaiveDate> {
         match self {
             JobName::StreakBonus => vec![date],
-            JobName::WeeklyGoals => (1..=ACTIVE_WINDOW_DAYS)
-                .rev()
-                .map(|back| date - chrono::Days::new(back))
-                .collect(),
+            JobName::WeeklyGoals => {
+                let first = date - chrono::Days::new(ACTIVE_WINDOW_DAYS);
+                (0..=ACTIVE_WINDOW_DAYS + WEEK_DAYS_AFTER)
+                    .map(|d| first + chrono::Days::new(d))
+                    .collect()
+            }
         }
     }
 }
@@ -302,8 +307,8 @@ mod tests {
             "2026-11-23"
         );
         let days = JobName::WeeklyGoals.days("2026-11-23".parse().unwrap());
-        assert_eq!(days.len(), 14);
+        assert_eq!(days.len(), 21);
         assert_eq!(days[0].to_string(), "2026-11-09");
-        assert_eq!(days[13].to_string(), "2026-11-22");
+        assert_eq!(days[20].to_string(), "2026-11-29");
     }
 }
