@@ -57,14 +57,26 @@ pub async fn get_item<T: serde::de::DeserializeOwned>(
     table: &str,
     key: Item,
 ) -> Result<Option<T>, Error> {
+    get_item_counted(client, table, key, &mut Cost::default()).await
+}
+
+/// [`get_item`], adding the read to `cost`.
+pub async fn get_item_counted<T: serde::de::DeserializeOwned>(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    key: Item,
+    cost: &mut Cost,
+) -> Result<Option<T>, Error> {
     let out = client
         .get_item()
         .table_name(table)
         .set_key(Some(key))
         .consistent_read(true)
+        .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total)
         .send()
         .await
         .map_err(dependency)?;
+    cost.read(out.consumed_capacity.as_slice());
     out.item
         .map(serde_dynamo::from_item)
         .transpose()

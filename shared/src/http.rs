@@ -114,6 +114,30 @@ pub fn error(err: &Error) -> Response<Body> {
     response
 }
 
+/// The frame of every authenticated route: the caller from the authorizer's
+/// claims, the F-PR-2 `last_seen_at` refresh alongside the work (best effort),
+/// and the result as JSON or as an F-ERR-1 error.
+pub async fn authenticated<T, F, Fut>(
+    req: &Request,
+    profiles: &crate::profile::Profiles,
+    throttle_secs: i64,
+    now_ms: i64,
+    work: F,
+) -> Response<Body>
+where
+    T: Serialize,
+    F: FnOnce(Caller) -> Fut,
+    Fut: std::future::Future<Output = Result<(u16, T), Error>>,
+{
+    let caller = match caller(req) {
+        Ok(c) => c,
+        Err(e) => return error(&e),
+    };
+    let touch = profiles.note_activity(&caller.user_id, now_ms, throttle_secs);
+    let (_, result) = tokio::join!(touch, work(caller.clone()));
+    respond(result)
+}
+
 pub fn respond<T: Serialize>(result: Result<(u16, T), Error>) -> Response<Body> {
     match result {
         Ok((status, value)) => json(status, &value),

@@ -72,17 +72,16 @@ pub async fn function(config: &Config) -> Result<Invoke, Error> {
 
 impl App {
     pub async fn handle(&self, req: Request, now_ms: i64) -> Response<Body> {
-        let caller = match http::caller(&req) {
-            Ok(c) => c,
-            Err(e) => return http::error(&e),
-        };
-        let touch = self.battles.profiles().note_activity(
-            &caller.user_id,
+        let throttle = self.config.last_seen_throttle_secs;
+        let req = &req;
+        http::authenticated(
+            req,
+            self.battles.profiles(),
+            throttle,
             now_ms,
-            self.config.last_seen_throttle_secs,
-        );
-        let (_, result) = tokio::join!(touch, self.route(&req, &caller, now_ms));
-        http::respond(result)
+            |caller| async move { self.route(req, &caller, now_ms).await },
+        )
+        .await
     }
 
     async fn route(

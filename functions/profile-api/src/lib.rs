@@ -40,21 +40,16 @@ impl App {
     }
 
     pub async fn handle(&self, req: Request, now_ms: i64) -> Response<Body> {
-        let path = req.uri().path().trim_end_matches('/').to_string();
+        let path = &req.uri().path().trim_end_matches('/').to_string();
         if req.method() == Method::GET && path == "/v1/health" {
             return http::json(200, &json!({ "status": "ok" }));
         }
-        let caller = match http::caller(&req) {
-            Ok(c) => c,
-            Err(e) => return http::error(&e),
-        };
-        let touch = self.profiles.note_activity(
-            &caller.user_id,
-            now_ms,
-            self.config.last_seen_throttle_secs,
-        );
-        let (_, result) = tokio::join!(touch, self.route(&req, &path, &caller, now_ms));
-        http::respond(result)
+        let throttle = self.config.last_seen_throttle_secs;
+        let req = &req;
+        http::authenticated(req, &self.profiles, throttle, now_ms, |caller| async move {
+            self.route(req, path, &caller, now_ms).await
+        })
+        .await
     }
 
     async fn route(

@@ -204,20 +204,14 @@ impl BattleStore {
     }
 
     async fn get_profile_counted(&self, user_id: &str, cost: &mut Cost) -> Result<Profile, Error> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.users_table)
-            .set_key(Some(key(user_pk(user_id), PROFILE_SK)))
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await
-            .map_err(db::dependency)?;
-        cost.read(out.consumed_capacity.as_slice());
-        match out.item {
-            Some(item) => Ok(serde_dynamo::from_item(item)?),
-            None => Err(crate::profile::no_profile()),
-        }
+        db::get_item_counted(
+            &self.client,
+            &self.users_table,
+            key(user_pk(user_id), PROFILE_SK),
+            cost,
+        )
+        .await?
+        .ok_or_else(crate::profile::no_profile)
     }
 }
 

@@ -380,21 +380,14 @@ impl Ledger {
     }
 
     async fn read_profile(&self, user_id: &str, cost: &mut Cost) -> Result<Profile, Error> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(user_pk(user_id), PROFILE_SK)))
-            .consistent_read(true)
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await
-            .map_err(db::dependency)?;
-        cost.read(out.consumed_capacity.as_slice());
-        match out.item {
-            Some(item) => Ok(serde_dynamo::from_item(item)?),
-            None => Err(no_user()),
-        }
+        db::get_item_counted(
+            &self.client,
+            &self.table,
+            key(user_pk(user_id), PROFILE_SK),
+            cost,
+        )
+        .await?
+        .ok_or_else(no_user)
     }
 
     /// The commit: totals and counters move by addition (commutative, so
@@ -480,33 +473,23 @@ impl Ledger {
         cost: &mut Cost,
     ) -> Result<Awarded, Error> {
         let k = req.idempotency_key.as_deref().unwrap_or_default();
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(user_pk(&req.user_id), format!("IDEM#{k}"))))
-            .consistent_read(true)
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await
-            .map_err(db::dependency)?;
-        cost.read(out.consumed_capacity.as_slice());
-        let item = out
-            .item
-            .ok_or_else(|| Error::internal("idempotency record vanished"))?;
-        if db::get_s(&item, "request") != Some(fingerprint(req).as_str()) {
+        let record_key = key(user_pk(&req.user_id), format!("IDEM#{k}"));
+        let record: IdempotencyRecord =
+            db::get_item_counted(&self.client, &self.table, record_key, cost)
+                .await?
+                .ok_or_else(|| Error::internal("idempotency record vanished"))?;
+        if record.request != fingerprint(req) {
             return Err(Error::conflict(
                 "idempotency_key_reused",
                 "this idempotency_key was used for a different award",
             ));
         }
-        let mut awarded = match db::get_s(&item, "result") {
-            Some(result) => serde_json::from_str::<Awarded>(result)?,
+        let mut awarded = match record.result {
+            Some(result) => serde_json::from_str::<Awarded>(&result)?,
             // The first call committed but has not stored its result (it is
             // still running, or stopped): finish its bookkeeping from here.
             None => {
-                let activity: Activity =
-                    serde_json::from_str(db::get_s(&item, "activity").unwrap_or(""))?;
+                let activity: Activity = serde_json::from_str(&record.activity)?;
                 let mut settled = self.settle(req, activity, now_ms, cost).await?;
                 settled.tier_upgraded = None;
                 settled.level_upgraded = None;
@@ -578,6 +561,15 @@ pub async fn notify_upgrades(pusher: &crate::realtime::Pusher, awards: &[&Awarde
             pusher.notify(&a.activity.user_id, &message, now_ms).await;
         }
     }
+}
+
+/// `USER#<id>` / `IDEM#<key>`: the claim of an idempotency key.
+#[derive(Deserialize)]
+struct IdempotencyRecord {
+    request: String,
+    activity: String,
+    #[serde(default)]
+    result: Option<String>,
 }
 
 fn no_user() -> Error {
