@@ -60,6 +60,24 @@ pub struct Config {
     pub job_budget_secs: i64,
     /// The queue a scheduled job continues through when it stops early.
     pub jobs_queue_url: Option<String>,
+    pub sms: SmsConfig,
+}
+
+#[derive(Clone, Debug)]
+pub struct SmsConfig {
+    /// The queue `sms-sender` consumes (F-SMS-3).
+    pub queue_url: Option<String>,
+    /// `console` (default), later `sns`, `twilio`, `dmark` (F-SMS-1).
+    pub provider: String,
+    /// F-SMS-27: ISO regions a message may go to.
+    pub allowed_regions: Vec<String>,
+    /// F-SMS-6: micro-dollars per segment, by region, and the default.
+    pub rates: Vec<(String, u64)>,
+    pub default_rate_micros: u64,
+    /// F-SMS-12: promotional messages stop above this month's spend (micro-dollars).
+    pub monthly_cap_micros: u64,
+    /// F-SMS-27: verification codes per country calling code per hour.
+    pub verification_per_country_hour: u32,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -166,8 +184,49 @@ impl Config {
             weekly_goal_reward: bounded("WEEKLY_GOAL_REWARD", 30, 1..=100_000)?,
             job_budget_secs: bounded("JOB_BUDGET_SECONDS", 600, 1..=900)?,
             jobs_queue_url: get("JOBS_QUEUE_URL"),
+            sms: SmsConfig {
+                queue_url: get("SMS_QUEUE_URL"),
+                provider: get("SMS_PROVIDER").unwrap_or_else(|| "console".into()),
+                allowed_regions: get("SMS_ALLOWED_REGIONS")
+                    .unwrap_or_else(|| DEFAULT_SMS_REGIONS.into())
+                    .split(',')
+                    .map(|r| r.trim().to_ascii_uppercase())
+                    .filter(|r| !r.is_empty())
+                    .collect(),
+                rates: parse_rates(
+                    &get("SMS_RATES_MICROS").unwrap_or_else(|| DEFAULT_SMS_RATES.into()),
+                )?,
+                default_rate_micros: number("SMS_DEFAULT_RATE_MICROS", 50_000)? as u64,
+                monthly_cap_micros: number("SMS_MONTHLY_CAP_MICROS", 100_000_000)? as u64,
+                verification_per_country_hour: bounded(
+                    "SMS_VERIFICATIONS_PER_COUNTRY_HOUR",
+                    200,
+                    1..=1_000_000,
+                )? as u32,
+            },
         })
     }
+}
+
+/// Where texts may go unless configured otherwise (F-SMS-27).
+const DEFAULT_SMS_REGIONS: &str = "UG,KE,TZ,RW,NG,GH,ZA,US,CA,GB,FR,DE";
+/// Micro-dollars per segment (F-SMS-6); `SMS_RATES_MICROS` replaces it.
+const DEFAULT_SMS_RATES: &str = "UG=30000,KE=25000,TZ=30000,RW=30000,US=8300,CA=8300,GB=40000";
+
+/// `UG=30000,US=8300` → [(UG, 30000), (US, 8300)].
+fn parse_rates(raw: &str) -> Result<Vec<(String, u64)>, Error> {
+    raw.split(',')
+        .filter(|p| !p.trim().is_empty())
+        .map(|pair| {
+            let (region, rate) = pair.split_once('=').ok_or_else(|| {
+                Error::Config(format!("SMS_RATES_MICROS: {pair:?} is not REGION=MICROS"))
+            })?;
+            let rate = rate.trim().parse().map_err(|_| {
+                Error::Config(format!("SMS_RATES_MICROS: {pair:?} has no whole number"))
+            })?;
+            Ok((region.trim().to_ascii_uppercase(), rate))
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -227,6 +286,17 @@ mod tests {
         assert!(Config::from_map(&env).is_err());
         env.insert("INVITATION_TTL_SECONDS".into(), "2".into());
         assert_eq!(Config::from_map(&env).unwrap().invitation_ttl_secs, 2);
+    }
+
+    #[test]
+    fn sms_defaults_and_rates() {
+        let c = Config::from_map(&base()).unwrap();
+        assert_eq!(c.sms.provider, "console");
+        assert!(c.sms.allowed_regions.contains(&"UG".to_string()));
+        assert!(c.sms.rates.contains(&("US".to_string(), 8300)));
+        let mut env = base();
+        env.insert("SMS_RATES_MICROS".into(), "UG=1,bad".into());
+        assert!(Config::from_map(&env).is_err());
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod points;
 pub mod presence;
 pub mod profile;
 pub mod realtime;
+pub mod sms;
 pub mod ws;
 
 pub use config::Config;

@@ -13,6 +13,8 @@ pub struct PhoneNumber {
     e164: String,
     country_code: u16,
     national: String,
+    /// ISO 3166 region (`UG`), when the numbering plan names one.
+    region: Option<String>,
 }
 
 impl PhoneNumber {
@@ -55,6 +57,7 @@ impl PhoneNumber {
             e164: parsed.format().mode(Mode::E164).to_string(),
             country_code: parsed.code().value(),
             national: parsed.national().value().to_string(),
+            region: parsed.country().id().map(|id| id.as_ref().to_string()),
         })
     }
 
@@ -64,6 +67,11 @@ impl PhoneNumber {
 
     pub fn country_code(&self) -> u16 {
         self.country_code
+    }
+
+    /// The ISO 3166 region (`UG`, `US`), for allow-lists, rates and time zones.
+    pub fn region(&self) -> Option<&str> {
+        self.region.as_deref()
     }
 
     /// `+*********3456`: everything but the last four digits hidden.

@@ -99,6 +99,13 @@ pub struct Profile {
     pub lifetime_projects_created: u64,
     #[serde(default)]
     pub lifetime_comments_posted: u64,
+    /// F-SMS-18: the user's number, and whether (since when) it is verified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone_number: Option<String>,
+    #[serde(default)]
+    pub phone_verified: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone_verified_at: Option<i64>,
     /// The highest tier and level an award has announced (F-PT-6).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub announced_tier: Option<crate::points::rules::Tier>,
@@ -262,6 +269,9 @@ pub fn apply_input(
                 lifetime_comments_posted: 0,
                 announced_tier: None,
                 announced_level: None,
+                phone_number: None,
+                phone_verified: false,
+                phone_verified_at: None,
             })
         }
     }
@@ -278,6 +288,11 @@ pub fn owner_view(p: &Profile, online: bool) -> Value {
         "is_available_for_battles": p.is_available_for_battles,
         "online": online,
         "active_battle_id": p.active_battle_id,
+        "phone": {
+            "number": p.phone_number,
+            "verified": p.phone_verified,
+            "verified_at": p.phone_verified_at.map(rfc3339),
+        },
         "last_seen_at": p.last_seen_at.map(rfc3339),
         "created_at": rfc3339(p.created_at),
         "updated_at": rfc3339(p.updated_at),

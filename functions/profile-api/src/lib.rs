@@ -4,18 +4,38 @@
 
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
+use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use versus::auth::Caller;
 use versus::lambda::{self, Invoke};
+use versus::phone::PhoneNumber;
 use versus::presence::{self, Presence};
-use versus::profile::{self, AvailabilityInput, ProfileInput, Profiles};
+use versus::profile::{self, AvailabilityInput, Profile, ProfileInput, Profiles};
+use versus::sms::outbox::Outbox;
+use versus::sms::store::SmsStore;
+use versus::sms::verification::Verification;
 use versus::{db, http, Config, Error};
 
 pub struct App {
     profiles: Profiles,
     presence: Presence,
+    verification: Verification,
     config: Config,
+}
+
+/// `POST /v1/me/phone/verification` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PhoneInput {
+    phone_number: String,
+}
+
+/// `POST /v1/me/phone/verify` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CodeInput {
+    code: String,
 }
 
 /// Builds the clients once and returns the handler (used by `main` and the local gateway).
@@ -23,7 +43,12 @@ pub async fn function(config: &Config) -> Result<Invoke, Error> {
     let sdk = db::aws_config().await;
     let client = db::dynamodb(&sdk);
     db::warm_up(&client, &config.tables.users).await;
-    let app = Arc::new(App::new(client, config.clone()));
+    let outbox = Outbox::new(
+        SmsStore::new(client.clone(), &config.tables.sms),
+        aws_sdk_sqs::Client::new(&sdk),
+        config.sms.clone(),
+    );
+    let app = Arc::new(App::new(client, config.clone(), outbox));
     Ok(lambda::http(move |req| {
         let app = app.clone();
         async move { app.handle(req, versus::now_ms()).await }
@@ -31,10 +56,11 @@ pub async fn function(config: &Config) -> Result<Invoke, Error> {
 }
 
 impl App {
-    pub fn new(client: aws_sdk_dynamodb::Client, config: Config) -> Self {
+    pub fn new(client: aws_sdk_dynamodb::Client, config: Config, outbox: Outbox) -> Self {
         App {
             profiles: Profiles::new(client.clone(), &config),
-            presence: Presence::new(client, &config),
+            presence: Presence::new(client.clone(), &config),
+            verification: Verification::new(client, &config, outbox),
             config,
         }
     }
@@ -80,6 +106,51 @@ impl App {
                     .profiles
                     .set_availability(&caller.user_id, input.is_available_for_battles, now_ms)
                     .await?;
+                self.view(&profile, now_ms).await.map(|v| (200, v))
+            }
+            (Method::POST, "/v1/me/phone/verification") => {
+                let input: PhoneInput = http::json_body(req)?;
+                let phone = PhoneNumber::parse(&input.phone_number)?;
+                self.profiles
+                    .get(&caller.user_id)
+                    .await?
+                    .ok_or_else(profile::no_profile)?;
+                let expires = self
+                    .verification
+                    .request(&caller.user_id, phone.clone(), now_ms)
+                    .await?;
+                Ok((
+                    202,
+                    json!({ "phone_number": phone.masked(), "expires_at": versus::rfc3339(expires) }),
+                ))
+            }
+            (Method::POST, "/v1/me/phone/verify") => {
+                let input: CodeInput = http::json_body(req)?;
+                self.verification
+                    .verify(&caller.user_id, &input.code, now_ms)
+                    .await?;
+                let profile = self
+                    .profiles
+                    .get(&caller.user_id)
+                    .await?
+                    .ok_or_else(profile::no_profile)?;
+                self.view(&profile, now_ms).await.map(|v| (200, v))
+            }
+            (Method::DELETE, "/v1/me/phone") => {
+                let profile = self
+                    .profiles
+                    .get(&caller.user_id)
+                    .await?
+                    .ok_or_else(profile::no_profile)?;
+                self.verification
+                    .remove(&caller.user_id, profile.phone_number.as_deref())
+                    .await?;
+                let profile = Profile {
+                    phone_number: None,
+                    phone_verified: false,
+                    phone_verified_at: None,
+                    ..profile
+                };
                 self.view(&profile, now_ms).await.map(|v| (200, v))
             }
             _ => Err(Error::not_found(

@@ -53,6 +53,9 @@ pub struct Gateway {
     pub(crate) stage: String,
     pub(crate) connections: Mutex<HashMap<String, websocket::Connection>>,
     pub(crate) schedules: Vec<template::ScheduleDef>,
+    /// The sms table, where the console provider records what it "sent".
+    pub(crate) sms_table: String,
+    pub(crate) dynamodb: aws_sdk_dynamodb::Client,
 }
 
 impl Gateway {
@@ -104,6 +107,56 @@ impl Running {
             let _ = t.await;
         }
     }
+}
+
+/// `GET /_local/sms[?to=+256...]`: what the console provider sent, newest first.
+async fn console_sms(
+    axum::extract::State(gateway): axum::extract::State<Arc<Gateway>>,
+    axum::extract::Query(query): axum::extract::Query<HashMap<String, String>>,
+) -> (http::StatusCode, axum::Json<Value>) {
+    let out = gateway
+        .dynamodb
+        .query()
+        .table_name(&gateway.sms_table)
+        .key_condition_expression("pk = :pk")
+        .expression_attribute_values(":pk", versus::db::s("CONSOLE"))
+        .scan_index_forward(false)
+        .limit(200)
+        .send()
+        .await;
+    let items = match out {
+        Ok(out) => out.items.unwrap_or_default(),
+        Err(e) => {
+            return (
+                http::StatusCode::SERVICE_UNAVAILABLE,
+                axum::Json(
+                    serde_json::json!({"error": {"code": "dependency_failure", "message": versus::db::DisplayErrorContext(&e).to_string()}}),
+                ),
+            )
+        }
+    };
+    let wanted = query.get("to").map(|t| t.trim().replace(' ', "+"));
+    let messages: Vec<Value> = items
+        .iter()
+        .filter(|i| {
+            wanted
+                .as_deref()
+                .is_none_or(|w| versus::db::get_s(i, "to") == Some(w))
+        })
+        .map(|i| {
+            serde_json::json!({
+                "sms_id": versus::db::get_s(i, "sms_id"),
+                "to": versus::db::get_s(i, "to"),
+                "body": versus::db::get_s(i, "body"),
+                "message_type": versus::db::get_s(i, "message_type"),
+                "at": versus::db::get_n(i, "at").map(versus::rfc3339),
+            })
+        })
+        .collect();
+    (
+        http::StatusCode::OK,
+        axum::Json(serde_json::json!({ "messages": messages })),
+    )
 }
 
 /// The parameter values the local stack runs with.
@@ -188,6 +241,8 @@ pub async fn start(options: Options) -> Result<Running, String> {
         stage,
         connections: Mutex::new(HashMap::new()),
         schedules: schedules.clone(),
+        sms_table: template.table_name("SmsTable"),
+        dynamodb: versus::db::dynamodb(&sdk),
     });
 
     let http_app = Router::new()
@@ -195,6 +250,7 @@ pub async fn start(options: Options) -> Result<Running, String> {
             "/_local/schedules/{name}",
             axum::routing::post(schedules::trigger),
         )
+        .route("/_local/sms", get(console_sms))
         .fallback(any(http_api::handle))
         .with_state(gateway.clone());
     let ws_app = Router::new()

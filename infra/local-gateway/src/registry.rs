@@ -18,6 +18,7 @@ pub fn builder(name: &str) -> Option<Builder> {
         "invitation-timeouts" => |c| Box::pin(invitation_timeouts::function(c)),
         "points-api" => |c| Box::pin(points_api::function(c)),
         "scheduled-jobs" => |c| Box::pin(scheduled_jobs::function(c)),
+        "sms-sender" => |c| Box::pin(sms_sender::function(c)),
         _ => return None,
     })
 }

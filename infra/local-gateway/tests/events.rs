@@ -49,6 +49,7 @@ async fn function(stack: &Stack, name: &str) -> Invoke {
         "invitation-timeouts" => invitation_timeouts::function(&config).await.unwrap(),
         "points-api" => points_api::function(&config).await.unwrap(),
         "scheduled-jobs" => scheduled_jobs::function(&config).await.unwrap(),
+        "sms-sender" => sms_sender::function(&config).await.unwrap(),
         other => panic!("no function {other}"),
     }
 }
@@ -75,6 +76,11 @@ async fn profile_api_sample_events() {
     assert_eq!(body(&r)["username"], "event_user");
     let r = f(event("profile-api/put-availability.json")).await.unwrap();
     assert_eq!(body(&r)["is_available_for_battles"], false);
+    let r = f(event("profile-api/request-phone-verification.json"))
+        .await
+        .unwrap();
+    assert_eq!(r["statusCode"], 202, "{r}");
+    assert_eq!(body(&r)["phone_number"], "+********3456");
     for bad in [
         "profile-api/put-me-malformed.json",
         "profile-api/put-me-unknown-field.json",
@@ -342,4 +348,17 @@ async fn scheduled_jobs_sample_events() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("not a job input"), "{err}");
+}
+
+#[tokio::test]
+async fn sms_sender_sample_events() {
+    let stack = Stack::start().await;
+    let f = function(&stack, "sms-sender").await;
+    // An unknown log and an unreadable body: nothing to send, nothing to retry.
+    let r = f(event("sms-sender/unknown-and-unreadable.json"))
+        .await
+        .unwrap();
+    assert_eq!(r["batchItemFailures"], json!([]));
+    let r = f(aws_fixture("example-sqs-event.json")).await.unwrap();
+    assert_eq!(r["batchItemFailures"], json!([]));
 }

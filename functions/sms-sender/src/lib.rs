@@ -1,0 +1,163 @@
+//! sms-sender: takes SMS log ids from the SMS queue and sends them (F-SMS-3,
+//! F-SMS-4, F-SMS-26).
+//!
+//! A log is claimed (pending → sending, one winner) before the provider is
+//! called, so a redelivered message never sends twice. A transient failure
+//! (timeout, 5xx, throttling) goes to the fallback provider once, else puts
+//! the log back to pending and reports the record as a batch item failure:
+//! SQS delivers it again after the visibility timeout, and after the queue's
+//! receive limit into the dead-letter queue, by which time the log is failed.
+//! A permanent failure (4xx, invalid number) fails the log at once.
+
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use std::sync::Arc;
+use versus::lambda::{self, BoxError, Invoke};
+use versus::sms::outbox::SendMessage;
+use versus::sms::providers::console::Console;
+use versus::sms::providers::{Outgoing, Router, SendError};
+use versus::sms::store::{Finish, SmsStore};
+use versus::{db, Config, Error};
+
+/// Equal to the queue's `maxReceiveCount` in template.yaml: the last receive
+/// marks the log failed, and SQS then parks the message in the DLQ.
+pub const MAX_ATTEMPTS: u32 = 5;
+
+pub struct App {
+    store: SmsStore,
+    router: Router,
+}
+
+pub async fn function(config: &Config) -> Result<Invoke, Error> {
+    let sdk = db::aws_config().await;
+    let client = db::dynamodb(&sdk);
+    db::warm_up(&client, &config.tables.sms).await;
+    let router = match config.sms.provider.as_str() {
+        "console" => Router::single(Arc::new(Console::new(client.clone(), &config.tables.sms))),
+        other => {
+            return Err(Error::Config(format!(
+                "SMS_PROVIDER {other:?} is not available (console)"
+            )))
+        }
+    };
+    let app = Arc::new(App {
+        store: SmsStore::new(client, &config.tables.sms),
+        router,
+    });
+    Ok(lambda::typed(move |event: SqsEvent| {
+        let app = app.clone();
+        async move { Ok::<_, BoxError>(app.handle(event, versus::now_ms()).await) }
+    }))
+}
+
+/// What became of one record.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Sent,
+    /// Not pending: already sent, being sent elsewhere, or final.
+    Skipped,
+    Failed,
+    /// To be delivered again (transient failure).
+    Retry,
+}
+
+impl App {
+    pub async fn handle(&self, event: SqsEvent, now_ms: i64) -> SqsBatchResponse {
+        let work = event
+            .records
+            .iter()
+            .map(|r| async move { (r, self.send(r, now_ms).await) });
+        let mut response = SqsBatchResponse::default();
+        for (record, outcome) in futures::future::join_all(work).await {
+            let retry = match outcome {
+                Ok(Outcome::Retry) => true,
+                Ok(_) => false,
+                Err(e) => {
+                    e.log();
+                    true
+                }
+            };
+            if retry {
+                let mut failure = BatchItemFailure::default();
+                failure.item_identifier = record.message_id.clone().unwrap_or_default();
+                response.batch_item_failures.push(failure);
+            }
+        }
+        response
+    }
+
+    pub async fn send(&self, record: &SqsMessage, now_ms: i64) -> Result<Outcome, Error> {
+        let Ok(message) = serde_json::from_str::<SendMessage>(record.body.as_deref().unwrap_or(""))
+        else {
+            tracing::error!(message_id = ?record.message_id, "unreadable SMS message dropped");
+            return Ok(Outcome::Skipped);
+        };
+        let Some(log) = self.store.claim(&message.sms_id, now_ms).await? else {
+            return Ok(Outcome::Skipped);
+        };
+        let outgoing = Outgoing {
+            sms_id: &log.sms_id,
+            to: &log.to,
+            body: &log.body,
+            message_type: log.message_type,
+        };
+        let primary = self.router.primary_for(&log.to);
+        let mut result = primary.send(&outgoing).await.map(|id| (primary.name(), id));
+        if let Err(SendError::Transient(first)) = &result {
+            if let Some(fallback) = self.router.fallback_for(&log.to) {
+                tracing::warn!(sms_id = %log.sms_id, provider = primary.name(), error = %first, "transient failure, trying the fallback");
+                result = fallback
+                    .send(&outgoing)
+                    .await
+                    .map(|id| (fallback.name(), id));
+            }
+        }
+        match result {
+            Ok((provider, provider_message_id)) => {
+                self.store
+                    .finish(
+                        &log.sms_id,
+                        Finish::Sent {
+                            provider,
+                            provider_message_id: &provider_message_id,
+                        },
+                        now_ms,
+                    )
+                    .await?;
+                Ok(Outcome::Sent)
+            }
+            Err(SendError::Permanent(error)) => {
+                self.store
+                    .finish(
+                        &log.sms_id,
+                        Finish::Failed {
+                            provider: primary.name(),
+                            error: &error,
+                        },
+                        now_ms,
+                    )
+                    .await?;
+                Ok(Outcome::Failed)
+            }
+            Err(SendError::Transient(error)) if log.attempts >= MAX_ATTEMPTS => {
+                self.store
+                    .finish(
+                        &log.sms_id,
+                        Finish::Failed {
+                            provider: primary.name(),
+                            error: &error,
+                        },
+                        now_ms,
+                    )
+                    .await?;
+                // Reported as failed so that SQS moves the message to the DLQ.
+                Ok(Outcome::Retry)
+            }
+            Err(SendError::Transient(error)) => {
+                self.store
+                    .finish(&log.sms_id, Finish::Retry { error: &error }, now_ms)
+                    .await?;
+                Ok(Outcome::Retry)
+            }
+        }
+    }
+}

@@ -1,0 +1,376 @@
+//! The SMS pipeline so far: phone verification end to end through the local
+//! gateway, the console provider's outbox, the policy's refusals, the atomic
+//! limits under a race, and a sender that never sends a log twice
+//! (F-SMS-2 … F-SMS-6, F-SMS-11, F-SMS-12, F-SMS-17, F-SMS-18, F-SMS-27).
+
+mod common;
+
+use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use aws_sdk_dynamodb::types::AttributeValue;
+use common::Stack;
+use serde_json::{json, Value};
+use versus::phone::PhoneNumber;
+use versus::sms::store::SmsStore;
+
+const PHONE: &str = "+256772123456";
+
+async fn local_sms(stack: &Stack, to: &str) -> Vec<Value> {
+    let url = format!(
+        "{}/_local/sms?to={}",
+        stack.running.http_url,
+        to.replace('+', "%2B")
+    );
+    let body: Value = stack
+        .http
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    body["messages"].as_array().cloned().unwrap_or_default()
+}
+
+/// The code in the newest verification SMS to `to` (waits for the sender).
+async fn code_sent_to(stack: &Stack, to: &str, already: usize) -> String {
+    common::eventually(
+        "the verification SMS reaches the console outbox",
+        || async { local_sms(stack, to).await.len() > already },
+    )
+    .await;
+    let messages = local_sms(stack, to).await;
+    let body = messages[0]["body"].as_str().unwrap();
+    body.split(|c: char| !c.is_ascii_digit())
+        .find(|w| w.len() == 6)
+        .expect("a 6-digit code")
+        .to_string()
+}
+
+async fn request_code(stack: &Stack, user: &str, phone: &str) -> (u16, Value) {
+    stack
+        .call(
+            "POST",
+            "/v1/me/phone/verification",
+            Some(user),
+            Some(&json!({ "phone_number": phone }).to_string()),
+        )
+        .await
+}
+
+async fn verify(stack: &Stack, user: &str, code: &str) -> (u16, Value) {
+    stack
+        .call(
+            "POST",
+            "/v1/me/phone/verify",
+            Some(user),
+            Some(&json!({ "code": code }).to_string()),
+        )
+        .await
+}
+
+// F-SMS-17, F-SMS-18: request, the code in the console outbox, verify.
+#[tokio::test]
+async fn phone_verification_end_to_end() {
+    let stack = Stack::start().await;
+    stack.create_profile("v1", "verifier").await;
+    let (status, body) = request_code(&stack, "v1", "+256 772 123 456").await;
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(body["phone_number"], "+********3456");
+    let code = code_sent_to(&stack, PHONE, 0).await;
+    let messages = local_sms(&stack, PHONE).await;
+    assert_eq!(messages[0]["message_type"], "phone_verification");
+    let (status, me) = verify(&stack, "v1", &code).await;
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(me["phone"]["verified"], true);
+    assert_eq!(me["phone"]["number"], PHONE);
+    // Used once.
+    let (status, body) = verify(&stack, "v1", &code).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("no_verification"))
+    );
+    // The log says sent, with segments and encoding.
+    let sms_id = messages[0]["sms_id"].as_str().unwrap();
+    let log = SmsStore::new(
+        stack.dynamodb().await,
+        &stack.config("profile-api").tables.sms,
+    )
+    .get_log(sms_id)
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(log.status, versus::sms::store::Status::Sent);
+    assert_eq!((log.segments, log.attempts), (1, 1));
+    assert_eq!(log.provider.as_deref(), Some("console"));
+    // Removing the number.
+    let (status, me) = stack.call("DELETE", "/v1/me/phone", Some("v1"), None).await;
+    assert_eq!(
+        (status, me["phone"]["verified"].as_bool()),
+        (200, Some(false))
+    );
+    // Bad input.
+    for (phone, code) in [
+        ("0772123456", "invalid_phone_number"),
+        ("+256 12", "invalid_phone_number"),
+    ] {
+        let (status, body) = request_code(&stack, "v1", phone).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (400, Some(code)),
+            "{phone}"
+        );
+    }
+    let (status, body) = verify(&stack, "v1", "12ab56").await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("validation_error"))
+    );
+}
+
+// F-SMS-18: five wrong tries kill a code; an expired code is refused.
+#[tokio::test]
+async fn wrong_and_expired_codes() {
+    let stack = Stack::start().await;
+    stack.create_profile("w1", "wrong_tries").await;
+    assert_eq!(request_code(&stack, "w1", PHONE).await.0, 202);
+    let code = code_sent_to(&stack, PHONE, 0).await;
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    for left in (1..5).rev() {
+        let (status, body) = verify(&stack, "w1", wrong).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (422, Some("wrong_code"))
+        );
+        assert!(body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("{left} tries left")));
+    }
+    let (status, body) = verify(&stack, "w1", wrong).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (422, Some("code_dead"))
+    );
+    let (status, body) = verify(&stack, "w1", &code).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (422, Some("code_dead")),
+        "the right code is dead too"
+    );
+
+    // Expired: the stored code's time is up.
+    stack.create_profile("w2", "too_late").await;
+    let other = "+256772654321";
+    assert_eq!(request_code(&stack, "w2", other).await.0, 202);
+    let code = code_sent_to(&stack, other, 0).await;
+    stack
+        .dynamodb()
+        .await
+        .update_item()
+        .table_name(&stack.config("profile-api").tables.sms)
+        .key("pk", AttributeValue::S("VERIFY#w2".into()))
+        .key("sk", AttributeValue::S("CODE".into()))
+        .update_expression("SET valid_until = :past")
+        .expression_attribute_values(
+            ":past",
+            AttributeValue::N((versus::now_ms() - 1).to_string()),
+        )
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = verify(&stack, "w2", &code).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (422, Some("code_expired"))
+    );
+}
+
+// F-SMS-18: a number verified by a second user moves to it, atomically.
+#[tokio::test]
+async fn verifying_a_taken_number_takes_it_over() {
+    let stack = Stack::start().await;
+    stack.create_profile("first", "first_owner").await;
+    stack.create_profile("second", "second_owner").await;
+    assert_eq!(request_code(&stack, "first", PHONE).await.0, 202);
+    let code = code_sent_to(&stack, PHONE, 0).await;
+    assert_eq!(verify(&stack, "first", &code).await.0, 200);
+    // The same number for a second user, 31 s later (the per-number cooldown).
+    let config = stack.config("profile-api");
+    let client = stack.dynamodb().await;
+    let outbox = versus::sms::outbox::Outbox::new(
+        SmsStore::new(client.clone(), &config.tables.sms),
+        aws_sdk_sqs::Client::new(&versus::db::aws_config().await),
+        config.sms.clone(),
+    );
+    let verification =
+        versus::sms::verification::Verification::new(client.clone(), &config, outbox);
+    let later = versus::now_ms() + 31_000;
+    verification
+        .request("second", PhoneNumber::parse(PHONE).unwrap(), later)
+        .await
+        .unwrap();
+    let code = code_sent_to(&stack, PHONE, 1).await;
+    let verified = verification.verify("second", &code, later).await.unwrap();
+    assert_eq!(verified.previous_owner.as_deref(), Some("first"));
+    let (_, first) = stack.call("GET", "/v1/me", Some("first"), None).await;
+    let (_, second) = stack.call("GET", "/v1/me", Some("second"), None).await;
+    assert_eq!(
+        (
+            first["phone"]["verified"].as_bool(),
+            first["phone"]["number"].as_str()
+        ),
+        (Some(false), None)
+    );
+    assert_eq!(
+        (
+            second["phone"]["verified"].as_bool(),
+            second["phone"]["number"].as_str()
+        ),
+        (Some(true), Some(PHONE))
+    );
+}
+
+// F-SMS-11, F-SMS-27: opted-out numbers and other countries are refused, logged as suppressed.
+#[tokio::test]
+async fn opted_out_numbers_and_other_countries_are_refused() {
+    let stack = Stack::start().await;
+    stack.create_profile("o1", "opted_out").await;
+    let store = SmsStore::new(
+        stack.dynamodb().await,
+        &stack.config("profile-api").tables.sms,
+    );
+    store
+        .opt_out(
+            &PhoneNumber::parse(PHONE).unwrap(),
+            "STOP",
+            versus::now_ms(),
+        )
+        .await
+        .unwrap();
+    let (status, body) = request_code(&stack, "o1", PHONE).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (422, Some("phone_opted_out"))
+    );
+    let (status, body) = request_code(&stack, "o1", "+5511912345678").await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (422, Some("country_not_supported"))
+    );
+    store
+        .opt_in(&PhoneNumber::parse(PHONE).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(request_code(&stack, "o1", PHONE).await.0, 202);
+    // Nothing reached the provider for the refused ones.
+    common::eventually("one SMS sent", || async {
+        local_sms(&stack, PHONE).await.len() == 1
+    })
+    .await;
+    let suppressed = stack
+        .dynamodb()
+        .await
+        .scan()
+        .table_name(&stack.config("profile-api").tables.sms)
+        .filter_expression("#s = :s")
+        .expression_attribute_names("#s", "status")
+        .expression_attribute_values(":s", AttributeValue::S("suppressed".into()))
+        .send()
+        .await
+        .unwrap();
+    let reasons: Vec<String> = suppressed
+        .items()
+        .iter()
+        .map(|i| i["reason"].as_s().unwrap().clone())
+        .collect();
+    assert_eq!(reasons.len(), 2);
+    assert!(
+        reasons.contains(&"opted_out".to_string())
+            && reasons.contains(&"country_not_allowed".to_string())
+    );
+}
+
+// F-SMS-12: the per-number limit holds when 20 requests race; each refusal is logged.
+#[tokio::test]
+async fn limits_hold_when_requests_race() {
+    let stack = Stack::start().await;
+    stack.create_profile("r1", "racer").await;
+    let results =
+        futures::future::join_all((0..20).map(|_| request_code(&stack, "r1", PHONE))).await;
+    let accepted = results.iter().filter(|(s, _)| *s == 202).count();
+    let limited = results.iter().filter(|(s, _)| *s == 429).count();
+    assert_eq!((accepted, limited), (1, 19), "{results:?}");
+    common::eventually("one SMS sent", || async {
+        local_sms(&stack, PHONE).await.len() == 1
+    })
+    .await;
+    let logs = stack
+        .dynamodb()
+        .await
+        .scan()
+        .table_name(&stack.config("profile-api").tables.sms)
+        .filter_expression("begins_with(pk, :p) AND #s = :s")
+        .expression_attribute_names("#s", "status")
+        .expression_attribute_values(":p", AttributeValue::S("SMS#".into()))
+        .expression_attribute_values(":s", AttributeValue::S("suppressed".into()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logs.count, 19);
+    assert!(logs
+        .items()
+        .iter()
+        .all(|i| i["reason"].as_s().unwrap() == "phone_cooldown"));
+}
+
+// F-SMS-4: a message delivered several times sends once.
+#[tokio::test]
+async fn a_redelivered_message_sends_once() {
+    let stack = Stack::start().await;
+    let config = stack.config("sms-sender");
+    let client = stack.dynamodb().await;
+    let store = SmsStore::new(client.clone(), &config.tables.sms);
+    let phone = PhoneNumber::parse(PHONE).unwrap();
+    let log = versus::sms::store::SmsLog {
+        sms_id: versus::battles::new_id(),
+        user_id: None,
+        to: phone,
+        body: "hello".into(),
+        message_type: versus::sms::MessageType::SecurityAlert,
+        status: versus::sms::store::Status::Pending,
+        reason: None,
+        provider: None,
+        provider_message_id: None,
+        error: None,
+        attempts: 0,
+        segments: 1,
+        encoding: versus::sms::segments::Encoding::Gsm7,
+        cost_micros: 30_000,
+        related: None,
+        created_at: versus::now_ms(),
+        sent_at: None,
+        delivered_at: None,
+        due_at: None,
+    };
+    store.put_log(&log).await.unwrap();
+    let f = sms_sender::function(&config).await.unwrap();
+    let record = |id: &str| {
+        let mut m = SqsMessage::default();
+        m.message_id = Some(id.to_string());
+        m.body = Some(json!({ "sms_id": log.sms_id }).to_string());
+        m
+    };
+    let mut batch = SqsEvent::default();
+    batch.records = (0..5).map(|i| record(&format!("m{i}"))).collect();
+    let r = f(serde_json::to_value(&batch).unwrap()).await.unwrap();
+    assert_eq!(r["batchItemFailures"], json!([]));
+    let r = f(serde_json::to_value(&batch).unwrap()).await.unwrap();
+    assert_eq!(r["batchItemFailures"], json!([]));
+    assert_eq!(local_sms(&stack, PHONE).await.len(), 1);
+    let sent = store.get_log(&log.sms_id).await.unwrap().unwrap();
+    assert_eq!(
+        (sent.status, sent.attempts),
+        (versus::sms::store::Status::Sent, 1)
+    );
+}

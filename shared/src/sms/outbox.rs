@@ -1,0 +1,204 @@
+//! `enqueue`: the one way to send an SMS (F-SMS-3). It applies the policy,
+//! writes the SmsLog (pending, suppressed with its reason, or deferred) and
+//! puts a pending log's id on the SMS queue. The caller never waits on a
+//! provider, and a refused send is a record, not an error.
+
+use super::policy::{self, Preferences, Reason, Recipient};
+use super::segments;
+use super::store::{Limit, Related, SmsLog, SmsStore, Status};
+use super::{finish_body, MessageType};
+use crate::config::SmsConfig;
+use crate::db::DisplayErrorContext;
+use crate::error::Error;
+use crate::phone::PhoneNumber;
+use serde::{Deserialize, Serialize};
+
+/// What a caller asks to send.
+pub struct SmsRequest {
+    pub to: PhoneNumber,
+    pub message_type: MessageType,
+    pub body: String,
+    /// The user the message is for, when there is one.
+    pub user_id: Option<String>,
+    /// Who caused it (battle invitations are limited per sender).
+    pub sender_id: Option<String>,
+    pub related: Option<Related>,
+    /// The recipient's phone is verified by `user_id`.
+    pub verified: bool,
+    pub preferences: Option<Preferences>,
+    pub timezone: Option<String>,
+}
+
+/// The SQS message `sms-sender` receives.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SendMessage {
+    pub sms_id: String,
+}
+
+#[derive(Clone)]
+pub struct Outbox {
+    store: SmsStore,
+    sqs: aws_sdk_sqs::Client,
+    config: SmsConfig,
+}
+
+/// The counted limits a request is subject to (F-SMS-12, F-SMS-27).
+pub fn limits_for(request: &SmsRequest, config: &SmsConfig) -> Vec<Limit> {
+    let phone = request.to.e164();
+    let mut limits = vec![Limit {
+        scope: format!("phone#{phone}"),
+        window_secs: 30,
+        limit: 1,
+        reason: Reason::PhoneCooldown,
+    }];
+    if let Some(user) = &request.user_id {
+        limits.push(Limit {
+            scope: format!("user#{user}#h"),
+            window_secs: 3600,
+            limit: 10,
+            reason: Reason::UserHourlyLimit,
+        });
+        limits.push(Limit {
+            scope: format!("user#{user}#d"),
+            window_secs: 86_400,
+            limit: 30,
+            reason: Reason::UserDailyLimit,
+        });
+    }
+    match request.message_type {
+        MessageType::PhoneVerification => {
+            limits.push(Limit {
+                scope: format!("verify#{phone}#10m"),
+                window_secs: 600,
+                limit: 3,
+                reason: Reason::VerificationPhoneLimit,
+            });
+            limits.push(Limit {
+                scope: format!("verify#{phone}#d"),
+                window_secs: 86_400,
+                limit: 10,
+                reason: Reason::VerificationDailyLimit,
+            });
+            limits.push(Limit {
+                scope: format!("verify#cc{}#h", request.to.country_code()),
+                window_secs: 3600,
+                limit: config.verification_per_country_hour,
+                reason: Reason::VerificationCountryLimit,
+            });
+        }
+        MessageType::BattleInvitation => {
+            if let Some(sender) = &request.sender_id {
+                limits.push(Limit {
+                    scope: format!("invites#{sender}#h"),
+                    window_secs: 3600,
+                    limit: 5,
+                    reason: Reason::SenderInvitationLimit,
+                });
+            }
+        }
+        _ => {}
+    }
+    limits
+}
+
+impl Outbox {
+    pub fn new(store: SmsStore, sqs: aws_sdk_sqs::Client, config: SmsConfig) -> Self {
+        Outbox { store, sqs, config }
+    }
+
+    pub fn store(&self) -> &SmsStore {
+        &self.store
+    }
+
+    pub async fn enqueue(&self, request: SmsRequest, now_ms: i64) -> Result<SmsLog, Error> {
+        let body = finish_body(request.message_type, &request.body);
+        let analysis = segments::analyze(&body);
+        let mut log = SmsLog {
+            sms_id: crate::battles::new_id(),
+            user_id: request.user_id.clone(),
+            to: request.to.clone(),
+            body,
+            message_type: request.message_type,
+            status: Status::Pending,
+            reason: None,
+            provider: None,
+            provider_message_id: None,
+            error: None,
+            attempts: 0,
+            segments: analysis.segments,
+            encoding: analysis.encoding,
+            cost_micros: segments::cost_micros(
+                analysis.segments,
+                request.to.region(),
+                &self.config.rates,
+                self.config.default_rate_micros,
+            ),
+            related: request.related.clone(),
+            created_at: now_ms,
+            sent_at: None,
+            delivered_at: None,
+            due_at: None,
+        };
+        let opted_out = self.store.is_opted_out(&request.to).await?;
+        let timezone = request
+            .timezone
+            .clone()
+            .or_else(|| policy::region_timezone(request.to.region()).map(str::to_string));
+        let recipient = Recipient {
+            phone: &request.to,
+            opted_out,
+            verified: request.verified,
+            preferences: request.preferences.as_ref(),
+            timezone: timezone.as_deref(),
+        };
+        let verdict = match policy::check(
+            request.message_type,
+            &recipient,
+            &self.config.allowed_regions,
+        ) {
+            Err(reason) => Err(reason),
+            Ok(()) => {
+                self.store
+                    .take(&limits_for(&request, &self.config), now_ms)
+                    .await?
+            }
+        };
+        if let Err(reason) = verdict {
+            log.status = Status::Suppressed;
+            log.reason = Some(reason);
+            tracing::info!(sms_id = %log.sms_id, to = %log.to, ?reason, "SMS suppressed");
+            self.store.put_log(&log).await?;
+            return Ok(log);
+        }
+        if let Some(until) =
+            policy::quiet_hours_until(request.message_type, timezone.as_deref(), now_ms)
+        {
+            log.status = Status::Deferred;
+            log.due_at = Some(until);
+            self.store.put_log(&log).await?;
+            return Ok(log);
+        }
+        self.store.put_log(&log).await?;
+        self.queue(&log.sms_id).await?;
+        Ok(log)
+    }
+
+    async fn queue(&self, sms_id: &str) -> Result<(), Error> {
+        let url = self
+            .config
+            .queue_url
+            .as_deref()
+            .ok_or_else(|| Error::Config("SMS_QUEUE_URL is not set".into()))?;
+        self.sqs
+            .send_message()
+            .queue_url(url)
+            .message_body(serde_json::to_string(&SendMessage {
+                sms_id: sms_id.to_string(),
+            })?)
+            .send()
+            .await
+            .map_err(|e| Error::Dependency(DisplayErrorContext(&e).to_string()))?;
+        Ok(())
+    }
+}

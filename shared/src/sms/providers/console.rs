@@ -1,0 +1,61 @@
+//! The `console` provider (F-SMS-1): for development. It logs the message
+//! (number masked) and records it in the sms table under `CONSOLE`, where the
+//! local gateway shows it at `GET /_local/sms`.
+
+use super::{Outgoing, Provider, SendError};
+use crate::db::{key, n, s};
+use aws_sdk_dynamodb::Client;
+use futures::future::BoxFuture;
+
+/// Console messages are kept a day.
+const KEEP_SECS: i64 = 24 * 3600;
+
+pub struct Console {
+    client: Client,
+    table: String,
+}
+
+impl Console {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Console {
+            client,
+            table: table.into(),
+        }
+    }
+}
+
+impl Provider for Console {
+    fn name(&self) -> &'static str {
+        "console"
+    }
+
+    fn send<'a>(&'a self, message: &'a Outgoing<'a>) -> BoxFuture<'a, Result<String, SendError>> {
+        Box::pin(async move {
+            let now = crate::now_ms();
+            tracing::info!(to = %message.to, sms_id = message.sms_id, body = message.body, "console SMS");
+            let mut item = key("CONSOLE", format!("{now:013}#{}", message.sms_id));
+            item.insert("sms_id".into(), s(message.sms_id));
+            item.insert("to".into(), s(message.to.e164()));
+            item.insert("body".into(), s(message.body));
+            item.insert(
+                "message_type".into(),
+                s(serde_json::to_value(message.message_type)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default()),
+            );
+            item.insert("at".into(), n(now));
+            item.insert("expires_at".into(), n(now / 1000 + KEEP_SECS));
+            self.client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .send()
+                .await
+                .map_err(|e| {
+                    SendError::Transient(crate::db::DisplayErrorContext(&e).to_string())
+                })?;
+            Ok(format!("console-{}", message.sms_id))
+        })
+    }
+}

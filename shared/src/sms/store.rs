@@ -1,0 +1,318 @@
+//! SmsLog records (F-SMS-2), the opt-out list (F-SMS-11) and the atomic
+//! counters behind the limits (F-SMS-12, F-SMS-27).
+
+use super::policy::Reason;
+use super::segments::Encoding;
+use super::MessageType;
+use crate::db::{self, classify, key, n, s, Item, WriteFailure};
+use crate::error::Error;
+use crate::phone::PhoneNumber;
+use aws_sdk_dynamodb::types::{ReturnValue, TransactWriteItem, Update};
+use aws_sdk_dynamodb::Client;
+use serde::{Deserialize, Serialize};
+
+/// Logs are kept this long (TTL).
+const LOG_RETENTION_SECS: i64 = 180 * 24 * 3600;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Pending,
+    Sending,
+    Sent,
+    Delivered,
+    Failed,
+    Suppressed,
+    Deferred,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Related {
+    pub kind: String,
+    pub id: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// Absent options are left out of the item: some attributes are index keys,
+/// which may be missing but never null.
+pub struct SmsLog {
+    pub sms_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    pub to: PhoneNumber,
+    pub body: String,
+    pub message_type: MessageType,
+    pub status: Status,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Reason>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_message_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub attempts: u32,
+    pub segments: u32,
+    pub encoding: Encoding,
+    pub cost_micros: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub related: Option<Related>,
+    pub created_at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivered_at: Option<i64>,
+    /// A deferred message's release time (F-SMS-14).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_at: Option<i64>,
+}
+
+/// One counted limit: at most `limit` within a fixed window of `window_secs`.
+#[derive(Clone, Debug)]
+pub struct Limit {
+    pub scope: String,
+    pub window_secs: i64,
+    pub limit: u32,
+    pub reason: Reason,
+}
+
+fn log_key(id: &str) -> Item {
+    key(format!("SMS#{id}"), "LOG")
+}
+
+fn optout_key(phone: &PhoneNumber) -> Item {
+    key(format!("OPTOUT#{}", phone.e164()), "OPTOUT")
+}
+
+#[derive(Clone)]
+pub struct SmsStore {
+    pub(crate) client: Client,
+    pub(crate) table: String,
+}
+
+impl SmsStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        SmsStore {
+            client,
+            table: table.into(),
+        }
+    }
+
+    pub async fn put_log(&self, log: &SmsLog) -> Result<(), Error> {
+        let mut item: Item = serde_dynamo::to_item(log)?;
+        item.extend(log_key(&log.sms_id));
+        item.insert(
+            "expires_at".into(),
+            n(log.created_at / 1000 + LOG_RETENTION_SECS),
+        );
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .map_err(db::dependency)?;
+        Ok(())
+    }
+
+    pub async fn get_log(&self, id: &str) -> Result<Option<SmsLog>, Error> {
+        db::get_item(&self.client, &self.table, log_key(id)).await
+    }
+
+    /// F-SMS-4: takes a pending log for sending (pending → sending, one
+    /// winner). `None` when it is not pending: already sent, being sent, or final.
+    pub async fn claim(&self, id: &str, now_ms: i64) -> Result<Option<SmsLog>, Error> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(log_key(id)))
+            .update_expression("SET #status = :sending, claimed_at = :now ADD attempts :one")
+            .condition_expression("#status = :pending")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":sending", s("sending"))
+            .expression_attribute_values(":pending", s("pending"))
+            .expression_attribute_values(":now", n(now_ms))
+            .expression_attribute_values(":one", n(1))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(out) => Ok(Some(serde_dynamo::from_item(
+                out.attributes.unwrap_or_default(),
+            )?)),
+            Err(err) => match classify(err) {
+                WriteFailure::ConditionFailed => Ok(None),
+                WriteFailure::TransactionCancelled(_) => {
+                    Err(Error::internal("unexpected transaction error"))
+                }
+                WriteFailure::Other(e) => Err(e),
+            },
+        }
+    }
+
+    /// Moves a claimed log on: sent (with the provider's id), failed, or back
+    /// to pending for another attempt.
+    pub async fn finish(&self, id: &str, outcome: Finish<'_>, now_ms: i64) -> Result<(), Error> {
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(log_key(id)))
+            .condition_expression("#status = :sending")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":sending", s("sending"));
+        update = match outcome {
+            Finish::Sent {
+                provider,
+                provider_message_id,
+            } => update
+                .update_expression(
+                    "SET #status = :sent, provider = :p, provider_message_id = :pid, sent_at = :now",
+                )
+                .expression_attribute_values(":sent", s("sent"))
+                .expression_attribute_values(":p", s(provider))
+                .expression_attribute_values(":pid", s(provider_message_id))
+                .expression_attribute_values(":now", n(now_ms)),
+            Finish::Failed { provider, error } => update
+                .update_expression("SET #status = :failed, provider = :p, #error = :e")
+                .expression_attribute_names("#error", "error")
+                .expression_attribute_values(":failed", s("failed"))
+                .expression_attribute_values(":p", s(provider))
+                .expression_attribute_values(":e", s(error)),
+            Finish::Retry { error } => update
+                .update_expression("SET #status = :pending, #error = :e")
+                .expression_attribute_names("#error", "error")
+                .expression_attribute_values(":pending", s("pending"))
+                .expression_attribute_values(":e", s(error)),
+        };
+        match update.send().await {
+            Ok(_) => Ok(()),
+            Err(err) => match classify(err) {
+                WriteFailure::ConditionFailed => Err(Error::conflict(
+                    "not_sending",
+                    format!("SMS {id} is no longer being sent"),
+                )),
+                WriteFailure::TransactionCancelled(_) => {
+                    Err(Error::internal("unexpected transaction error"))
+                }
+                WriteFailure::Other(e) => Err(e),
+            },
+        }
+    }
+
+    pub async fn is_opted_out(&self, phone: &PhoneNumber) -> Result<bool, Error> {
+        let found: Option<serde_json::Value> =
+            db::get_item(&self.client, &self.table, optout_key(phone)).await?;
+        Ok(found.is_some())
+    }
+
+    /// F-SMS-11: STOP and its synonyms.
+    pub async fn opt_out(
+        &self,
+        phone: &PhoneNumber,
+        keyword: &str,
+        now_ms: i64,
+    ) -> Result<(), Error> {
+        let mut item = optout_key(phone);
+        item.insert("keyword".into(), s(keyword));
+        item.insert("at".into(), n(now_ms));
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(db::dependency)?;
+        Ok(())
+    }
+
+    /// F-SMS-11: START / UNSTOP / YES.
+    pub async fn opt_in(&self, phone: &PhoneNumber) -> Result<(), Error> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(optout_key(phone)))
+            .send()
+            .await
+            .map_err(db::dependency)?;
+        Ok(())
+    }
+
+    /// Counts one send against every limit at once (F-SMS-12): either all
+    /// counters move, or none does and the first limit reached is returned.
+    /// Each counter is a conditional `ADD` on a per-window item, so any number
+    /// of concurrent sends never pass a limit.
+    pub async fn take(&self, limits: &[Limit], now_ms: i64) -> Result<Result<(), Reason>, Error> {
+        if limits.is_empty() {
+            return Ok(Ok(()));
+        }
+        let now_secs = now_ms / 1000;
+        let items: Vec<TransactWriteItem> = limits
+            .iter()
+            .map(|l| {
+                let window = now_secs / l.window_secs;
+                TransactWriteItem::builder()
+                    .update(
+                        Update::builder()
+                            .table_name(&self.table)
+                            .set_key(Some(key(format!("LIMIT#{}#{window}", l.scope), "COUNT")))
+                            .update_expression("ADD #count :one SET expires_at = :exp")
+                            .condition_expression("attribute_not_exists(#count) OR #count < :limit")
+                            .expression_attribute_names("#count", "count")
+                            .expression_attribute_values(":one", n(1))
+                            .expression_attribute_values(":limit", n(l.limit))
+                            .expression_attribute_values(":exp", n((window + 2) * l.window_secs))
+                            .build()
+                            .expect("table, key and expression set"),
+                    )
+                    .build()
+            })
+            .collect();
+        for attempt in 0..5u32 {
+            match self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+                .await
+            {
+                Ok(_) => return Ok(Ok(())),
+                Err(err) => match classify(err) {
+                    WriteFailure::TransactionCancelled(reasons) => {
+                        if let Some(i) = reasons
+                            .iter()
+                            .position(|r| r.as_deref() == Some("ConditionalCheckFailed"))
+                        {
+                            return Ok(Err(limits[i].reason));
+                        }
+                        // A conflicting transaction on a counter: again.
+                        tokio::time::sleep(std::time::Duration::from_millis(5 << attempt)).await;
+                    }
+                    WriteFailure::ConditionFailed => return Ok(Err(limits[0].reason)),
+                    WriteFailure::Other(e) => return Err(e),
+                },
+            }
+        }
+        Err(Error::TooManyRequests {
+            message: "too many concurrent sends, retry".into(),
+            retry_after_secs: 1,
+        })
+    }
+}
+
+/// How a send attempt ended.
+pub enum Finish<'a> {
+    Sent {
+        provider: &'a str,
+        provider_message_id: &'a str,
+    },
+    Failed {
+        provider: &'a str,
+        error: &'a str,
+    },
+    Retry {
+        error: &'a str,
+    },
+}

@@ -1,0 +1,432 @@
+//! Phone verification (F-SMS-17, F-SMS-18): a 6-digit code from a CSPRNG,
+//! stored hashed, valid 10 minutes, 5 wrong tries; a verified number has one
+//! owner, and verifying it elsewhere takes it over atomically.
+
+use super::outbox::{Outbox, SmsRequest};
+use super::store::Status;
+use super::{verification_body, MessageType};
+use crate::db::{self, classify, key, n, s, Item, WriteFailure};
+use crate::error::Error;
+use crate::phone::PhoneNumber;
+use crate::presence::user_pk;
+use crate::profile::PROFILE_SK;
+use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::Client;
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+pub const CODE_TTL_SECS: i64 = 600;
+pub const MAX_TRIES: u32 = 5;
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct PendingCode {
+    phone: PhoneNumber,
+    code_hash: String,
+    valid_until: i64,
+    tries: u32,
+}
+
+/// The owner record of a verified number (users table).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct PhoneClaim {
+    user_id: String,
+}
+
+fn code_key(user_id: &str) -> Item {
+    key(format!("VERIFY#{user_id}"), "CODE")
+}
+
+fn claim_key(phone: &str) -> Item {
+    key(format!("PHONE#{phone}"), "PHONE")
+}
+
+/// The code's hash binds it to the user and the number it was sent to.
+fn hash(user_id: &str, phone: &str, code: &str) -> String {
+    let digest = Sha256::digest(format!("{user_id}|{phone}|{code}").as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Equal without telling, by timing, how much of the input matched.
+fn constant_time_eq(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+pub fn new_code(rng: &mut impl Rng) -> String {
+    format!("{:06}", rng.random_range(0..1_000_000))
+}
+
+#[derive(Clone)]
+pub struct Verification {
+    client: Client,
+    profiles: crate::profile::Profiles,
+    users_table: String,
+    sms_table: String,
+    outbox: Outbox,
+}
+
+/// What a successful verification changed.
+pub struct Verified {
+    pub phone: PhoneNumber,
+    /// The user who held the number before, if another one.
+    pub previous_owner: Option<String>,
+}
+
+impl Verification {
+    pub fn new(client: Client, config: &crate::Config, outbox: Outbox) -> Self {
+        Verification {
+            profiles: crate::profile::Profiles::new(client.clone(), config),
+            client,
+            users_table: config.tables.users.clone(),
+            sms_table: config.tables.sms.clone(),
+            outbox,
+        }
+    }
+
+    /// F-SMS-17: a new code replaces any earlier one; the SMS goes through
+    /// the outbox (opt-out, allow-list, limits), and a refusal is an error
+    /// that leaves no code behind.
+    pub async fn request(
+        &self,
+        user_id: &str,
+        phone: PhoneNumber,
+        now_ms: i64,
+    ) -> Result<i64, Error> {
+        let code = new_code(&mut rand::rng());
+        let pending = PendingCode {
+            code_hash: hash(user_id, phone.e164(), &code),
+            valid_until: now_ms + CODE_TTL_SECS * 1000,
+            tries: 0,
+            phone: phone.clone(),
+        };
+        let mut item: Item = serde_dynamo::to_item(&pending)?;
+        item.extend(code_key(user_id));
+        item.insert("expires_at".into(), n(pending.valid_until / 1000 + 60));
+        self.client
+            .put_item()
+            .table_name(&self.sms_table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(db::dependency)?;
+        let log = self
+            .outbox
+            .enqueue(
+                SmsRequest {
+                    to: phone,
+                    message_type: MessageType::PhoneVerification,
+                    body: verification_body(&code, CODE_TTL_SECS / 60),
+                    user_id: Some(user_id.to_string()),
+                    sender_id: None,
+                    related: None,
+                    verified: false,
+                    preferences: None,
+                    timezone: None,
+                },
+                now_ms,
+            )
+            .await?;
+        if log.status == Status::Suppressed {
+            self.discard(user_id, &pending.code_hash).await?;
+            return Err(refusal(log.reason));
+        }
+        Ok(pending.valid_until)
+    }
+
+    async fn discard(&self, user_id: &str, code_hash: &str) -> Result<(), Error> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.sms_table)
+            .set_key(Some(code_key(user_id)))
+            .condition_expression("code_hash = :h")
+            .expression_attribute_values(":h", s(code_hash))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) => match classify(err) {
+                WriteFailure::ConditionFailed => Ok(()),
+                WriteFailure::Other(e) => Err(e),
+                WriteFailure::TransactionCancelled(_) => {
+                    Err(Error::internal("unexpected transaction error"))
+                }
+            },
+        }
+    }
+
+    /// F-SMS-18.
+    pub async fn verify(&self, user_id: &str, code: &str, now_ms: i64) -> Result<Verified, Error> {
+        let code = code.trim();
+        if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(Error::validation("code must be the 6 digits from the SMS"));
+        }
+        let pending: PendingCode = db::get_item(&self.client, &self.sms_table, code_key(user_id))
+            .await?
+            .ok_or_else(|| {
+                Error::not_found("no_verification", "no code was requested (or it was used); request one with POST /v1/me/phone/verification")
+            })?;
+        if now_ms >= pending.valid_until {
+            return Err(Error::Unprocessable {
+                code: "code_expired",
+                message: "the code has expired; request a new one".into(),
+            });
+        }
+        if pending.tries >= MAX_TRIES {
+            return Err(dead_code());
+        }
+        if !constant_time_eq(
+            &hash(user_id, pending.phone.e164(), code),
+            &pending.code_hash,
+        ) {
+            return self.wrong_try(user_id, &pending).await;
+        }
+        let phone = pending.phone.clone();
+        let previous: Option<PhoneClaim> =
+            db::get_item(&self.client, &self.users_table, claim_key(phone.e164())).await?;
+        let previous_owner = previous.map(|c| c.user_id).filter(|u| u != user_id);
+        let me = self
+            .profiles
+            .get(user_id)
+            .await?
+            .ok_or_else(crate::profile::no_profile)?;
+        let mut items = vec![
+            // The code is used once, and only while it is still alive.
+            TransactWriteItem::builder()
+                .delete(
+                    Delete::builder()
+                        .table_name(&self.sms_table)
+                        .set_key(Some(code_key(user_id)))
+                        .condition_expression("code_hash = :h AND tries < :max")
+                        .expression_attribute_values(":h", s(&pending.code_hash))
+                        .expression_attribute_values(":max", n(MAX_TRIES))
+                        .build()
+                        .expect("table and key set"),
+                )
+                .build(),
+            TransactWriteItem::builder()
+                .put(
+                    Put::builder()
+                        .table_name(&self.users_table)
+                        .set_item(Some({
+                            let mut claim = claim_key(phone.e164());
+                            claim.insert("user_id".into(), s(user_id));
+                            claim.insert("verified_at".into(), n(now_ms));
+                            claim
+                        }))
+                        .build()
+                        .expect("table and item set"),
+                )
+                .build(),
+            TransactWriteItem::builder()
+                .update(
+                    Update::builder()
+                        .table_name(&self.users_table)
+                        .set_key(Some(key(user_pk(user_id), PROFILE_SK)))
+                        .update_expression("SET phone_number = :p, phone_verified = :yes, phone_verified_at = :now")
+                        .condition_expression("attribute_exists(pk)")
+                        .expression_attribute_values(":p", s(phone.e164()))
+                        .expression_attribute_values(":yes", aws_sdk_dynamodb::types::AttributeValue::Bool(true))
+                        .expression_attribute_values(":now", n(now_ms))
+                        .build()
+                        .expect("table, key and expression set"),
+                )
+                .build(),
+        ];
+        // The previous owner loses the number in the same transaction.
+        if let Some(owner) = &previous_owner {
+            items.push(release_update(&self.users_table, owner, phone.e164()));
+        }
+        // The caller's earlier number (if another) is released too.
+        if let Some(old) = me.phone_number.as_deref().filter(|p| *p != phone.e164()) {
+            items.push(
+                TransactWriteItem::builder()
+                    .delete(
+                        Delete::builder()
+                            .table_name(&self.users_table)
+                            .set_key(Some(claim_key(old)))
+                            .condition_expression("attribute_not_exists(pk) OR user_id = :me")
+                            .expression_attribute_values(":me", s(user_id))
+                            .build()
+                            .expect("table and key set"),
+                    )
+                    .build(),
+            );
+        }
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(Verified {
+                phone,
+                previous_owner,
+            }),
+            Err(err) => match classify(err) {
+                WriteFailure::TransactionCancelled(reasons) => {
+                    if reasons
+                        .first()
+                        .is_some_and(|r| r.as_deref() == Some("ConditionalCheckFailed"))
+                    {
+                        Err(Error::conflict(
+                            "code_used",
+                            "the code was just used or replaced; request a new one",
+                        ))
+                    } else {
+                        Err(Error::conflict(
+                            "concurrent_update",
+                            "the number changed hands meanwhile, retry",
+                        ))
+                    }
+                }
+                WriteFailure::ConditionFailed => Err(Error::conflict("concurrent_update", "retry")),
+                WriteFailure::Other(e) => Err(e),
+            },
+        }
+    }
+
+    async fn wrong_try(&self, user_id: &str, pending: &PendingCode) -> Result<Verified, Error> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.sms_table)
+            .set_key(Some(code_key(user_id)))
+            .update_expression("ADD tries :one")
+            .condition_expression("code_hash = :h AND tries < :max")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":h", s(&pending.code_hash))
+            .expression_attribute_values(":max", n(MAX_TRIES))
+            .send()
+            .await;
+        match result {
+            Ok(_) => {
+                let left = MAX_TRIES.saturating_sub(pending.tries + 1);
+                if left == 0 {
+                    Err(dead_code())
+                } else {
+                    Err(Error::Unprocessable {
+                        code: "wrong_code",
+                        message: format!("wrong code; {left} tries left"),
+                    })
+                }
+            }
+            Err(err) => match classify(err) {
+                WriteFailure::ConditionFailed => Err(dead_code()),
+                WriteFailure::Other(e) => Err(e),
+                WriteFailure::TransactionCancelled(_) => {
+                    Err(Error::internal("unexpected transaction error"))
+                }
+            },
+        }
+    }
+
+    /// `DELETE /v1/me/phone`: forgets the caller's number (and its ownership).
+    pub async fn remove(&self, user_id: &str, phone: Option<&str>) -> Result<(), Error> {
+        let mut items = vec![TransactWriteItem::builder()
+            .update(
+                Update::builder()
+                    .table_name(&self.users_table)
+                    .set_key(Some(key(user_pk(user_id), PROFILE_SK)))
+                    .update_expression("REMOVE phone_number, phone_verified, phone_verified_at")
+                    .condition_expression("attribute_exists(pk)")
+                    .build()
+                    .expect("table, key and expression set"),
+            )
+            .build()];
+        if let Some(p) = phone {
+            items.push(
+                TransactWriteItem::builder()
+                    .delete(
+                        Delete::builder()
+                            .table_name(&self.users_table)
+                            .set_key(Some(claim_key(p)))
+                            .condition_expression("attribute_not_exists(pk) OR user_id = :me")
+                            .expression_attribute_values(":me", s(user_id))
+                            .build()
+                            .expect("table and key set"),
+                    )
+                    .build(),
+            );
+        }
+        self.client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+            .map_err(db::dependency)?;
+        Ok(())
+    }
+}
+
+fn release_update(table: &str, owner: &str, phone: &str) -> TransactWriteItem {
+    TransactWriteItem::builder()
+        .update(
+            Update::builder()
+                .table_name(table)
+                .set_key(Some(key(user_pk(owner), PROFILE_SK)))
+                .update_expression("REMOVE phone_number, phone_verified, phone_verified_at")
+                .condition_expression("attribute_not_exists(phone_number) OR phone_number = :p")
+                .expression_attribute_values(":p", s(phone))
+                .build()
+                .expect("table, key and expression set"),
+        )
+        .build()
+}
+
+fn dead_code() -> Error {
+    Error::Unprocessable {
+        code: "code_dead",
+        message: "too many wrong tries; request a new code".into(),
+    }
+}
+
+/// A verification SMS the policy refused, as the caller sees it.
+fn refusal(reason: Option<super::policy::Reason>) -> Error {
+    use super::policy::Reason::*;
+    match reason {
+        Some(OptedOut) => Error::Unprocessable {
+            code: "phone_opted_out",
+            message: "this number has opted out of SMS; text START to it to opt back in".into(),
+        },
+        Some(CountryNotAllowed) => Error::Unprocessable {
+            code: "country_not_supported",
+            message: "SMS to this country is not supported".into(),
+        },
+        Some(PhoneCooldown) => Error::TooManyRequests {
+            message: "a code was just sent to this number; wait 30 seconds".into(),
+            retry_after_secs: 30,
+        },
+        _ => Error::TooManyRequests {
+            message: "too many codes requested; try again later".into(),
+            retry_after_secs: 600,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_six_digits_and_hashes_bind_user_and_number() {
+        use rand::SeedableRng;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        for _ in 0..100 {
+            let c = new_code(&mut rng);
+            assert_eq!(c.len(), 6);
+            assert!(c.bytes().all(|b| b.is_ascii_digit()));
+        }
+        assert_ne!(hash("u1", "+1", "123456"), hash("u2", "+1", "123456"));
+        assert!(constant_time_eq(
+            &hash("u", "+1", "1"),
+            &hash("u", "+1", "1")
+        ));
+        assert!(!constant_time_eq("ab", "abc"));
+    }
+}
