@@ -123,6 +123,10 @@ impl App {
                         now_ms,
                     )
                     .await?;
+                // The message went out: a failure to count it must not resend it.
+                if let Err(e) = self.store.record_cost(&log, now_ms).await {
+                    e.log();
+                }
                 Ok(Outcome::Sent)
             }
             Err(SendError::Permanent(error)) => {

@@ -374,3 +374,132 @@ async fn a_redelivered_message_sends_once() {
         (versus::sms::store::Status::Sent, 1)
     );
 }
+
+fn outbox(
+    stack: &Stack,
+    client: aws_sdk_dynamodb::Client,
+    sdk: &aws_config::SdkConfig,
+    cap: Option<u64>,
+) -> versus::sms::outbox::Outbox {
+    let mut config = stack.config("profile-api").sms.clone();
+    if let Some(cap) = cap {
+        config.monthly_cap_micros = cap;
+    }
+    versus::sms::outbox::Outbox::new(
+        SmsStore::new(client, &stack.config("profile-api").tables.sms),
+        aws_sdk_sqs::Client::new(sdk),
+        config,
+    )
+}
+
+fn request(
+    message_type: versus::sms::MessageType,
+    phone: &str,
+    user: &str,
+) -> versus::sms::outbox::SmsRequest {
+    use versus::sms::policy::{Consent, ConsentMethod, Preferences};
+    versus::sms::outbox::SmsRequest {
+        to: PhoneNumber::parse(phone).unwrap(),
+        message_type,
+        body: "Your battle result is in.".into(),
+        user_id: Some(user.into()),
+        sender_id: None,
+        related: None,
+        verified: true,
+        preferences: Some(Preferences {
+            consent: Some(Consent {
+                at: 1,
+                method: ConsentMethod::WebForm,
+                ip_address: None,
+                text_version: "v1".into(),
+            }),
+            ..Default::default()
+        }),
+        timezone: Some("Africa/Kampala".into()),
+    }
+}
+
+// F-SMS-14, F-SMS-10: quiet hours defer a promotion to 08:00 and let a transactional message through.
+#[tokio::test]
+async fn quiet_hours_defer_promotions_only() {
+    use versus::sms::store::Status;
+    use versus::sms::MessageType;
+    let stack = Stack::start().await;
+    let sdk = versus::db::aws_config().await;
+    let outbox = outbox(&stack, stack.dynamodb().await, &sdk, None);
+    let late = chrono::DateTime::parse_from_rfc3339("2026-11-22T19:30:00Z")
+        .unwrap()
+        .timestamp_millis(); // 22:30 in Kampala
+    let promo = outbox
+        .enqueue(request(MessageType::BattleResult, PHONE, "q1"), late)
+        .await
+        .unwrap();
+    assert_eq!(promo.status, Status::Deferred);
+    let eight = chrono::DateTime::parse_from_rfc3339("2026-11-23T05:00:00Z")
+        .unwrap()
+        .timestamp_millis();
+    assert_eq!(promo.due_at, Some(eight));
+    assert!(promo.body.ends_with("Reply STOP to unsubscribe."));
+    let alert = outbox
+        .enqueue(
+            request(MessageType::SecurityAlert, "+256772000111", "q1"),
+            late,
+        )
+        .await
+        .unwrap();
+    assert_eq!(alert.status, Status::Pending);
+    assert!(!alert.body.contains("STOP"));
+    common::eventually("the security alert is sent", || async {
+        local_sms(&stack, "+256772000111").await.len() == 1
+    })
+    .await;
+    assert!(
+        local_sms(&stack, PHONE).await.is_empty(),
+        "the promotion waits"
+    );
+}
+
+// F-SMS-12: above the monthly spend cap promotions stop, transactional messages go.
+#[tokio::test]
+async fn the_spend_cap_stops_promotions_only() {
+    use versus::sms::policy::Reason;
+    use versus::sms::store::Status;
+    use versus::sms::MessageType;
+    let stack = Stack::start().await;
+    let sdk = versus::db::aws_config().await;
+    let client = stack.dynamodb().await;
+    // The cap is one segment to Uganda; one sent message reaches it.
+    let outbox = outbox(&stack, client.clone(), &sdk, Some(30_000));
+    let noon = chrono::DateTime::parse_from_rfc3339("2026-11-22T09:00:00Z")
+        .unwrap()
+        .timestamp_millis();
+    let first = outbox
+        .enqueue(request(MessageType::BattleResult, PHONE, "c1"), noon)
+        .await
+        .unwrap();
+    assert_eq!(first.status, Status::Pending);
+    common::eventually("the first promotion is sent and counted", || async {
+        outbox.store().month_spend(versus::now_ms()).await.unwrap() >= 30_000
+    })
+    .await;
+    let now = versus::now_ms();
+    let promo = outbox
+        .enqueue(
+            request(MessageType::BattleResult, "+256772000222", "c2"),
+            now,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (promo.status, promo.reason),
+        (Status::Suppressed, Some(Reason::SpendCap))
+    );
+    let alert = outbox
+        .enqueue(
+            request(MessageType::SecurityAlert, "+256772000333", "c3"),
+            now,
+        )
+        .await
+        .unwrap();
+    assert_eq!(alert.status, Status::Pending);
+}

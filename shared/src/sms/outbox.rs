@@ -158,6 +158,13 @@ impl Outbox {
             &self.config.allowed_regions,
         ) {
             Err(reason) => Err(reason),
+            // Above the month's cap promotions stop; transactional messages still go.
+            Ok(())
+                if request.message_type.category() == super::Category::Promotional
+                    && self.store.month_spend(now_ms).await? >= self.config.monthly_cap_micros =>
+            {
+                Err(Reason::SpendCap)
+            }
             Ok(()) => {
                 self.store
                     .take(&limits_for(&request, &self.config), now_ms)

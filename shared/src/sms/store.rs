@@ -202,6 +202,54 @@ impl SmsStore {
         }
     }
 
+    /// F-SMS-16: per-day and per-month counters of messages, segments and
+    /// estimated cost, moved when a message is sent.
+    pub async fn record_cost(&self, log: &SmsLog, now_ms: i64) -> Result<(), Error> {
+        let day = crate::points::ledger::utc_date(now_ms);
+        for (pk, sk) in [
+            (format!("COST#{}", day.format("%Y-%m")), "MONTH"),
+            (format!("COST#{day}"), "DAY"),
+        ] {
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(key(pk, sk)))
+                // Every name aliased: `segments` is a DynamoDB reserved word.
+                .update_expression("ADD #m :one, #s :seg, #c :cost")
+                .expression_attribute_names("#m", "messages")
+                .expression_attribute_names("#s", "segments")
+                .expression_attribute_names("#c", "cost_micros")
+                .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(":seg", n(log.segments))
+                .expression_attribute_values(":cost", n(log.cost_micros))
+                .send()
+                .await
+                .map_err(db::dependency)?;
+        }
+        Ok(())
+    }
+
+    /// This month's estimated spend so far, in micro-dollars (F-SMS-12 spend cap).
+    pub async fn month_spend(&self, now_ms: i64) -> Result<u64, Error> {
+        let month = crate::points::ledger::utc_date(now_ms)
+            .format("%Y-%m")
+            .to_string();
+        let item: Option<Item> = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(format!("COST#{month}"), "MONTH")))
+            .send()
+            .await
+            .map_err(db::dependency)?
+            .item;
+        Ok(item
+            .as_ref()
+            .and_then(|i| db::get_n(i, "cost_micros"))
+            .unwrap_or(0)
+            .max(0) as u64)
+    }
+
     pub async fn is_opted_out(&self, phone: &PhoneNumber) -> Result<bool, Error> {
         let found: Option<serde_json::Value> =
             db::get_item(&self.client, &self.table, optout_key(phone)).await?;
