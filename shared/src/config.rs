@@ -78,6 +78,11 @@ pub struct SmsConfig {
     pub monthly_cap_micros: u64,
     /// F-SMS-27: verification codes per country calling code per hour.
     pub verification_per_country_hour: u32,
+    /// Verifies Twilio's webhook signatures (F-SMS-11); unset: Twilio webhooks answer 503.
+    pub twilio_auth_token: Option<String>,
+    /// The public base URL webhooks are reached at, as the provider signs it
+    /// (`https://api.example.com`); unset: `https://` + the request's host.
+    pub webhook_base_url: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -203,6 +208,9 @@ impl Config {
                     200,
                     1..=1_000_000,
                 )? as u32,
+                twilio_auth_token: get("TWILIO_AUTH_TOKEN"),
+                webhook_base_url: get("WEBHOOK_BASE_URL")
+                    .map(|u| u.trim_end_matches('/').to_string()),
             },
         })
     }

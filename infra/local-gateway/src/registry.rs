@@ -19,6 +19,7 @@ pub fn builder(name: &str) -> Option<Builder> {
         "points-api" => |c| Box::pin(points_api::function(c)),
         "scheduled-jobs" => |c| Box::pin(scheduled_jobs::function(c)),
         "sms-sender" => |c| Box::pin(sms_sender::function(c)),
+        "webhooks" => |c| Box::pin(webhooks::function(c)),
         _ => return None,
     })
 }

@@ -50,6 +50,7 @@ async fn function(stack: &Stack, name: &str) -> Invoke {
         "points-api" => points_api::function(&config).await.unwrap(),
         "scheduled-jobs" => scheduled_jobs::function(&config).await.unwrap(),
         "sms-sender" => sms_sender::function(&config).await.unwrap(),
+        "webhooks" => webhooks::function(&config).await.unwrap(),
         other => panic!("no function {other}"),
     }
 }
@@ -361,4 +362,28 @@ async fn sms_sender_sample_events() {
     assert_eq!(r["batchItemFailures"], json!([]));
     let r = f(aws_fixture("example-sqs-event.json")).await.unwrap();
     assert_eq!(r["batchItemFailures"], json!([]));
+}
+
+#[tokio::test]
+async fn webhooks_sample_events() {
+    // Without an auth token the Twilio webhooks are closed (503) ...
+    let stack = Stack::start().await;
+    let f = function(&stack, "webhooks").await;
+    let r = f(event("webhooks/twilio-inbound-unsigned.json"))
+        .await
+        .unwrap();
+    assert_eq!(r["statusCode"], 503);
+    // ... with one, an unsigned request is refused and changes nothing.
+    let stack = Stack::start_with(&[("TwilioAuthToken", "t0ken")]).await;
+    let f = function(&stack, "webhooks").await;
+    let r = f(event("webhooks/twilio-inbound-unsigned.json"))
+        .await
+        .unwrap();
+    assert_eq!(r["statusCode"], 403);
+    let store = versus::sms::store::SmsStore::new(
+        stack.dynamodb().await,
+        &stack.config("webhooks").tables.sms,
+    );
+    let phone = versus::phone::PhoneNumber::parse("+256772123456").unwrap();
+    assert!(!store.is_opted_out(&phone).await.unwrap());
 }

@@ -503,3 +503,185 @@ async fn the_spend_cap_stops_promotions_only() {
         .unwrap();
     assert_eq!(alert.status, Status::Pending);
 }
+
+const TWILIO_TOKEN: &str = "test-twilio-token";
+
+/// A Twilio webhook call, signed as Twilio signs it (or with `signature`).
+async fn twilio(
+    stack: &Stack,
+    path: &str,
+    params: &[(&str, &str)],
+    signature: Option<&str>,
+) -> (u16, String) {
+    let host = stack.running.http_url.trim_start_matches("http://");
+    let owned: Vec<(String, String)> = params
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let sig = signature.map(str::to_string).unwrap_or_else(|| {
+        versus::sms::inbound::twilio_signature(
+            TWILIO_TOKEN,
+            &format!("https://{host}{path}"),
+            &owned,
+        )
+    });
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(params)
+        .finish();
+    let resp = stack
+        .http
+        .post(format!("{}{path}", stack.running.http_url))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-twilio-signature", sig)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    (resp.status().as_u16(), resp.text().await.unwrap())
+}
+
+// F-SMS-11: STOP by SMS suppresses every type to that number, START restores, HELP answers.
+#[tokio::test]
+async fn stop_start_and_help_by_sms() {
+    use versus::sms::policy::Reason;
+    use versus::sms::store::Status;
+    use versus::sms::MessageType;
+    let stack = Stack::start_with(&[("TwilioAuthToken", TWILIO_TOKEN)]).await;
+    let inbound = "/v1/webhooks/twilio/inbound";
+    let sms = |body: &'static str| {
+        [
+            ("From", PHONE),
+            ("To", "+15005550006"),
+            ("Body", body),
+            ("MessageSid", "SM1"),
+        ]
+    };
+    // A forged request changes nothing.
+    let (status, _) = twilio(&stack, inbound, &sms("STOP"), Some("forged")).await;
+    assert_eq!(status, 403);
+    let (status, reply) = twilio(&stack, inbound, &sms(" stop "), None).await;
+    assert_eq!(status, 200);
+    assert!(
+        reply.contains("<Response><Message>You are unsubscribed"),
+        "{reply}"
+    );
+    let sdk = versus::db::aws_config().await;
+    let outbox = outbox(&stack, stack.dynamodb().await, &sdk, None);
+    let noon = chrono::DateTime::parse_from_rfc3339("2026-11-22T09:00:00Z")
+        .unwrap()
+        .timestamp_millis();
+    for t in [
+        MessageType::SecurityAlert,
+        MessageType::BattleResult,
+        MessageType::MatchFound,
+    ] {
+        let log = outbox.enqueue(request(t, PHONE, "s1"), noon).await.unwrap();
+        assert_eq!(
+            (log.status, log.reason),
+            (Status::Suppressed, Some(Reason::OptedOut)),
+            "{t:?}"
+        );
+    }
+    stack.create_profile("s1", "stopper").await;
+    assert_eq!(
+        request_code(&stack, "s1", PHONE).await.1["error"]["code"],
+        "phone_opted_out"
+    );
+    let (_, reply) = twilio(&stack, inbound, &sms("Start"), None).await;
+    assert!(reply.contains("resubscribed"), "{reply}");
+    let log = outbox
+        .enqueue(request(MessageType::SecurityAlert, PHONE, "s1"), noon)
+        .await
+        .unwrap();
+    assert_eq!(log.status, Status::Pending);
+    let (_, reply) = twilio(&stack, inbound, &sms("HELP"), None).await;
+    assert!(reply.contains("Reply STOP to unsubscribe"), "{reply}");
+    let (_, reply) = twilio(&stack, inbound, &sms("hello there"), None).await;
+    assert_eq!(
+        reply,
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response></Response>"
+    );
+}
+
+// F-SMS-15: Twilio's status callback moves the log to delivered or failed.
+#[tokio::test]
+async fn delivery_receipts_update_the_log() {
+    use versus::sms::store::Status;
+    use versus::sms::MessageType;
+    let stack = Stack::start_with(&[("TwilioAuthToken", TWILIO_TOKEN)]).await;
+    let sdk = versus::db::aws_config().await;
+    let outbox = outbox(&stack, stack.dynamodb().await, &sdk, None);
+    let noon = chrono::DateTime::parse_from_rfc3339("2026-11-22T09:00:00Z")
+        .unwrap()
+        .timestamp_millis();
+    let a = outbox
+        .enqueue(request(MessageType::SecurityAlert, PHONE, "d1"), noon)
+        .await
+        .unwrap();
+    let b = outbox
+        .enqueue(
+            request(MessageType::SecurityAlert, "+256772000444", "d2"),
+            noon,
+        )
+        .await
+        .unwrap();
+    let store = outbox.store().clone();
+    common::eventually("both sent", || async {
+        let (x, y) = (
+            store.get_log(&a.sms_id).await.unwrap().unwrap(),
+            store.get_log(&b.sms_id).await.unwrap().unwrap(),
+        );
+        x.status == Status::Sent && y.status == Status::Sent
+    })
+    .await;
+    let status = "/v1/webhooks/twilio/status";
+    let sid_a = format!("console-{}", a.sms_id);
+    let sid_b = format!("console-{}", b.sms_id);
+    let (code, _) = twilio(
+        &stack,
+        status,
+        &[("MessageSid", &sid_a), ("MessageStatus", "delivered")],
+        None,
+    )
+    .await;
+    assert_eq!(code, 204);
+    let (code, _) = twilio(
+        &stack,
+        status,
+        &[
+            ("MessageSid", &sid_b),
+            ("MessageStatus", "undelivered"),
+            ("ErrorCode", "30003"),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(code, 204);
+    // A late "sent" does not undo "delivered"; an unknown id is fine.
+    twilio(
+        &stack,
+        status,
+        &[("MessageSid", &sid_a), ("MessageStatus", "sent")],
+        None,
+    )
+    .await;
+    assert_eq!(
+        twilio(
+            &stack,
+            status,
+            &[("MessageSid", "SMnope"), ("MessageStatus", "delivered")],
+            None
+        )
+        .await
+        .0,
+        204
+    );
+    let a = store.get_log(&a.sms_id).await.unwrap().unwrap();
+    let b = store.get_log(&b.sms_id).await.unwrap().unwrap();
+    assert_eq!(a.status, Status::Delivered);
+    assert!(a.delivered_at.is_some());
+    assert_eq!(
+        (b.status, b.error.as_deref()),
+        (Status::Failed, Some("undelivered (error 30003)"))
+    );
+}

@@ -11,6 +11,7 @@
 //!
 //! The users table holds `PHONE#<e164>` / `PHONE` (which user owns a verified number).
 
+pub mod inbound;
 pub mod outbox;
 pub mod policy;
 pub mod providers;

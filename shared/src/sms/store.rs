@@ -250,6 +250,64 @@ impl SmsStore {
             .max(0) as u64)
     }
 
+    /// F-SMS-15: a delivery receipt moves the log with this provider id to
+    /// delivered or failed. Returns the log id, `None` if no log has that id.
+    pub async fn record_receipt(
+        &self,
+        provider_message_id: &str,
+        delivered: bool,
+        error: Option<&str>,
+        now_ms: i64,
+    ) -> Result<Option<String>, Error> {
+        let found = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("provider_message")
+            .key_condition_expression("provider_message_id = :id")
+            .expression_attribute_values(":id", s(provider_message_id))
+            .limit(1)
+            .send()
+            .await
+            .map_err(db::dependency)?;
+        let Some(pk) = found.items().first().and_then(|i| db::get_s(i, "pk")) else {
+            return Ok(None);
+        };
+        let id = pk.trim_start_matches("SMS#").to_string();
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(log_key(&id)))
+            // Receipts arrive out of order: a later `sent` never undoes `delivered`.
+            .condition_expression("#status IN (:sending, :sent)")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":sending", s("sending"))
+            .expression_attribute_values(":sent", s("sent"));
+        update = if delivered {
+            update
+                .update_expression("SET #status = :delivered, delivered_at = :now")
+                .expression_attribute_values(":delivered", s("delivered"))
+                .expression_attribute_values(":now", n(now_ms))
+        } else {
+            update
+                .update_expression("SET #status = :failed, #error = :e")
+                .expression_attribute_names("#error", "error")
+                .expression_attribute_values(":failed", s("failed"))
+                .expression_attribute_values(":e", s(error.unwrap_or("undelivered")))
+        };
+        match update.send().await {
+            Ok(_) => Ok(Some(id)),
+            Err(err) => match classify(err) {
+                WriteFailure::ConditionFailed => Ok(Some(id)),
+                WriteFailure::TransactionCancelled(_) => {
+                    Err(Error::internal("unexpected transaction error"))
+                }
+                WriteFailure::Other(e) => Err(e),
+            },
+        }
+    }
+
     pub async fn is_opted_out(&self, phone: &PhoneNumber) -> Result<bool, Error> {
         let found: Option<serde_json::Value> =
             db::get_item(&self.client, &self.table, optout_key(phone)).await?;

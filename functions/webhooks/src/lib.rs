@@ -1,0 +1,163 @@
+//! webhooks: what SMS providers call (public routes, each verifying its
+//! origin, F-ID-4, F-SMS-11, F-SMS-15):
+//! - `POST /v1/webhooks/twilio/inbound`: a text to our number; STOP and its
+//!   synonyms put the number on the opt-out list, START takes it off, HELP
+//!   answers; the reply is TwiML.
+//! - `POST /v1/webhooks/twilio/status`: a delivery receipt for a message we sent.
+//!
+//! Both check `X-Twilio-Signature` against the auth token.
+
+use lambda_http::http::Method;
+use lambda_http::{Body, Request, RequestExt, Response};
+use std::sync::Arc;
+use versus::lambda::{self, Invoke};
+use versus::phone::PhoneNumber;
+use versus::sms::inbound::{self, Keyword};
+use versus::sms::store::SmsStore;
+use versus::{db, http, Config, Error};
+
+pub struct App {
+    store: SmsStore,
+    config: Config,
+}
+
+pub async fn function(config: &Config) -> Result<Invoke, Error> {
+    let sdk = db::aws_config().await;
+    let client = db::dynamodb(&sdk);
+    db::warm_up(&client, &config.tables.sms).await;
+    let app = Arc::new(App {
+        store: SmsStore::new(client, &config.tables.sms),
+        config: config.clone(),
+    });
+    Ok(lambda::http(move |req| {
+        let app = app.clone();
+        async move { app.handle(req, versus::now_ms()).await }
+    }))
+}
+
+/// `<Response>` with an optional reply message.
+fn twiml(message: Option<&str>) -> Response<Body> {
+    let inner = message
+        .map(|m| format!("<Message>{}</Message>", xml_escape(m)))
+        .unwrap_or_default();
+    Response::builder()
+        .status(200)
+        .header("content-type", "text/xml")
+        .body(Body::Text(format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response>{inner}</Response>"
+        )))
+        .expect("static headers are valid")
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+impl App {
+    pub async fn handle(&self, req: Request, now_ms: i64) -> Response<Body> {
+        let path = req.uri().path().trim_end_matches('/').to_string();
+        let result = match (req.method().clone(), path.as_str()) {
+            (Method::POST, "/v1/webhooks/twilio/inbound") => {
+                self.twilio_inbound(&req, now_ms).await
+            }
+            (Method::POST, "/v1/webhooks/twilio/status") => self.twilio_status(&req, now_ms).await,
+            _ => Err(Error::not_found(
+                "route_not_found",
+                format!("no route {} {path}", req.method()),
+            )),
+        };
+        result.unwrap_or_else(|e| http::error(&e))
+    }
+
+    /// The form parameters of a Twilio request, once its signature holds.
+    fn verified_twilio_form(&self, req: &Request) -> Result<Vec<(String, String)>, Error> {
+        let token = self
+            .config
+            .sms
+            .twilio_auth_token
+            .as_deref()
+            .ok_or_else(|| Error::Dependency("TWILIO_AUTH_TOKEN is not configured".into()))?;
+        let body: &[u8] = match req.body() {
+            Body::Text(t) => t.as_bytes(),
+            Body::Binary(b) => b,
+            _ => b"",
+        };
+        let params: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
+        let host = req
+            .headers()
+            .get("host")
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or_default();
+        let base = self
+            .config
+            .sms
+            .webhook_base_url
+            .clone()
+            .unwrap_or_else(|| format!("https://{host}"));
+        let query = req
+            .query_string_parameters_ref()
+            .map(|_| req.uri().query().unwrap_or(""))
+            .filter(|q| !q.is_empty())
+            .map(|q| format!("?{q}"))
+            .unwrap_or_default();
+        let url = format!("{base}{}{query}", req.uri().path());
+        let signature = req
+            .headers()
+            .get("x-twilio-signature")
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or_default();
+        if !inbound::twilio_signature_valid(token, &url, &params, signature) {
+            return Err(Error::Forbidden(
+                "the request signature does not verify".into(),
+            ));
+        }
+        Ok(params)
+    }
+
+    async fn twilio_inbound(&self, req: &Request, now_ms: i64) -> Result<Response<Body>, Error> {
+        let params = self.verified_twilio_form(req)?;
+        let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        let from = PhoneNumber::parse(get("From").unwrap_or(""))?;
+        Ok(match inbound::keyword(get("Body").unwrap_or("")) {
+            Some(Keyword::Stop) => {
+                let word = get("Body").unwrap_or("").trim().to_ascii_uppercase();
+                self.store.opt_out(&from, &word, now_ms).await?;
+                tracing::info!(from = %from, "opted out by SMS");
+                twiml(Some(inbound::STOP_REPLY))
+            }
+            Some(Keyword::Start) => {
+                self.store.opt_in(&from).await?;
+                tracing::info!(from = %from, "opted back in by SMS");
+                twiml(Some(inbound::START_REPLY))
+            }
+            Some(Keyword::Help) => twiml(Some(inbound::HELP_REPLY)),
+            None => twiml(None),
+        })
+    }
+
+    async fn twilio_status(&self, req: &Request, now_ms: i64) -> Result<Response<Body>, Error> {
+        let params = self.verified_twilio_form(req)?;
+        let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        let sid = get("MessageSid").ok_or_else(|| Error::validation("MessageSid is missing"))?;
+        match get("MessageStatus") {
+            Some("delivered") => {
+                self.store.record_receipt(sid, true, None, now_ms).await?;
+            }
+            Some(status @ ("failed" | "undelivered")) => {
+                let error = format!("{status} (error {})", get("ErrorCode").unwrap_or("unknown"));
+                self.store
+                    .record_receipt(sid, false, Some(&error), now_ms)
+                    .await?;
+            }
+            // queued, sending, sent: nothing to record yet.
+            _ => {}
+        }
+        Ok(Response::builder()
+            .status(204)
+            .body(Body::Empty)
+            .expect("static response"))
+    }
+}
