@@ -329,7 +329,7 @@ async fn fifty_concurrent_joiners_make_twenty_five_battles() {
         let join = join.clone();
         async move {
             send(&mut s, &join).await;
-            let (found, before) = until_type(&mut s, "match_found").await;
+            let (found, before) = common::until_type_within(&mut s, "match_found", 90).await;
             assert!(before.iter().all(|m| m["type"] == "queued"), "{before:?}");
             (found, s)
         }

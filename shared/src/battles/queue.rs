@@ -19,7 +19,9 @@ use serde::{Deserialize, Serialize};
 /// normally removes it first).
 const WAIT_SECS: i64 = 2 * 3600 + 60;
 const PAGE: i32 = 25;
-const MAX_PAIR_ATTEMPTS: u32 = 40;
+/// Every failed attempt means another pair formed meanwhile, so the queue
+/// drains; the bound only guards against a storage fault looping forever.
+const MAX_PAIR_ATTEMPTS: u32 = 500;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct Entry {
@@ -200,7 +202,12 @@ impl BattleStore {
                     return Ok(JoinOutcome::TakenByOther)
                 }
                 // The partner was taken by someone else: look again.
-                Err(f) if f.condition_failed_at(1) || f.condition_failed_at(3) => continue,
+                Err(f) if f.condition_failed_at(1) || f.condition_failed_at(3) => {
+                    // Many joiners chase the same oldest entry: spread them out.
+                    if attempt >= 8 {
+                        backoff(attempt.min(4)).await;
+                    }
+                }
                 // The partner entered a battle some other way: its entry is stale.
                 Err(f) if f.condition_failed_at(5) => {
                     self.remove_queue_entry(&other.user_id, challenge_type, &other.sk)

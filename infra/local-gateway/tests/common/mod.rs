@@ -163,10 +163,16 @@ pub async fn send(socket: &mut Socket, value: &str) {
 
 /// The next JSON text message, or a panic after 10 s.
 pub async fn next_json(socket: &mut Socket) -> Value {
+    next_json_within(socket, 10).await
+}
+
+/// The next JSON text message, or a panic after `secs` (for work that takes
+/// long on a loaded machine: 50 players pairing at once).
+pub async fn next_json_within(socket: &mut Socket, secs: u64) -> Value {
     loop {
-        let message = tokio::time::timeout(Duration::from_secs(10), socket.next())
+        let message = tokio::time::timeout(Duration::from_secs(secs), socket.next())
             .await
-            .expect("a message within 10 s")
+            .expect("a message in time")
             .expect("socket open")
             .expect("no socket error");
         if let Message::Text(t) = message {
@@ -177,9 +183,13 @@ pub async fn next_json(socket: &mut Socket) -> Value {
 
 /// Reads messages until one of type `kind` arrives (others are returned too, in order).
 pub async fn until_type(socket: &mut Socket, kind: &str) -> (Value, Vec<Value>) {
+    until_type_within(socket, kind, 10).await
+}
+
+pub async fn until_type_within(socket: &mut Socket, kind: &str, secs: u64) -> (Value, Vec<Value>) {
     let mut skipped = Vec::new();
     loop {
-        let m = next_json(socket).await;
+        let m = next_json_within(socket, secs).await;
         if m["type"] == kind {
             return (m, skipped);
         }
