@@ -328,6 +328,11 @@ impl Profiles {
         db::get_item(&self.client, &self.table, key(user_pk(user_id), PROFILE_SK)).await
     }
 
+    /// The caller's profile, or the 404 that tells how to create it.
+    pub async fn require(&self, user_id: &str) -> Result<Profile, Error> {
+        self.get(user_id).await?.ok_or_else(no_profile)
+    }
+
     /// The profile that holds a username (case-insensitive), through its claim.
     pub async fn find_by_username(&self, username: &str) -> Result<Option<Profile>, Error> {
         let Ok(name) = validate_username(username) else {

@@ -15,7 +15,7 @@ use versus::lambda::{self, Invoke};
 use versus::phone::PhoneNumber;
 use versus::points::battle_points::BattlePoints;
 use versus::points::tracking::Tracking;
-use versus::profile::{self, Profile};
+use versus::profile::Profile;
 use versus::realtime::Pusher;
 use versus::{db, http, Config, Error};
 
@@ -202,11 +202,7 @@ impl App {
     }
 
     async fn own_profile(&self, caller: &Caller) -> Result<Profile, Error> {
-        self.battles
-            .profiles()
-            .get(&caller.user_id)
-            .await?
-            .ok_or_else(profile::no_profile)
+        self.battles.profiles().require(&caller.user_id).await
     }
 
     /// F-MM-7: a direct invitation to a known player, by username.

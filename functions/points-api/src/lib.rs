@@ -132,10 +132,7 @@ impl App {
     }
 
     async fn own_profile(&self, caller: &Caller) -> Result<profile::Profile, Error> {
-        self.profiles
-            .get(&caller.user_id)
-            .await?
-            .ok_or_else(profile::no_profile)
+        self.profiles.require(&caller.user_id).await
     }
 
     /// F-PT-7.

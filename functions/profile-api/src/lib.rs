@@ -87,11 +87,7 @@ impl App {
     ) -> Result<(u16, Value), Error> {
         match (req.method().clone(), path) {
             (Method::GET, "/v1/me") => {
-                let profile = self
-                    .profiles
-                    .get(&caller.user_id)
-                    .await?
-                    .ok_or_else(profile::no_profile)?;
+                let profile = self.profiles.require(&caller.user_id).await?;
                 self.view(&profile, now_ms).await.map(|v| (200, v))
             }
             (Method::PUT, "/v1/me") => {
@@ -111,10 +107,7 @@ impl App {
             (Method::POST, "/v1/me/phone/verification") => {
                 let input: PhoneInput = http::json_body(req)?;
                 let phone = PhoneNumber::parse(&input.phone_number)?;
-                self.profiles
-                    .get(&caller.user_id)
-                    .await?
-                    .ok_or_else(profile::no_profile)?;
+                self.profiles.require(&caller.user_id).await?;
                 let expires = self
                     .verification
                     .request(&caller.user_id, phone.clone(), now_ms)
@@ -129,19 +122,11 @@ impl App {
                 self.verification
                     .verify(&caller.user_id, &input.code, now_ms)
                     .await?;
-                let profile = self
-                    .profiles
-                    .get(&caller.user_id)
-                    .await?
-                    .ok_or_else(profile::no_profile)?;
+                let profile = self.profiles.require(&caller.user_id).await?;
                 self.view(&profile, now_ms).await.map(|v| (200, v))
             }
             (Method::DELETE, "/v1/me/phone") => {
-                let profile = self
-                    .profiles
-                    .get(&caller.user_id)
-                    .await?
-                    .ok_or_else(profile::no_profile)?;
+                let profile = self.profiles.require(&caller.user_id).await?;
                 self.verification
                     .remove(&caller.user_id, profile.phone_number.as_deref())
                     .await?;

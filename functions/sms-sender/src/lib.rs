@@ -129,39 +129,36 @@ impl App {
                 }
                 Ok(Outcome::Sent)
             }
-            Err(SendError::Permanent(error)) => {
-                self.store
-                    .finish(
-                        &log.sms_id,
-                        Finish::Failed {
-                            provider: primary.name(),
-                            error: &error,
-                        },
-                        now_ms,
-                    )
-                    .await?;
-                Ok(Outcome::Failed)
-            }
-            Err(SendError::Transient(error)) if log.attempts >= MAX_ATTEMPTS => {
-                self.store
-                    .finish(
-                        &log.sms_id,
-                        Finish::Failed {
-                            provider: primary.name(),
-                            error: &error,
-                        },
-                        now_ms,
-                    )
-                    .await?;
-                // Reported as failed so that SQS moves the message to the DLQ.
-                Ok(Outcome::Retry)
-            }
-            Err(SendError::Transient(error)) => {
+            Err(SendError::Transient(error)) if log.attempts < MAX_ATTEMPTS => {
                 self.store
                     .finish(&log.sms_id, Finish::Retry { error: &error }, now_ms)
                     .await?;
                 Ok(Outcome::Retry)
             }
+            Err(SendError::Permanent(error)) => {
+                self.fail(&log.sms_id, primary.name(), &error, now_ms)
+                    .await?;
+                Ok(Outcome::Failed)
+            }
+            // The last attempt: the log fails, and the record is still reported
+            // so that SQS moves the message to the dead-letter queue.
+            Err(SendError::Transient(error)) => {
+                self.fail(&log.sms_id, primary.name(), &error, now_ms)
+                    .await?;
+                Ok(Outcome::Retry)
+            }
         }
+    }
+
+    async fn fail(
+        &self,
+        sms_id: &str,
+        provider: &str,
+        error: &str,
+        now_ms: i64,
+    ) -> Result<(), Error> {
+        self.store
+            .finish(sms_id, Finish::Failed { provider, error }, now_ms)
+            .await
     }
 }
