@@ -178,6 +178,26 @@ pub enum WriteFailure {
     Other(Error),
 }
 
+/// The outcome of a single-item conditional write (PutItem, UpdateItem,
+/// DeleteItem): `Some(output)` when it applied, `None` when its condition did
+/// not hold; any other failure is an error.
+pub fn conditional<T, E, R>(result: Result<T, SdkError<E, R>>) -> Result<Option<T>, Error>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug,
+{
+    match result {
+        Ok(out) => Ok(Some(out)),
+        Err(err) => match classify(err) {
+            WriteFailure::ConditionFailed => Ok(None),
+            WriteFailure::TransactionCancelled(_) => Err(Error::internal(
+                "a single-item write reported a transaction",
+            )),
+            WriteFailure::Other(e) => Err(e),
+        },
+    }
+}
+
 /// Classifies an SDK error from PutItem/UpdateItem/DeleteItem/TransactWriteItems.
 pub fn classify<E, R>(err: SdkError<E, R>) -> WriteFailure
 where

@@ -575,28 +575,20 @@ impl Profiles {
             )
         }
         .expression_attribute_values(":one", n(1));
-        match update.send().await {
-            Ok(out) => {
+        match db::conditional(update.send().await)? {
+            Some(out) => {
                 let item = out
                     .attributes
                     .ok_or_else(|| Error::internal("update returned no attributes"))?;
                 Ok(serde_dynamo::from_item(item)?)
             }
-            Err(err) => match classify(err) {
-                WriteFailure::ConditionFailed => match self.get(user_id).await? {
-                    None => Err(no_profile()),
-                    // Only a privileged account fails the condition of an existing profile.
-                    Some(_) => {
-                        self.set_availability_flag_only(user_id, available, now_ms)
-                            .await?;
-                        self.get(user_id).await?.ok_or_else(no_profile)
-                    }
-                },
-                WriteFailure::TransactionCancelled(_) => {
-                    Err(Error::internal("unexpected transaction error"))
-                }
-                WriteFailure::Other(e) => Err(e),
-            },
+            None => {
+                // Only a privileged account fails the condition of an existing profile.
+                self.require(user_id).await?;
+                self.set_availability_flag_only(user_id, available, now_ms)
+                    .await?;
+                self.require(user_id).await
+            }
         }
     }
 
@@ -652,14 +644,7 @@ impl Profiles {
             .expression_attribute_values(":cutoff", n(now_ms - throttle_secs * 1000))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err) => match classify(err) {
-                WriteFailure::ConditionFailed => Ok(false),
-                WriteFailure::TransactionCancelled(_) => Ok(false),
-                WriteFailure::Other(e) => Err(e),
-            },
-        }
+        Ok(db::conditional(result)?.is_some())
     }
 }
 

@@ -5,7 +5,7 @@
 
 use super::creation::backoff;
 use super::{new_id, validate_id, Battle, BattleStore, MatchSource, NewBattle, Player};
-use crate::db::{self, classify, key, n, s, Cost, Item, WriteFailure};
+use crate::db::{self, key, n, s, Cost, Item};
 use crate::error::Error;
 use crate::presence::user_pk;
 use crate::profile::{Profile, PROFILE_SK};
@@ -292,10 +292,9 @@ impl BattleStore {
                 .expression_attribute_values(":inv", s(&invitation.invitation_id))
                 .send()
                 .await;
-            if let Err(err) = result {
-                if let WriteFailure::Other(e) = classify(err) {
-                    e.log();
-                }
+            // `None`: the guard already moved on; only real failures are worth a log line.
+            if let Err(e) = db::conditional(result) {
+                e.log();
             }
         }
     }
@@ -472,32 +471,26 @@ impl BattleStore {
             .return_values(ReturnValue::AllNew)
             .send()
             .await;
-        match result {
-            Ok(out) => {
+        match db::conditional(result)? {
+            Some(out) => {
                 let closed: Invitation =
                     serde_dynamo::from_item(out.attributes.unwrap_or_default())?;
                 self.release_pending(&closed).await;
                 Ok(closed)
             }
-            Err(err) => match classify(err) {
-                WriteFailure::ConditionFailed => {
-                    let current = self
-                        .get_invitation(&invitation.invitation_id)
-                        .await?
-                        .ok_or_else(invitation_not_found)?;
-                    Err(match current.status_at(now_ms) {
-                        InvitationStatus::Pending => Error::conflict(
-                            "concurrent_update",
-                            "the invitation changed meanwhile, retry",
-                        ),
-                        _ => not_pending(&current, now_ms),
-                    })
-                }
-                WriteFailure::TransactionCancelled(_) => {
-                    Err(Error::internal("unexpected transaction error"))
-                }
-                WriteFailure::Other(e) => Err(e),
-            },
+            None => {
+                let current = self
+                    .get_invitation(&invitation.invitation_id)
+                    .await?
+                    .ok_or_else(invitation_not_found)?;
+                Err(match current.status_at(now_ms) {
+                    InvitationStatus::Pending => Error::conflict(
+                        "concurrent_update",
+                        "the invitation changed meanwhile, retry",
+                    ),
+                    _ => not_pending(&current, now_ms),
+                })
+            }
         }
     }
 

@@ -4,7 +4,7 @@
 use super::creation::backoff;
 use super::matchmaking::already_in_battle;
 use super::{Battle, BattleStore, MatchSource, NewBattle, Player};
-use crate::db::{self, classify, key, n, s, Cost, Item, WriteFailure};
+use crate::db::{self, key, n, s, Cost, Item};
 use crate::error::Error;
 use crate::profile::Profile;
 use crate::rfc3339;
@@ -128,16 +128,9 @@ impl BattleStore {
                 .condition_expression("attribute_not_exists(pk)")
                 .send()
                 .await;
-            match result {
-                Ok(_) => return Ok(private),
-                Err(err) => match classify(err) {
-                    // Taken (one in ~900 million): draw again.
-                    WriteFailure::ConditionFailed => continue,
-                    WriteFailure::TransactionCancelled(_) => {
-                        return Err(Error::internal("unexpected transaction error"))
-                    }
-                    WriteFailure::Other(e) => return Err(e),
-                },
+            // `None`: the code is taken (one in ~900 million): draw again.
+            if db::conditional(result)?.is_some() {
+                return Ok(private);
             }
         }
         Err(Error::internal("could not draw a free match code"))

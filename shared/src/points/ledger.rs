@@ -269,28 +269,16 @@ impl Ledger {
                         .expression_attribute_values(":prev", s(prev.to_string())),
                     None => update.condition_expression("attribute_not_exists(last_activity_date)"),
                 };
-                match update.send().await {
-                    Ok(out) => {
-                        cost.write(out.consumed_capacity.as_slice());
-                        profile.current_streak_days = next.current;
-                        profile.longest_streak_days = next.longest;
-                        profile.last_activity_date = Some(today);
-                        break;
-                    }
-                    Err(err) => {
-                        cost.write(&[]);
-                        match db::classify(err) {
-                            // Another award of the same day got there first: read what it wrote.
-                            db::WriteFailure::ConditionFailed => {
-                                profile = self.read_profile(&req.user_id, cost).await?
-                            }
-                            db::WriteFailure::Other(e) => return Err(e),
-                            db::WriteFailure::TransactionCancelled(_) => {
-                                return Err(Error::internal("unexpected transaction error"))
-                            }
-                        }
-                    }
+                let applied = db::conditional(update.send().await)?;
+                cost.write(consumed(&applied));
+                if applied.is_some() {
+                    profile.current_streak_days = next.current;
+                    profile.longest_streak_days = next.longest;
+                    profile.last_activity_date = Some(today);
+                    break;
                 }
+                // Another award of the same day got there first: read what it wrote.
+                profile = self.read_profile(&req.user_id, cost).await?;
             }
         }
         let total = profile.total_points;
@@ -358,25 +346,12 @@ impl Ledger {
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await;
-        match result {
-            Ok(out) => {
-                cost.write(out.consumed_capacity.as_slice());
-                Ok(Some(Change {
-                    old: announced,
-                    new: now,
-                }))
-            }
-            Err(err) => {
-                cost.write(&[]);
-                match db::classify(err) {
-                    db::WriteFailure::ConditionFailed => Ok(None),
-                    db::WriteFailure::Other(e) => Err(e),
-                    db::WriteFailure::TransactionCancelled(_) => {
-                        Err(Error::internal("unexpected transaction error"))
-                    }
-                }
-            }
-        }
+        let applied = db::conditional(result)?;
+        cost.write(consumed(&applied));
+        Ok(applied.map(|_| Change {
+            old: announced,
+            new: now,
+        }))
     }
 
     async fn read_profile(&self, user_id: &str, cost: &mut Cost) -> Result<Profile, Error> {
@@ -570,6 +545,16 @@ struct IdempotencyRecord {
     activity: String,
     #[serde(default)]
     result: Option<String>,
+}
+
+/// What an applied UpdateItem consumed (nothing reported when its condition failed).
+fn consumed(
+    applied: &Option<aws_sdk_dynamodb::operation::update_item::UpdateItemOutput>,
+) -> &[aws_sdk_dynamodb::types::ConsumedCapacity] {
+    applied
+        .as_ref()
+        .map(|out| out.consumed_capacity.as_slice())
+        .unwrap_or(&[])
 }
 
 fn no_user() -> Error {

@@ -13,7 +13,7 @@
 
 use super::ledger::{Activity, AwardRequest, Awarded, Ledger};
 use super::rules::ActivityType;
-use crate::db::{self, classify, key, n, s, Item, WriteFailure};
+use crate::db::{self, key, n, s, Item};
 use crate::error::Error;
 use crate::presence::user_pk;
 use crate::Config;
@@ -280,17 +280,11 @@ impl Tracking {
             .return_values(ReturnValue::AllNew)
             .send()
             .await;
-        match result {
-            Ok(out) => Ok(serde_dynamo::from_item(out.attributes.unwrap_or_default())?),
-            Err(err) => match classify(err) {
-                WriteFailure::ConditionFailed => db::get_item(&self.client, &self.table, k)
-                    .await?
-                    .ok_or_else(|| Error::internal("tracker vanished")),
-                WriteFailure::TransactionCancelled(_) => {
-                    Err(Error::internal("unexpected transaction error"))
-                }
-                WriteFailure::Other(e) => Err(e),
-            },
+        match db::conditional(result)? {
+            Some(out) => Ok(serde_dynamo::from_item(out.attributes.unwrap_or_default())?),
+            None => db::get_item(&self.client, &self.table, k)
+                .await?
+                .ok_or_else(|| Error::internal("tracker vanished")),
         }
     }
 
@@ -310,11 +304,8 @@ impl Tracking {
             .expression_attribute_values(":now", n(now_ms))
             .send()
             .await;
-        if let Err(err) = marked {
-            if let WriteFailure::Other(e) = classify(err) {
-                return Err(e);
-            }
-        }
+        // `None`: already marked by an earlier call; the payment below is keyed.
+        db::conditional(marked)?;
         let request = AwardRequest {
             user_id: user_id.to_string(),
             amount: tracker.reward,
@@ -389,21 +380,17 @@ impl Tracking {
             let mut item: Item = serde_dynamo::to_item(&tracker)?;
             item.extend(key(user_pk(user_id), goal_sk(week, goal)));
             item.insert("expires_at".into(), n(now_ms / 1000 + 400 * 24 * 3600));
-            match self
+            let put = self
                 .client
                 .put_item()
                 .table_name(&self.table)
                 .set_item(Some(item))
                 .condition_expression("attribute_not_exists(pk)")
                 .send()
-                .await
-            {
-                Ok(_) => created += 1,
-                Err(err) => match classify(err) {
-                    WriteFailure::ConditionFailed => {}
-                    WriteFailure::TransactionCancelled(_) => {}
-                    WriteFailure::Other(e) => return Err(e),
-                },
+                .await;
+            // `None`: the goal exists already (a rerun), and is kept.
+            if db::conditional(put)?.is_some() {
+                created += 1;
             }
         }
         Ok(created)
@@ -507,27 +494,21 @@ impl Tracking {
         };
         let mut item: Item = serde_dynamo::to_item(&tracker)?;
         item.extend(key(user_pk(user_id), format!("TRACK#QUEST#{quest_id}")));
-        match self
+        let put = self
             .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(item))
             .condition_expression("attribute_not_exists(pk)")
             .send()
-            .await
-        {
-            Ok(_) => Ok(tracker),
-            Err(err) => match classify(err) {
-                WriteFailure::ConditionFailed => Err(Error::conflict(
-                    "quest_already_started",
-                    "you already started this side quest",
-                )),
-                WriteFailure::TransactionCancelled(_) => {
-                    Err(Error::internal("unexpected transaction error"))
-                }
-                WriteFailure::Other(e) => Err(e),
-            },
-        }
+            .await;
+        db::conditional(put)?.ok_or_else(|| {
+            Error::conflict(
+                "quest_already_started",
+                "you already started this side quest",
+            )
+        })?;
+        Ok(tracker)
     }
 
     pub async fn user_side_quests(&self, user_id: &str) -> Result<Vec<Tracker>, Error> {

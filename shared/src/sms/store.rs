@@ -138,18 +138,10 @@ impl SmsStore {
             .return_values(ReturnValue::AllNew)
             .send()
             .await;
-        match result {
-            Ok(out) => Ok(Some(serde_dynamo::from_item(
-                out.attributes.unwrap_or_default(),
-            )?)),
-            Err(err) => match classify(err) {
-                WriteFailure::ConditionFailed => Ok(None),
-                WriteFailure::TransactionCancelled(_) => {
-                    Err(Error::internal("unexpected transaction error"))
-                }
-                WriteFailure::Other(e) => Err(e),
-            },
-        }
+        db::conditional(result)?
+            .map(|out| serde_dynamo::from_item(out.attributes.unwrap_or_default()))
+            .transpose()
+            .map_err(Error::from)
     }
 
     /// Moves a claimed log on: sent (with the provider's id), failed, or back
@@ -187,19 +179,10 @@ impl SmsStore {
                 .expression_attribute_values(":pending", s("pending"))
                 .expression_attribute_values(":e", s(error)),
         };
-        match update.send().await {
-            Ok(_) => Ok(()),
-            Err(err) => match classify(err) {
-                WriteFailure::ConditionFailed => Err(Error::conflict(
-                    "not_sending",
-                    format!("SMS {id} is no longer being sent"),
-                )),
-                WriteFailure::TransactionCancelled(_) => {
-                    Err(Error::internal("unexpected transaction error"))
-                }
-                WriteFailure::Other(e) => Err(e),
-            },
-        }
+        db::conditional(update.send().await)?.ok_or_else(|| {
+            Error::conflict("not_sending", format!("SMS {id} is no longer being sent"))
+        })?;
+        Ok(())
     }
 
     /// F-SMS-16: per-day and per-month counters of messages, segments and
@@ -296,16 +279,9 @@ impl SmsStore {
                 .expression_attribute_values(":failed", s("failed"))
                 .expression_attribute_values(":e", s(error.unwrap_or("undelivered")))
         };
-        match update.send().await {
-            Ok(_) => Ok(Some(id)),
-            Err(err) => match classify(err) {
-                WriteFailure::ConditionFailed => Ok(Some(id)),
-                WriteFailure::TransactionCancelled(_) => {
-                    Err(Error::internal("unexpected transaction error"))
-                }
-                WriteFailure::Other(e) => Err(e),
-            },
-        }
+        // A condition that fails means the log is already final: nothing to do.
+        db::conditional(update.send().await)?;
+        Ok(Some(id))
     }
 
     pub async fn is_opted_out(&self, phone: &PhoneNumber) -> Result<bool, Error> {

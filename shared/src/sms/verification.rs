@@ -147,16 +147,9 @@ impl Verification {
             .expression_attribute_values(":h", s(code_hash))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err) => match classify(err) {
-                WriteFailure::ConditionFailed => Ok(()),
-                WriteFailure::Other(e) => Err(e),
-                WriteFailure::TransactionCancelled(_) => {
-                    Err(Error::internal("unexpected transaction error"))
-                }
-            },
-        }
+        // Replaced meanwhile by a newer request: nothing to discard.
+        db::conditional(result)?;
+        Ok(())
     }
 
     /// F-SMS-18.
@@ -304,25 +297,17 @@ impl Verification {
             .expression_attribute_values(":max", n(MAX_TRIES))
             .send()
             .await;
-        match result {
-            Ok(_) => {
-                let left = MAX_TRIES.saturating_sub(pending.tries + 1);
-                if left == 0 {
-                    Err(dead_code())
-                } else {
-                    Err(Error::Unprocessable {
-                        code: "wrong_code",
-                        message: format!("wrong code; {left} tries left"),
-                    })
-                }
-            }
-            Err(err) => match classify(err) {
-                WriteFailure::ConditionFailed => Err(dead_code()),
-                WriteFailure::Other(e) => Err(e),
-                WriteFailure::TransactionCancelled(_) => {
-                    Err(Error::internal("unexpected transaction error"))
-                }
-            },
+        if db::conditional(result)?.is_none() {
+            return Err(dead_code());
+        }
+        let left = MAX_TRIES.saturating_sub(pending.tries + 1);
+        if left == 0 {
+            Err(dead_code())
+        } else {
+            Err(Error::Unprocessable {
+                code: "wrong_code",
+                message: format!("wrong code; {left} tries left"),
+            })
         }
     }
 
