@@ -349,26 +349,7 @@ async fn battle_results() {
     let stack = Stack::start().await;
     players(&stack, &["ra", "rb"]).await;
     let mut socket_b = stack.connect(Some(&stack.token("rb"))).await.unwrap();
-    let (_, created) = stack
-        .call(
-            "POST",
-            "/v1/matches/private",
-            Some("ra"),
-            Some(r#"{"challenge_type":"prompt_duel"}"#),
-        )
-        .await;
-    let (_, joined) = stack
-        .call(
-            "POST",
-            &format!(
-                "/v1/matches/private/{}/join",
-                created["code"].as_str().unwrap()
-            ),
-            Some("rb"),
-            None,
-        )
-        .await;
-    let id = joined["battle"]["battle_id"].as_str().unwrap();
+    let id = stack.battle_between("ra", "rb").await;
     next_json(&mut socket_b).await; // match_found
     let path = format!("/v1/battles/{id}/result");
     let win = json!({"outcome": "win", "winner_id": "ra"}).to_string();

@@ -161,20 +161,7 @@ async fn the_candidate_filter_holds() {
     // Two players already in a battle (through a private code).
     let _d1 = player(&stack, "busy1").await;
     let _d2 = player(&stack, "busy2").await;
-    let (status, code) = stack
-        .call(
-            "POST",
-            "/v1/matches/private",
-            Some("busy1"),
-            Some(r#"{"challenge_type":"prompt_duel"}"#),
-        )
-        .await;
-    assert_eq!(status, 201);
-    let path = format!(
-        "/v1/matches/private/{}/join",
-        code["code"].as_str().unwrap()
-    );
-    assert_eq!(stack.call("POST", &path, Some("busy2"), None).await.0, 201);
+    stack.battle_between("busy1", "busy2").await;
     // Already invited: a pending random invitation for another pair.
     let _invited = player(&stack, "invited").await;
     set_profile(

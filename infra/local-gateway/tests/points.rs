@@ -226,6 +226,41 @@ async fn boundaries_upgrades_and_refusals() {
     assert_eq!(points["points_to_next_level"], 10_000);
     assert!(points["points_to_next_tier"].is_null());
     assert_eq!(points["recent_activities"].as_array().unwrap().len(), 7);
+    // F-PT-7: the activities page on, newest first, without overlap.
+    let (_, first) = stack
+        .call("GET", "/v1/me/points?limit=4", Some("climber"), None)
+        .await;
+    let cursor = first["next_cursor"].as_str().unwrap();
+    let (_, rest) = stack
+        .call(
+            "GET",
+            &format!("/v1/me/points?limit=4&cursor={cursor}"),
+            Some("climber"),
+            None,
+        )
+        .await;
+    let ids = |v: &Value| -> Vec<String> {
+        v["recent_activities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["activity_id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let all = ids(&points);
+    assert_eq!([ids(&first), ids(&rest)].concat(), all);
+    assert_eq!(
+        first["recent_activities"][0]["amount"], 10_000,
+        "newest first"
+    );
+    assert!(rest["next_cursor"].is_null());
+    let (status, body) = stack
+        .call("GET", "/v1/me/points?cursor=bogus", Some("climber"), None)
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("invalid_cursor"))
+    );
 }
 
 // F-PT-4: streaks across day boundaries (in the user's time zone), a gap, the longest kept.
@@ -547,29 +582,8 @@ async fn battle_results_pay_battle_points_once() {
     let stack = Stack::start().await;
     stack.create_profile("bw", "winner").await;
     stack.create_profile("bl", "loser").await;
-    let (_, code) = stack
-        .call(
-            "POST",
-            "/v1/matches/private",
-            Some("bw"),
-            Some(r#"{"challenge_type":"duel"}"#),
-        )
-        .await;
-    let (_, joined) = stack
-        .call(
-            "POST",
-            &format!(
-                "/v1/matches/private/{}/join",
-                code["code"].as_str().unwrap()
-            ),
-            Some("bl"),
-            None,
-        )
-        .await;
-    let path = format!(
-        "/v1/battles/{}/result",
-        joined["battle"]["battle_id"].as_str().unwrap()
-    );
+    let battle_id = stack.battle_between("bw", "bl").await;
+    let path = format!("/v1/battles/{battle_id}/result");
     let result = json!({"outcome": "win", "winner_id": "bw"}).to_string();
     for _ in 0..3 {
         let (s, _) = stack

@@ -142,6 +142,27 @@ impl Stack {
         body
     }
 
+    /// A battle between two players with profiles, made through a private
+    /// code (`creator` creates it, `joiner` joins); returns the battle id.
+    pub async fn battle_between(&self, creator: &str, joiner: &str) -> String {
+        let (status, code) = self
+            .call(
+                "POST",
+                "/v1/matches/private",
+                Some(creator),
+                Some(r#"{"challenge_type":"prompt_duel"}"#),
+            )
+            .await;
+        assert_eq!(status, 201, "{code}");
+        let path = format!(
+            "/v1/matches/private/{}/join",
+            code["code"].as_str().unwrap()
+        );
+        let (status, joined) = self.call("POST", &path, Some(joiner), None).await;
+        assert_eq!(status, 201, "{joined}");
+        joined["battle"]["battle_id"].as_str().unwrap().to_string()
+    }
+
     pub async fn connect(
         &self,
         token: Option<&str>,
