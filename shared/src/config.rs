@@ -67,8 +67,19 @@ pub struct Config {
 pub struct SmsConfig {
     /// The queue `sms-sender` consumes (F-SMS-3).
     pub queue_url: Option<String>,
-    /// `console` (default), later `sns`, `twilio`, `dmark` (F-SMS-1).
+    /// The provider for numbers no route names: `console` (default), `sns`,
+    /// `twilio` or `dmark` (F-SMS-1).
     pub provider: String,
+    /// F-SMS-26: country calling code → provider (`SMS_ROUTES=256=dmark,254=dmark`).
+    pub routes: Vec<(u16, String)>,
+    /// F-SMS-26: where a transient failure of the first provider goes, once.
+    pub fallback_provider: Option<String>,
+    /// F-SMS-4: after a transient failure the message waits this × 2^(attempt − 1)
+    /// seconds (at most 900) before it is received again.
+    pub retry_base_secs: i64,
+    pub twilio: TwilioConfig,
+    pub dmark: DmarkConfig,
+    pub sns: SnsConfig,
     /// F-SMS-27: ISO regions a message may go to.
     pub allowed_regions: Vec<String>,
     /// F-SMS-6: micro-dollars per segment, by region, and the default.
@@ -78,11 +89,42 @@ pub struct SmsConfig {
     pub monthly_cap_micros: u64,
     /// F-SMS-27: verification codes per country calling code per hour.
     pub verification_per_country_hour: u32,
-    /// Verifies Twilio's webhook signatures (F-SMS-11); unset: Twilio webhooks answer 503.
-    pub twilio_auth_token: Option<String>,
     /// The public base URL webhooks are reached at, as the provider signs it
     /// (`https://api.example.com`); unset: `https://` + the request's host.
+    /// Status callback and DLR URLs are built on it.
     pub webhook_base_url: Option<String>,
+}
+
+pub const SMS_PROVIDERS: [&str; 4] = ["console", "sns", "twilio", "dmark"];
+
+#[derive(Clone, Debug, Default)]
+pub struct TwilioConfig {
+    pub account_sid: Option<String>,
+    /// Signs requests to Twilio and verifies Twilio's webhook signatures
+    /// (F-SMS-11); unset: Twilio webhooks answer 503.
+    pub auth_token: Option<String>,
+    /// A number (`+1555…`) or a Messaging Service SID (`MG…`).
+    pub from: Option<String>,
+    /// `https://api.twilio.com`; tests point it at a stub.
+    pub api_base: String,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct DmarkConfig {
+    /// `https://sms.dmarkmobile.com`
+    pub base_url: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// How long a token without a readable `exp` is kept (seed 003: 3000 s).
+    pub token_fallback_secs: i64,
+    /// Shared secret DMark's delivery reports carry back in their URL (F-SMS-11).
+    pub dlr_secret: Option<String>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct SnsConfig {
+    pub sender_id: Option<String>,
+    pub origination_number: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -191,7 +233,34 @@ impl Config {
             jobs_queue_url: get("JOBS_QUEUE_URL"),
             sms: SmsConfig {
                 queue_url: get("SMS_QUEUE_URL"),
-                provider: get("SMS_PROVIDER").unwrap_or_else(|| "console".into()),
+                provider: sms_provider("SMS_PROVIDER", get("SMS_PROVIDER"))?
+                    .unwrap_or_else(|| "console".into()),
+                routes: parse_routes(&get("SMS_ROUTES").unwrap_or_default())?,
+                fallback_provider: sms_provider(
+                    "SMS_FALLBACK_PROVIDER",
+                    get("SMS_FALLBACK_PROVIDER"),
+                )?,
+                retry_base_secs: bounded("SMS_RETRY_BASE_SECONDS", 30, 0..=900)?,
+                twilio: TwilioConfig {
+                    account_sid: get("TWILIO_ACCOUNT_SID"),
+                    auth_token: get("TWILIO_AUTH_TOKEN"),
+                    from: get("TWILIO_FROM"),
+                    api_base: get("TWILIO_API_BASE")
+                        .unwrap_or_else(|| "https://api.twilio.com".into())
+                        .trim_end_matches('/')
+                        .to_string(),
+                },
+                dmark: DmarkConfig {
+                    base_url: get("DMARK_BASE_URL").map(|u| u.trim_end_matches('/').to_string()),
+                    username: get("DMARK_USERNAME"),
+                    password: get("DMARK_PASSWORD"),
+                    token_fallback_secs: bounded("DMARK_TOKEN_FALLBACK_SECONDS", 3000, 1..=86_400)?,
+                    dlr_secret: get("DMARK_DLR_SECRET"),
+                },
+                sns: SnsConfig {
+                    sender_id: get("SNS_SENDER_ID"),
+                    origination_number: get("SNS_ORIGINATION_NUMBER"),
+                },
                 allowed_regions: get("SMS_ALLOWED_REGIONS")
                     .unwrap_or_else(|| DEFAULT_SMS_REGIONS.into())
                     .split(',')
@@ -208,7 +277,6 @@ impl Config {
                     200,
                     1..=1_000_000,
                 )? as u32,
-                twilio_auth_token: get("TWILIO_AUTH_TOKEN"),
                 webhook_base_url: get("WEBHOOK_BASE_URL")
                     .map(|u| u.trim_end_matches('/').to_string()),
             },
@@ -220,6 +288,35 @@ impl Config {
 const DEFAULT_SMS_REGIONS: &str = "UG,KE,TZ,RW,NG,GH,ZA,US,CA,GB,FR,DE";
 /// Micro-dollars per segment (F-SMS-6); `SMS_RATES_MICROS` replaces it.
 const DEFAULT_SMS_RATES: &str = "UG=30000,KE=25000,TZ=30000,RW=30000,US=8300,CA=8300,GB=40000";
+
+fn sms_provider(key: &str, value: Option<String>) -> Result<Option<String>, Error> {
+    match value.map(|v| v.trim().to_ascii_lowercase()) {
+        Some(v) if !SMS_PROVIDERS.contains(&v.as_str()) => Err(Error::Config(format!(
+            "{key}: {v:?} is not one of {}",
+            SMS_PROVIDERS.join(", ")
+        ))),
+        other => Ok(other),
+    }
+}
+
+/// `256=dmark,254=dmark` → [(256, dmark), (254, dmark)].
+fn parse_routes(raw: &str) -> Result<Vec<(u16, String)>, Error> {
+    raw.split(',')
+        .filter(|p| !p.trim().is_empty())
+        .map(|pair| {
+            let (code, provider) = pair.split_once('=').ok_or_else(|| {
+                Error::Config(format!("SMS_ROUTES: {pair:?} is not CALLINGCODE=PROVIDER"))
+            })?;
+            let code =
+                code.trim().trim_start_matches('+').parse().map_err(|_| {
+                    Error::Config(format!("SMS_ROUTES: {pair:?} has no calling code"))
+                })?;
+            let provider =
+                sms_provider("SMS_ROUTES", Some(provider.to_string()))?.expect("a value was given");
+            Ok((code, provider))
+        })
+        .collect()
+}
 
 /// `UG=30000,US=8300` → [(UG, 30000), (US, 8300)].
 fn parse_rates(raw: &str) -> Result<Vec<(String, u64)>, Error> {
@@ -294,6 +391,30 @@ mod tests {
         assert!(Config::from_map(&env).is_err());
         env.insert("INVITATION_TTL_SECONDS".into(), "2".into());
         assert_eq!(Config::from_map(&env).unwrap().invitation_ttl_secs, 2);
+    }
+
+    #[test]
+    fn sms_routes_and_providers_are_checked() {
+        let mut env = base();
+        env.insert("SMS_ROUTES".into(), "256=dmark, +254=DMark".into());
+        env.insert("SMS_FALLBACK_PROVIDER".into(), "twilio".into());
+        let c = Config::from_map(&env).unwrap();
+        assert_eq!(
+            c.sms.routes,
+            vec![(256, "dmark".to_string()), (254, "dmark".to_string())]
+        );
+        assert_eq!(c.sms.fallback_provider.as_deref(), Some("twilio"));
+        assert_eq!(c.sms.dmark.token_fallback_secs, 3000);
+        env.insert("SMS_ROUTES".into(), "256=pigeon".into());
+        assert!(Config::from_map(&env)
+            .unwrap_err()
+            .to_string()
+            .contains("pigeon"));
+        env.insert("SMS_ROUTES".into(), "UG=dmark".into());
+        assert!(Config::from_map(&env).is_err());
+        env.remove("SMS_ROUTES");
+        env.insert("SMS_PROVIDER".into(), "carrier-pigeon".into());
+        assert!(Config::from_map(&env).is_err());
     }
 
     #[test]

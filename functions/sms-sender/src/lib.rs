@@ -13,8 +13,7 @@ use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent
 use std::sync::Arc;
 use versus::lambda::{self, BoxError, Invoke};
 use versus::sms::outbox::SendMessage;
-use versus::sms::providers::console::Console;
-use versus::sms::providers::{Outgoing, Router, SendError};
+use versus::sms::providers::{self, Outgoing, Router, SendError};
 use versus::sms::store::{Finish, SmsStore};
 use versus::{db, Config, Error};
 
@@ -25,23 +24,35 @@ pub const MAX_ATTEMPTS: u32 = 5;
 pub struct App {
     store: SmsStore,
     router: Router,
+    sqs: aws_sdk_sqs::Client,
+    queue_url: Option<String>,
+    retry_base_secs: i64,
+}
+
+/// F-SMS-4: how long a message waits after its `attempt`-th transient
+/// failure: base × 2^(attempt − 1), at most SQS's 900 s visibility change.
+pub fn backoff_secs(base_secs: i64, attempt: u32) -> i32 {
+    (base_secs << attempt.saturating_sub(1).min(10)).min(900) as i32
 }
 
 pub async fn function(config: &Config) -> Result<Invoke, Error> {
     let sdk = db::aws_config().await;
     let client = db::dynamodb(&sdk);
     db::warm_up(&client, &config.tables.sms).await;
-    let router = match config.sms.provider.as_str() {
-        "console" => Router::single(Arc::new(Console::new(client.clone(), &config.tables.sms))),
-        other => {
-            return Err(Error::Config(format!(
-                "SMS_PROVIDER {other:?} is not available (console)"
-            )))
-        }
-    };
+    let router = providers::router(
+        &config.sms,
+        providers::Clients {
+            sdk: &sdk,
+            dynamodb: client.clone(),
+            table: &config.tables.sms,
+        },
+    )?;
     let app = Arc::new(App {
         store: SmsStore::new(client, &config.tables.sms),
         router,
+        sqs: aws_sdk_sqs::Client::new(&sdk),
+        queue_url: config.sms.queue_url.clone(),
+        retry_base_secs: config.sms.retry_base_secs,
     });
     Ok(lambda::typed(move |event: SqsEvent| {
         let app = app.clone();
@@ -133,6 +144,8 @@ impl App {
                 self.store
                     .finish(&log.sms_id, Finish::Retry { error: &error }, now_ms)
                     .await?;
+                let wait = backoff_secs(self.retry_base_secs, log.attempts);
+                self.delay_redelivery(record, wait).await;
                 Ok(Outcome::Retry)
             }
             Err(SendError::Permanent(error)) => {
@@ -145,8 +158,29 @@ impl App {
             Err(SendError::Transient(error)) => {
                 self.fail(&log.sms_id, primary.name(), &error, now_ms)
                     .await?;
+                // Nothing left to wait for: straight on to the dead-letter queue.
+                self.delay_redelivery(record, 0).await;
                 Ok(Outcome::Retry)
             }
+        }
+    }
+
+    /// Sets when the message is received again (the backoff); without it, it
+    /// comes back after the queue's visibility timeout.
+    async fn delay_redelivery(&self, record: &SqsMessage, secs: i32) {
+        let (Some(queue_url), Some(receipt)) = (&self.queue_url, &record.receipt_handle) else {
+            return;
+        };
+        if let Err(e) = self
+            .sqs
+            .change_message_visibility()
+            .queue_url(queue_url)
+            .receipt_handle(receipt)
+            .visibility_timeout(secs)
+            .send()
+            .await
+        {
+            tracing::warn!(error = %db::DisplayErrorContext(&e), "could not back the retry off");
         }
     }
 
@@ -160,5 +194,20 @@ impl App {
         self.store
             .finish(sms_id, Finish::Failed { provider, error }, now_ms)
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::backoff_secs;
+
+    #[test]
+    fn backoff_doubles_up_to_the_sqs_bound() {
+        assert_eq!(backoff_secs(30, 1), 30);
+        assert_eq!(backoff_secs(30, 2), 60);
+        assert_eq!(backoff_secs(30, 4), 240);
+        assert_eq!(backoff_secs(30, 9), 900);
+        assert_eq!(backoff_secs(0, 3), 0);
+        assert_eq!(backoff_secs(900, 40), 900);
     }
 }

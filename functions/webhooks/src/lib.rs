@@ -4,8 +4,11 @@
 //!   synonyms put the number on the opt-out list, START takes it off, HELP
 //!   answers; the reply is TwiML.
 //! - `POST /v1/webhooks/twilio/status`: a delivery receipt for a message we sent.
+//! - `GET|POST /v1/webhooks/dmark/dlr`: DMark's delivery report, at the URL the
+//!   `dmark` provider gave it (`?secret=…&ref=<log id>`), plus a `status`.
 //!
-//! Both check `X-Twilio-Signature` against the auth token.
+//! The Twilio routes check `X-Twilio-Signature` against the auth token; the
+//! DMark route checks the shared secret. An unconfigured check answers 503.
 
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -64,6 +67,9 @@ impl App {
                 self.twilio_inbound(&req, now_ms).await
             }
             (Method::POST, "/v1/webhooks/twilio/status") => self.twilio_status(&req, now_ms).await,
+            (Method::GET | Method::POST, "/v1/webhooks/dmark/dlr") => {
+                self.dmark_dlr(&req, now_ms).await
+            }
             _ => Err(Error::not_found(
                 "route_not_found",
                 format!("no route {} {path}", req.method()),
@@ -77,7 +83,8 @@ impl App {
         let token = self
             .config
             .sms
-            .twilio_auth_token
+            .twilio
+            .auth_token
             .as_deref()
             .ok_or_else(|| Error::Dependency("TWILIO_AUTH_TOKEN is not configured".into()))?;
         let body: &[u8] = match req.body() {
@@ -136,6 +143,71 @@ impl App {
             Some(Keyword::Help) => twiml(Some(inbound::HELP_REPLY)),
             None => twiml(None),
         })
+    }
+
+    /// F-SMS-15: DMark's delivery report. Its parameters may come in the
+    /// query, a form or a JSON body; `ref` names our log, `status` the outcome.
+    async fn dmark_dlr(&self, req: &Request, now_ms: i64) -> Result<Response<Body>, Error> {
+        let secret = self
+            .config
+            .sms
+            .dmark
+            .dlr_secret
+            .as_deref()
+            .ok_or_else(|| Error::Dependency("DMARK_DLR_SECRET is not configured".into()))?;
+        let mut params: Vec<(String, String)> =
+            form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
+                .into_owned()
+                .collect();
+        let body: &[u8] = match req.body() {
+            Body::Text(t) => t.as_bytes(),
+            Body::Binary(b) => b,
+            _ => b"",
+        };
+        match serde_json::from_slice::<serde_json::Value>(body) {
+            Ok(serde_json::Value::Object(fields)) => {
+                params.extend(fields.into_iter().map(|(k, v)| {
+                    let v = v
+                        .as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| v.to_string());
+                    (k, v)
+                }))
+            }
+            _ => params.extend(form_urlencoded::parse(body).into_owned()),
+        }
+        let get = |k: &str| {
+            params
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(k))
+                .map(|(_, v)| v.as_str())
+        };
+        if !versus::sms::constant_time_eq(get("secret").unwrap_or(""), secret) {
+            return Err(Error::Forbidden(
+                "the delivery report secret does not match".into(),
+            ));
+        }
+        let reference = get("ref").ok_or_else(|| Error::validation("ref is missing"))?;
+        let status = get("status").ok_or_else(|| Error::validation("status is missing"))?;
+        let outcome = inbound::dmark_status(status);
+        let found = match outcome {
+            Some(true) => {
+                self.store
+                    .record_receipt(reference, true, None, now_ms)
+                    .await?
+            }
+            Some(false) => {
+                let error = format!("dmark: {status}");
+                self.store
+                    .record_receipt(reference, false, Some(&error), now_ms)
+                    .await?
+            }
+            None => Some(reference.to_string()),
+        };
+        if found.is_none() {
+            tracing::warn!(reference, "DMark delivery report for no known message");
+        }
+        Ok(http::json(200, &serde_json::json!({"received": true})))
     }
 
     async fn twilio_status(&self, req: &Request, now_ms: i64) -> Result<Response<Body>, Error> {

@@ -7,30 +7,13 @@ mod common;
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use aws_sdk_dynamodb::types::AttributeValue;
+use common::sms::{local_sms, outbox, request};
 use common::Stack;
 use serde_json::{json, Value};
 use versus::phone::PhoneNumber;
 use versus::sms::store::SmsStore;
 
 const PHONE: &str = "+256772123456";
-
-async fn local_sms(stack: &Stack, to: &str) -> Vec<Value> {
-    let url = format!(
-        "{}/_local/sms?to={}",
-        stack.running.http_url,
-        to.replace('+', "%2B")
-    );
-    let body: Value = stack
-        .http
-        .get(url)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    body["messages"].as_array().cloned().unwrap_or_default()
-}
 
 /// The code in the newest verification SMS to `to` (waits for the sender).
 async fn code_sent_to(stack: &Stack, to: &str, already: usize) -> String {
@@ -373,50 +356,6 @@ async fn a_redelivered_message_sends_once() {
         (sent.status, sent.attempts),
         (versus::sms::store::Status::Sent, 1)
     );
-}
-
-fn outbox(
-    stack: &Stack,
-    client: aws_sdk_dynamodb::Client,
-    sdk: &aws_config::SdkConfig,
-    cap: Option<u64>,
-) -> versus::sms::outbox::Outbox {
-    let mut config = stack.config("profile-api").sms.clone();
-    if let Some(cap) = cap {
-        config.monthly_cap_micros = cap;
-    }
-    versus::sms::outbox::Outbox::new(
-        SmsStore::new(client, &stack.config("profile-api").tables.sms),
-        aws_sdk_sqs::Client::new(sdk),
-        config,
-    )
-}
-
-fn request(
-    message_type: versus::sms::MessageType,
-    phone: &str,
-    user: &str,
-) -> versus::sms::outbox::SmsRequest {
-    use versus::sms::policy::{Consent, ConsentMethod, Preferences};
-    versus::sms::outbox::SmsRequest {
-        to: PhoneNumber::parse(phone).unwrap(),
-        message_type,
-        body: "Your battle result is in.".into(),
-        user_id: Some(user.into()),
-        sender_id: None,
-        related: None,
-        verified: true,
-        preferences: Some(Preferences {
-            consent: Some(Consent {
-                at: 1,
-                method: ConsentMethod::WebForm,
-                ip_address: None,
-                text_version: "v1".into(),
-            }),
-            ..Default::default()
-        }),
-        timezone: Some("Africa/Kampala".into()),
-    }
 }
 
 // F-SMS-14, F-SMS-10: quiet hours defer a promotion to 08:00 and let a transactional message through.

@@ -56,6 +56,18 @@ pub const STOP_REPLY: &str =
 pub const START_REPLY: &str = "You are resubscribed to Versus texts. Reply STOP to unsubscribe.";
 pub const HELP_REPLY: &str = "Versus: battle invitations, results and alerts. Msg&data rates may apply. Reply STOP to unsubscribe.";
 
+/// A DMark delivery report's status: `Some(true)` delivered, `Some(false)`
+/// failed, `None` for an interim state (accepted, sent to the network).
+/// Both SMPP-style (`DELIVRD`) and word (`delivered`) forms are understood.
+pub fn dmark_status(status: &str) -> Option<bool> {
+    match status.trim().to_ascii_uppercase().as_str() {
+        "DELIVRD" | "DELIVERED" | "SUCCESS" | "1" => Some(true),
+        "UNDELIV" | "UNDELIVERED" | "FAILED" | "FAILURE" | "REJECTD" | "REJECTED" | "EXPIRED"
+        | "DELETED" | "2" => Some(false),
+        _ => None,
+    }
+}
+
 /// Twilio's `X-Twilio-Signature`: base64(HMAC-SHA1(auth token, URL + each
 /// POST parameter's name and value, sorted by name)).
 pub fn twilio_signature(auth_token: &str, url: &str, params: &[(String, String)]) -> String {
@@ -79,13 +91,7 @@ pub fn twilio_signature_valid(
     params: &[(String, String)],
     signature: &str,
 ) -> bool {
-    let expected = twilio_signature(auth_token, url, params);
-    expected.len() == signature.len()
-        && expected
-            .bytes()
-            .zip(signature.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0
+    super::constant_time_eq(&twilio_signature(auth_token, url, params), signature)
 }
 
 #[cfg(test)]
@@ -119,6 +125,16 @@ mod tests {
                 super::super::segments::Encoding::Gsm7
             );
         }
+    }
+
+    #[test]
+    fn dmark_statuses() {
+        assert_eq!(dmark_status("DELIVRD"), Some(true));
+        assert_eq!(dmark_status(" delivered "), Some(true));
+        assert_eq!(dmark_status("UNDELIV"), Some(false));
+        assert_eq!(dmark_status("expired"), Some(false));
+        assert_eq!(dmark_status("ACCEPTD"), None);
+        assert_eq!(dmark_status("sent"), None);
     }
 
     #[test]

@@ -110,6 +110,16 @@ pub fn verification_body(code: &str, minutes: i64) -> String {
     format!("Your Versus code is {code}. It expires in {minutes} minutes. Do not share it.")
 }
 
+/// Equal without telling, by timing, how much of the input matched: codes,
+/// signatures and shared secrets are compared with it.
+pub fn constant_time_eq(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

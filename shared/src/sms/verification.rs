@@ -47,15 +47,6 @@ fn hash(user_id: &str, phone: &str, code: &str) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Equal without telling, by timing, how much of the input matched.
-fn constant_time_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
-}
-
 pub fn new_code(rng: &mut impl Rng) -> String {
     format!("{:06}", rng.random_range(0..1_000_000))
 }
@@ -172,7 +163,7 @@ impl Verification {
         if pending.tries >= MAX_TRIES {
             return Err(dead_code());
         }
-        if !constant_time_eq(
+        if !super::constant_time_eq(
             &hash(user_id, pending.phone.e164(), code),
             &pending.code_hash,
         ) {
@@ -408,10 +399,10 @@ mod tests {
             assert!(c.bytes().all(|b| b.is_ascii_digit()));
         }
         assert_ne!(hash("u1", "+1", "123456"), hash("u2", "+1", "123456"));
-        assert!(constant_time_eq(
+        assert!(super::super::constant_time_eq(
             &hash("u", "+1", "1"),
             &hash("u", "+1", "1")
         ));
-        assert!(!constant_time_eq("ab", "abc"));
+        assert!(!super::super::constant_time_eq("ab", "abc"));
     }
 }

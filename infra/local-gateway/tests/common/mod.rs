@@ -3,6 +3,9 @@
 
 #![allow(dead_code)]
 
+pub mod sms;
+pub mod stubs;
+
 use futures::{SinkExt, StreamExt};
 use local_gateway::{Options, Running};
 use serde_json::{json, Value};
@@ -228,16 +231,25 @@ pub async fn silent_for(socket: &mut Socket, millis: u64) {
 }
 
 /// Polls `check` until it holds (for effects that follow a socket close).
-pub async fn eventually<F, Fut>(what: &str, mut check: F)
+pub async fn eventually<F, Fut>(what: &str, check: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    for _ in 0..100 {
+    eventually_within(what, 10, check).await
+}
+
+/// `eventually`, for effects that take longer (retries with backoff).
+pub async fn eventually_within<F, Fut>(what: &str, secs: u64, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..secs * 10 {
         if check().await {
             return;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("{what} did not happen within 10 s");
+    panic!("{what} did not happen within {secs} s");
 }

@@ -1,0 +1,70 @@
+//! SMS helpers shared by the SMS test files.
+
+use super::Stack;
+use serde_json::Value;
+use versus::phone::PhoneNumber;
+use versus::sms::store::SmsStore;
+
+/// What the console provider "sent" to `to`, newest first.
+pub async fn local_sms(stack: &Stack, to: &str) -> Vec<Value> {
+    let url = format!(
+        "{}/_local/sms?to={}",
+        stack.running.http_url,
+        to.replace('+', "%2B")
+    );
+    let body: Value = stack
+        .http
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    body["messages"].as_array().cloned().unwrap_or_default()
+}
+
+pub fn outbox(
+    stack: &Stack,
+    client: aws_sdk_dynamodb::Client,
+    sdk: &aws_config::SdkConfig,
+    cap: Option<u64>,
+) -> versus::sms::outbox::Outbox {
+    let mut config = stack.config("profile-api").sms.clone();
+    if let Some(cap) = cap {
+        config.monthly_cap_micros = cap;
+    }
+    versus::sms::outbox::Outbox::new(
+        SmsStore::new(client, &stack.config("profile-api").tables.sms),
+        aws_sdk_sqs::Client::new(sdk),
+        config,
+    )
+}
+
+/// A request that passes every rule a test is not about: verified, consented, Kampala time.
+pub fn request(
+    message_type: versus::sms::MessageType,
+    phone: &str,
+    user: &str,
+) -> versus::sms::outbox::SmsRequest {
+    use versus::sms::policy::{Consent, ConsentMethod, Preferences};
+    versus::sms::outbox::SmsRequest {
+        to: PhoneNumber::parse(phone).unwrap(),
+        message_type,
+        body: "Your battle result is in.".into(),
+        user_id: Some(user.into()),
+        sender_id: None,
+        related: None,
+        verified: true,
+        preferences: Some(Preferences {
+            consent: Some(Consent {
+                at: 1,
+                method: ConsentMethod::WebForm,
+                ip_address: None,
+                text_version: "v1".into(),
+            }),
+            ..Default::default()
+        }),
+        timezone: Some("Africa/Kampala".into()),
+    }
+}

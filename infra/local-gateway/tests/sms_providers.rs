@@ -1,0 +1,373 @@
+//! The SMS providers and the sender around them (F-SMS-1, F-SMS-4, F-SMS-15,
+//! F-SMS-26): Twilio and DMark against local stubs that check the documented
+//! requests, SNS against moto, per-country routing with one fallback, retries
+//! with backoff into the dead-letter queue, and permanent failures at once.
+
+mod common;
+
+use base64::Engine;
+use common::sms::{outbox, request};
+use common::stubs::ProviderStub;
+use common::{eventually_within, Stack};
+use serde_json::Value;
+use versus::sms::store::{SmsLog, SmsStore, Status};
+use versus::sms::MessageType;
+
+const WEBHOOKS: &str = "https://api.example.test";
+const DLR_SECRET: &str = "dlr-shared-secret";
+
+/// Sends one security alert (transactional: no quiet hours, no consent) through
+/// the outbox and the queue, as every caller does.
+async fn send(stack: &Stack, phone: &str) -> String {
+    let sdk = versus::db::aws_config().await;
+    let outbox = outbox(stack, stack.dynamodb().await, &sdk, None);
+    let user = format!("u{}", ulid::Ulid::new());
+    let log = outbox
+        .enqueue(
+            request(MessageType::SecurityAlert, phone, &user),
+            versus::now_ms(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(log.status, Status::Pending);
+    log.sms_id
+}
+
+async fn log(stack: &Stack, id: &str) -> SmsLog {
+    let store = SmsStore::new(
+        stack.dynamodb().await,
+        &stack.config("sms-sender").tables.sms,
+    );
+    store.get_log(id).await.unwrap().unwrap()
+}
+
+async fn wait_for_status(stack: &Stack, id: &str, status: Status, secs: u64) -> SmsLog {
+    eventually_within(&format!("SMS {id} becomes {status:?}"), secs, || async {
+        log(stack, id).await.status == status
+    })
+    .await;
+    log(stack, id).await
+}
+
+async fn dead_letters(stack: &Stack) -> Vec<String> {
+    let sqs = aws_sdk_sqs::Client::new(&versus::db::aws_config().await);
+    let url = sqs
+        .get_queue_url()
+        .queue_name(format!("{}SmsDlq", stack.prefix))
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let out = sqs
+        .receive_message()
+        .queue_url(url)
+        .max_number_of_messages(10)
+        .visibility_timeout(0)
+        .send()
+        .await
+        .unwrap();
+    out.messages
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|m| m.body)
+        .collect()
+}
+
+fn twilio_parameters(stub: &ProviderStub) -> Vec<(&'static str, String)> {
+    vec![
+        ("TwilioAccountSid", "AC0123456789abcdef".into()),
+        ("TwilioAuthToken", "twilio-test-token".into()),
+        ("TwilioFrom", "+15005550006".into()),
+        ("TwilioApiBase", stub.url.clone()),
+        ("WebhookBaseUrl", WEBHOOKS.into()),
+        ("SmsRetryBaseSeconds", "1".into()),
+    ]
+}
+
+async fn start(parameters: &[(&'static str, String)]) -> Stack {
+    let borrowed: Vec<(&str, &str)> = parameters.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    Stack::start_with(&borrowed).await
+}
+
+const MESSAGES: &str = "/2010-04-01/Accounts/AC0123456789abcdef/Messages.json";
+
+// F-SMS-1: Twilio's REST Messages API gets the documented request.
+#[tokio::test]
+async fn twilio_gets_the_documented_request() {
+    let stub = ProviderStub::start(201).await;
+    let mut parameters = twilio_parameters(&stub);
+    parameters.push(("SmsProvider", "twilio".into()));
+    let stack = start(&parameters).await;
+    let id = send(&stack, "+14155550100").await;
+    let sent = wait_for_status(&stack, &id, Status::Sent, 10).await;
+
+    let requests = stub.requests(MESSAGES);
+    assert_eq!(requests.len(), 1);
+    let r = &requests[0];
+    assert_eq!(r.method, "POST");
+    let basic =
+        base64::engine::general_purpose::STANDARD.encode("AC0123456789abcdef:twilio-test-token");
+    assert_eq!(r.headers["authorization"], format!("Basic {basic}"));
+    assert_eq!(
+        r.headers["content-type"],
+        "application/x-www-form-urlencoded"
+    );
+    let form = r.form();
+    assert_eq!(form["To"], "+14155550100");
+    assert_eq!(form["From"], "+15005550006");
+    assert_eq!(form["Body"], sent.body);
+    assert_eq!(
+        form["StatusCallback"],
+        format!("{WEBHOOKS}/v1/webhooks/twilio/status")
+    );
+    assert_eq!(form.len(), 4);
+    assert_eq!(sent.provider.as_deref(), Some("twilio"));
+    assert!(sent.provider_message_id.unwrap().starts_with("SM"));
+    assert_eq!(sent.attempts, 1);
+}
+
+// F-SMS-4: a 503 is retried with backoff, then the log fails and the message
+// lands in the dead-letter queue.
+#[tokio::test]
+async fn a_503_is_retried_then_dead_lettered() {
+    let stub = ProviderStub::start(503).await;
+    let mut parameters = twilio_parameters(&stub);
+    parameters.push(("SmsProvider", "twilio".into()));
+    let stack = start(&parameters).await;
+    let id = send(&stack, "+14155550101").await;
+    // Backoff 1 + 2 + 4 + 8 s between the five attempts.
+    let failed = wait_for_status(&stack, &id, Status::Failed, 60).await;
+    assert_eq!(failed.attempts, sms_sender::MAX_ATTEMPTS);
+    assert!(failed.error.unwrap().contains("503"));
+    assert_eq!(stub.requests(MESSAGES).len(), 5);
+    eventually_within("the message reaches the DLQ", 20, || async {
+        !dead_letters(&stack).await.is_empty()
+    })
+    .await;
+    let parked = dead_letters(&stack).await;
+    assert_eq!(parked.len(), 1);
+    assert!(parked[0].contains(&id));
+    assert_eq!(stub.requests(MESSAGES).len(), 5, "no sixth attempt");
+}
+
+// F-SMS-4: a 400 (an invalid number) fails at once, without a retry.
+#[tokio::test]
+async fn a_400_fails_at_once() {
+    let stub = ProviderStub::start(400).await;
+    let mut parameters = twilio_parameters(&stub);
+    parameters.push(("SmsProvider", "twilio".into()));
+    let stack = start(&parameters).await;
+    let id = send(&stack, "+14155550102").await;
+    let failed = wait_for_status(&stack, &id, Status::Failed, 10).await;
+    assert_eq!(failed.attempts, 1);
+    assert!(failed.error.unwrap().contains("21211"));
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert_eq!(stub.requests(MESSAGES).len(), 1);
+    assert!(dead_letters(&stack).await.is_empty());
+    assert_eq!(log(&stack, &id).await.attempts, 1);
+}
+
+async fn moto_sms() -> Vec<Value> {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL_SNS").expect("moto's endpoint");
+    let data: Value = reqwest::get(format!("{endpoint}/moto-api/data.json"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    data["sns"]["SMS"].as_array().cloned().unwrap_or_default()
+}
+
+// F-SMS-26: +256 goes to DMark, the rest to SNS; a transient DMark failure
+// goes to the fallback (Twilio) exactly once.
+#[tokio::test]
+async fn routes_by_country_and_falls_back_once() {
+    let dmark = ProviderStub::start(503).await;
+    let twilio = ProviderStub::start(201).await;
+    let mut parameters = twilio_parameters(&twilio);
+    parameters.extend([
+        ("SmsProvider", "sns".into()),
+        ("SmsRoutes", "256=dmark".into()),
+        ("SmsFallbackProvider", "twilio".into()),
+        ("DmarkBaseUrl", dmark.url.clone()),
+        ("DmarkUsername", "versus".into()),
+        ("DmarkPassword", "dmark-test-password".into()),
+        ("DmarkDlrSecret", DLR_SECRET.into()),
+        ("SnsSenderId", "Versus".into()),
+    ]);
+    let stack = start(&parameters).await;
+
+    let uganda = send(&stack, "+256772100200").await;
+    let sent = wait_for_status(&stack, &uganda, Status::Sent, 10).await;
+    assert_eq!(sent.provider.as_deref(), Some("twilio"));
+    assert_eq!(dmark.requests("/v3/api/send_sms/").len(), 1);
+    assert_eq!(twilio.requests(MESSAGES).len(), 1);
+    assert_eq!(twilio.requests(MESSAGES)[0].form()["To"], "+256772100200");
+    assert_eq!(sent.attempts, 1);
+
+    let us = send(&stack, "+14155550103").await;
+    let sent = wait_for_status(&stack, &us, Status::Sent, 10).await;
+    assert_eq!(sent.provider.as_deref(), Some("sns"));
+    let published = moto_sms().await;
+    let mine: Vec<_> = published
+        .iter()
+        .filter(|m| m["message_id"] == sent.provider_message_id.clone().unwrap().as_str())
+        .collect();
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0]["phone_number"], "+14155550103");
+    assert_eq!(mine[0]["message"], sent.body.as_str());
+    // Neither the DMark route nor the fallback saw the US number.
+    assert_eq!(dmark.requests("/v3/api/send_sms/").len(), 1);
+    assert_eq!(twilio.requests(MESSAGES).len(), 1);
+}
+
+fn dmark_parameters(stub: &ProviderStub) -> Vec<(&'static str, String)> {
+    vec![
+        ("SmsProvider", "dmark".into()),
+        ("DmarkBaseUrl", stub.url.clone()),
+        ("DmarkUsername", "versus".into()),
+        ("DmarkPassword", "dmark-test-password".into()),
+        ("DmarkDlrSecret", DLR_SECRET.into()),
+        ("WebhookBaseUrl", WEBHOOKS.into()),
+        ("SmsRetryBaseSeconds", "1".into()),
+    ]
+}
+
+// F-SMS-1: the DMark token is fetched once for many sends, and again after it
+// expires (kept for 90% of its life) or when DMark refuses it.
+#[tokio::test]
+async fn dmark_token_is_reused_then_refreshed() {
+    let stub = ProviderStub::start(200).await;
+    stub.set_token_ttl(4);
+    let stack = start(&dmark_parameters(&stub)).await;
+
+    let ids: Vec<String> =
+        futures::future::join_all((0..6).map(|i| send_owned(&stack, format!("+25677210030{i}"))))
+            .await;
+    for id in &ids {
+        wait_for_status(&stack, id, Status::Sent, 10).await;
+    }
+    let tokens = stub.requests("/api/get_token/");
+    assert_eq!(tokens.len(), 1, "one token for six sends");
+    assert_eq!(tokens[0].method, "POST");
+    assert_eq!(
+        tokens[0].json(),
+        serde_json::json!({"username": "versus", "password": "dmark-test-password"})
+    );
+    let sends = stub.requests("/v3/api/send_sms/");
+    assert_eq!(sends.len(), 6);
+    let token = tokens_issued(&stub)[0].clone();
+    for r in &sends {
+        assert_eq!(r.method, "POST");
+        assert_eq!(r.headers["authtoken"], token);
+        let body = r.json();
+        let id = body["dlr_url"]
+            .as_str()
+            .unwrap()
+            .rsplit_once("&ref=")
+            .unwrap()
+            .1
+            .to_string();
+        assert!(ids.contains(&id));
+        assert_eq!(
+            body,
+            serde_json::json!({
+                "msg": log(&stack, &id).await.body,
+                "numbers": format!("0{}", &log(&stack, &id).await.to.e164()[4..]),
+                "dlr_url": format!("{WEBHOOKS}/v1/webhooks/dmark/dlr?secret={DLR_SECRET}&ref={id}"),
+            })
+        );
+        assert!(body["numbers"].as_str().unwrap().starts_with("07"));
+    }
+
+    // 90% of a 4 s life: a send 4 s later needs a new token.
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    let later = send(&stack, "+256772100310").await;
+    wait_for_status(&stack, &later, Status::Sent, 10).await;
+    assert_eq!(stub.requests("/api/get_token/").len(), 2);
+
+    // A long-lived token that DMark revokes early: refused once, a new token, sent.
+    stub.set_token_ttl(3600);
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    let third = send(&stack, "+256772100311").await;
+    wait_for_status(&stack, &third, Status::Sent, 10).await;
+    assert_eq!(stub.requests("/api/get_token/").len(), 3);
+    stub.revoke_tokens();
+    let sends_before = stub.requests("/v3/api/send_sms/").len();
+    let revoked = send(&stack, "+256772100312").await;
+    let sent = wait_for_status(&stack, &revoked, Status::Sent, 10).await;
+    assert_eq!(sent.attempts, 1);
+    assert_eq!(stub.requests("/api/get_token/").len(), 4);
+    assert_eq!(stub.requests("/v3/api/send_sms/").len(), sends_before + 2);
+}
+
+async fn send_owned(stack: &Stack, phone: String) -> String {
+    send(stack, &phone).await
+}
+
+fn tokens_issued(stub: &ProviderStub) -> Vec<String> {
+    stub.requests("/v3/api/send_sms/")
+        .iter()
+        .map(|r| r.headers["authtoken"].clone())
+        .collect()
+}
+
+// F-SMS-15, F-SMS-11: DMark's delivery report, with its shared secret, moves
+// the log; a wrong secret is refused.
+#[tokio::test]
+async fn dmark_delivery_reports() {
+    let stub = ProviderStub::start(200).await;
+    let stack = start(&dmark_parameters(&stub)).await;
+    let delivered = send(&stack, "+256772100400").await;
+    let undelivered = send(&stack, "+256772100401").await;
+    for id in [&delivered, &undelivered] {
+        wait_for_status(&stack, id, Status::Sent, 10).await;
+    }
+    let dlr = |query: String| {
+        let url = format!("{}/v1/webhooks/dmark/dlr?{query}", stack.running.http_url);
+        let http = stack.http.clone();
+        async move { http.get(url).send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(
+        dlr(format!("secret=wrong&ref={delivered}&status=DELIVRD")).await,
+        403
+    );
+    assert_eq!(log(&stack, &delivered).await.status, Status::Sent);
+    assert_eq!(
+        dlr(format!("secret={DLR_SECRET}&status=DELIVRD")).await,
+        400
+    );
+    assert_eq!(
+        dlr(format!(
+            "secret={DLR_SECRET}&ref={delivered}&status=DELIVRD"
+        ))
+        .await,
+        200
+    );
+    assert_eq!(log(&stack, &delivered).await.status, Status::Delivered);
+    // A report posted as JSON, the way some DLR senders do.
+    let posted = stack
+        .http
+        .post(format!(
+            "{}/v1/webhooks/dmark/dlr?secret={DLR_SECRET}&ref={undelivered}",
+            stack.running.http_url
+        ))
+        .json(&serde_json::json!({"status": "UNDELIV"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status().as_u16(), 200);
+    let failed = log(&stack, &undelivered).await;
+    assert_eq!(failed.status, Status::Failed);
+    assert_eq!(failed.error.as_deref(), Some("dmark: UNDELIV"));
+    // A late interim report changes nothing.
+    assert_eq!(
+        dlr(format!(
+            "secret={DLR_SECRET}&ref={delivered}&status=ACCEPTD"
+        ))
+        .await,
+        200
+    );
+    assert_eq!(log(&stack, &delivered).await.status, Status::Delivered);
+}
