@@ -111,6 +111,9 @@ pub struct Profile {
     pub announced_tier: Option<crate::points::rules::Tier>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub announced_level: Option<u32>,
+    /// F-SMS-8, F-SMS-9: written only by `sms::preferences`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sms_preferences: Option<crate::sms::policy::Preferences>,
 }
 
 impl Profile {
@@ -269,6 +272,7 @@ pub fn apply_input(
                 lifetime_comments_posted: 0,
                 announced_tier: None,
                 announced_level: None,
+                sms_preferences: None,
                 phone_number: None,
                 phone_verified: false,
                 phone_verified_at: None,
@@ -293,6 +297,10 @@ pub fn owner_view(p: &Profile, online: bool) -> Value {
             "verified": p.phone_verified,
             "verified_at": p.phone_verified_at.map(rfc3339),
         },
+        "sms_preferences": crate::sms::preferences::view(
+            &p.sms_preferences.clone().unwrap_or_default(),
+            None,
+        ),
         "last_seen_at": p.last_seen_at.map(rfc3339),
         "created_at": rfc3339(p.created_at),
         "updated_at": rfc3339(p.updated_at),

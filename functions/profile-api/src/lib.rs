@@ -1,9 +1,11 @@
 //! profile-api: `GET /v1/health`, `GET/PUT /v1/me`, `PUT /v1/me/availability`
-//! (F-PR-1, F-PR-2, F-PR-5). Every authenticated call refreshes `last_seen_at`
-//! (throttled) alongside its own work.
+//! (F-PR-1, F-PR-2, F-PR-5), the phone number and its verification (F-SMS-17,
+//! F-SMS-18) and `GET/PUT /v1/me/sms-preferences` (F-SMS-8, F-SMS-9). Every
+//! authenticated call refreshes `last_seen_at` (throttled) alongside its own work.
 
 use lambda_http::http::Method;
-use lambda_http::{Body, Request, Response};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -13,6 +15,7 @@ use versus::phone::PhoneNumber;
 use versus::presence::{self, Presence};
 use versus::profile::{self, AvailabilityInput, Profile, ProfileInput, Profiles};
 use versus::sms::outbox::Outbox;
+use versus::sms::preferences::{self, ConsentContext, PreferencesInput, PreferencesStore};
 use versus::sms::store::SmsStore;
 use versus::sms::verification::Verification;
 use versus::{db, http, Config, Error};
@@ -21,6 +24,8 @@ pub struct App {
     profiles: Profiles,
     presence: Presence,
     verification: Verification,
+    preferences: PreferencesStore,
+    sms: SmsStore,
     config: Config,
 }
 
@@ -60,6 +65,8 @@ impl App {
         App {
             profiles: Profiles::new(client.clone(), &config),
             presence: Presence::new(client.clone(), &config),
+            preferences: PreferencesStore::new(client.clone(), &config.tables.users),
+            sms: outbox.store().clone(),
             verification: Verification::new(client, &config, outbox),
             config,
         }
@@ -138,11 +145,49 @@ impl App {
                 };
                 self.view(&profile, now_ms).await.map(|v| (200, v))
             }
+            (Method::GET, "/v1/me/sms-preferences") => {
+                let profile = self.profiles.require(&caller.user_id).await?;
+                let prefs = profile.sms_preferences.clone().unwrap_or_default();
+                self.preferences_view(&profile, &prefs)
+                    .await
+                    .map(|v| (200, v))
+            }
+            (Method::PUT, "/v1/me/sms-preferences") => {
+                let input: PreferencesInput = http::json_body(req)?;
+                let context = ConsentContext {
+                    ip_address: source_ip(req),
+                    now_ms,
+                };
+                let prefs = self
+                    .preferences
+                    .update(&caller.user_id, |current| {
+                        preferences::apply(current, &input, &context)
+                    })
+                    .await?
+                    .ok_or_else(profile::no_profile)?;
+                let profile = self.profiles.require(&caller.user_id).await?;
+                self.preferences_view(&profile, &prefs)
+                    .await
+                    .map(|v| (200, v))
+            }
             _ => Err(Error::not_found(
                 "route_not_found",
                 format!("no route {} {}", req.method(), path),
             )),
         }
+    }
+
+    /// The preferences, and whether the user's number is on the opt-out list.
+    async fn preferences_view(
+        &self,
+        profile: &Profile,
+        prefs: &versus::sms::policy::Preferences,
+    ) -> Result<Value, Error> {
+        let opted_out = match profile.phone_number.as_deref().map(PhoneNumber::parse) {
+            Some(Ok(phone)) => Some(self.sms.is_opted_out(&phone).await?),
+            _ => None,
+        };
+        Ok(preferences::view(prefs, opted_out))
     }
 
     async fn view(&self, profile: &profile::Profile, now_ms: i64) -> Result<Value, Error> {
@@ -155,5 +200,13 @@ impl App {
                 .await?
                 .is_empty();
         Ok(profile::owner_view(profile, online))
+    }
+}
+
+/// The caller's address as API Gateway saw it (F-SMS-9 consent records).
+fn source_ip(req: &Request) -> Option<&str> {
+    match req.request_context_ref()? {
+        RequestContext::ApiGatewayV2(context) => context.http.source_ip.as_deref(),
+        _ => None,
     }
 }

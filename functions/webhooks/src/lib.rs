@@ -16,11 +16,13 @@ use std::sync::Arc;
 use versus::lambda::{self, Invoke};
 use versus::phone::PhoneNumber;
 use versus::sms::inbound::{self, Keyword};
+use versus::sms::preferences::PreferencesStore;
 use versus::sms::store::SmsStore;
 use versus::{db, http, Config, Error};
 
 pub struct App {
     store: SmsStore,
+    preferences: PreferencesStore,
     config: Config,
 }
 
@@ -29,7 +31,8 @@ pub async fn function(config: &Config) -> Result<Invoke, Error> {
     let client = db::dynamodb(&sdk);
     db::warm_up(&client, &config.tables.sms).await;
     let app = Arc::new(App {
-        store: SmsStore::new(client, &config.tables.sms),
+        store: SmsStore::new(client.clone(), &config.tables.sms),
+        preferences: PreferencesStore::new(client, &config.tables.users),
         config: config.clone(),
     });
     Ok(lambda::http(move |req| {
@@ -132,12 +135,14 @@ impl App {
             Some(Keyword::Stop) => {
                 let word = get("Body").unwrap_or("").trim().to_ascii_uppercase();
                 self.store.opt_out(&from, &word, now_ms).await?;
-                tracing::info!(from = %from, "opted out by SMS");
+                let owner = self.preferences.keyword_from(&from, false, now_ms).await?;
+                tracing::info!(from = %from, ?owner, "opted out by SMS");
                 twiml(Some(inbound::STOP_REPLY))
             }
             Some(Keyword::Start) => {
                 self.store.opt_in(&from).await?;
-                tracing::info!(from = %from, "opted back in by SMS");
+                let owner = self.preferences.keyword_from(&from, true, now_ms).await?;
+                tracing::info!(from = %from, ?owner, "opted back in by SMS");
                 twiml(Some(inbound::START_REPLY))
             }
             Some(Keyword::Help) => twiml(Some(inbound::HELP_REPLY)),

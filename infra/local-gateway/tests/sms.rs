@@ -624,3 +624,99 @@ async fn delivery_receipts_update_the_log() {
         (Status::Failed, Some("undelivered (error 30003)"))
     );
 }
+
+// F-SMS-8, F-SMS-9: preferences with consent capture; F-SMS-11: STOP by SMS
+// turns the owner's master switch off and START back on.
+#[tokio::test]
+async fn sms_preferences_and_consent() {
+    let stack = Stack::start_with(&[("TwilioAuthToken", TWILIO_TOKEN)]).await;
+    let path = "/v1/me/sms-preferences";
+    assert_eq!(stack.call("GET", path, Some("p1"), None).await.0, 404);
+    stack.create_profile("p1", "prefers").await;
+    let (status, prefs) = stack.call("GET", path, Some("p1"), None).await;
+    assert_eq!(status, 200, "{prefs}");
+    assert_eq!(prefs["allow_sms_invitations"], true);
+    assert_eq!(prefs["consent"], Value::Null);
+    assert_eq!(prefs["toggles"].as_object().unwrap().len(), 8);
+    assert!(prefs["toggles"]
+        .as_object()
+        .unwrap()
+        .values()
+        .all(|v| v == true));
+
+    let (status, prefs) = stack
+        .call(
+            "PUT",
+            path,
+            Some("p1"),
+            Some(r#"{"consent": {"method": "web_form", "text_version": "2026-11"}, "toggles": {"battle_results": false}}"#),
+        )
+        .await;
+    assert_eq!(status, 200, "{prefs}");
+    assert_eq!(prefs["consent"]["method"], "web_form");
+    assert_eq!(prefs["consent"]["text_version"], "2026-11");
+    assert_eq!(prefs["consent"]["ip_address"], "127.0.0.1");
+    assert!(prefs["consent"]["given_at"]
+        .as_str()
+        .unwrap()
+        .starts_with("20"));
+    assert_eq!(prefs["toggles"]["battle_results"], false);
+    assert_eq!(prefs["toggles"]["streak_alerts"], true);
+    let (_, me) = stack.call("GET", "/v1/me", Some("p1"), None).await;
+    assert_eq!(me["sms_preferences"], prefs);
+
+    // Bad input changes nothing.
+    for body in [
+        r#"{"toggles": {"weather": false}}"#,
+        r#"{"consent": {"method": "sms_keyword", "text_version": "v1"}}"#,
+        r#"{"consent": {"method": "web_form"}}"#,
+        r#"{"allow_sms_invitations": "yes"}"#,
+        r#"{"shout": true}"#,
+        "not json",
+    ] {
+        let (status, err) = stack.call("PUT", path, Some("p1"), Some(body)).await;
+        assert_eq!(status, 400, "{body}: {err}");
+        assert!(err["error"]["message"].is_string());
+    }
+    assert_eq!(stack.call("GET", path, Some("p1"), None).await.1, prefs);
+
+    // With a verified number, STOP by SMS switches the master off; START back on.
+    request_code(&stack, "p1", PHONE).await;
+    let code = code_sent_to(&stack, PHONE, 0).await;
+    assert_eq!(verify(&stack, "p1", &code).await.0, 200);
+    let inbound = "/v1/webhooks/twilio/inbound";
+    let text = |body: &'static str| [("From", PHONE), ("To", "+15005550006"), ("Body", body)];
+    assert_eq!(twilio(&stack, inbound, &text("STOP"), None).await.0, 200);
+    let (_, stopped) = stack.call("GET", path, Some("p1"), None).await;
+    assert_eq!(
+        (
+            stopped["allow_sms_invitations"].as_bool(),
+            stopped["opted_out"].as_bool()
+        ),
+        (Some(false), Some(true))
+    );
+    assert_eq!(
+        stopped["consent"], prefs["consent"],
+        "the record of consent stays"
+    );
+    assert_eq!(twilio(&stack, inbound, &text("start"), None).await.0, 200);
+    let (_, started) = stack.call("GET", path, Some("p1"), None).await;
+    assert_eq!(
+        (
+            started["allow_sms_invitations"].as_bool(),
+            started["opted_out"].as_bool()
+        ),
+        (Some(true), Some(false))
+    );
+
+    // Withdrawing consent; a user who never consented gets it by START.
+    let (_, withdrawn) = stack
+        .call("PUT", path, Some("p1"), Some(r#"{"consent": null}"#))
+        .await;
+    assert_eq!(withdrawn["consent"], Value::Null);
+    assert_eq!(twilio(&stack, inbound, &text("STOP"), None).await.0, 200);
+    assert_eq!(twilio(&stack, inbound, &text("YES"), None).await.0, 200);
+    let (_, by_keyword) = stack.call("GET", path, Some("p1"), None).await;
+    assert_eq!(by_keyword["consent"]["method"], "sms_keyword");
+    assert_eq!(by_keyword["allow_sms_invitations"], true);
+}

@@ -9,11 +9,13 @@
 //! - `VERIFY#<user>` / `CODE`: the pending verification code (hashed, F-SMS-17);
 //! - `CONSOLE#<day>` / `<log id>`: what the console provider "sent" (local development).
 //!
-//! The users table holds `PHONE#<e164>` / `PHONE` (which user owns a verified number).
+//! The users table holds `PHONE#<e164>` / `PHONE` (which user owns a verified number),
+//! and each profile its `sms_preferences` (F-SMS-8, F-SMS-9).
 
 pub mod inbound;
 pub mod outbox;
 pub mod policy;
+pub mod preferences;
 pub mod providers;
 pub mod segments;
 pub mod store;
@@ -47,7 +49,7 @@ pub enum Category {
 }
 
 /// The user toggle that governs a message type (F-SMS-8), if any.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Toggle {
     MatchNotifications,

@@ -41,6 +41,17 @@ fn claim_key(phone: &str) -> Item {
     key(format!("PHONE#{phone}"), "PHONE")
 }
 
+/// The user who verified `phone`, if anyone has.
+pub async fn owner_of(
+    client: &aws_sdk_dynamodb::Client,
+    users_table: &str,
+    phone: &PhoneNumber,
+) -> Result<Option<String>, Error> {
+    let claim: Option<PhoneClaim> =
+        db::get_item(client, users_table, claim_key(phone.e164())).await?;
+    Ok(claim.map(|c| c.user_id))
+}
+
 /// The code's hash binds it to the user and the number it was sent to.
 fn hash(user_id: &str, phone: &str, code: &str) -> String {
     let digest = Sha256::digest(format!("{user_id}|{phone}|{code}").as_bytes());
