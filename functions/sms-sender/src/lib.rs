@@ -7,12 +7,20 @@
 //! the log back to pending and reports the record as a batch item failure:
 //! SQS delivers it again after the visibility timeout, and after the queue's
 //! receive limit into the dead-letter queue, by which time the log is failed.
-//! A permanent failure (4xx, invalid number) fails the log at once.
+//! A permanent failure (4xx, invalid number) fails the log at once. The
+//! opt-out list is checked again after the claim: a STOP that arrived while
+//! the message waited still stops it (F-SMS-11).
+//!
+//! Every 5 minutes a schedule (`{"job":"release_deferred_sms"}`) releases the
+//! messages quiet hours deferred, once their time has come (F-JOB-5).
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use serde::Deserialize;
+use serde_json::{json, Value};
 use std::sync::Arc;
 use versus::lambda::{self, BoxError, Invoke};
-use versus::sms::outbox::SendMessage;
+use versus::sms::outbox::{Outbox, SendMessage};
+use versus::sms::policy::Reason;
 use versus::sms::providers::{self, Outgoing, Router, SendError};
 use versus::sms::store::{Finish, SmsStore};
 use versus::{db, Config, Error};
@@ -23,11 +31,23 @@ pub const MAX_ATTEMPTS: u32 = 5;
 
 pub struct App {
     store: SmsStore,
+    outbox: Outbox,
     router: Router,
     sqs: aws_sdk_sqs::Client,
     queue_url: Option<String>,
     retry_base_secs: i64,
 }
+
+/// The schedule's input.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, tag = "job", rename_all = "snake_case")]
+pub enum Job {
+    ReleaseDeferredSms,
+}
+
+/// One release run reads at most this many pages of due messages.
+const RELEASE_PAGES: usize = 20;
+const RELEASE_PAGE: i32 = 100;
 
 /// F-SMS-4: how long a message waits after its `attempt`-th transient
 /// failure: base × 2^(attempt − 1), at most SQS's 900 s visibility change.
@@ -47,16 +67,19 @@ pub async fn function(config: &Config) -> Result<Invoke, Error> {
             table: &config.tables.sms,
         },
     )?;
+    let store = SmsStore::new(client, &config.tables.sms);
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
     let app = Arc::new(App {
-        store: SmsStore::new(client, &config.tables.sms),
+        outbox: Outbox::new(store.clone(), sqs.clone(), config.sms.clone()),
+        store,
         router,
-        sqs: aws_sdk_sqs::Client::new(&sdk),
+        sqs,
         queue_url: config.sms.queue_url.clone(),
         retry_base_secs: config.sms.retry_base_secs,
     });
-    Ok(lambda::typed(move |event: SqsEvent| {
+    Ok(lambda::typed(move |event: Value| {
         let app = app.clone();
-        async move { Ok::<_, BoxError>(app.handle(event, versus::now_ms()).await) }
+        async move { app.dispatch(event, versus::now_ms()).await }
     }))
 }
 
@@ -72,6 +95,38 @@ pub enum Outcome {
 }
 
 impl App {
+    /// An SQS batch, or the release schedule.
+    pub async fn dispatch(&self, event: Value, now_ms: i64) -> Result<Value, BoxError> {
+        if event.get("Records").is_some() {
+            let batch: SqsEvent = serde_json::from_value(event)?;
+            return Ok(serde_json::to_value(self.handle(batch, now_ms).await)?);
+        }
+        let Job::ReleaseDeferredSms = serde_json::from_value(event)
+            .map_err(|e| Error::bad_request("invalid_event", format!("not a job input: {e}")))?;
+        let released = self.release_due(now_ms).await?;
+        tracing::info!(released, "deferred SMS released");
+        Ok(json!({ "job": "release_deferred_sms", "released": released }))
+    }
+
+    /// F-JOB-5: queues the deferred messages that are due, then marks them
+    /// pending. Queued first, so a crash in between strands nothing: the
+    /// claim takes a due deferred log, and a second message finds it taken.
+    pub async fn release_due(&self, now_ms: i64) -> Result<usize, Error> {
+        let mut released = 0;
+        for _ in 0..RELEASE_PAGES {
+            let due = self.store.due_logs(now_ms, RELEASE_PAGE).await?;
+            for id in &due {
+                self.outbox.queue(id).await?;
+                self.store.release(id).await?;
+                released += 1;
+            }
+            if due.len() < RELEASE_PAGE as usize {
+                break;
+            }
+        }
+        Ok(released)
+    }
+
     pub async fn handle(&self, event: SqsEvent, now_ms: i64) -> SqsBatchResponse {
         let work = event
             .records
@@ -105,6 +160,14 @@ impl App {
         let Some(log) = self.store.claim(&message.sms_id, now_ms).await? else {
             return Ok(Outcome::Skipped);
         };
+        if self.store.is_opted_out(&log.to).await? {
+            let reason = Reason::OptedOut;
+            self.store
+                .finish(&log.sms_id, Finish::Suppressed { reason }, now_ms)
+                .await?;
+            tracing::info!(sms_id = %log.sms_id, to = %log.to, "opted out while queued: suppressed");
+            return Ok(Outcome::Skipped);
+        }
         let outgoing = Outgoing {
             sms_id: &log.sms_id,
             to: &log.to,

@@ -82,6 +82,12 @@ async fn profile_api_sample_events() {
         .unwrap();
     assert_eq!(r["statusCode"], 202, "{r}");
     assert_eq!(body(&r)["phone_number"], "+********3456");
+    let r = f(event("profile-api/put-sms-preferences.json"))
+        .await
+        .unwrap();
+    assert_eq!(r["statusCode"], 200, "{r}");
+    assert_eq!(body(&r)["consent"]["ip_address"], "203.0.113.10");
+    assert_eq!(body(&r)["toggles"]["battle_results"], false);
     for bad in [
         "profile-api/put-me-malformed.json",
         "profile-api/put-me-unknown-field.json",
@@ -362,6 +368,10 @@ async fn sms_sender_sample_events() {
     assert_eq!(r["batchItemFailures"], json!([]));
     let r = f(aws_fixture("example-sqs-event.json")).await.unwrap();
     assert_eq!(r["batchItemFailures"], json!([]));
+    // The release schedule's input, with nothing deferred.
+    let r = f(event("sms-sender/release-deferred.json")).await.unwrap();
+    assert_eq!(r, json!({"job": "release_deferred_sms", "released": 0}));
+    assert!(f(json!({"job": "release_everything"})).await.is_err());
 }
 
 #[tokio::test]
@@ -386,4 +396,16 @@ async fn webhooks_sample_events() {
     );
     let phone = versus::phone::PhoneNumber::parse("+256772123456").unwrap();
     assert!(!store.is_opted_out(&phone).await.unwrap());
+    // DMark's delivery report: closed without a secret, refused with a wrong one.
+    let r = f(event("webhooks/dmark-dlr-wrong-secret.json"))
+        .await
+        .unwrap();
+    assert_eq!(r["statusCode"], 503);
+    let stack = Stack::start_with(&[("DmarkDlrSecret", "s3cret")]).await;
+    let f = function(&stack, "webhooks").await;
+    let r = f(event("webhooks/dmark-dlr-wrong-secret.json"))
+        .await
+        .unwrap();
+    assert_eq!(r["statusCode"], 403);
+    assert!(body(&r)["error"]["code"].is_string());
 }

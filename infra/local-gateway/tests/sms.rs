@@ -396,6 +396,75 @@ async fn quiet_hours_defer_promotions_only() {
         local_sms(&stack, PHONE).await.is_empty(),
         "the promotion waits"
     );
+
+    // F-JOB-5: the release schedule sends deferred messages once they are due,
+    // leaves the others waiting, and a STOP while one waited still stops it.
+    let at = |t: &str| {
+        chrono::DateTime::parse_from_rfc3339(t)
+            .unwrap()
+            .timestamp_millis()
+    };
+    let past = at("2026-01-10T19:30:00Z");
+    let future = at("2099-01-10T19:30:00Z");
+    let (due, stopped, waiting) = ("+256772000201", "+256772000202", "+256772000203");
+    let mut ids = vec![];
+    for (phone, when) in [(due, past), (stopped, past), (waiting, future)] {
+        let log = outbox
+            .enqueue(request(MessageType::StreakAlert, phone, phone), when)
+            .await
+            .unwrap();
+        assert_eq!(log.status, Status::Deferred);
+        ids.push(log.sms_id);
+    }
+    outbox
+        .store()
+        .opt_out(
+            &PhoneNumber::parse(stopped).unwrap(),
+            "STOP",
+            versus::now_ms(),
+        )
+        .await
+        .unwrap();
+    let release = || async {
+        stack
+            .http
+            .post(format!(
+                "{}/_local/schedules/ReleaseDeferredSms",
+                stack.running.http_url
+            ))
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()
+    };
+    let ran = release().await;
+    assert_eq!(ran["released"], 2, "{ran}");
+    common::eventually("the due promotion is sent", || async {
+        local_sms(&stack, due).await.len() == 1
+    })
+    .await;
+    let store = outbox.store();
+    common::eventually("the stopped one is suppressed", || async {
+        store.get_log(&ids[1]).await.unwrap().unwrap().status == Status::Suppressed
+    })
+    .await;
+    let suppressed = store.get_log(&ids[1]).await.unwrap().unwrap();
+    assert_eq!(
+        suppressed.reason,
+        Some(versus::sms::policy::Reason::OptedOut)
+    );
+    assert!(local_sms(&stack, stopped).await.is_empty());
+    assert_eq!(
+        store.get_log(&ids[2]).await.unwrap().unwrap().status,
+        Status::Deferred
+    );
+    // A second run finds nothing more to release; nothing goes out twice.
+    assert_eq!(release().await["released"], 0);
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_eq!(local_sms(&stack, due).await.len(), 1);
+    assert!(local_sms(&stack, waiting).await.is_empty());
 }
 
 // F-SMS-12: above the monthly spend cap promotions stop, transactional messages go.

@@ -191,7 +191,8 @@ impl Outbox {
         Ok(log)
     }
 
-    async fn queue(&self, sms_id: &str) -> Result<(), Error> {
+    /// Puts a log id on the SMS queue (also how deferred logs are released).
+    pub async fn queue(&self, sms_id: &str) -> Result<(), Error> {
         let url = self
             .config
             .queue_url

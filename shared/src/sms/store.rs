@@ -76,6 +76,9 @@ pub struct Limit {
     pub reason: Reason,
 }
 
+/// The one partition of the `due` index: deferred logs are few and short-lived.
+pub const DUE_SHARD: &str = "DUE";
+
 fn log_key(id: &str) -> Item {
     key(format!("SMS#{id}"), "LOG")
 }
@@ -101,6 +104,10 @@ impl SmsStore {
     pub async fn put_log(&self, log: &SmsLog) -> Result<(), Error> {
         let mut item: Item = serde_dynamo::to_item(log)?;
         item.extend(log_key(&log.sms_id));
+        // F-JOB-5: a deferred log is in the sparse `due` index until released.
+        if log.status == Status::Deferred && log.due_at.is_some() {
+            item.insert("due_shard".into(), s(DUE_SHARD));
+        }
         item.insert(
             "expires_at".into(),
             n(log.created_at / 1000 + LOG_RETENTION_SECS),
@@ -121,18 +128,22 @@ impl SmsStore {
     }
 
     /// F-SMS-4: takes a pending log for sending (pending → sending, one
-    /// winner). `None` when it is not pending: already sent, being sent, or final.
+    /// winner), or a deferred one whose time has come (F-JOB-5). `None` when it
+    /// is neither: already sent, being sent, final, or not yet due.
     pub async fn claim(&self, id: &str, now_ms: i64) -> Result<Option<SmsLog>, Error> {
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(log_key(id)))
-            .update_expression("SET #status = :sending, claimed_at = :now ADD attempts :one")
-            .condition_expression("#status = :pending")
+            .update_expression(
+                "SET #status = :sending, claimed_at = :now REMOVE due_shard ADD attempts :one",
+            )
+            .condition_expression("#status = :pending OR (#status = :deferred AND due_at <= :now)")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":sending", s("sending"))
             .expression_attribute_values(":pending", s("pending"))
+            .expression_attribute_values(":deferred", s("deferred"))
             .expression_attribute_values(":now", n(now_ms))
             .expression_attribute_values(":one", n(1))
             .return_values(ReturnValue::AllNew)
@@ -173,6 +184,10 @@ impl SmsStore {
                 .expression_attribute_values(":failed", s("failed"))
                 .expression_attribute_values(":p", s(provider))
                 .expression_attribute_values(":e", s(error)),
+            Finish::Suppressed { reason } => update
+                .update_expression("SET #status = :suppressed, reason = :r")
+                .expression_attribute_values(":suppressed", s("suppressed"))
+                .expression_attribute_values(":r", serde_dynamo::to_attribute_value(reason)?),
             Finish::Retry { error } => update
                 .update_expression("SET #status = :pending, #error = :e")
                 .expression_attribute_names("#error", "error")
@@ -183,6 +198,46 @@ impl SmsStore {
             Error::conflict("not_sending", format!("SMS {id} is no longer being sent"))
         })?;
         Ok(())
+    }
+
+    /// F-JOB-5: deferred logs due by `now_ms`, oldest first, at most `limit`.
+    pub async fn due_logs(&self, now_ms: i64, limit: i32) -> Result<Vec<String>, Error> {
+        let found = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("due")
+            .key_condition_expression("due_shard = :shard AND due_at <= :now")
+            .expression_attribute_values(":shard", s(DUE_SHARD))
+            .expression_attribute_values(":now", n(now_ms))
+            .limit(limit)
+            .send()
+            .await
+            .map_err(db::dependency)?;
+        Ok(found
+            .items()
+            .iter()
+            .filter_map(|i| db::get_s(i, "pk"))
+            .map(|pk| pk.trim_start_matches("SMS#").to_string())
+            .collect())
+    }
+
+    /// F-JOB-5: a due deferred log becomes pending and leaves the `due` index.
+    /// `false` when it was no longer deferred (the sender took it already).
+    pub async fn release(&self, id: &str) -> Result<bool, Error> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(log_key(id)))
+            .update_expression("SET #status = :pending REMOVE due_shard")
+            .condition_expression("#status = :deferred")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":pending", s("pending"))
+            .expression_attribute_values(":deferred", s("deferred"))
+            .send()
+            .await;
+        Ok(db::conditional(result)?.is_some())
     }
 
     /// F-SMS-16: per-day and per-month counters of messages, segments and
@@ -396,5 +451,9 @@ pub enum Finish<'a> {
     },
     Retry {
         error: &'a str,
+    },
+    /// Refused after it was queued (a STOP while it waited).
+    Suppressed {
+        reason: Reason,
     },
 }
