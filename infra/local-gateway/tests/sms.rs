@@ -365,7 +365,7 @@ async fn quiet_hours_defer_promotions_only() {
     use versus::sms::MessageType;
     let stack = Stack::start().await;
     let sdk = versus::db::aws_config().await;
-    let outbox = outbox(&stack, stack.dynamodb().await, &sdk, None);
+    let outbox = outbox(&stack, stack.dynamodb().await, &sdk, |_| {});
     let late = chrono::DateTime::parse_from_rfc3339("2026-11-22T19:30:00Z")
         .unwrap()
         .timestamp_millis(); // 22:30 in Kampala
@@ -477,7 +477,9 @@ async fn the_spend_cap_stops_promotions_only() {
     let sdk = versus::db::aws_config().await;
     let client = stack.dynamodb().await;
     // The cap is one segment to Uganda; one sent message reaches it.
-    let outbox = outbox(&stack, client.clone(), &sdk, Some(30_000));
+    let outbox = outbox(&stack, client.clone(), &sdk, |c| {
+        c.monthly_cap_micros = 30_000
+    });
     let noon = chrono::DateTime::parse_from_rfc3339("2026-11-22T09:00:00Z")
         .unwrap()
         .timestamp_millis();
@@ -486,11 +488,7 @@ async fn the_spend_cap_stops_promotions_only() {
         .await
         .unwrap();
     assert_eq!(first.status, Status::Pending);
-    common::eventually("the first promotion is sent and counted", || async {
-        outbox.store().month_spend(versus::now_ms()).await.unwrap() >= 30_000
-    })
-    .await;
-    let now = versus::now_ms();
+    let now = noon;
     let promo = outbox
         .enqueue(
             request(MessageType::BattleResult, "+256772000222", "c2"),
@@ -574,7 +572,7 @@ async fn stop_start_and_help_by_sms() {
         "{reply}"
     );
     let sdk = versus::db::aws_config().await;
-    let outbox = outbox(&stack, stack.dynamodb().await, &sdk, None);
+    let outbox = outbox(&stack, stack.dynamodb().await, &sdk, |_| {});
     let noon = chrono::DateTime::parse_from_rfc3339("2026-11-22T09:00:00Z")
         .unwrap()
         .timestamp_millis();
@@ -618,7 +616,7 @@ async fn delivery_receipts_update_the_log() {
     use versus::sms::MessageType;
     let stack = Stack::start_with(&[("TwilioAuthToken", TWILIO_TOKEN)]).await;
     let sdk = versus::db::aws_config().await;
-    let outbox = outbox(&stack, stack.dynamodb().await, &sdk, None);
+    let outbox = outbox(&stack, stack.dynamodb().await, &sdk, |_| {});
     let noon = chrono::DateTime::parse_from_rfc3339("2026-11-22T09:00:00Z")
         .unwrap()
         .timestamp_millis();
@@ -788,4 +786,214 @@ async fn sms_preferences_and_consent() {
     let (_, by_keyword) = stack.call("GET", path, Some("p1"), None).await;
     assert_eq!(by_keyword["consent"]["method"], "sms_keyword");
     assert_eq!(by_keyword["allow_sms_invitations"], true);
+}
+
+/// Enqueues every request at once; the logs, in order.
+async fn race(
+    outbox: &versus::sms::outbox::Outbox,
+    requests: Vec<(versus::sms::outbox::SmsRequest, i64)>,
+) -> Vec<versus::sms::store::SmsLog> {
+    futures::future::join_all(
+        requests
+            .into_iter()
+            .map(|(request, at)| async move { outbox.enqueue(request, at).await.unwrap() }),
+    )
+    .await
+}
+
+/// How many went out (pending) and how many were refused for `reason`.
+fn tally(
+    logs: &[versus::sms::store::SmsLog],
+    reason: versus::sms::policy::Reason,
+) -> (usize, usize) {
+    use versus::sms::store::Status;
+    let pending = logs.iter().filter(|l| l.status == Status::Pending).count();
+    let refused = logs
+        .iter()
+        .filter(|l| l.status == Status::Suppressed && l.reason == Some(reason))
+        .count();
+    (pending, refused)
+}
+
+// F-SMS-12, F-SMS-27: each limit holds when 50 sends race, and each refusal
+// is a suppressed log with its reason.
+#[tokio::test]
+async fn every_limit_holds_when_50_sends_race() {
+    use versus::sms::policy::Reason;
+    use versus::sms::MessageType::{
+        BattleInvitation, BattleResult, PhoneVerification, SecurityAlert,
+    };
+    let stack = Stack::start().await;
+    let sdk = versus::db::aws_config().await;
+    let client = stack.dynamodb().await;
+    let capped = outbox(&stack, client.clone(), &sdk, |c| {
+        c.monthly_cap_micros = 10 * 30_000;
+    });
+    let outbox = outbox(&stack, client, &sdk, |c| {
+        c.verification_per_country_hour = 5
+    });
+    // 12:00 in Kampala, at the start of a 10-minute window: no quiet hours.
+    let noon = chrono::DateTime::parse_from_rfc3339("2026-11-22T09:00:00Z")
+        .unwrap()
+        .timestamp_millis();
+    let phone = |i: usize| format!("+2567721{i:05}");
+
+    // One phone, 30 s apart at most once.
+    let logs = race(
+        &outbox,
+        (0..50)
+            .map(|i| {
+                (
+                    request(SecurityAlert, "+256772900000", &format!("a{i}")),
+                    noon,
+                )
+            })
+            .collect(),
+    )
+    .await;
+    assert_eq!(tally(&logs, Reason::PhoneCooldown), (1, 49));
+
+    // One user: 10 an hour ...
+    let logs = race(
+        &outbox,
+        (0..50)
+            .map(|i| (request(SecurityAlert, &phone(i), "hourly"), noon))
+            .collect(),
+    )
+    .await;
+    assert_eq!(tally(&logs, Reason::UserHourlyLimit), (10, 40));
+
+    // ... and 30 a day: ten in each of five hours.
+    let logs = race(
+        &outbox,
+        (0..50)
+            .map(|i| {
+                let at = noon + (i / 10) as i64 * 3_600_000;
+                (request(SecurityAlert, &phone(100 + i), "daily"), at)
+            })
+            .collect(),
+    )
+    .await;
+    assert_eq!(tally(&logs, Reason::UserDailyLimit), (30, 20));
+
+    // SMS invitations: 5 per sender an hour.
+    let logs = race(
+        &outbox,
+        (0..50)
+            .map(|i| {
+                let mut r = request(BattleInvitation, &phone(200 + i), "");
+                r.user_id = None;
+                r.verified = false;
+                r.sender_id = Some("inviter".into());
+                (r, noon)
+            })
+            .collect(),
+    )
+    .await;
+    assert_eq!(
+        tally(&logs, Reason::SenderInvitationLimit),
+        (5, 45),
+        "{:?}",
+        logs.iter()
+            .map(|l| (l.status, l.reason))
+            .collect::<Vec<_>>()
+    );
+
+    // Verification codes: 3 per phone in 10 minutes (sends 31 s apart, so
+    // the 30 s cooldown lets one through per slot) ...
+    let logs = race(
+        &outbox,
+        (0..50)
+            .map(|i| {
+                let at = noon + (i % 19) as i64 * 31_000;
+                (
+                    request(PhoneVerification, "+256772900001", &format!("v{i}")),
+                    at,
+                )
+            })
+            .collect(),
+    )
+    .await;
+    let (sent, limited) = tally(&logs, Reason::VerificationPhoneLimit);
+    assert_eq!(sent, 3);
+    assert!(limited > 0);
+    assert_eq!(tally(&logs, Reason::PhoneCooldown).1 + limited, 47);
+
+    // ... 10 per phone a day (each in its own 10-minute window) ...
+    let logs = race(
+        &outbox,
+        (0..50)
+            .map(|i| {
+                let at = noon + 3_600_000 * 2 + i as i64 * 600_000;
+                (
+                    request(PhoneVerification, "+256772900002", &format!("d{i}")),
+                    at,
+                )
+            })
+            .collect(),
+    )
+    .await;
+    assert_eq!(tally(&logs, Reason::VerificationDailyLimit), (10, 40));
+
+    // ... and, against pumping, a cap per country calling code an hour.
+    let logs = race(
+        &outbox,
+        (0..50)
+            .map(|i| {
+                (
+                    request(
+                        PhoneVerification,
+                        &format!("+2547221{i:05}"),
+                        &format!("k{i}"),
+                    ),
+                    noon,
+                )
+            })
+            .collect(),
+    )
+    .await;
+    assert_eq!(tally(&logs, Reason::VerificationCountryLimit), (5, 45));
+
+    // The month's spend cap (ten Ugandan segments), in a month with no spend
+    // yet: promotions stop at it ...
+    let october = chrono::DateTime::parse_from_rfc3339("2026-10-15T09:00:00Z")
+        .unwrap()
+        .timestamp_millis();
+    let logs = race(
+        &capped,
+        (0..50)
+            .map(|i| {
+                (
+                    request(BattleResult, &phone(300 + i), &format!("s{i}")),
+                    october,
+                )
+            })
+            .collect(),
+    )
+    .await;
+    assert_eq!(tally(&logs, Reason::SpendCap), (10, 40));
+    // ... transactional messages still go.
+    let alert = capped
+        .enqueue(
+            request(SecurityAlert, "+256772900003", "after-cap"),
+            october,
+        )
+        .await
+        .unwrap();
+    assert_eq!(alert.status, versus::sms::store::Status::Pending);
+
+    // Every refusal is on record with its reason.
+    let logs = stack
+        .dynamodb()
+        .await
+        .scan()
+        .table_name(&stack.config("profile-api").tables.sms)
+        .filter_expression("begins_with(pk, :p) AND #s = :s AND attribute_exists(reason)")
+        .expression_attribute_names("#s", "status")
+        .expression_attribute_values(":p", AttributeValue::S("SMS#".into()))
+        .expression_attribute_values(":s", AttributeValue::S("suppressed".into()))
+        .send()
+        .await
+        .unwrap();
+    assert!(logs.count >= 49 + 40 + 20 + 45 + 47 + 40 + 45 + 40);
 }

@@ -20,7 +20,7 @@ const DLR_SECRET: &str = "dlr-shared-secret";
 /// the outbox and the queue, as every caller does.
 async fn send(stack: &Stack, phone: &str) -> String {
     let sdk = versus::db::aws_config().await;
-    let outbox = outbox(stack, stack.dynamodb().await, &sdk, None);
+    let outbox = outbox(stack, stack.dynamodb().await, &sdk, |_| {});
     let user = format!("u{}", ulid::Ulid::new());
     let log = outbox
         .enqueue(

@@ -43,64 +43,83 @@ pub struct Outbox {
     config: SmsConfig,
 }
 
-/// The counted limits a request is subject to (F-SMS-12, F-SMS-27).
-pub fn limits_for(request: &SmsRequest, config: &SmsConfig) -> Vec<Limit> {
+/// The counted limits a request is subject to (F-SMS-12, F-SMS-27). Every
+/// send reserves its estimated cost in the month's spend counter; only
+/// promotions are refused by the cap, transactional messages still go.
+pub fn limits_for(
+    request: &SmsRequest,
+    cost_micros: u64,
+    config: &SmsConfig,
+    now_ms: i64,
+) -> Vec<Limit> {
     let phone = request.to.e164();
-    let mut limits = vec![Limit {
-        scope: format!("phone#{phone}"),
-        window_secs: 30,
-        limit: 1,
-        reason: Reason::PhoneCooldown,
-    }];
+    let month = crate::points::ledger::utc_date(now_ms).format("%Y-%m");
+    let mut limits = vec![
+        Limit::count(format!("phone#{phone}"), 30, 1, Reason::PhoneCooldown),
+        Limit {
+            scope: format!("spend#{month}"),
+            window_secs: 0,
+            limit: match request.message_type.category() {
+                super::Category::Promotional => config.monthly_cap_micros,
+                super::Category::Transactional => UNCAPPED,
+            },
+            amount: cost_micros,
+            reason: Reason::SpendCap,
+        },
+    ];
     if let Some(user) = &request.user_id {
-        limits.push(Limit {
-            scope: format!("user#{user}#h"),
-            window_secs: 3600,
-            limit: 10,
-            reason: Reason::UserHourlyLimit,
-        });
-        limits.push(Limit {
-            scope: format!("user#{user}#d"),
-            window_secs: 86_400,
-            limit: 30,
-            reason: Reason::UserDailyLimit,
-        });
+        limits.push(Limit::count(
+            format!("user#{user}#h"),
+            3600,
+            10,
+            Reason::UserHourlyLimit,
+        ));
+        limits.push(Limit::count(
+            format!("user#{user}#d"),
+            86_400,
+            30,
+            Reason::UserDailyLimit,
+        ));
     }
     match request.message_type {
         MessageType::PhoneVerification => {
-            limits.push(Limit {
-                scope: format!("verify#{phone}#10m"),
-                window_secs: 600,
-                limit: 3,
-                reason: Reason::VerificationPhoneLimit,
-            });
-            limits.push(Limit {
-                scope: format!("verify#{phone}#d"),
-                window_secs: 86_400,
-                limit: 10,
-                reason: Reason::VerificationDailyLimit,
-            });
-            limits.push(Limit {
-                scope: format!("verify#cc{}#h", request.to.country_code()),
-                window_secs: 3600,
-                limit: config.verification_per_country_hour,
-                reason: Reason::VerificationCountryLimit,
-            });
+            limits.push(Limit::count(
+                format!("verify#{phone}#10m"),
+                600,
+                3,
+                Reason::VerificationPhoneLimit,
+            ));
+            limits.push(Limit::count(
+                format!("verify#{phone}#d"),
+                86_400,
+                10,
+                Reason::VerificationDailyLimit,
+            ));
+            limits.push(Limit::count(
+                format!("verify#cc{}#h", request.to.country_code()),
+                3600,
+                config.verification_per_country_hour.into(),
+                Reason::VerificationCountryLimit,
+            ));
         }
         MessageType::BattleInvitation => {
             if let Some(sender) = &request.sender_id {
-                limits.push(Limit {
-                    scope: format!("invites#{sender}#h"),
-                    window_secs: 3600,
-                    limit: 5,
-                    reason: Reason::SenderInvitationLimit,
-                });
+                limits.push(Limit::count(
+                    format!("invites#{sender}#h"),
+                    3600,
+                    5,
+                    Reason::SenderInvitationLimit,
+                ));
             }
         }
         _ => {}
     }
     limits
 }
+
+/// Transactional messages count towards the month's spend but are never
+/// refused by it (DynamoDB numbers hold far more than any real spend).
+const UNCAPPED: u64 = i64::MAX as u64;
 
 impl Outbox {
     pub fn new(store: SmsStore, sqs: aws_sdk_sqs::Client, config: SmsConfig) -> Self {
@@ -158,17 +177,9 @@ impl Outbox {
             &self.config.allowed_regions,
         ) {
             Err(reason) => Err(reason),
-            // Above the month's cap promotions stop; transactional messages still go.
-            Ok(())
-                if request.message_type.category() == super::Category::Promotional
-                    && self.store.month_spend(now_ms).await? >= self.config.monthly_cap_micros =>
-            {
-                Err(Reason::SpendCap)
-            }
             Ok(()) => {
-                self.store
-                    .take(&limits_for(&request, &self.config), now_ms)
-                    .await?
+                let limits = limits_for(&request, log.cost_micros, &self.config, now_ms);
+                self.store.take(&limits, now_ms).await?
             }
         };
         if let Err(reason) = verdict {

@@ -67,14 +67,33 @@ pub struct SmsLog {
     pub due_at: Option<i64>,
 }
 
-/// One counted limit: at most `limit` within a fixed window of `window_secs`.
+/// One counted limit: at most `limit` within a fixed window of `window_secs`
+/// (0: the scope names its own period, like a month). A send adds `amount`
+/// (1 message, or its cost for the spend cap).
 #[derive(Clone, Debug)]
 pub struct Limit {
     pub scope: String,
     pub window_secs: i64,
-    pub limit: u32,
+    pub limit: u64,
+    pub amount: u64,
     pub reason: Reason,
 }
+
+impl Limit {
+    /// One message against `limit` per window.
+    pub fn count(scope: String, window_secs: i64, limit: u64, reason: Reason) -> Self {
+        Limit {
+            scope,
+            window_secs,
+            limit,
+            amount: 1,
+            reason,
+        }
+    }
+}
+
+/// What a period-named counter (window 0) is kept for: a month and then some.
+const PERIOD_COUNTER_SECS: i64 = 40 * 86_400;
 
 /// The one partition of the `due` index: deferred logs are few and short-lived.
 pub const DUE_SHARD: &str = "DUE";
@@ -267,27 +286,6 @@ impl SmsStore {
         Ok(())
     }
 
-    /// This month's estimated spend so far, in micro-dollars (F-SMS-12 spend cap).
-    pub async fn month_spend(&self, now_ms: i64) -> Result<u64, Error> {
-        let month = crate::points::ledger::utc_date(now_ms)
-            .format("%Y-%m")
-            .to_string();
-        let item: Option<Item> = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(format!("COST#{month}"), "MONTH")))
-            .send()
-            .await
-            .map_err(db::dependency)?
-            .item;
-        Ok(item
-            .as_ref()
-            .and_then(|i| db::get_n(i, "cost_micros"))
-            .unwrap_or(0)
-            .max(0) as u64)
-    }
-
     /// F-SMS-15: a delivery receipt moves the log with this provider id to
     /// delivered or failed. Returns the log id, `None` if no log has that id.
     pub async fn record_receipt(
@@ -385,22 +383,32 @@ impl SmsStore {
         if limits.is_empty() {
             return Ok(Ok(()));
         }
+        if let Some(l) = limits.iter().find(|l| l.amount > l.limit) {
+            return Ok(Err(l.reason));
+        }
         let now_secs = now_ms / 1000;
         let items: Vec<TransactWriteItem> = limits
             .iter()
             .map(|l| {
-                let window = now_secs / l.window_secs;
+                let (pk, expires_at) = match l.window_secs {
+                    0 => (format!("LIMIT#{}", l.scope), now_secs + PERIOD_COUNTER_SECS),
+                    w => {
+                        let window = now_secs / w;
+                        (format!("LIMIT#{}#{window}", l.scope), (window + 2) * w)
+                    }
+                };
+                // Room for this send: the count so far may be at most limit − amount.
                 TransactWriteItem::builder()
                     .update(
                         Update::builder()
                             .table_name(&self.table)
-                            .set_key(Some(key(format!("LIMIT#{}#{window}", l.scope), "COUNT")))
-                            .update_expression("ADD #count :one SET expires_at = :exp")
-                            .condition_expression("attribute_not_exists(#count) OR #count < :limit")
+                            .set_key(Some(key(pk, "COUNT")))
+                            .update_expression("ADD #count :amount SET expires_at = :exp")
+                            .condition_expression("attribute_not_exists(#count) OR #count <= :room")
                             .expression_attribute_names("#count", "count")
-                            .expression_attribute_values(":one", n(1))
-                            .expression_attribute_values(":limit", n(l.limit))
-                            .expression_attribute_values(":exp", n((window + 2) * l.window_secs))
+                            .expression_attribute_values(":amount", n(l.amount))
+                            .expression_attribute_values(":room", n(l.limit - l.amount))
+                            .expression_attribute_values(":exp", n(expires_at))
                             .build()
                             .expect("table, key and expression set"),
                     )

@@ -28,12 +28,10 @@ pub fn outbox(
     stack: &Stack,
     client: aws_sdk_dynamodb::Client,
     sdk: &aws_config::SdkConfig,
-    cap: Option<u64>,
+    adjust: impl FnOnce(&mut versus::config::SmsConfig),
 ) -> versus::sms::outbox::Outbox {
     let mut config = stack.config("profile-api").sms.clone();
-    if let Some(cap) = cap {
-        config.monthly_cap_micros = cap;
-    }
+    adjust(&mut config);
     versus::sms::outbox::Outbox::new(
         SmsStore::new(client, &stack.config("profile-api").tables.sms),
         aws_sdk_sqs::Client::new(sdk),
