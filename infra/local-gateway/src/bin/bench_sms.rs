@@ -1,0 +1,201 @@
+//! `scripts/bench` part three: the SMS sender (F-SMS-3, F-SMS-4). Pending
+//! logs are handed to `sms-sender` in SQS batches of 10, with the console
+//! provider, one batch at a time and four at a time; the table shows messages
+//! per second and the DynamoDB requests per message, counted by a proxy in
+//! front of DynamoDB Local (by operation), then the cost of a redelivery.
+//!
+//! Usage: bench_sms [MESSAGES] (default 500); needs `AWS_ENDPOINT_URL_DYNAMODB`.
+
+use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, Uri};
+use local_gateway::template::Template;
+use std::collections::BTreeMap;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use versus::phone::PhoneNumber;
+use versus::sms::segments::Encoding;
+use versus::sms::store::{SmsLog, SmsStore, Status};
+use versus::sms::MessageType;
+
+const BATCH: usize = 10;
+
+type Counts = Arc<Mutex<BTreeMap<String, usize>>>;
+
+#[derive(Clone)]
+struct Proxy {
+    upstream: String,
+    http: reqwest::Client,
+    counts: Counts,
+}
+
+/// Forwards a DynamoDB call as it is and counts it by its `X-Amz-Target`.
+async fn forward(
+    State(proxy): State<Proxy>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> (axum::http::StatusCode, HeaderMap, Bytes) {
+    let operation = headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|t| t.rsplit('.').next())
+        .unwrap_or("?")
+        .to_string();
+    *proxy.counts.lock().unwrap().entry(operation).or_default() += 1;
+    let mut request = proxy
+        .http
+        .request(method, format!("{}{}", proxy.upstream, uri.path()))
+        .body(body);
+    for (name, value) in headers.iter().filter(|(n, _)| *n != "host") {
+        request = request.header(name, value);
+    }
+    let response = request.send().await.expect("DynamoDB Local answers");
+    let status = response.status();
+    let mut out = HeaderMap::new();
+    for (name, value) in response.headers() {
+        if name != "content-length" && name != "transfer-encoding" {
+            out.insert(name, value.clone());
+        }
+    }
+    (status, out, response.bytes().await.unwrap_or_default())
+}
+
+fn log(i: usize, now: i64) -> SmsLog {
+    SmsLog {
+        sms_id: versus::battles::new_id(),
+        user_id: Some(format!("user{i}")),
+        to: PhoneNumber::parse(&format!("+2567720{:05}", i % 100_000)).unwrap(),
+        body: "Your battle with player42 ended: you won 3-1. Reply STOP to unsubscribe.".into(),
+        message_type: MessageType::BattleResult,
+        status: Status::Pending,
+        reason: None,
+        provider: None,
+        provider_message_id: None,
+        error: None,
+        attempts: 0,
+        segments: 1,
+        encoding: Encoding::Gsm7,
+        cost_micros: 30_000,
+        related: None,
+        created_at: now,
+        sent_at: None,
+        delivered_at: None,
+        due_at: None,
+    }
+}
+
+fn batch(ids: &[String]) -> serde_json::Value {
+    let mut event = SqsEvent::default();
+    event.records = ids
+        .iter()
+        .map(|id| {
+            let mut m = SqsMessage::default();
+            m.message_id = Some(format!("m-{id}"));
+            m.body = Some(serde_json::json!({ "sms_id": id }).to_string());
+            m
+        })
+        .collect();
+    serde_json::to_value(event).unwrap()
+}
+
+#[tokio::main]
+async fn main() {
+    let messages: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(500);
+    let upstream = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").expect("DynamoDB Local's endpoint");
+    let sdk = versus::db::aws_config().await;
+    let direct = versus::db::dynamodb(&sdk);
+    let prefix = format!("benchsms_{}_", ulid::Ulid::new().to_string().to_lowercase());
+    let params = local_gateway::local_parameters(&HashMap::new());
+    let template =
+        Template::load("template.yaml".as_ref(), &prefix, &params).expect("template.yaml");
+    local_gateway::tables::create_all(&direct, &template.tables())
+        .await
+        .expect("tables");
+    let env: HashMap<String, String> = [
+        ("USERS_TABLE", template.table_name("UsersTable")),
+        ("BATTLES_TABLE", template.table_name("BattlesTable")),
+        ("SMS_TABLE", template.table_name("SmsTable")),
+        ("JWT_DEV_SECRET", "bench".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let config = versus::Config::from_map(&env).expect("config");
+    let store = SmsStore::new(direct.clone(), &config.tables.sms);
+
+    let counts: Counts = Arc::default();
+    let proxy = Proxy {
+        upstream,
+        http: reqwest::Client::new(),
+        counts: counts.clone(),
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let proxy_url = format!("http://{}", listener.local_addr().unwrap());
+    let app = axum::Router::new().fallback(forward).with_state(proxy);
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    // The sender's own client goes through the proxy.
+    std::env::set_var("AWS_ENDPOINT_URL_DYNAMODB", &proxy_url);
+    let sender = sms_sender::function(&config).await.expect("sms-sender");
+
+    println!();
+    println!("| run | batch | batches at once | messages | seconds | messages/s | DynamoDB requests per message | by operation (per message) |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---|");
+    let mut last_ids = vec![];
+    for concurrency in [1usize, 4] {
+        let now = versus::now_ms();
+        let logs: Vec<SmsLog> = (0..messages).map(|i| log(i, now)).collect();
+        futures::future::join_all(logs.iter().map(|l| store.put_log(l))).await;
+        let ids: Vec<String> = logs.iter().map(|l| l.sms_id.clone()).collect();
+        counts.lock().unwrap().clear();
+        let started = Instant::now();
+        let sender = &sender;
+        futures::StreamExt::for_each_concurrent(
+            futures::stream::iter(ids.chunks(BATCH)),
+            concurrency,
+            |chunk| async move {
+                let out = sender(batch(chunk)).await.expect("the sender answers");
+                assert_eq!(out["batchItemFailures"], serde_json::json!([]));
+            },
+        )
+        .await;
+        let secs = started.elapsed().as_secs_f64();
+        print_row("send", concurrency, messages, secs, &counts);
+        last_ids = ids;
+    }
+    counts.lock().unwrap().clear();
+    let started = Instant::now();
+    for chunk in last_ids.chunks(BATCH) {
+        sender(batch(chunk)).await.expect("the sender answers");
+    }
+    print_row(
+        "redelivery (all already sent)",
+        1,
+        messages,
+        started.elapsed().as_secs_f64(),
+        &counts,
+    );
+    println!();
+    println!("A send is: the claim (UpdateItem pending → sending), the opt-out check (GetItem), the console provider's record (PutItem; a real provider makes an HTTP call instead), the finish (UpdateItem → sent), and the day and month cost counters (two UpdateItems). A redelivery is the claim alone, refused. One Lambda instance on this machine, against DynamoDB Local; SQS receive/delete is not included.");
+}
+
+fn print_row(run: &str, concurrency: usize, messages: usize, secs: f64, counts: &Counts) {
+    let counts = counts.lock().unwrap();
+    let total: usize = counts.values().sum();
+    let by_op: Vec<String> = counts
+        .iter()
+        .map(|(op, n)| format!("{op} {:.2}", *n as f64 / messages as f64))
+        .collect();
+    println!(
+        "| {run} | {BATCH} | {concurrency} | {messages} | {secs:.2} | {:.0} | {:.2} | {} |",
+        messages as f64 / secs,
+        total as f64 / messages as f64,
+        by_op.join(", ")
+    );
+}
