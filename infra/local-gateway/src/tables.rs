@@ -124,3 +124,27 @@ pub async fn create_all(client: &Client, defs: &[TableDef]) -> Result<(), String
     }
     Ok(())
 }
+
+/// Fresh tables named with `prefix`, as template.yaml (read from the current
+/// directory) declares them, and the configuration a function gets for them,
+/// plus `extra` variables: storage without a gateway, for the benchmarks.
+pub async fn scratch_config(
+    client: &Client,
+    prefix: &str,
+    extra: &[(&str, String)],
+) -> Result<versus::Config, String> {
+    let params = crate::local_parameters(&std::collections::HashMap::new());
+    let template = crate::template::Template::load("template.yaml".as_ref(), prefix, &params)?;
+    create_all(client, &template.tables()).await?;
+    let env: std::collections::HashMap<String, String> = [
+        ("USERS_TABLE", template.table_name("UsersTable")),
+        ("BATTLES_TABLE", template.table_name("BattlesTable")),
+        ("SMS_TABLE", template.table_name("SmsTable")),
+        ("JWT_DEV_SECRET", "bench".into()),
+    ]
+    .into_iter()
+    .chain(extra.iter().cloned())
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    versus::Config::from_map(&env).map_err(|e| e.to_string())
+}

@@ -315,27 +315,14 @@ async fn a_redelivered_message_sends_once() {
     let client = stack.dynamodb().await;
     let store = SmsStore::new(client.clone(), &config.tables.sms);
     let phone = PhoneNumber::parse(PHONE).unwrap();
-    let log = versus::sms::store::SmsLog {
-        sms_id: versus::battles::new_id(),
-        user_id: None,
-        to: phone,
-        body: "hello".into(),
-        message_type: versus::sms::MessageType::SecurityAlert,
-        status: versus::sms::store::Status::Pending,
-        reason: None,
-        provider: None,
-        provider_message_id: None,
-        error: None,
-        attempts: 0,
-        segments: 1,
-        encoding: versus::sms::segments::Encoding::Gsm7,
-        cost_micros: 30_000,
-        related: None,
-        created_at: versus::now_ms(),
-        sent_at: None,
-        delivered_at: None,
-        due_at: None,
-    };
+    let log = versus::sms::store::SmsLog::pending(
+        phone,
+        versus::sms::MessageType::SecurityAlert,
+        "hello".into(),
+        None,
+        &config.sms,
+        versus::now_ms(),
+    );
     store.put_log(&log).await.unwrap();
     let f = sms_sender::function(&config).await.unwrap();
     let record = |id: &str| {
@@ -788,14 +775,14 @@ async fn sms_preferences_and_consent() {
     assert_eq!(by_keyword["allow_sms_invitations"], true);
 }
 
-/// Enqueues every request at once; the logs, in order.
+/// Enqueues 50 requests at once (`nth` makes each, with its time); the logs.
 async fn race(
     outbox: &versus::sms::outbox::Outbox,
-    requests: Vec<(versus::sms::outbox::SmsRequest, i64)>,
+    nth: impl Fn(usize) -> (versus::sms::outbox::SmsRequest, i64),
 ) -> Vec<versus::sms::store::SmsLog> {
     futures::future::join_all(
-        requests
-            .into_iter()
+        (0..50)
+            .map(nth)
             .map(|(request, at)| async move { outbox.enqueue(request, at).await.unwrap() }),
     )
     .await
@@ -829,9 +816,10 @@ async fn every_limit_holds_when_50_sends_race() {
     let capped = outbox(&stack, client.clone(), &sdk, |c| {
         c.monthly_cap_micros = 10 * 30_000;
     });
-    let outbox = outbox(&stack, client, &sdk, |c| {
+    let per_country = outbox(&stack, client.clone(), &sdk, |c| {
         c.verification_per_country_hour = 5
     });
+    let outbox = outbox(&stack, client, &sdk, |_| {});
     // 12:00 in Kampala, at the start of a 10-minute window: no quiet hours.
     let noon = chrono::DateTime::parse_from_rfc3339("2026-11-22T09:00:00Z")
         .unwrap()
@@ -839,80 +827,50 @@ async fn every_limit_holds_when_50_sends_race() {
     let phone = |i: usize| format!("+2567721{i:05}");
 
     // One phone, 30 s apart at most once.
-    let logs = race(
-        &outbox,
-        (0..50)
-            .map(|i| {
-                (
-                    request(SecurityAlert, "+256772900000", &format!("a{i}")),
-                    noon,
-                )
-            })
-            .collect(),
-    )
+    let logs = race(&outbox, |i| {
+        (
+            request(SecurityAlert, "+256772900000", &format!("a{i}")),
+            noon,
+        )
+    })
     .await;
     assert_eq!(tally(&logs, Reason::PhoneCooldown), (1, 49));
 
     // One user: 10 an hour ...
-    let logs = race(
-        &outbox,
-        (0..50)
-            .map(|i| (request(SecurityAlert, &phone(i), "hourly"), noon))
-            .collect(),
-    )
+    let logs = race(&outbox, |i| {
+        (request(SecurityAlert, &phone(i), "hourly"), noon)
+    })
     .await;
     assert_eq!(tally(&logs, Reason::UserHourlyLimit), (10, 40));
 
     // ... and 30 a day: ten in each of five hours.
-    let logs = race(
-        &outbox,
-        (0..50)
-            .map(|i| {
-                let at = noon + (i / 10) as i64 * 3_600_000;
-                (request(SecurityAlert, &phone(100 + i), "daily"), at)
-            })
-            .collect(),
-    )
+    let logs = race(&outbox, |i| {
+        let at = noon + (i / 10) as i64 * 3_600_000;
+        (request(SecurityAlert, &phone(100 + i), "daily"), at)
+    })
     .await;
     assert_eq!(tally(&logs, Reason::UserDailyLimit), (30, 20));
 
     // SMS invitations: 5 per sender an hour.
-    let logs = race(
-        &outbox,
-        (0..50)
-            .map(|i| {
-                let mut r = request(BattleInvitation, &phone(200 + i), "");
-                r.user_id = None;
-                r.verified = false;
-                r.sender_id = Some("inviter".into());
-                (r, noon)
-            })
-            .collect(),
-    )
+    let logs = race(&outbox, |i| {
+        let mut r = request(BattleInvitation, &phone(200 + i), "");
+        r.user_id = None;
+        r.verified = false;
+        r.sender_id = Some("inviter".into());
+        (r, noon)
+    })
     .await;
-    assert_eq!(
-        tally(&logs, Reason::SenderInvitationLimit),
-        (5, 45),
-        "{:?}",
-        logs.iter()
-            .map(|l| (l.status, l.reason))
-            .collect::<Vec<_>>()
-    );
+    assert_eq!(tally(&logs, Reason::SenderInvitationLimit), (5, 45));
 
     // Verification codes: 3 per phone in 10 minutes (sends 31 s apart, so
     // the 30 s cooldown lets one through per slot) ...
-    let logs = race(
-        &outbox,
-        (0..50)
-            .map(|i| {
-                let at = noon + (i % 19) as i64 * 31_000;
-                (
-                    request(PhoneVerification, "+256772900001", &format!("v{i}")),
-                    at,
-                )
-            })
-            .collect(),
-    )
+    let logs = race(&outbox, |i| {
+        let at = noon + (i % 19) as i64 * 31_000;
+        (
+            request(PhoneVerification, "+256772900001", &format!("v{i}")),
+            at,
+        )
+    })
     .await;
     let (sent, limited) = tally(&logs, Reason::VerificationPhoneLimit);
     assert_eq!(sent, 3);
@@ -920,37 +878,27 @@ async fn every_limit_holds_when_50_sends_race() {
     assert_eq!(tally(&logs, Reason::PhoneCooldown).1 + limited, 47);
 
     // ... 10 per phone a day (each in its own 10-minute window) ...
-    let logs = race(
-        &outbox,
-        (0..50)
-            .map(|i| {
-                let at = noon + 3_600_000 * 2 + i as i64 * 600_000;
-                (
-                    request(PhoneVerification, "+256772900002", &format!("d{i}")),
-                    at,
-                )
-            })
-            .collect(),
-    )
+    let logs = race(&outbox, |i| {
+        let at = noon + 3_600_000 * 2 + i as i64 * 600_000;
+        (
+            request(PhoneVerification, "+256772900002", &format!("d{i}")),
+            at,
+        )
+    })
     .await;
     assert_eq!(tally(&logs, Reason::VerificationDailyLimit), (10, 40));
 
     // ... and, against pumping, a cap per country calling code an hour.
-    let logs = race(
-        &outbox,
-        (0..50)
-            .map(|i| {
-                (
-                    request(
-                        PhoneVerification,
-                        &format!("+2547221{i:05}"),
-                        &format!("k{i}"),
-                    ),
-                    noon,
-                )
-            })
-            .collect(),
-    )
+    let logs = race(&per_country, |i| {
+        (
+            request(
+                PhoneVerification,
+                &format!("+2547221{i:05}"),
+                &format!("k{i}"),
+            ),
+            noon,
+        )
+    })
     .await;
     assert_eq!(tally(&logs, Reason::VerificationCountryLimit), (5, 45));
 
@@ -959,17 +907,12 @@ async fn every_limit_holds_when_50_sends_race() {
     let october = chrono::DateTime::parse_from_rfc3339("2026-10-15T09:00:00Z")
         .unwrap()
         .timestamp_millis();
-    let logs = race(
-        &capped,
-        (0..50)
-            .map(|i| {
-                (
-                    request(BattleResult, &phone(300 + i), &format!("s{i}")),
-                    october,
-                )
-            })
-            .collect(),
-    )
+    let logs = race(&capped, |i| {
+        (
+            request(BattleResult, &phone(300 + i), &format!("s{i}")),
+            october,
+        )
+    })
     .await;
     assert_eq!(tally(&logs, Reason::SpendCap), (10, 40));
     // ... transactional messages still go.

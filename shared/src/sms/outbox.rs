@@ -4,7 +4,6 @@
 //! provider, and a refused send is a record, not an error.
 
 use super::policy::{self, Preferences, Reason, Recipient};
-use super::segments;
 use super::store::{Limit, Related, SmsLog, SmsStore, Status};
 use super::{finish_body, MessageType};
 use crate::config::SmsConfig;
@@ -131,34 +130,15 @@ impl Outbox {
     }
 
     pub async fn enqueue(&self, request: SmsRequest, now_ms: i64) -> Result<SmsLog, Error> {
-        let body = finish_body(request.message_type, &request.body);
-        let analysis = segments::analyze(&body);
-        let mut log = SmsLog {
-            sms_id: crate::battles::new_id(),
-            user_id: request.user_id.clone(),
-            to: request.to.clone(),
-            body,
-            message_type: request.message_type,
-            status: Status::Pending,
-            reason: None,
-            provider: None,
-            provider_message_id: None,
-            error: None,
-            attempts: 0,
-            segments: analysis.segments,
-            encoding: analysis.encoding,
-            cost_micros: segments::cost_micros(
-                analysis.segments,
-                request.to.region(),
-                &self.config.rates,
-                self.config.default_rate_micros,
-            ),
-            related: request.related.clone(),
-            created_at: now_ms,
-            sent_at: None,
-            delivered_at: None,
-            due_at: None,
-        };
+        let mut log = SmsLog::pending(
+            request.to.clone(),
+            request.message_type,
+            finish_body(request.message_type, &request.body),
+            request.user_id.clone(),
+            &self.config,
+            now_ms,
+        );
+        log.related = request.related.clone();
         let opted_out = self.store.is_opted_out(&request.to).await?;
         let timezone = request
             .timezone

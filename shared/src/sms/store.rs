@@ -67,6 +67,47 @@ pub struct SmsLog {
     pub due_at: Option<i64>,
 }
 
+impl SmsLog {
+    /// A new pending log of `body` as it will be sent, with its segments,
+    /// encoding and estimated cost (F-SMS-2, F-SMS-6).
+    pub fn pending(
+        to: PhoneNumber,
+        message_type: MessageType,
+        body: String,
+        user_id: Option<String>,
+        config: &crate::config::SmsConfig,
+        now_ms: i64,
+    ) -> SmsLog {
+        let analysis = super::segments::analyze(&body);
+        SmsLog {
+            sms_id: crate::battles::new_id(),
+            user_id,
+            cost_micros: super::segments::cost_micros(
+                analysis.segments,
+                to.region(),
+                &config.rates,
+                config.default_rate_micros,
+            ),
+            to,
+            body,
+            message_type,
+            status: Status::Pending,
+            reason: None,
+            provider: None,
+            provider_message_id: None,
+            error: None,
+            attempts: 0,
+            segments: analysis.segments,
+            encoding: analysis.encoding,
+            related: None,
+            created_at: now_ms,
+            sent_at: None,
+            delivered_at: None,
+            due_at: None,
+        }
+    }
+}
+
 /// One counted limit: at most `limit` within a fixed window of `window_secs`
 /// (0: the scope names its own period, like a month). A send adds `amount`
 /// (1 message, or its cost for the spend cap).

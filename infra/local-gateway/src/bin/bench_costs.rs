@@ -10,7 +10,6 @@
 
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use futures::stream::{self, StreamExt};
-use local_gateway::template::Template;
 use std::collections::HashMap;
 use versus::battles::matchmaking::FindOutcome;
 use versus::battles::BattleStore;
@@ -41,23 +40,13 @@ async fn main() {
             size,
             ulid::Ulid::new().to_string().to_lowercase()
         );
-        let params = local_gateway::local_parameters(&HashMap::new());
-        let template = Template::load("template.yaml".as_ref(), &prefix, &params)
-            .expect("template.yaml (run from the repository root)");
-        local_gateway::tables::create_all(&client, &template.tables())
-            .await
-            .expect("tables");
-        let env: HashMap<String, String> = [
-            ("USERS_TABLE", template.table_name("UsersTable")),
-            ("BATTLES_TABLE", template.table_name("BattlesTable")),
-            ("SMS_TABLE", template.table_name("SmsTable")),
-            ("JWT_DEV_SECRET", "bench".into()),
-            ("ONLINE_SHARDS", SHARDS.to_string()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
-        let config = versus::Config::from_map(&env).expect("config");
+        let config = local_gateway::tables::scratch_config(
+            &client,
+            &prefix,
+            &[("ONLINE_SHARDS", SHARDS.to_string())],
+        )
+        .await
+        .expect("tables and configuration (run from the repository root)");
         let now = versus::now_ms();
         let started = std::time::Instant::now();
         populate(&client, &config.tables.users, size, now).await;
@@ -101,22 +90,9 @@ async fn main() {
 /// F-PT-1 and F-PT-8 costs, on 1,000 users with points.
 async fn points_costs(client: &aws_sdk_dynamodb::Client) {
     let prefix = format!("benchpt_{}_", ulid::Ulid::new().to_string().to_lowercase());
-    let params = local_gateway::local_parameters(&HashMap::new());
-    let template =
-        Template::load("template.yaml".as_ref(), &prefix, &params).expect("template.yaml");
-    local_gateway::tables::create_all(client, &template.tables())
+    let config = local_gateway::tables::scratch_config(client, &prefix, &[])
         .await
-        .expect("tables");
-    let env: HashMap<String, String> = [
-        ("USERS_TABLE", template.table_name("UsersTable")),
-        ("BATTLES_TABLE", template.table_name("BattlesTable")),
-        ("SMS_TABLE", template.table_name("SmsTable")),
-        ("JWT_DEV_SECRET", "bench".into()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
-    let config = versus::Config::from_map(&env).expect("config");
+        .expect("tables and configuration");
     let now = versus::now_ms();
     populate(client, &config.tables.users, 1_000, now).await;
     let ledger = versus::points::ledger::Ledger::new(client.clone(), &config);

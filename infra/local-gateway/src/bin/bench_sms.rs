@@ -10,14 +10,11 @@ use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, Uri};
-use local_gateway::template::Template;
 use std::collections::BTreeMap;
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use versus::phone::PhoneNumber;
-use versus::sms::segments::Encoding;
-use versus::sms::store::{SmsLog, SmsStore, Status};
+use versus::sms::store::{SmsLog, SmsStore};
 use versus::sms::MessageType;
 
 const BATCH: usize = 10;
@@ -64,28 +61,15 @@ async fn forward(
     (status, out, response.bytes().await.unwrap_or_default())
 }
 
-fn log(i: usize, now: i64) -> SmsLog {
-    SmsLog {
-        sms_id: versus::battles::new_id(),
-        user_id: Some(format!("user{i}")),
-        to: PhoneNumber::parse(&format!("+2567720{:05}", i % 100_000)).unwrap(),
-        body: "Your battle with player42 ended: you won 3-1. Reply STOP to unsubscribe.".into(),
-        message_type: MessageType::BattleResult,
-        status: Status::Pending,
-        reason: None,
-        provider: None,
-        provider_message_id: None,
-        error: None,
-        attempts: 0,
-        segments: 1,
-        encoding: Encoding::Gsm7,
-        cost_micros: 30_000,
-        related: None,
-        created_at: now,
-        sent_at: None,
-        delivered_at: None,
-        due_at: None,
-    }
+fn log(i: usize, config: &versus::config::SmsConfig, now: i64) -> SmsLog {
+    SmsLog::pending(
+        PhoneNumber::parse(&format!("+2567720{:05}", i % 100_000)).unwrap(),
+        MessageType::BattleResult,
+        "Your battle with player42 ended: you won 3-1. Reply STOP to unsubscribe.".into(),
+        Some(format!("user{i}")),
+        config,
+        now,
+    )
 }
 
 fn batch(ids: &[String]) -> serde_json::Value {
@@ -112,22 +96,9 @@ async fn main() {
     let sdk = versus::db::aws_config().await;
     let direct = versus::db::dynamodb(&sdk);
     let prefix = format!("benchsms_{}_", ulid::Ulid::new().to_string().to_lowercase());
-    let params = local_gateway::local_parameters(&HashMap::new());
-    let template =
-        Template::load("template.yaml".as_ref(), &prefix, &params).expect("template.yaml");
-    local_gateway::tables::create_all(&direct, &template.tables())
+    let config = local_gateway::tables::scratch_config(&direct, &prefix, &[])
         .await
-        .expect("tables");
-    let env: HashMap<String, String> = [
-        ("USERS_TABLE", template.table_name("UsersTable")),
-        ("BATTLES_TABLE", template.table_name("BattlesTable")),
-        ("SMS_TABLE", template.table_name("SmsTable")),
-        ("JWT_DEV_SECRET", "bench".into()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
-    let config = versus::Config::from_map(&env).expect("config");
+        .expect("tables and configuration");
     let store = SmsStore::new(direct.clone(), &config.tables.sms);
 
     let counts: Counts = Arc::default();
@@ -150,7 +121,7 @@ async fn main() {
     let mut last_ids = vec![];
     for concurrency in [1usize, 4] {
         let now = versus::now_ms();
-        let logs: Vec<SmsLog> = (0..messages).map(|i| log(i, now)).collect();
+        let logs: Vec<SmsLog> = (0..messages).map(|i| log(i, &config.sms, now)).collect();
         futures::future::join_all(logs.iter().map(|l| store.put_log(l))).await;
         let ids: Vec<String> = logs.iter().map(|l| l.sms_id.clone()).collect();
         counts.lock().unwrap().clear();
