@@ -9,9 +9,17 @@
 //!
 //! The Twilio routes check `X-Twilio-Signature` against the auth token; the
 //! DMark route checks the shared secret. An unconfigured check answers 503.
+//!
+//! The SMS events topic (AWS End User Messaging SMS publishes there) reaches
+//! the same function as an SNS event: delivery events of what the `sns`
+//! provider sent (F-SMS-15) and two-way inbound texts (STOP/START, F-SMS-11).
+//! SNS invokes the function itself under a permission that names the topic,
+//! so the origin is established by IAM rather than by a message signature
+//! (which an HTTPS subscription would need).
 
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, RequestExt, Response};
+use serde_json::{json, Value};
 use std::sync::Arc;
 use versus::lambda::{self, Invoke};
 use versus::phone::PhoneNumber;
@@ -35,9 +43,18 @@ pub async fn function(config: &Config) -> Result<Invoke, Error> {
         preferences: PreferencesStore::new(client, &config.tables.users),
         config: config.clone(),
     });
-    Ok(lambda::http(move |req| {
+    let sns_app = app.clone();
+    let http = lambda::http(move |req| {
         let app = app.clone();
         async move { app.handle(req, versus::now_ms()).await }
+    });
+    Ok(Arc::new(move |event: Value| {
+        if event["Records"][0]["EventSource"] == "aws:sns" {
+            let app = sns_app.clone();
+            Box::pin(async move { Ok(app.sns_records(&event, versus::now_ms()).await?) })
+        } else {
+            http(event)
+        }
     }))
 }
 
@@ -131,23 +148,90 @@ impl App {
         let params = self.verified_twilio_form(req)?;
         let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
         let from = PhoneNumber::parse(get("From").unwrap_or(""))?;
-        Ok(match inbound::keyword(get("Body").unwrap_or("")) {
+        Ok(
+            match self
+                .inbound_text(&from, get("Body").unwrap_or(""), now_ms)
+                .await?
+            {
+                Some(Keyword::Stop) => twiml(Some(inbound::STOP_REPLY)),
+                Some(Keyword::Start) => twiml(Some(inbound::START_REPLY)),
+                Some(Keyword::Help) => twiml(Some(inbound::HELP_REPLY)),
+                None => twiml(None),
+            },
+        )
+    }
+
+    /// F-SMS-11: a text to our number. STOP and its synonyms put the number on
+    /// the opt-out list and switch its owner's SMS off; START undoes both.
+    async fn inbound_text(
+        &self,
+        from: &PhoneNumber,
+        body: &str,
+        now_ms: i64,
+    ) -> Result<Option<Keyword>, Error> {
+        let keyword = inbound::keyword(body);
+        match keyword {
             Some(Keyword::Stop) => {
-                let word = get("Body").unwrap_or("").trim().to_ascii_uppercase();
-                self.store.opt_out(&from, &word, now_ms).await?;
-                let owner = self.preferences.keyword_from(&from, false, now_ms).await?;
+                let word = body.trim().to_ascii_uppercase();
+                self.store.opt_out(from, &word, now_ms).await?;
+                let owner = self.preferences.keyword_from(from, false, now_ms).await?;
                 tracing::info!(from = %from, ?owner, "opted out by SMS");
-                twiml(Some(inbound::STOP_REPLY))
             }
             Some(Keyword::Start) => {
-                self.store.opt_in(&from).await?;
-                let owner = self.preferences.keyword_from(&from, true, now_ms).await?;
+                self.store.opt_in(from).await?;
+                let owner = self.preferences.keyword_from(from, true, now_ms).await?;
                 tracing::info!(from = %from, ?owner, "opted back in by SMS");
-                twiml(Some(inbound::START_REPLY))
             }
-            Some(Keyword::Help) => twiml(Some(inbound::HELP_REPLY)),
-            None => twiml(None),
-        })
+            Some(Keyword::Help) | None => {}
+        }
+        Ok(keyword)
+    }
+
+    /// The SMS events topic: delivery events (`eventType`, `messageId`) and
+    /// inbound texts (`originationNumber`, `messageBody`). A record that is not
+    /// readable is logged and skipped; a storage failure fails the invocation,
+    /// so that SNS delivers it again.
+    pub async fn sns_records(&self, event: &Value, now_ms: i64) -> Result<Value, Error> {
+        let (mut receipts, mut texts, mut skipped) = (0, 0, 0);
+        for record in event["Records"].as_array().into_iter().flatten() {
+            let message: Value = record["Sns"]["Message"]
+                .as_str()
+                .and_then(|m| serde_json::from_str(m).ok())
+                .unwrap_or(Value::Null);
+            if let (Some(kind), Some(id)) =
+                (message["eventType"].as_str(), message["messageId"].as_str())
+            {
+                match inbound::sns_event_delivered(kind) {
+                    Some(delivered) => {
+                        let error = format!(
+                            "sns: {kind} {}",
+                            message["messageStatusDescription"].as_str().unwrap_or("")
+                        );
+                        let error = (!delivered).then_some(error.trim_end());
+                        self.store
+                            .record_receipt(id, delivered, error, now_ms)
+                            .await?;
+                        receipts += 1;
+                    }
+                    None => skipped += 1,
+                }
+            } else if let (Some(from), Some(body)) = (
+                message["originationNumber"].as_str(),
+                message["messageBody"].as_str(),
+            ) {
+                match PhoneNumber::parse(from) {
+                    Ok(from) => {
+                        self.inbound_text(&from, body, now_ms).await?;
+                        texts += 1;
+                    }
+                    Err(_) => skipped += 1,
+                }
+            } else {
+                tracing::warn!(message_id = ?record["Sns"]["MessageId"], "unreadable SMS event skipped");
+                skipped += 1;
+            }
+        }
+        Ok(json!({ "receipts": receipts, "texts": texts, "skipped": skipped }))
     }
 
     /// F-SMS-15: DMark's delivery report. Its parameters may come in the

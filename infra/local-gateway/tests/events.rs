@@ -408,4 +408,46 @@ async fn webhooks_sample_events() {
         .unwrap();
     assert_eq!(r["statusCode"], 403);
     assert!(body(&r)["error"]["code"].is_string());
+
+    // The SMS events topic: a delivery event moves the log the sns provider
+    // sent; an inbound STOP opts the number out; a stray message is skipped.
+    let store = versus::sms::store::SmsStore::new(
+        stack.dynamodb().await,
+        &stack.config("webhooks").tables.sms,
+    );
+    let config = stack.config("webhooks");
+    let log = versus::sms::store::SmsLog::pending(
+        phone.clone(),
+        versus::sms::MessageType::SecurityAlert,
+        "New sign-in to your Versus account.".into(),
+        None,
+        &config.sms,
+        versus::now_ms(),
+    );
+    store.put_log(&log).await.unwrap();
+    let now = versus::now_ms();
+    store.claim(&log.sms_id, now).await.unwrap().unwrap();
+    let sns_id = "6d8e1c3a-0f4b-4c2d-9a55-example00001";
+    store
+        .finish(
+            &log.sms_id,
+            versus::sms::store::Finish::Sent {
+                provider: "sns",
+                provider_message_id: sns_id,
+            },
+            now,
+        )
+        .await
+        .unwrap();
+    let r = f(event("webhooks/sns-delivery-event.json")).await.unwrap();
+    assert_eq!(r, json!({"receipts": 1, "texts": 0, "skipped": 0}));
+    let delivered = store.get_log(&log.sms_id).await.unwrap().unwrap();
+    assert_eq!(delivered.status, versus::sms::store::Status::Delivered);
+    let r = f(event("webhooks/sns-inbound-stop.json")).await.unwrap();
+    assert_eq!(r, json!({"receipts": 0, "texts": 1, "skipped": 0}));
+    assert!(store.is_opted_out(&phone).await.unwrap());
+    let mut stray = event("webhooks/sns-inbound-stop.json");
+    stray["Records"][0]["Sns"]["Message"] = json!("not json");
+    let r = f(stray).await.unwrap();
+    assert_eq!(r["skipped"], 1);
 }

@@ -68,6 +68,26 @@ pub fn dmark_status(status: &str) -> Option<bool> {
     }
 }
 
+/// An AWS End User Messaging SMS event type: `Some(true)` delivered,
+/// `Some(false)` failed for good, `None` for an interim state (queued,
+/// pending, handed to the carrier).
+pub fn sns_event_delivered(event_type: &str) -> Option<bool> {
+    match event_type {
+        "TEXT_DELIVERED" => Some(true),
+        "TEXT_BLOCKED"
+        | "TEXT_CARRIER_BLOCKED"
+        | "TEXT_CARRIER_UNREACHABLE"
+        | "TEXT_INVALID"
+        | "TEXT_INVALID_MESSAGE"
+        | "TEXT_SPAM"
+        | "TEXT_TTL_EXPIRED"
+        | "TEXT_UNREACHABLE"
+        | "TEXT_UNKNOWN"
+        | "TEXT_PROTECT_BLOCKED" => Some(false),
+        _ => None,
+    }
+}
+
 /// Twilio's `X-Twilio-Signature`: base64(HMAC-SHA1(auth token, URL + each
 /// POST parameter's name and value, sorted by name)).
 pub fn twilio_signature(auth_token: &str, url: &str, params: &[(String, String)]) -> String {
