@@ -66,3 +66,35 @@ pub fn request(
         timezone: Some("Africa/Kampala".into()),
     }
 }
+
+/// The reason of every suppressed SmsLog in the stack's sms table ("" if none).
+pub async fn suppressed_reasons(stack: &Stack) -> Vec<String> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let client = stack.dynamodb().await;
+    let table = stack.config("profile-api").tables.sms;
+    let mut reasons = vec![];
+    let mut start = None;
+    loop {
+        let page = client
+            .scan()
+            .table_name(&table)
+            .filter_expression("begins_with(pk, :p) AND #s = :s")
+            .expression_attribute_names("#s", "status")
+            .expression_attribute_values(":p", AttributeValue::S("SMS#".into()))
+            .expression_attribute_values(":s", AttributeValue::S("suppressed".into()))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .unwrap();
+        reasons.extend(page.items().iter().map(|i| {
+            i.get("reason")
+                .and_then(|r| r.as_s().ok())
+                .cloned()
+                .unwrap_or_default()
+        }));
+        start = page.last_evaluated_key;
+        if start.is_none() {
+            return reasons;
+        }
+    }
+}
