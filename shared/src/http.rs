@@ -27,15 +27,18 @@ pub fn caller(req: &Request) -> Result<Caller, Error> {
     }
 }
 
-/// Parses a JSON body into `T` (which should deny unknown fields where they matter).
-pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, Error> {
-    let bytes: &[u8] = match req.body() {
-        Body::Empty => b"",
+/// A request's body as bytes, however the event carried it.
+pub fn body_bytes(req: &Request) -> &[u8] {
+    match req.body() {
         Body::Text(t) => t.as_bytes(),
         Body::Binary(b) => b,
         _ => b"",
-    };
-    parse_json(bytes)
+    }
+}
+
+/// Parses a JSON body into `T` (which should deny unknown fields where they matter).
+pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, Error> {
+    parse_json(body_bytes(req))
 }
 
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {

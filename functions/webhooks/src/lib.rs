@@ -107,11 +107,7 @@ impl App {
             .auth_token
             .as_deref()
             .ok_or_else(|| Error::Dependency("TWILIO_AUTH_TOKEN is not configured".into()))?;
-        let body: &[u8] = match req.body() {
-            Body::Text(t) => t.as_bytes(),
-            Body::Binary(b) => b,
-            _ => b"",
-        };
+        let body = http::body_bytes(req);
         let params: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
         let host = req
             .headers()
@@ -248,11 +244,7 @@ impl App {
             form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
                 .into_owned()
                 .collect();
-        let body: &[u8] = match req.body() {
-            Body::Text(t) => t.as_bytes(),
-            Body::Binary(b) => b,
-            _ => b"",
-        };
+        let body = http::body_bytes(req);
         match serde_json::from_slice::<serde_json::Value>(body) {
             Ok(serde_json::Value::Object(fields)) => {
                 params.extend(fields.into_iter().map(|(k, v)| {

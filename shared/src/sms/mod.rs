@@ -112,6 +112,14 @@ pub fn verification_body(code: &str, minutes: i64) -> String {
     format!("Your Versus code is {code}. It expires in {minutes} minutes. Do not share it.")
 }
 
+/// The name a unit enum value has on the wire (`battle_results`, `match_found`).
+pub fn wire_name(value: impl Serialize) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
 /// Equal without telling, by timing, how much of the input matched: codes,
 /// signatures and shared secrets are compared with it.
 pub fn constant_time_eq(a: &str, b: &str) -> bool {

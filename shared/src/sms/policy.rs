@@ -68,10 +68,7 @@ impl Default for Preferences {
 
 impl Preferences {
     pub fn allows(&self, toggle: Toggle) -> bool {
-        let name = serde_json::to_value(toggle)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
+        let name = super::wire_name(toggle);
         self.allow_sms_invitations && !self.off.get(&name).copied().unwrap_or(false)
     }
 }

@@ -64,13 +64,6 @@ pub struct ConsentContext<'a> {
     pub now_ms: i64,
 }
 
-pub fn toggle_name(toggle: Toggle) -> String {
-    serde_json::to_value(toggle)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
-}
-
 /// The preferences after a change (pure).
 pub fn apply(
     mut current: Preferences,
@@ -82,9 +75,9 @@ pub fn apply(
     }
     for (toggle, on) in &input.toggles {
         if *on {
-            current.off.remove(&toggle_name(*toggle));
+            current.off.remove(&super::wire_name(*toggle));
         } else {
-            current.off.insert(toggle_name(*toggle), true);
+            current.off.insert(super::wire_name(*toggle), true);
         }
     }
     match &input.consent {
@@ -127,7 +120,7 @@ pub fn view(preferences: &Preferences, opted_out: Option<bool>) -> Value {
     let toggles: serde_json::Map<String, Value> = ALL_TOGGLES
         .iter()
         .map(|t| {
-            let name = toggle_name(*t);
+            let name = super::wire_name(*t);
             let on = !preferences.off.get(&name).copied().unwrap_or(false);
             (name, Value::Bool(on))
         })

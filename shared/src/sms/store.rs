@@ -304,10 +304,12 @@ impl SmsStore {
     /// estimated cost, moved when a message is sent.
     pub async fn record_cost(&self, log: &SmsLog, now_ms: i64) -> Result<(), Error> {
         let day = crate::points::ledger::utc_date(now_ms);
-        for (pk, sk) in [
+        // The two counters are independent: updated side by side, not in turn.
+        let updates = [
             (format!("COST#{}", day.format("%Y-%m")), "MONTH"),
             (format!("COST#{day}"), "DAY"),
-        ] {
+        ]
+        .map(|(pk, sk)| {
             self.client
                 .update_item()
                 .table_name(&self.table)
@@ -321,9 +323,10 @@ impl SmsStore {
                 .expression_attribute_values(":seg", n(log.segments))
                 .expression_attribute_values(":cost", n(log.cost_micros))
                 .send()
-                .await
-                .map_err(db::dependency)?;
-        }
+        });
+        futures::future::try_join_all(updates)
+            .await
+            .map_err(db::dependency)?;
         Ok(())
     }
 

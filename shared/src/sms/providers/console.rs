@@ -39,10 +39,7 @@ impl Provider for Console {
             item.insert("body".into(), s(message.body));
             item.insert(
                 "message_type".into(),
-                s(serde_json::to_value(message.message_type)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default()),
+                s(crate::sms::wire_name(message.message_type)),
             );
             item.insert("at".into(), n(now));
             item.insert("expires_at".into(), n(now / 1000 + KEEP_SECS));
