@@ -36,7 +36,7 @@ impl Caller {
             .get("sub")
             .filter(|s| !s.is_empty())
             .ok_or_else(|| Error::Unauthorized("token has no subject".into()))?;
-        if user_id.len() > 128 || user_id.chars().any(|c| c.is_control() || c == '#') {
+        if !is_valid_user_id(user_id) {
             return Err(Error::Unauthorized(
                 "token subject is not a valid user id".into(),
             ));
@@ -104,6 +104,12 @@ impl Caller {
             .collect();
         Self::from_claims(&claims)
     }
+}
+
+/// A user id is a token's `sub`: 1 to 128 characters, no control characters
+/// and no `#` (the key separator of every table).
+pub fn is_valid_user_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 128 && !id.chars().any(|c| c.is_control() || c == '#')
 }
 
 /// API Gateway renders an array claim as `[a b]`; a plain scope claim is space separated.
@@ -183,17 +189,18 @@ impl TokenVerifier {
             return Err(Error::Unauthorized("token algorithm not accepted".into()));
         }
         let mut validation = Validation::new(algorithm);
-        validation.set_required_spec_claims(&["exp", "sub"]);
-        match &self.config.issuer {
-            Some(iss) => validation.set_issuer(&[iss]),
-            None => validation.iss = None,
-        }
-        match &self.config.audience {
-            Some(aud) => validation.set_audience(&[aud]),
-            None => validation.validate_aud = false,
-        }
+        // API Gateway's JWT authorizer rules (F-ID-1): `iss` must be there and
+        // match; `exp` must be there; `nbf` and `iat` are checked when present.
+        // `aud` is checked below, because `client_id` stands in for it.
+        validation.set_required_spec_claims(&["exp", "iss", "sub"]);
+        validation.set_issuer(&[&self.config.issuer]);
+        validation.validate_nbf = true;
+        validation.validate_aud = false;
         let data = decode::<serde_json::Map<String, serde_json::Value>>(token, &key, &validation)
             .map_err(|e| Error::Unauthorized(format!("invalid token: {}", describe(&e))))?;
+        let now = chrono::Utc::now().timestamp();
+        check_audience(&data.claims, &self.config.audiences)?;
+        check_issued_at(&data.claims, now, validation.leeway)?;
         Ok(data
             .claims
             .into_iter()
@@ -234,6 +241,47 @@ impl TokenVerifier {
     }
 }
 
+/// `aud` (a string or a list) must name a configured audience; a token
+/// without `aud` is judged by its `client_id` instead (Cognito access tokens),
+/// exactly as API Gateway's JWT authorizer does.
+fn check_audience(
+    claims: &serde_json::Map<String, serde_json::Value>,
+    audiences: &[String],
+) -> Result<(), Error> {
+    use serde_json::Value;
+    let accepted = |v: &Value| v.as_str().is_some_and(|a| audiences.iter().any(|c| c == a));
+    let ok = match claims.get("aud") {
+        Some(Value::Array(items)) => items.iter().any(accepted),
+        Some(aud) => accepted(aud),
+        None => claims.get("client_id").is_some_and(accepted),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Unauthorized(
+            "invalid token: wrong audience".into(),
+        ))
+    }
+}
+
+/// `iat`, when present, must be a time that has already come.
+fn check_issued_at(
+    claims: &serde_json::Map<String, serde_json::Value>,
+    now: i64,
+    leeway: u64,
+) -> Result<(), Error> {
+    match claims.get("iat") {
+        None => Ok(()),
+        Some(iat) => match iat.as_f64() {
+            Some(at) if at <= (now as f64) + leeway as f64 => Ok(()),
+            Some(_) => Err(Error::Unauthorized(
+                "invalid token: issued in the future".into(),
+            )),
+            None => Err(Error::Unauthorized("invalid token: malformed".into())),
+        },
+    }
+}
+
 fn describe(e: &jsonwebtoken::errors::Error) -> &'static str {
     use jsonwebtoken::errors::ErrorKind::*;
     match e.kind() {
@@ -241,6 +289,7 @@ fn describe(e: &jsonwebtoken::errors::Error) -> &'static str {
         InvalidIssuer => "wrong issuer",
         InvalidAudience => "wrong audience",
         InvalidSignature => "bad signature",
+        ImmatureSignature => "not valid yet",
         MissingRequiredClaim(_) => "missing claim",
         _ => "malformed",
     }
@@ -264,8 +313,8 @@ mod tests {
     fn verifier() -> TokenVerifier {
         TokenVerifier::new(JwtConfig {
             keys: JwtKeys::DevSecret("s3cr3t".into()),
-            issuer: Some("versus-local".into()),
-            audience: Some("versus".into()),
+            issuer: "versus-local".into(),
+            audiences: vec!["versus".into(), "web-client".into()],
         })
     }
 
@@ -314,6 +363,58 @@ mod tests {
             let err = v.verify(&t).await.unwrap_err();
             assert_eq!(err.status(), 401, "token {t:?} gave {err:?}");
         }
+    }
+
+    /// F-ID-1: API Gateway's JWT authorizer rules, one forged claim at a time.
+    #[tokio::test]
+    async fn authorizer_rules_hold() {
+        let v = verifier();
+        let now = chrono::Utc::now().timestamp();
+        let good = json!({"sub":"u1","iss":"versus-local","aud":"versus","exp":exp()});
+        let with = |patch: serde_json::Value| {
+            let mut c = good.clone();
+            for (k, val) in patch.as_object().unwrap() {
+                if val.is_null() {
+                    c.as_object_mut().unwrap().remove(k);
+                } else {
+                    c[k] = val.clone();
+                }
+            }
+            mint_dev_token("s3cr3t", &c)
+        };
+        let refused = [
+            ("no aud", json!({"aud": null})),
+            ("no aud, foreign client_id", json!({"aud": null, "client_id": "other"})),
+            ("no iss", json!({"iss": null})),
+            ("other issuer", json!({"iss": "https://evil.example.com"})),
+            ("other audience", json!({"aud": "other"})),
+            ("audience list without ours", json!({"aud": ["a", "b"]})),
+            ("nbf a day ahead", json!({"nbf": now + 86_400})),
+            ("iat a day ahead", json!({"iat": now + 86_400})),
+            ("iat not a number", json!({"iat": "yesterday"})),
+            ("no exp", json!({"exp": null})),
+            ("expired", json!({"exp": now - 3600})),
+        ];
+        for (what, patch) in refused {
+            let err = v.verify(&with(patch)).await.unwrap_err();
+            assert_eq!(err.status(), 401, "{what} was accepted");
+        }
+        let accepted = [
+            ("aud", json!({})),
+            ("aud list with ours", json!({"aud": ["x", "web-client"]})),
+            ("client_id without aud", json!({"aud": null, "client_id": "web-client"})),
+            ("nbf and iat past", json!({"nbf": now - 10, "iat": now - 10})),
+        ];
+        for (what, patch) in accepted {
+            assert!(v.verify(&with(patch)).await.is_ok(), "{what} was refused");
+        }
+        // alg none: an unsigned token.
+        use base64::Engine;
+        let b64 = |v: serde_json::Value| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+        };
+        let unsigned = format!("{}.{}.", b64(json!({"alg":"none","typ":"JWT"})), b64(good.clone()));
+        assert_eq!(v.verify(&unsigned).await.unwrap_err().status(), 401);
     }
 
     #[test]

@@ -14,11 +14,13 @@ pub enum JwtKeys {
     Jwks { url: String },
 }
 
+/// API Gateway's JWT authorizer settings (F-ID-1): the one issuer tokens
+/// must name, and the audiences (`aud`, else `client_id`) they may carry.
 #[derive(Clone, Debug)]
 pub struct JwtConfig {
     pub keys: JwtKeys,
-    pub issuer: Option<String>,
-    pub audience: Option<String>,
+    pub issuer: String,
+    pub audiences: Vec<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -77,6 +79,16 @@ pub struct SmsConfig {
     /// F-SMS-4: after a transient failure the message waits this × 2^(attempt − 1)
     /// seconds (at most 900) before it is received again.
     pub retry_base_secs: i64,
+    /// F-SMS-4: one provider call (token fetches included) gets this long;
+    /// two of them (primary, then fallback) fit in the sender's timeout.
+    pub send_budget_secs: u64,
+    /// How long a claimed log belongs to its sender; a lease that ran out is
+    /// taken again. Longer than the sender's timeout, so a live sender is
+    /// never overtaken.
+    pub lease_secs: i64,
+    /// A log still pending this long after it was queued is queued again by
+    /// the reconciler (the queue lost it, or it was never put there).
+    pub requeue_after_secs: i64,
     pub twilio: TwilioConfig,
     pub dmark: DmarkConfig,
     pub sns: SnsConfig,
@@ -89,6 +101,8 @@ pub struct SmsConfig {
     pub monthly_cap_micros: u64,
     /// F-SMS-27: verification codes per country calling code per hour.
     pub verification_per_country_hour: u32,
+    /// F-SMS-27: the kinds of line verification codes may go to.
+    pub verification_line_kinds: Vec<crate::phone::LineKind>,
     /// The public base URL webhooks are reached at, as the provider signs it
     /// (`https://api.example.com`); unset: `https://` + the request's host.
     /// Status callback and DLR URLs are built on it.
@@ -202,8 +216,20 @@ impl Config {
             },
             jwt: JwtConfig {
                 keys,
-                issuer: get("JWT_ISSUER"),
-                audience: get("JWT_AUDIENCE"),
+                issuer: required("JWT_ISSUER")?,
+                audiences: {
+                    let audiences: Vec<String> = required("JWT_AUDIENCE")?
+                        .split(',')
+                        .map(|a| a.trim().to_string())
+                        .filter(|a| !a.is_empty())
+                        .collect();
+                    if audiences.is_empty() {
+                        return Err(Error::Config(
+                            "JWT_AUDIENCE must name at least one audience".into(),
+                        ));
+                    }
+                    audiences
+                },
             },
             websocket_endpoint: get("WEBSOCKET_API_ENDPOINT"),
             online_shards: online_shards as u32,
@@ -241,6 +267,9 @@ impl Config {
                     get("SMS_FALLBACK_PROVIDER"),
                 )?,
                 retry_base_secs: bounded("SMS_RETRY_BASE_SECONDS", 30, 0..=900)?,
+                send_budget_secs: bounded("SMS_SEND_BUDGET_SECONDS", 10, 1..=300)? as u64,
+                lease_secs: bounded("SMS_LEASE_SECONDS", 60, 1..=3600)?,
+                requeue_after_secs: bounded("SMS_REQUEUE_AFTER_SECONDS", 120, 1..=3600)?,
                 twilio: TwilioConfig {
                     account_sid: get("TWILIO_ACCOUNT_SID"),
                     auth_token: get("TWILIO_AUTH_TOKEN"),
@@ -277,6 +306,17 @@ impl Config {
                     200,
                     1..=1_000_000,
                 )? as u32,
+                verification_line_kinds: get("SMS_VERIFICATION_LINE_KINDS")
+                    .unwrap_or_else(|| "mobile,fixed_line_or_mobile".into())
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|k| !k.is_empty())
+                    .map(|k| {
+                        crate::phone::LineKind::from_name(k).ok_or_else(|| {
+                            Error::Config(format!("SMS_VERIFICATION_LINE_KINDS: unknown kind {k:?}"))
+                        })
+                    })
+                    .collect::<Result<_, _>>()?,
                 webhook_base_url: get("WEBHOOK_BASE_URL")
                     .map(|u| u.trim_end_matches('/').to_string()),
             },
@@ -344,6 +384,8 @@ mod tests {
             ("BATTLES_TABLE", "b"),
             ("SMS_TABLE", "s"),
             ("JWT_DEV_SECRET", "x"),
+            ("JWT_ISSUER", "versus-local"),
+            ("JWT_AUDIENCE", "versus"),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))

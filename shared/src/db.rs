@@ -241,10 +241,24 @@ fn parse_cancellation_reasons(message: Option<&str>) -> Vec<Option<String>> {
         .collect()
 }
 
-/// Logs the whole error chain and returns a 503-class error.
-pub fn dependency<E: std::error::Error + Send + Sync + 'static, R: std::fmt::Debug>(
-    err: SdkError<E, R>,
-) -> Error {
+/// A failed call as the caller sees it: a 503-class error with the whole
+/// chain for the logs, except that a value DynamoDB refuses to take
+/// (`ValidationException`: a key too long, an empty key string) is a 400. The
+/// handlers validate what clients send; this is the net under them, so client
+/// input never becomes a 503 that invites retries (F-ERR-1).
+pub fn dependency<E, R>(err: SdkError<E, R>) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug,
+{
+    let refused = err
+        .as_service_error()
+        .and_then(ProvideErrorMetadata::code)
+        .is_some_and(|code| code == "ValidationException");
+    if refused {
+        tracing::warn!(detail = %DisplayErrorContext(&err), "a value was refused by DynamoDB");
+        return Error::bad_request("invalid_value", "a value in the request is not acceptable");
+    }
     Error::Dependency(DisplayErrorContext(&err).to_string())
 }
 

@@ -47,11 +47,21 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
             limit: MAX_BODY_BYTES,
         });
     }
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(Error::bad_request(
-            "invalid_json",
-            "request body must be a JSON object",
-        ));
+    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        None => {
+            return Err(Error::bad_request(
+                "invalid_json",
+                "request body must be a JSON object",
+            ))
+        }
+        // serde reads a JSON array as a struct's fields in order: `["bob"]`
+        // would pass for `{"username":"bob"}`. Only objects are bodies (F-ERR-2).
+        Some(b'{') => {}
+        Some(_) => {
+            return Err(Error::validation(
+                "request body must be a JSON object, not an array, string, number or null",
+            ))
+        }
     }
     serde_json::from_slice(bytes).map_err(|e| {
         let message = match e.classify() {
@@ -167,6 +177,11 @@ mod tests {
         let e = parse_json::<Body1>(b"{\"name\":\"a\",\"extra\":1}").unwrap_err();
         assert_eq!(e.code(), "validation_error");
         assert!(e.to_string().contains("extra"));
+        for not_object in [&b"[\"a\"]"[..], b" \"a\"", b"1", b"null", b"true"] {
+            let e = parse_json::<Body1>(not_object).unwrap_err();
+            assert_eq!(e.status(), 400);
+            assert!(e.to_string().contains("JSON object"), "{e}");
+        }
         let e = parse_json::<Body1>(b"").unwrap_err();
         assert_eq!(e.code(), "invalid_json");
         let big = vec![b' '; MAX_BODY_BYTES + 1];

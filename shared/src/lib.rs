@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod battles;
 pub mod config;
+pub mod cursor;
 pub mod db;
 pub mod error;
 pub mod http;

@@ -15,6 +15,67 @@ pub struct PhoneNumber {
     national: String,
     /// ISO 3166 region (`UG`), when the numbering plan names one.
     region: Option<String>,
+    /// What kind of line the numbering plan says this is.
+    kind: LineKind,
+}
+
+/// The kinds of line the numbering plans tell apart (F-SMS-27): codes go only
+/// to kinds that receive SMS, never to premium-rate or shared-cost lines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LineKind {
+    Mobile,
+    FixedLineOrMobile,
+    FixedLine,
+    TollFree,
+    PremiumRate,
+    SharedCost,
+    Voip,
+    Other,
+}
+
+impl LineKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            LineKind::Mobile => "mobile",
+            LineKind::FixedLineOrMobile => "fixed_line_or_mobile",
+            LineKind::FixedLine => "fixed_line",
+            LineKind::TollFree => "toll_free",
+            LineKind::PremiumRate => "premium_rate",
+            LineKind::SharedCost => "shared_cost",
+            LineKind::Voip => "voip",
+            LineKind::Other => "other",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<LineKind> {
+        use LineKind::*;
+        [
+            Mobile,
+            FixedLineOrMobile,
+            FixedLine,
+            TollFree,
+            PremiumRate,
+            SharedCost,
+            Voip,
+            Other,
+        ]
+        .into_iter()
+        .find(|k| k.name() == name)
+    }
+
+    fn of(kind: phonenumber::Type) -> LineKind {
+        use phonenumber::Type;
+        match kind {
+            Type::Mobile => LineKind::Mobile,
+            Type::FixedLineOrMobile => LineKind::FixedLineOrMobile,
+            Type::FixedLine => LineKind::FixedLine,
+            Type::TollFree => LineKind::TollFree,
+            Type::PremiumRate => LineKind::PremiumRate,
+            Type::SharedCost => LineKind::SharedCost,
+            Type::Voip => LineKind::Voip,
+            _ => LineKind::Other,
+        }
+    }
 }
 
 impl PhoneNumber {
@@ -38,10 +99,23 @@ impl PhoneNumber {
             Some(rest) => format!("+{rest}"),
             None => trimmed.to_string(),
         };
-        if !normalized.starts_with('+') {
+        let Some(digits) = normalized.strip_prefix('+') else {
             return Err(Error::bad_request(
                 "invalid_phone_number",
                 "phone number must be in international form, starting with + and the country code",
+            ));
+        };
+        // One `+`, then digits and the usual separators: no second `+`, no
+        // letters, no extension (`x12`, `ext. 12`, `;ext=12`): a text cannot
+        // reach an extension, and the numbering plan would drop it silently.
+        let plain = digits.starts_with(|c: char| c.is_ascii_digit())
+            && digits
+                .chars()
+                .all(|c| c.is_ascii_digit() || " -.()".contains(c));
+        if !plain {
+            return Err(Error::bad_request(
+                "invalid_phone_number",
+                "phone number may hold only one leading +, digits, spaces, dashes, dots and brackets (no extension)",
             ));
         }
         let parsed: Parsed = phonenumber::parse(None, &normalized).map_err(|_| {
@@ -58,11 +132,17 @@ impl PhoneNumber {
             country_code: parsed.code().value(),
             national: parsed.national().value().to_string(),
             region: parsed.country().id().map(|id| id.as_ref().to_string()),
+            kind: LineKind::of(parsed.number_type(&phonenumber::metadata::DATABASE)),
         })
     }
 
     pub fn e164(&self) -> &str {
         &self.e164
+    }
+
+    /// The kind of line, per the numbering plan (F-SMS-27).
+    pub fn kind(&self) -> LineKind {
+        self.kind
     }
 
     pub fn country_code(&self) -> u16 {
@@ -158,9 +238,29 @@ mod tests {
             "hello",
             "+44 1234",
             "0772123456",
+            "++256772123456",
+            "+256 772 123456 x12",
+            "+1 202 555 0143 ext. 7",
+            "+12025550143;ext=7",
+            "+256+772123456",
         ] {
             let err = PhoneNumber::parse(bad).unwrap_err();
             assert_eq!(err.code(), "invalid_phone_number", "{bad}");
+        }
+    }
+
+    /// F-SMS-27: the numbering plan tells premium-rate lines from mobiles.
+    #[test]
+    fn line_kinds_come_from_the_numbering_plan() {
+        let kind = |n: &str| PhoneNumber::parse(n).unwrap().kind();
+        assert_eq!(kind("+256772123456"), LineKind::Mobile);
+        assert_eq!(kind("+447700900123"), LineKind::Mobile);
+        assert_eq!(kind("+12025550143"), LineKind::FixedLineOrMobile);
+        assert_eq!(kind("+19005550143"), LineKind::PremiumRate);
+        assert_eq!(kind("+449098790123"), LineKind::PremiumRate);
+        assert_eq!(kind("+442079460958"), LineKind::FixedLine);
+        for k in [LineKind::Mobile, LineKind::PremiumRate, LineKind::Other] {
+            assert_eq!(LineKind::from_name(k.name()), Some(k));
         }
     }
 

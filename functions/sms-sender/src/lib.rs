@@ -1,18 +1,25 @@
 //! sms-sender: takes SMS log ids from the SMS queue and sends them (F-SMS-3,
 //! F-SMS-4, F-SMS-26).
 //!
-//! A log is claimed (pending → sending, one winner) before the provider is
-//! called, so a redelivered message never sends twice. A transient failure
-//! (timeout, 5xx, throttling) goes to the fallback provider once, else puts
-//! the log back to pending and reports the record as a batch item failure:
-//! SQS delivers it again after the visibility timeout, and after the queue's
-//! receive limit into the dead-letter queue, by which time the log is failed.
-//! A permanent failure (4xx, invalid number) fails the log at once. The
+//! A log is claimed under a lease (pending → sending, one winner) before the
+//! provider is called, so a redelivered message never sends twice while its
+//! sender lives; a sender that dies after its claim leaves a lease that runs
+//! out, and the log is taken again. Each provider call has a time budget, and
+//! two of them (first provider, fallback) fit in the function's timeout.
+//! A transient failure (timeout, 5xx, throttling) moves the message to the
+//! fallback provider for good (F-SMS-26), else puts the log back to pending
+//! and reports the record as a batch item failure: SQS delivers it again after
+//! a backoff, and after the queue's receive limit into the dead-letter queue,
+//! by which time the log is failed. A permanent failure (4xx, invalid number)
+//! fails the log at once, under the name of the provider that answered. The
 //! opt-out list is checked again after the claim: a STOP that arrived while
 //! the message waited still stops it (F-SMS-11).
 //!
-//! Every 5 minutes a schedule (`{"job":"release_deferred_sms"}`) releases the
-//! messages quiet hours deferred, once their time has come (F-JOB-5).
+//! Every minute a schedule (`{"job":"reconcile_sms"}`) reads the in-flight
+//! logs that are due (the sparse `due` index, never a scan) and queues them
+//! again: deferred messages whose quiet hours ended (F-JOB-5), pending ones
+//! the queue never got (the log is written before the queue is told), and
+//! claimed ones whose lease ran out. A log out of attempts is failed instead.
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use serde::Deserialize;
@@ -22,7 +29,7 @@ use versus::lambda::{self, BoxError, Invoke};
 use versus::sms::outbox::{Outbox, SendMessage};
 use versus::sms::policy::Reason;
 use versus::sms::providers::{self, Outgoing, Router, SendError};
-use versus::sms::store::{Finish, SmsStore};
+use versus::sms::store::{Finish, Reconciled, SmsStore};
 use versus::{db, Config, Error};
 
 /// Equal to the queue's `maxReceiveCount` in template.yaml: the last receive
@@ -36,18 +43,21 @@ pub struct App {
     sqs: aws_sdk_sqs::Client,
     queue_url: Option<String>,
     retry_base_secs: i64,
+    send_budget: std::time::Duration,
+    lease_ms: i64,
+    requeue_ms: i64,
 }
 
 /// The schedule's input.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, tag = "job", rename_all = "snake_case")]
 pub enum Job {
-    ReleaseDeferredSms,
+    ReconcileSms,
 }
 
-/// One release run reads at most this many pages of due messages.
-const RELEASE_PAGES: usize = 20;
-const RELEASE_PAGE: i32 = 100;
+/// One reconciler run reads at most this many pages of due logs.
+const RECONCILE_PAGES: usize = 20;
+const RECONCILE_PAGE: i32 = 100;
 
 /// F-SMS-4: how long a message waits after its `attempt`-th transient
 /// failure: base × 2^(attempt − 1), at most SQS's 900 s visibility change.
@@ -76,6 +86,9 @@ pub async fn function(config: &Config) -> Result<Invoke, Error> {
         sqs,
         queue_url: config.sms.queue_url.clone(),
         retry_base_secs: config.sms.retry_base_secs,
+        send_budget: std::time::Duration::from_secs(config.sms.send_budget_secs),
+        lease_ms: config.sms.lease_secs * 1000,
+        requeue_ms: config.sms.requeue_after_secs * 1000,
     });
     Ok(lambda::typed(move |event: Value| {
         let app = app.clone();
@@ -101,30 +114,45 @@ impl App {
             let batch: SqsEvent = serde_json::from_value(event)?;
             return Ok(serde_json::to_value(self.handle(batch, now_ms).await)?);
         }
-        let Job::ReleaseDeferredSms = serde_json::from_value(event)
+        let Job::ReconcileSms = serde_json::from_value(event)
             .map_err(|e| Error::bad_request("invalid_event", format!("not a job input: {e}")))?;
-        let released = self.release_due(now_ms).await?;
-        tracing::info!(released, "deferred SMS released");
-        Ok(json!({ "job": "release_deferred_sms", "released": released }))
+        let (requeued, gave_up) = self.reconcile(now_ms).await?;
+        tracing::info!(requeued, gave_up, "in-flight SMS reconciled");
+        Ok(json!({ "job": "reconcile_sms", "requeued": requeued, "gave_up": gave_up }))
     }
 
-    /// F-JOB-5: queues the deferred messages that are due, then marks them
-    /// pending. Queued first, so a crash in between strands nothing: the
-    /// claim takes a due deferred log, and a second message finds it taken.
-    pub async fn release_due(&self, now_ms: i64) -> Result<usize, Error> {
-        let mut released = 0;
-        for _ in 0..RELEASE_PAGES {
-            let due = self.store.due_logs(now_ms, RELEASE_PAGE).await?;
-            for id in &due {
-                self.outbox.queue(id).await?;
-                self.store.release(id).await?;
-                released += 1;
+    /// Queues again every in-flight log that is due (see the module docs);
+    /// fails those out of attempts. The log moves first (conditionally, so
+    /// two runs never both act), then its id is queued: if the queue refuses,
+    /// the log is simply due again later.
+    pub async fn reconcile(&self, now_ms: i64) -> Result<(usize, usize), Error> {
+        let (mut requeued, mut gave_up) = (0, 0);
+        for _ in 0..RECONCILE_PAGES {
+            let due = self.store.due_logs(now_ms, RECONCILE_PAGE).await?;
+            for (id, seen_due) in &due {
+                let moved = self
+                    .store
+                    .reconcile(id, *seen_due, now_ms, self.requeue_ms, MAX_ATTEMPTS)
+                    .await?;
+                match moved {
+                    Some(Reconciled::Requeued) => {
+                        requeued += 1;
+                        if let Err(e) = self.outbox.queue(id).await {
+                            tracing::warn!(sms_id = %id, error = %e, "could not queue; due again later");
+                        }
+                    }
+                    Some(Reconciled::GaveUp) => {
+                        gave_up += 1;
+                        tracing::error!(sms_id = %id, "SMS failed: out of attempts");
+                    }
+                    None => {}
+                }
             }
-            if due.len() < RELEASE_PAGE as usize {
+            if due.len() < RECONCILE_PAGE as usize {
                 break;
             }
         }
-        Ok(released)
+        Ok((requeued, gave_up))
     }
 
     pub async fn handle(&self, event: SqsEvent, now_ms: i64) -> SqsBatchResponse {
@@ -157,7 +185,11 @@ impl App {
             tracing::error!(message_id = ?record.message_id, "unreadable SMS message dropped");
             return Ok(Outcome::Skipped);
         };
-        let Some(log) = self.store.claim(&message.sms_id, now_ms).await? else {
+        let Some(log) = self
+            .store
+            .claim(&message.sms_id, now_ms, self.lease_ms)
+            .await?
+        else {
             return Ok(Outcome::Skipped);
         };
         if self.store.is_opted_out(&log.to).await? {
@@ -175,18 +207,26 @@ impl App {
             message_type: log.message_type,
         };
         let primary = self.router.primary_for(&log.to);
-        let mut result = primary.send(&outgoing).await.map(|id| (primary.name(), id));
-        if let Err(SendError::Transient(first)) = &result {
-            if let Some(fallback) = self.router.fallback_for(&log.to) {
-                tracing::warn!(sms_id = %log.sms_id, provider = primary.name(), error = %first, "transient failure, trying the fallback");
-                result = fallback
-                    .send(&outgoing)
-                    .await
-                    .map(|id| (fallback.name(), id));
+        let fallback = self.router.fallback_for(&log.to);
+        // F-SMS-26: a message that went to the fallback stays there.
+        let (provider, result) = match (&fallback, log.on_fallback) {
+            (Some(fallback), true) => (fallback.name(), self.call(fallback, &outgoing).await),
+            _ => {
+                let first = self.call(&primary, &outgoing).await;
+                match (first, &fallback) {
+                    (Err(SendError::Transient(error)), Some(fallback)) => {
+                        tracing::warn!(sms_id = %log.sms_id, provider = primary.name(), %error, "transient failure, moving to the fallback");
+                        self.store
+                            .move_to_fallback(&log.sms_id, fallback.name())
+                            .await?;
+                        (fallback.name(), self.call(fallback, &outgoing).await)
+                    }
+                    (first, _) => (primary.name(), first),
+                }
             }
-        }
+        };
         match result {
-            Ok((provider, provider_message_id)) => {
+            Ok(provider_message_id) => {
                 self.store
                     .finish(
                         &log.sms_id,
@@ -204,27 +244,43 @@ impl App {
                 Ok(Outcome::Sent)
             }
             Err(SendError::Transient(error)) if log.attempts < MAX_ATTEMPTS => {
-                self.store
-                    .finish(&log.sms_id, Finish::Retry { error: &error }, now_ms)
-                    .await?;
                 let wait = backoff_secs(self.retry_base_secs, log.attempts);
+                let due_at = now_ms + i64::from(wait) * 1000 + self.requeue_ms;
+                self.store
+                    .finish(&log.sms_id, Finish::Retry { error: &error, due_at }, now_ms)
+                    .await?;
                 self.delay_redelivery(record, wait).await;
                 Ok(Outcome::Retry)
             }
             Err(SendError::Permanent(error)) => {
-                self.fail(&log.sms_id, primary.name(), &error, now_ms)
-                    .await?;
+                self.fail(&log.sms_id, provider, &error, now_ms).await?;
                 Ok(Outcome::Failed)
             }
             // The last attempt: the log fails, and the record is still reported
             // so that SQS moves the message to the dead-letter queue.
             Err(SendError::Transient(error)) => {
-                self.fail(&log.sms_id, primary.name(), &error, now_ms)
-                    .await?;
+                self.fail(&log.sms_id, provider, &error, now_ms).await?;
                 // Nothing left to wait for: straight on to the dead-letter queue.
                 self.delay_redelivery(record, 0).await;
                 Ok(Outcome::Retry)
             }
+        }
+    }
+
+    /// One provider call within the send budget; running out of it is a
+    /// transient failure like a provider timeout.
+    async fn call(
+        &self,
+        provider: &std::sync::Arc<dyn versus::sms::providers::Provider>,
+        outgoing: &Outgoing<'_>,
+    ) -> Result<String, SendError> {
+        match tokio::time::timeout(self.send_budget, provider.send(outgoing)).await {
+            Ok(result) => result,
+            Err(_) => Err(SendError::Transient(format!(
+                "{}: no answer within {} s",
+                provider.name(),
+                self.send_budget.as_secs()
+            ))),
         }
     }
 

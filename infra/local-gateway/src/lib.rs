@@ -46,7 +46,7 @@ pub struct Options {
 }
 
 pub struct Gateway {
-    functions: HashMap<String, Invoke>,
+    functions: HashMap<String, (Invoke, std::time::Duration)>,
     http_routes: Vec<HttpRoute>,
     ws_routes: HashMap<String, WsRoute>,
     pub(crate) verifier: TokenVerifier,
@@ -61,11 +61,19 @@ pub struct Gateway {
 impl Gateway {
     /// Invokes a function of the template by logical id, as its trigger would.
     pub async fn invoke(&self, logical_id: &str, event: Value) -> Result<Value, String> {
-        let f = self
+        let (f, timeout) = self
             .functions
             .get(logical_id)
             .ok_or(format!("no function {logical_id}"))?;
-        f(event).await.map_err(|e| e.to_string())
+        // Past its timeout Lambda stops the invocation wherever it is: the
+        // future is dropped mid-flight, as a killed process would leave it.
+        match tokio::time::timeout(*timeout, f(event)).await {
+            Ok(result) => result.map_err(|e| e.to_string()),
+            Err(_) => Err(format!(
+                "{logical_id}: Task timed out after {} seconds",
+                timeout.as_secs()
+            )),
+        }
     }
 
     pub(crate) fn match_http(
@@ -216,7 +224,10 @@ pub async fn start(options: Options) -> Result<Running, String> {
         let invoke = build(&config)
             .await
             .map_err(|e| format!("{}: {e}", def.name))?;
-        functions.insert(def.logical_id.clone(), invoke);
+        functions.insert(
+            def.logical_id.clone(),
+            (invoke, std::time::Duration::from_secs(def.timeout_secs)),
+        );
         configs.insert(def.name.clone(), config);
         http_routes.extend(def.http_routes.clone());
         sqs_sources.extend(def.sqs_sources.clone());
@@ -233,10 +244,16 @@ pub async fn start(options: Options) -> Result<Running, String> {
         functions,
         http_routes,
         ws_routes,
+        // The HTTP API's JWT authorizer: the template's issuer and audience,
+        // checked by the same rules as the WebSocket authorizer (F-ID-1).
         verifier: TokenVerifier::new(JwtConfig {
             keys: JwtKeys::DevSecret(options.dev_secret.clone()),
-            issuer: template.parameter("JwtIssuer"),
-            audience: Some(LOCAL_AUDIENCE.into()),
+            issuer: template
+                .parameter("JwtIssuer")
+                .unwrap_or_else(|| LOCAL_ISSUER.into()),
+            audiences: vec![template
+                .parameter("JwtAudience")
+                .unwrap_or_else(|| LOCAL_AUDIENCE.into())],
         }),
         stage,
         connections: Mutex::new(HashMap::new()),

@@ -141,6 +141,8 @@ pub async fn scratch_config(
         ("BATTLES_TABLE", template.table_name("BattlesTable")),
         ("SMS_TABLE", template.table_name("SmsTable")),
         ("JWT_DEV_SECRET", "bench".into()),
+        ("JWT_ISSUER", crate::LOCAL_ISSUER.into()),
+        ("JWT_AUDIENCE", crate::LOCAL_AUDIENCE.into()),
     ]
     .into_iter()
     .chain(extra.iter().cloned())

@@ -61,6 +61,9 @@ pub struct FunctionDef {
     /// The crate folder's name (`functions/<name>`), which names the handler.
     pub name: String,
     pub environment: BTreeMap<String, String>,
+    /// The function's `Timeout` (or the Globals' one), which the gateway
+    /// enforces as Lambda does: past it, the invocation is stopped and fails.
+    pub timeout_secs: u64,
     pub http_routes: Vec<HttpRoute>,
     pub sqs_sources: Vec<SqsSource>,
     pub schedules: Vec<ScheduleDef>,
@@ -201,10 +204,11 @@ impl Template {
     }
 
     pub fn functions(&self) -> Result<Vec<FunctionDef>> {
-        let globals = self
-            .root
-            .get("Globals")
-            .and_then(|g| g.get("Function"))
+        let global_function = self.root.get("Globals").and_then(|g| g.get("Function"));
+        let global_timeout = global_function
+            .and_then(|f| f.get("Timeout"))
+            .and_then(Value::as_u64);
+        let globals = global_function
             .and_then(|f| f.get("Environment"))
             .and_then(|e| e.get("Variables"))
             .and_then(Value::as_mapping)
@@ -328,6 +332,12 @@ impl Template {
                 logical_id: id.to_string(),
                 name,
                 environment,
+                // Lambda's default when neither the function nor Globals set one.
+                timeout_secs: props
+                    .get("Timeout")
+                    .and_then(Value::as_u64)
+                    .or(global_timeout)
+                    .unwrap_or(3),
                 http_routes,
                 sqs_sources,
                 schedules,

@@ -16,8 +16,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
-/// API Gateway's message size limit.
+/// API Gateway's message size limit: a bigger client message closes the
+/// connection with 1009 (message too big).
 const MAX_MESSAGE_BYTES: usize = 128 * 1024;
+/// What the socket library may buffer before it gives up on a peer; above
+/// the API's limit so that an over-size message gets the API's close code.
+const MAX_BUFFERED_BYTES: usize = 4 * 1024 * 1024;
+const CLOSE_TOO_BIG: u16 = 1009;
+const CLOSE_PROTOCOL_ERROR: u16 = 1002;
 
 pub struct Connection {
     pub outbox: mpsc::UnboundedSender<Message>,
@@ -175,7 +181,8 @@ pub async fn connect(
     }
 
     upgrade
-        .max_message_size(MAX_MESSAGE_BYTES)
+        .max_message_size(MAX_BUFFERED_BYTES)
+        .max_frame_size(MAX_BUFFERED_BYTES)
         .on_upgrade(move |socket| {
             run(
                 gw,
@@ -208,7 +215,7 @@ async fn run(
             user_agent: user_agent.clone(),
         },
     );
-    let writer = tokio::spawn(async move {
+    let mut writer = tokio::spawn(async move {
         while let Some(message) = inbox.recv().await {
             let closing = matches!(message, Message::Close(_));
             if sink.send(message).await.is_err() || closing {
@@ -219,7 +226,32 @@ async fn run(
 
     let mut close_code = 1005;
     let mut close_reason = String::new();
-    while let Some(Ok(message)) = stream.next().await {
+    let close = |code: u16, reason: &str| {
+        let _ = outbox.send(Message::Close(Some(CloseFrame {
+            code,
+            reason: reason.to_string().into(),
+        })));
+    };
+    while let Some(received) = stream.next().await {
+        let message = match received {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::info!(connection_id, error = %e, "WebSocket read failed; closing");
+                (close_code, close_reason) = (CLOSE_PROTOCOL_ERROR, e.to_string());
+                close(close_code, "protocol error");
+                break;
+            }
+        };
+        let size = match &message {
+            Message::Text(t) => t.len(),
+            Message::Binary(b) => b.len(),
+            _ => 0,
+        };
+        if size > MAX_MESSAGE_BYTES {
+            (close_code, close_reason) = (CLOSE_TOO_BIG, "Message too big".into());
+            close(close_code, &close_reason);
+            break;
+        }
         let text = match message {
             Message::Text(t) => t.to_string(),
             Message::Binary(b) => String::from_utf8_lossy(&b).into_owned(),
@@ -259,6 +291,8 @@ async fn run(
 
     gw.connections.lock().expect("lock").remove(&connection_id);
     drop(outbox);
+    // Let a close frame we queued reach the client before the socket goes.
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), &mut writer).await;
     writer.abort();
     if let Some(route) = gw.ws_route("$disconnect") {
         let mut context = base_context(
@@ -288,9 +322,12 @@ async fn message_route(
     body: String,
     outbox: &mpsc::UnboundedSender<Message>,
 ) {
+    // `$connect` and `$disconnect` are the API's own: a client message that
+    // names one goes to `$default`, as on API Gateway.
     let action = serde_json::from_str::<Value>(&body)
         .ok()
-        .and_then(|v| v.get("action").and_then(Value::as_str).map(str::to_string));
+        .and_then(|v| v.get("action").and_then(Value::as_str).map(str::to_string))
+        .filter(|a| !a.starts_with('$'));
     let route = action
         .as_deref()
         .and_then(|a| gw.ws_route(a))

@@ -369,8 +369,8 @@ async fn sms_sender_sample_events() {
     let r = f(aws_fixture("example-sqs-event.json")).await.unwrap();
     assert_eq!(r["batchItemFailures"], json!([]));
     // The release schedule's input, with nothing deferred.
-    let r = f(event("sms-sender/release-deferred.json")).await.unwrap();
-    assert_eq!(r, json!({"job": "release_deferred_sms", "released": 0}));
+    let r = f(event("sms-sender/reconcile.json")).await.unwrap();
+    assert_eq!(r, json!({"job": "reconcile_sms", "requeued": 0, "gave_up": 0}));
     assert!(f(json!({"job": "release_everything"})).await.is_err());
 }
 

@@ -387,7 +387,7 @@ async fn quiet_hours_defer_promotions_only() {
         stack
             .http
             .post(format!(
-                "{}/_local/schedules/ReleaseDeferredSms",
+                "{}/_local/schedules/ReconcileSms",
                 stack.running.http_url
             ))
             .send()
@@ -398,7 +398,7 @@ async fn quiet_hours_defer_promotions_only() {
             .unwrap()
     };
     let ran = release().await;
-    assert_eq!(ran["released"], 2, "{ran}");
+    assert_eq!(ran["requeued"], 2, "{ran}");
     common::eventually("the due promotion is sent", || async {
         local_sms(&stack, due).await.len() == 1
     })

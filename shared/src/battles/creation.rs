@@ -18,6 +18,7 @@ pub struct BattleStore {
     pub(crate) battles_table: String,
     pub(crate) profiles: Profiles,
     pub(crate) config: Config,
+    pub(crate) cursors: crate::cursor::Cursors,
 }
 
 /// Why a transaction did not commit.
@@ -54,6 +55,7 @@ impl BattleStore {
     pub fn new(client: Client, config: &Config) -> Self {
         BattleStore {
             profiles: Profiles::new(client.clone(), config),
+            cursors: crate::cursor::Cursors::new(client.clone(), &config.tables.battles),
             client,
             users_table: config.tables.users.clone(),
             battles_table: config.tables.battles.clone(),

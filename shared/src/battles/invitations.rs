@@ -504,9 +504,12 @@ impl BattleStore {
     ) -> Result<(Vec<Invitation>, Option<String>), Error> {
         let (index, pk_name, prefix) = which.index();
         let pk = format!("{prefix}{user_id}");
-        let start = cursor
-            .map(|c| db::decode_cursor(c, &["pk", "sk", pk_name, &pk_name.replace("pk", "sk")]))
-            .transpose()?;
+        let listing = format!("invitations:{prefix}");
+        let expected = ["pk", "sk", pk_name, &pk_name.replace("pk", "sk")];
+        let start = match cursor {
+            Some(c) => Some(self.cursors.open(&listing, user_id, c, &expected).await?),
+            None => None,
+        };
         if let Some(start) = &start {
             if db::get_s(start, pk_name) != Some(pk.as_str()) {
                 return Err(Error::bad_request(
@@ -534,7 +537,10 @@ impl BattleStore {
             .iter()
             .map(|i| serde_dynamo::from_item(i.clone()))
             .collect::<Result<Vec<Invitation>, _>>()?;
-        let next = out.last_evaluated_key().map(db::encode_cursor);
+        let next = match out.last_evaluated_key() {
+            Some(last) => Some(self.cursors.seal(&listing, user_id, last).await?),
+            None => None,
+        };
         Ok((items, next))
     }
 }

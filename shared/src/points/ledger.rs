@@ -91,6 +91,11 @@ pub fn utc_date(now_ms: i64) -> NaiveDate {
 
 /// The pure part: the award's effect on a profile, or why it is refused.
 pub fn validate(req: &AwardRequest) -> Result<(), Error> {
+    if !crate::auth::is_valid_user_id(&req.user_id) {
+        return Err(Error::validation(
+            "user_id must be 1 to 128 characters, without control characters or #",
+        ));
+    }
     if req.amount <= 0 {
         return Err(Error::validation("amount must be a positive whole number"));
     }
@@ -135,11 +140,13 @@ pub struct Ledger {
     client: Client,
     table: String,
     leaderboard_shards: u32,
+    cursors: crate::cursor::Cursors,
 }
 
 impl Ledger {
     pub fn new(client: Client, config: &Config) -> Self {
         Ledger {
+            cursors: crate::cursor::Cursors::new(client.clone(), &config.tables.users),
             client,
             table: config.tables.users.clone(),
             leaderboard_shards: config.leaderboard_shards,
@@ -482,9 +489,11 @@ impl Ledger {
         limit: i32,
         cursor: Option<&str>,
     ) -> Result<(Vec<Activity>, Option<String>), Error> {
-        let start = cursor
-            .map(|c| db::decode_cursor(c, &["pk", "sk"]))
-            .transpose()?;
+        const LISTING: &str = "activities";
+        let start = match cursor {
+            Some(c) => Some(self.cursors.open(LISTING, user_id, c, &["pk", "sk"]).await?),
+            None => None,
+        };
         if let Some(start) = &start {
             if db::get_s(start, "pk") != Some(user_pk(user_id).as_str()) {
                 return Err(Error::bad_request(
@@ -511,7 +520,11 @@ impl Ledger {
             .iter()
             .map(|i| serde_dynamo::from_item(i.clone()))
             .collect::<Result<Vec<Activity>, _>>()?;
-        Ok((items, out.last_evaluated_key().map(db::encode_cursor)))
+        let next = match out.last_evaluated_key() {
+            Some(last) => Some(self.cursors.seal(LISTING, user_id, last).await?),
+            None => None,
+        };
+        Ok((items, next))
     }
 }
 

@@ -26,6 +26,10 @@ pub struct SmsRequest {
     pub verified: bool,
     pub preferences: Option<Preferences>,
     pub timezone: Option<String>,
+    /// A write of the sms table that commits with the log only when the
+    /// message is let through (a verification code exists exactly when its
+    /// text is on its way; a refused request leaves the earlier code alone).
+    pub with: Option<aws_sdk_dynamodb::types::Put>,
 }
 
 /// The SQS message `sms-sender` receives.
@@ -54,7 +58,7 @@ pub fn limits_for(
     let phone = request.to.e164();
     let month = crate::points::ledger::utc_date(now_ms).format("%Y-%m");
     let mut limits = vec![
-        Limit::count(format!("phone#{phone}"), 30, 1, Reason::PhoneCooldown),
+        Limit::spacing(format!("phone#{phone}"), 30, Reason::PhoneCooldown),
         Limit {
             scope: format!("spend#{month}"),
             window_secs: 0,
@@ -64,6 +68,7 @@ pub fn limits_for(
             },
             amount: cost_micros,
             reason: Reason::SpendCap,
+            spacing: false,
         },
     ];
     if let Some(user) = &request.user_id {
@@ -174,11 +179,17 @@ impl Outbox {
         {
             log.status = Status::Deferred;
             log.due_at = Some(until);
-            self.store.put_log(&log).await?;
+            self.store.put_log_with(&log, request.with).await?;
             return Ok(log);
         }
-        self.store.put_log(&log).await?;
-        self.queue(&log.sms_id).await?;
+        // The log is written first and due again later: if the queue cannot
+        // take the id now, the reconciler queues it then (F-SMS-3). The
+        // caller's request does not fail on it.
+        log.due_at = Some(now_ms + self.config.requeue_after_secs * 1000);
+        self.store.put_log_with(&log, request.with).await?;
+        if let Err(e) = self.queue(&log.sms_id).await {
+            tracing::warn!(sms_id = %log.sms_id, error = %e, "SMS queue unavailable; the reconciler will queue it");
+        }
         Ok(log)
     }
 

@@ -7,7 +7,7 @@ use super::MessageType;
 use crate::db::{self, classify, key, n, s, Item, WriteFailure};
 use crate::error::Error;
 use crate::phone::PhoneNumber;
-use aws_sdk_dynamodb::types::{ReturnValue, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem, Update};
 use aws_sdk_dynamodb::Client;
 use serde::{Deserialize, Serialize};
 
@@ -62,9 +62,15 @@ pub struct SmsLog {
     pub sent_at: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivered_at: Option<i64>,
-    /// A deferred message's release time (F-SMS-14).
+    /// While the log is not final, when it next needs looking at: a deferred
+    /// message's release time (F-SMS-14), a claimed one's lease end, a pending
+    /// one's time to be queued again. The reconciler reads the `due` index.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub due_at: Option<i64>,
+    /// The message was handed to the fallback provider (F-SMS-26): every later
+    /// attempt goes there too, never back to the first provider.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub on_fallback: bool,
 }
 
 impl SmsLog {
@@ -104,13 +110,30 @@ impl SmsLog {
             sent_at: None,
             delivered_at: None,
             due_at: None,
+            on_fallback: false,
         }
+    }
+
+    /// Pending, sending and deferred logs are in flight: the reconciler
+    /// watches them until they are final.
+    pub fn in_flight(&self) -> bool {
+        matches!(
+            self.status,
+            Status::Pending | Status::Sending | Status::Deferred
+        )
     }
 }
 
-/// One counted limit: at most `limit` within a fixed window of `window_secs`
-/// (0: the scope names its own period, like a month). A send adds `amount`
-/// (1 message, or its cost for the spend cap).
+/// One limit a send is subject to (F-SMS-12).
+///
+/// Counted limits: at most `limit` within a fixed window of `window_secs`,
+/// aligned on multiples of the window since the epoch (0: the scope names its
+/// own period, like a month). A send adds `amount` (1 message, or its cost for
+/// the spend cap). Fixed windows bound any window-long stretch that straddles
+/// an edge by twice the limit (10 at 10:59 and 10 at 11:00); the README says so.
+///
+/// A spacing limit (`spacing: true`) is a true gap instead: a send passes only
+/// if the last one in its scope was at least `window_secs` ago.
 #[derive(Clone, Debug)]
 pub struct Limit {
     pub scope: String,
@@ -118,6 +141,7 @@ pub struct Limit {
     pub limit: u64,
     pub amount: u64,
     pub reason: Reason,
+    pub spacing: bool,
 }
 
 impl Limit {
@@ -129,14 +153,71 @@ impl Limit {
             limit,
             amount: 1,
             reason,
+            spacing: false,
         }
+    }
+
+    /// At most one message per `gap_secs`, measured from the last one.
+    pub fn spacing(scope: String, gap_secs: i64, reason: Reason) -> Self {
+        Limit {
+            scope,
+            window_secs: gap_secs,
+            limit: 1,
+            amount: 1,
+            reason,
+            spacing: true,
+        }
+    }
+
+    /// This limit's update, as one item of the limits transaction.
+    fn update(&self, table: &str, now_ms: i64) -> Update {
+        let now_secs = now_ms / 1000;
+        if self.spacing {
+            return Update::builder()
+                .table_name(table)
+                .set_key(Some(key(format!("LIMIT#{}", self.scope), "GAP")))
+                .update_expression("SET last_at = :now, expires_at = :exp")
+                .condition_expression("attribute_not_exists(last_at) OR last_at <= :cutoff")
+                .expression_attribute_values(":now", n(now_ms))
+                .expression_attribute_values(":cutoff", n(now_ms - self.window_secs * 1000))
+                .expression_attribute_values(":exp", n(now_secs + self.window_secs + 60))
+                .build()
+                .expect("table, key and expression set");
+        }
+        let (pk, expires_at) = match self.window_secs {
+            0 => (
+                format!("LIMIT#{}", self.scope),
+                now_secs + PERIOD_COUNTER_SECS,
+            ),
+            w => {
+                let window = now_secs.div_euclid(w);
+                (
+                    format!("LIMIT#{}#{window}", self.scope),
+                    (window + 2) * w,
+                )
+            }
+        };
+        // Room for this send: the count so far may be at most limit − amount.
+        Update::builder()
+            .table_name(table)
+            .set_key(Some(key(pk, "COUNT")))
+            .update_expression("ADD #count :amount SET expires_at = :exp")
+            .condition_expression("attribute_not_exists(#count) OR #count <= :room")
+            .expression_attribute_names("#count", "count")
+            .expression_attribute_values(":amount", n(self.amount))
+            .expression_attribute_values(":room", n(self.limit - self.amount))
+            .expression_attribute_values(":exp", n(expires_at))
+            .build()
+            .expect("table, key and expression set")
     }
 }
 
 /// What a period-named counter (window 0) is kept for: a month and then some.
 const PERIOD_COUNTER_SECS: i64 = 40 * 86_400;
 
-/// The one partition of the `due` index: deferred logs are few and short-lived.
+/// The one partition of the `due` index. Every in-flight log is in it for
+/// seconds, so it takes about three index writes per message: far below a
+/// partition's 1,000 writes a second at any provider's sending rate.
 pub const DUE_SHARD: &str = "DUE";
 
 fn log_key(id: &str) -> Item {
@@ -162,49 +243,83 @@ impl SmsStore {
     }
 
     pub async fn put_log(&self, log: &SmsLog) -> Result<(), Error> {
+        self.put_log_with(log, None).await
+    }
+
+    /// Puts a new log; `with` (another write of the sms table, like the
+    /// verification code the message carries) commits with it or not at all.
+    /// An in-flight log must say when it is due, and joins the `due` index.
+    pub async fn put_log_with(&self, log: &SmsLog, with: Option<Put>) -> Result<(), Error> {
         let mut item: Item = serde_dynamo::to_item(log)?;
         item.extend(log_key(&log.sms_id));
-        // F-JOB-5: a deferred log is in the sparse `due` index until released.
-        if log.status == Status::Deferred && log.due_at.is_some() {
+        if log.in_flight() {
+            if log.due_at.is_none() {
+                return Err(Error::internal("an in-flight SMS log needs a due time"));
+            }
             item.insert("due_shard".into(), s(DUE_SHARD));
         }
         item.insert(
             "expires_at".into(),
             n(log.created_at / 1000 + LOG_RETENTION_SECS),
         );
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await
-            .map_err(db::dependency)?;
-        Ok(())
+        const NEW: &str = "attribute_not_exists(pk)";
+        match with {
+            None => self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression(NEW)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(db::dependency),
+            Some(other) => {
+                let log_put = Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(item))
+                    .condition_expression(NEW)
+                    .build()
+                    .expect("table and item set");
+                self.client
+                    .transact_write_items()
+                    .transact_items(TransactWriteItem::builder().put(log_put).build())
+                    .transact_items(TransactWriteItem::builder().put(other).build())
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(db::dependency)
+            }
+        }
     }
 
     pub async fn get_log(&self, id: &str) -> Result<Option<SmsLog>, Error> {
         db::get_item(&self.client, &self.table, log_key(id)).await
     }
 
-    /// F-SMS-4: takes a pending log for sending (pending → sending, one
-    /// winner), or a deferred one whose time has come (F-JOB-5). `None` when it
-    /// is neither: already sent, being sent, final, or not yet due.
-    pub async fn claim(&self, id: &str, now_ms: i64) -> Result<Option<SmsLog>, Error> {
+    /// F-SMS-4: takes a log for sending, one winner, under a lease that ends
+    /// at `now + lease_ms`: a pending log; a deferred one whose time has come
+    /// (F-JOB-5); or one whose sender's lease ran out (it was killed, or its
+    /// DynamoDB write failed after the claim). `None` when it is none of
+    /// these: final, or being sent under a live lease.
+    pub async fn claim(&self, id: &str, now_ms: i64, lease_ms: i64) -> Result<Option<SmsLog>, Error> {
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(log_key(id)))
             .update_expression(
-                "SET #status = :sending, claimed_at = :now REMOVE due_shard ADD attempts :one",
+                "SET #status = :sending, claimed_at = :now, due_at = :lease_end ADD attempts :one",
             )
-            .condition_expression("#status = :pending OR (#status = :deferred AND due_at <= :now)")
+            .condition_expression(
+                "#status = :pending OR (#status IN (:deferred, :sending) AND due_at <= :now)",
+            )
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":sending", s("sending"))
             .expression_attribute_values(":pending", s("pending"))
             .expression_attribute_values(":deferred", s("deferred"))
             .expression_attribute_values(":now", n(now_ms))
+            .expression_attribute_values(":lease_end", n(now_ms + lease_ms))
             .expression_attribute_values(":one", n(1))
             .return_values(ReturnValue::AllNew)
             .send()
@@ -213,6 +328,25 @@ impl SmsStore {
             .map(|out| serde_dynamo::from_item(out.attributes.unwrap_or_default()))
             .transpose()
             .map_err(Error::from)
+    }
+
+    /// F-SMS-26: the claimed log moves to the fallback provider for good.
+    pub async fn move_to_fallback(&self, id: &str, provider: &str) -> Result<(), Error> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(log_key(id)))
+            .update_expression("SET on_fallback = :yes, provider = :p")
+            .condition_expression("#status = :sending")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":sending", s("sending"))
+            .expression_attribute_values(":yes", AttributeValue::Bool(true))
+            .expression_attribute_values(":p", s(provider))
+            .send()
+            .await;
+        db::conditional(result)?.ok_or_else(|| not_sending(id))?;
+        Ok(())
     }
 
     /// Moves a claimed log on: sent (with the provider's id), failed, or back
@@ -232,36 +366,38 @@ impl SmsStore {
                 provider_message_id,
             } => update
                 .update_expression(
-                    "SET #status = :sent, provider = :p, provider_message_id = :pid, sent_at = :now",
+                    "SET #status = :sent, provider = :p, provider_message_id = :pid, sent_at = :now REMOVE due_shard, due_at",
                 )
                 .expression_attribute_values(":sent", s("sent"))
                 .expression_attribute_values(":p", s(provider))
                 .expression_attribute_values(":pid", s(provider_message_id))
                 .expression_attribute_values(":now", n(now_ms)),
             Finish::Failed { provider, error } => update
-                .update_expression("SET #status = :failed, provider = :p, #error = :e")
+                .update_expression(
+                    "SET #status = :failed, provider = :p, #error = :e REMOVE due_shard, due_at",
+                )
                 .expression_attribute_names("#error", "error")
                 .expression_attribute_values(":failed", s("failed"))
                 .expression_attribute_values(":p", s(provider))
                 .expression_attribute_values(":e", s(error)),
             Finish::Suppressed { reason } => update
-                .update_expression("SET #status = :suppressed, reason = :r")
+                .update_expression("SET #status = :suppressed, reason = :r REMOVE due_shard, due_at")
                 .expression_attribute_values(":suppressed", s("suppressed"))
                 .expression_attribute_values(":r", serde_dynamo::to_attribute_value(reason)?),
-            Finish::Retry { error } => update
-                .update_expression("SET #status = :pending, #error = :e")
+            Finish::Retry { error, due_at } => update
+                .update_expression("SET #status = :pending, #error = :e, due_at = :due")
                 .expression_attribute_names("#error", "error")
                 .expression_attribute_values(":pending", s("pending"))
-                .expression_attribute_values(":e", s(error)),
+                .expression_attribute_values(":e", s(error))
+                .expression_attribute_values(":due", n(due_at)),
         };
-        db::conditional(update.send().await)?.ok_or_else(|| {
-            Error::conflict("not_sending", format!("SMS {id} is no longer being sent"))
-        })?;
+        db::conditional(update.send().await)?.ok_or_else(|| not_sending(id))?;
         Ok(())
     }
 
-    /// F-JOB-5: deferred logs due by `now_ms`, oldest first, at most `limit`.
-    pub async fn due_logs(&self, now_ms: i64, limit: i32) -> Result<Vec<String>, Error> {
+    /// In-flight logs due by `now_ms` (the sparse `due` index), oldest first,
+    /// at most `limit`: ids with the due time they were seen with.
+    pub async fn due_logs(&self, now_ms: i64, limit: i32) -> Result<Vec<(String, i64)>, Error> {
         let found = self
             .client
             .query()
@@ -277,27 +413,58 @@ impl SmsStore {
         Ok(found
             .items()
             .iter()
-            .filter_map(|i| db::get_s(i, "pk"))
-            .map(|pk| pk.trim_start_matches("SMS#").to_string())
+            .filter_map(|i| Some((db::get_s(i, "pk")?, db::get_n(i, "due_at")?)))
+            .map(|(pk, due)| (pk.trim_start_matches("SMS#").to_string(), due))
             .collect())
     }
 
-    /// F-JOB-5: a due deferred log becomes pending and leaves the `due` index.
-    /// `false` when it was no longer deferred (the sender took it already).
-    pub async fn release(&self, id: &str) -> Result<bool, Error> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(log_key(id)))
-            .update_expression("SET #status = :pending REMOVE due_shard")
-            .condition_expression("#status = :deferred")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":pending", s("pending"))
-            .expression_attribute_values(":deferred", s("deferred"))
+    /// The reconciler's move on a due log, seen due at `seen_due`: back to
+    /// pending and due again `requeue_ms` later (the caller then queues it),
+    /// or failed once it has used `max_attempts`. Conditional on the due time
+    /// it was seen with, so of two reconcilers only one acts. `None` when the
+    /// log moved meanwhile.
+    pub async fn reconcile(
+        &self,
+        id: &str,
+        seen_due: i64,
+        now_ms: i64,
+        requeue_ms: i64,
+        max_attempts: u32,
+    ) -> Result<Option<Reconciled>, Error> {
+        let base = || {
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(log_key(id)))
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":pending", s("pending"))
+                .expression_attribute_values(":sending", s("sending"))
+                .expression_attribute_values(":deferred", s("deferred"))
+                .expression_attribute_values(":seen", n(seen_due))
+                .expression_attribute_values(":max", n(max_attempts))
+        };
+        let in_flight = "#status IN (:pending, :sending, :deferred) AND due_at = :seen";
+        let requeued = base()
+            .update_expression("SET #status = :pending, due_at = :next")
+            .condition_expression(format!("{in_flight} AND attempts < :max"))
+            .expression_attribute_values(":next", n(now_ms + requeue_ms))
             .send()
             .await;
-        Ok(db::conditional(result)?.is_some())
+        if db::conditional(requeued)?.is_some() {
+            return Ok(Some(Reconciled::Requeued));
+        }
+        let failed = base()
+            .update_expression("SET #status = :failed, #error = :e REMOVE due_shard, due_at")
+            .condition_expression(format!("{in_flight} AND attempts >= :max"))
+            .expression_attribute_names("#error", "error")
+            .expression_attribute_values(":failed", s("failed"))
+            .expression_attribute_values(
+                ":e",
+                s(format!("gave up after {max_attempts} attempts")),
+            )
+            .send()
+            .await;
+        Ok(db::conditional(failed)?.map(|_| Reconciled::GaveUp))
     }
 
     /// F-SMS-16: per-day and per-month counters of messages, segments and
@@ -339,6 +506,13 @@ impl SmsStore {
         error: Option<&str>,
         now_ms: i64,
     ) -> Result<Option<String>, Error> {
+        // An index key may not be empty, and no provider's ids are long:
+        // refuse what DynamoDB would, as the caller's mistake (F-ERR-1).
+        if provider_message_id.is_empty() || provider_message_id.len() > 256 {
+            return Err(Error::validation(
+                "the message reference must be 1 to 256 characters",
+            ));
+        }
         let found = self
             .client
             .query()
@@ -430,32 +604,11 @@ impl SmsStore {
         if let Some(l) = limits.iter().find(|l| l.amount > l.limit) {
             return Ok(Err(l.reason));
         }
-        let now_secs = now_ms / 1000;
         let items: Vec<TransactWriteItem> = limits
             .iter()
             .map(|l| {
-                let (pk, expires_at) = match l.window_secs {
-                    0 => (format!("LIMIT#{}", l.scope), now_secs + PERIOD_COUNTER_SECS),
-                    w => {
-                        let window = now_secs / w;
-                        (format!("LIMIT#{}#{window}", l.scope), (window + 2) * w)
-                    }
-                };
-                // Room for this send: the count so far may be at most limit − amount.
                 TransactWriteItem::builder()
-                    .update(
-                        Update::builder()
-                            .table_name(&self.table)
-                            .set_key(Some(key(pk, "COUNT")))
-                            .update_expression("ADD #count :amount SET expires_at = :exp")
-                            .condition_expression("attribute_not_exists(#count) OR #count <= :room")
-                            .expression_attribute_names("#count", "count")
-                            .expression_attribute_values(":amount", n(l.amount))
-                            .expression_attribute_values(":room", n(l.limit - l.amount))
-                            .expression_attribute_values(":exp", n(expires_at))
-                            .build()
-                            .expect("table, key and expression set"),
-                    )
+                    .update(l.update(&self.table, now_ms))
                     .build()
             })
             .collect();
@@ -491,6 +644,19 @@ impl SmsStore {
     }
 }
 
+/// What the reconciler did with a due log.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Reconciled {
+    /// Pending again: to be put on the queue.
+    Requeued,
+    /// Out of attempts: failed.
+    GaveUp,
+}
+
+fn not_sending(id: &str) -> Error {
+    Error::conflict("not_sending", format!("SMS {id} is no longer being sent"))
+}
+
 /// How a send attempt ended.
 pub enum Finish<'a> {
     Sent {
@@ -501,8 +667,11 @@ pub enum Finish<'a> {
         provider: &'a str,
         error: &'a str,
     },
+    /// Back to pending, to be tried again; the reconciler looks at it again
+    /// at `due_at` if the queue has not brought it back by then.
     Retry {
         error: &'a str,
+        due_at: i64,
     },
     /// Refused after it was queued (a STOP while it waited).
     Suppressed {

@@ -17,6 +17,22 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 pub const CODE_TTL_SECS: i64 = 600;
+/// Verifications of one number that race each other retry this many times.
+const TAKEOVER_ATTEMPTS: u32 = 8;
+
+fn takeover_backoff(attempt: u32) -> std::time::Duration {
+    let ceiling = 10u64 << attempt.min(6);
+    std::time::Duration::from_millis(rand::rng().random_range(0..=ceiling))
+}
+
+enum Takeover {
+    /// Verified; the user who held the number before, if another.
+    Done(Option<String>),
+    /// The code was used or replaced meanwhile.
+    CodeGone,
+    /// Someone else moved the number (or an owner) meanwhile: read again.
+    Raced,
+}
 pub const MAX_TRIES: u32 = 5;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -69,6 +85,7 @@ pub struct Verification {
     users_table: String,
     sms_table: String,
     outbox: Outbox,
+    line_kinds: Vec<crate::phone::LineKind>,
 }
 
 /// What a successful verification changed.
@@ -85,6 +102,7 @@ impl Verification {
             client,
             users_table: config.tables.users.clone(),
             sms_table: config.tables.sms.clone(),
+            line_kinds: config.sms.verification_line_kinds.clone(),
             outbox,
         }
     }
@@ -98,6 +116,17 @@ impl Verification {
         phone: PhoneNumber,
         now_ms: i64,
     ) -> Result<i64, Error> {
+        // F-SMS-27: no codes to premium-rate, shared-cost or other lines that
+        // cannot receive a text (SMS pumping pays out through those).
+        if !self.line_kinds.contains(&phone.kind()) {
+            return Err(Error::Unprocessable {
+                code: "phone_type_not_supported",
+                message: format!(
+                    "verification codes go only to mobile numbers; this is a {} number",
+                    phone.kind().name().replace('_', " ")
+                ),
+            });
+        }
         let code = new_code(&mut rand::rng());
         let pending = PendingCode {
             code_hash: hash(user_id, phone.e164(), &code),
@@ -108,13 +137,12 @@ impl Verification {
         let mut item: Item = serde_dynamo::to_item(&pending)?;
         item.extend(code_key(user_id));
         item.insert("expires_at".into(), n(pending.valid_until / 1000 + 60));
-        self.client
-            .put_item()
+        // The code replaces the earlier one only if its text is let through.
+        let code_put = Put::builder()
             .table_name(&self.sms_table)
             .set_item(Some(item))
-            .send()
-            .await
-            .map_err(db::dependency)?;
+            .build()
+            .expect("table and item set");
         let log = self
             .outbox
             .enqueue(
@@ -128,30 +156,15 @@ impl Verification {
                     verified: false,
                     preferences: None,
                     timezone: None,
+                    with: Some(code_put),
                 },
                 now_ms,
             )
             .await?;
         if log.status == Status::Suppressed {
-            self.discard(user_id, &pending.code_hash).await?;
             return Err(refusal(log.reason));
         }
         Ok(pending.valid_until)
-    }
-
-    async fn discard(&self, user_id: &str, code_hash: &str) -> Result<(), Error> {
-        let result = self
-            .client
-            .delete_item()
-            .table_name(&self.sms_table)
-            .set_key(Some(code_key(user_id)))
-            .condition_expression("code_hash = :h")
-            .expression_attribute_values(":h", s(code_hash))
-            .send()
-            .await;
-        // Replaced meanwhile by a newer request: nothing to discard.
-        db::conditional(result)?;
-        Ok(())
     }
 
     /// F-SMS-18.
@@ -181,14 +194,69 @@ impl Verification {
             return self.wrong_try(user_id, &pending).await;
         }
         let phone = pending.phone.clone();
+        // The number's claim moves only from the owner we read: if another
+        // verification took it meanwhile, read again and retry, so at any
+        // instant exactly one user holds it (F-SMS-18).
+        for attempt in 0..TAKEOVER_ATTEMPTS {
+            if attempt > 0 {
+                tokio::time::sleep(takeover_backoff(attempt)).await;
+            }
+            match self.take_over(user_id, &pending, now_ms).await? {
+                Takeover::Done(previous_owner) => {
+                    return Ok(Verified {
+                        phone,
+                        previous_owner,
+                    })
+                }
+                Takeover::CodeGone => {
+                    return Err(Error::conflict(
+                        "code_used",
+                        "the code was just used or replaced; request a new one",
+                    ))
+                }
+                Takeover::Raced => continue,
+            }
+        }
+        Err(Error::conflict(
+            "concurrent_update",
+            "the number is being verified by someone else right now; retry",
+        ))
+    }
+
+    /// One try at the verification transaction (F-SMS-18): the code is used
+    /// once; the number's claim goes from the owner read just before (or from
+    /// nobody) to the caller; the previous owner and the caller's earlier
+    /// number are released in the same transaction.
+    async fn take_over(
+        &self,
+        user_id: &str,
+        pending: &PendingCode,
+        now_ms: i64,
+    ) -> Result<Takeover, Error> {
+        let phone = pending.phone.e164();
         let previous: Option<PhoneClaim> =
-            db::get_item(&self.client, &self.users_table, claim_key(phone.e164())).await?;
-        let previous_owner = previous.map(|c| c.user_id).filter(|u| u != user_id);
+            db::get_item(&self.client, &self.users_table, claim_key(phone)).await?;
+        let previous_holder = previous.map(|c| c.user_id);
+        let previous_owner = previous_holder.clone().filter(|u| u != user_id);
         let me = self
             .profiles
             .get(user_id)
             .await?
             .ok_or_else(crate::profile::no_profile)?;
+        let mut claim = Put::builder()
+            .table_name(&self.users_table)
+            .set_item(Some({
+                let mut claim = claim_key(phone);
+                claim.insert("user_id".into(), s(user_id));
+                claim.insert("verified_at".into(), n(now_ms));
+                claim
+            }));
+        claim = match &previous_holder {
+            None => claim.condition_expression("attribute_not_exists(pk)"),
+            Some(holder) => claim
+                .condition_expression("user_id = :holder")
+                .expression_attribute_values(":holder", s(holder)),
+        };
         let mut items = vec![
             // The code is used once, and only while it is still alive.
             TransactWriteItem::builder()
@@ -204,18 +272,7 @@ impl Verification {
                 )
                 .build(),
             TransactWriteItem::builder()
-                .put(
-                    Put::builder()
-                        .table_name(&self.users_table)
-                        .set_item(Some({
-                            let mut claim = claim_key(phone.e164());
-                            claim.insert("user_id".into(), s(user_id));
-                            claim.insert("verified_at".into(), n(now_ms));
-                            claim
-                        }))
-                        .build()
-                        .expect("table and item set"),
-                )
+                .put(claim.build().expect("table and item set"))
                 .build(),
             TransactWriteItem::builder()
                 .update(
@@ -224,7 +281,7 @@ impl Verification {
                         .set_key(Some(key(user_pk(user_id), PROFILE_SK)))
                         .update_expression("SET phone_number = :p, phone_verified = :yes, phone_verified_at = :now")
                         .condition_expression("attribute_exists(pk)")
-                        .expression_attribute_values(":p", s(phone.e164()))
+                        .expression_attribute_values(":p", s(phone))
                         .expression_attribute_values(":yes", aws_sdk_dynamodb::types::AttributeValue::Bool(true))
                         .expression_attribute_values(":now", n(now_ms))
                         .build()
@@ -232,12 +289,10 @@ impl Verification {
                 )
                 .build(),
         ];
-        // The previous owner loses the number in the same transaction.
         if let Some(owner) = &previous_owner {
-            items.push(release_update(&self.users_table, owner, phone.e164()));
+            items.push(release_update(&self.users_table, owner, phone));
         }
-        // The caller's earlier number (if another) is released too.
-        if let Some(old) = me.phone_number.as_deref().filter(|p| *p != phone.e164()) {
+        if let Some(old) = me.phone_number.as_deref().filter(|p| *p != phone) {
             items.push(
                 TransactWriteItem::builder()
                     .delete(
@@ -259,28 +314,19 @@ impl Verification {
             .send()
             .await
         {
-            Ok(_) => Ok(Verified {
-                phone,
-                previous_owner,
-            }),
+            Ok(_) => Ok(Takeover::Done(previous_owner)),
             Err(err) => match classify(err) {
-                WriteFailure::TransactionCancelled(reasons) => {
+                WriteFailure::TransactionCancelled(reasons)
                     if reasons
                         .first()
-                        .is_some_and(|r| r.as_deref() == Some("ConditionalCheckFailed"))
-                    {
-                        Err(Error::conflict(
-                            "code_used",
-                            "the code was just used or replaced; request a new one",
-                        ))
-                    } else {
-                        Err(Error::conflict(
-                            "concurrent_update",
-                            "the number changed hands meanwhile, retry",
-                        ))
-                    }
+                        .is_some_and(|r| r.as_deref() == Some("ConditionalCheckFailed")) =>
+                {
+                    Ok(Takeover::CodeGone)
                 }
-                WriteFailure::ConditionFailed => Err(Error::conflict("concurrent_update", "retry")),
+                // The claim, an owner's profile or a concurrent transaction
+                // moved under us.
+                WriteFailure::TransactionCancelled(_) => Ok(Takeover::Raced),
+                WriteFailure::ConditionFailed => Ok(Takeover::Raced),
                 WriteFailure::Other(e) => Err(e),
             },
         }

@@ -64,6 +64,7 @@ pub fn request(
             ..Default::default()
         }),
         timezone: Some("Africa/Kampala".into()),
+        with: None,
     }
 }
 
