@@ -258,9 +258,7 @@ fn check_audience(
     if ok {
         Ok(())
     } else {
-        Err(Error::Unauthorized(
-            "invalid token: wrong audience".into(),
-        ))
+        Err(Error::Unauthorized("invalid token: wrong audience".into()))
     }
 }
 
@@ -384,7 +382,10 @@ mod tests {
         };
         let refused = [
             ("no aud", json!({"aud": null})),
-            ("no aud, foreign client_id", json!({"aud": null, "client_id": "other"})),
+            (
+                "no aud, foreign client_id",
+                json!({"aud": null, "client_id": "other"}),
+            ),
             ("no iss", json!({"iss": null})),
             ("other issuer", json!({"iss": "https://evil.example.com"})),
             ("other audience", json!({"aud": "other"})),
@@ -402,8 +403,14 @@ mod tests {
         let accepted = [
             ("aud", json!({})),
             ("aud list with ours", json!({"aud": ["x", "web-client"]})),
-            ("client_id without aud", json!({"aud": null, "client_id": "web-client"})),
-            ("nbf and iat past", json!({"nbf": now - 10, "iat": now - 10})),
+            (
+                "client_id without aud",
+                json!({"aud": null, "client_id": "web-client"}),
+            ),
+            (
+                "nbf and iat past",
+                json!({"nbf": now - 10, "iat": now - 10}),
+            ),
         ];
         for (what, patch) in accepted {
             assert!(v.verify(&with(patch)).await.is_ok(), "{what} was refused");
@@ -413,7 +420,11 @@ mod tests {
         let b64 = |v: serde_json::Value| {
             base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
         };
-        let unsigned = format!("{}.{}.", b64(json!({"alg":"none","typ":"JWT"})), b64(good.clone()));
+        let unsigned = format!(
+            "{}.{}.",
+            b64(json!({"alg":"none","typ":"JWT"})),
+            b64(good.clone())
+        );
         assert_eq!(v.verify(&unsigned).await.unwrap_err().status(), 401);
     }
 

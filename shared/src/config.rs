@@ -313,7 +313,9 @@ impl Config {
                     .filter(|k| !k.is_empty())
                     .map(|k| {
                         crate::phone::LineKind::from_name(k).ok_or_else(|| {
-                            Error::Config(format!("SMS_VERIFICATION_LINE_KINDS: unknown kind {k:?}"))
+                            Error::Config(format!(
+                                "SMS_VERIFICATION_LINE_KINDS: unknown kind {k:?}"
+                            ))
                         })
                     })
                     .collect::<Result<_, _>>()?,

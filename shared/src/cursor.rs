@@ -100,7 +100,10 @@ impl Cursors {
         let mut fresh = [0u8; KEY_LEN];
         rand::rng().fill_bytes(&mut fresh);
         let mut item = key_item_key();
-        item.insert("secret".into(), AttributeValue::B(Blob::new(fresh.to_vec())));
+        item.insert(
+            "secret".into(),
+            AttributeValue::B(Blob::new(fresh.to_vec())),
+        );
         let put = self
             .client
             .put_item()

@@ -254,7 +254,7 @@ mod tests {
     fn line_kinds_come_from_the_numbering_plan() {
         let kind = |n: &str| PhoneNumber::parse(n).unwrap().kind();
         assert_eq!(kind("+256772123456"), LineKind::Mobile);
-        assert_eq!(kind("+447700900123"), LineKind::Mobile);
+        assert_eq!(kind("+447911123456"), LineKind::Mobile);
         assert_eq!(kind("+12025550143"), LineKind::FixedLineOrMobile);
         assert_eq!(kind("+19005550143"), LineKind::PremiumRate);
         assert_eq!(kind("+449098790123"), LineKind::PremiumRate);

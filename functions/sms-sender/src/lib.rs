@@ -247,7 +247,14 @@ impl App {
                 let wait = backoff_secs(self.retry_base_secs, log.attempts);
                 let due_at = now_ms + i64::from(wait) * 1000 + self.requeue_ms;
                 self.store
-                    .finish(&log.sms_id, Finish::Retry { error: &error, due_at }, now_ms)
+                    .finish(
+                        &log.sms_id,
+                        Finish::Retry {
+                            error: &error,
+                            due_at,
+                        },
+                        now_ms,
+                    )
                     .await?;
                 self.delay_redelivery(record, wait).await;
                 Ok(Outcome::Retry)

@@ -370,7 +370,10 @@ async fn sms_sender_sample_events() {
     assert_eq!(r["batchItemFailures"], json!([]));
     // The release schedule's input, with nothing deferred.
     let r = f(event("sms-sender/reconcile.json")).await.unwrap();
-    assert_eq!(r, json!({"job": "reconcile_sms", "requeued": 0, "gave_up": 0}));
+    assert_eq!(
+        r,
+        json!({"job": "reconcile_sms", "requeued": 0, "gave_up": 0})
+    );
     assert!(f(json!({"job": "release_everything"})).await.is_err());
 }
 
@@ -426,7 +429,11 @@ async fn webhooks_sample_events() {
     );
     store.put_log(&log).await.unwrap();
     let now = versus::now_ms();
-    store.claim(&log.sms_id, now).await.unwrap().unwrap();
+    store
+        .claim(&log.sms_id, now, 60_000)
+        .await
+        .unwrap()
+        .unwrap();
     let sns_id = "6d8e1c3a-0f4b-4c2d-9a55-example00001";
     store
         .finish(

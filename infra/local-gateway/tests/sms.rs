@@ -419,7 +419,7 @@ async fn quiet_hours_defer_promotions_only() {
         Status::Deferred
     );
     // A second run finds nothing more to release; nothing goes out twice.
-    assert_eq!(release().await["released"], 0);
+    assert_eq!(release().await["requeued"], 0);
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     assert_eq!(local_sms(&stack, due).await.len(), 1);
     assert!(local_sms(&stack, waiting).await.is_empty());

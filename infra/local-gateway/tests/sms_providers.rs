@@ -360,3 +360,227 @@ async fn dmark_delivery_reports() {
     );
     assert_eq!(log(&stack, &delivered).await.status, Status::Delivered);
 }
+
+async fn reconcile(stack: &Stack) -> Value {
+    stack
+        .http
+        .post(format!(
+            "{}/_local/schedules/ReconcileSms",
+            stack.running.http_url
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+// F-SMS-4, F-SMS-26: a first provider that hangs past its budget hands the
+// message to the fallback once; a message on the fallback stays there on
+// every retry, and its failure is recorded under the fallback's name.
+#[tokio::test]
+async fn a_hanging_provider_falls_back_once_and_the_fallback_keeps_it() {
+    use common::stubs::HANG;
+    let hanging = ProviderStub::start(HANG).await;
+    let mut parameters = twilio_parameters(&hanging);
+    parameters.extend([
+        ("SmsProvider", "twilio".into()),
+        ("SmsFallbackProvider", "console".into()),
+        ("SmsSendBudgetSeconds", "1".into()),
+    ]);
+    let stack = start(&parameters).await;
+    let id = send(&stack, "+14155550177").await;
+    let sent = wait_for_status(&stack, &id, Status::Sent, 20).await;
+    assert_eq!(sent.provider.as_deref(), Some("console"));
+    assert!(sent.on_fallback);
+    assert_eq!(sent.attempts, 1);
+    assert_eq!(hanging.requests(MESSAGES).len(), 1);
+    assert_eq!(
+        common::sms::local_sms(&stack, "+14155550177").await.len(),
+        1
+    );
+
+    // Twilio fails transiently, DMark (the fallback) too: every later attempt
+    // goes to DMark alone, and the failure names DMark.
+    let twilio = ProviderStub::start(503).await;
+    let dmark = ProviderStub::start(503).await;
+    let mut parameters = twilio_parameters(&twilio);
+    parameters.extend([
+        ("SmsProvider", "twilio".into()),
+        ("SmsFallbackProvider", "dmark".into()),
+        ("DmarkBaseUrl", dmark.url.clone()),
+        ("DmarkUsername", "versus".into()),
+        ("DmarkPassword", "dmark-test-password".into()),
+        ("SmsRetryBaseSeconds", "0".into()),
+    ]);
+    let stack = start(&parameters).await;
+    let id = send(&stack, "+14155550178").await;
+    let failed = wait_for_status(&stack, &id, Status::Failed, 30).await;
+    assert_eq!(failed.provider.as_deref(), Some("dmark"));
+    assert_eq!(failed.attempts, sms_sender::MAX_ATTEMPTS);
+    assert_eq!(
+        twilio.requests(MESSAGES).len(),
+        1,
+        "the first provider once"
+    );
+    assert_eq!(
+        dmark.requests("/v3/api/send_sms/").len(),
+        sms_sender::MAX_ATTEMPTS as usize,
+        "every attempt on the fallback"
+    );
+    eventually_within("the message is dead-lettered", 20, || async {
+        dead_letters(&stack).await.iter().any(|b| b.contains(&id))
+    })
+    .await;
+}
+
+// F-SMS-4: with no fallback, a provider that never answers costs one budget
+// per attempt; the log ends failed and the message in the dead-letter queue.
+#[tokio::test]
+async fn a_hanging_provider_without_fallback_ends_failed() {
+    use common::stubs::HANG;
+    let hanging = ProviderStub::start(HANG).await;
+    let mut parameters = twilio_parameters(&hanging);
+    parameters.extend([
+        ("SmsProvider", "twilio".into()),
+        ("SmsSendBudgetSeconds", "1".into()),
+        ("SmsRetryBaseSeconds", "0".into()),
+    ]);
+    let stack = start(&parameters).await;
+    let id = send(&stack, "+14155550179").await;
+    let failed = wait_for_status(&stack, &id, Status::Failed, 40).await;
+    assert!(failed.error.unwrap().contains("no answer within 1 s"));
+    assert_eq!(
+        hanging.requests(MESSAGES).len(),
+        sms_sender::MAX_ATTEMPTS as usize
+    );
+    eventually_within("the message is dead-lettered", 20, || async {
+        dead_letters(&stack).await.iter().any(|b| b.contains(&id))
+    })
+    .await;
+}
+
+// F-SMS-3: the queue is down when the log is written (the SQS endpoint
+// refuses connections, as a stopped moto does): the caller still gets its
+// pending log, and the reconciler queues it once the time comes.
+#[tokio::test]
+async fn a_log_the_queue_never_got_is_queued_by_the_reconciler() {
+    let stack = start(&[("SmsRequeueAfterSeconds", "1".into())]).await;
+    let dead_port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let sdk = versus::db::aws_config().await;
+    let down = aws_sdk_sqs::config::Builder::from(&sdk)
+        .endpoint_url(format!("http://127.0.0.1:{dead_port}"))
+        .build();
+    let outbox = versus::sms::outbox::Outbox::new(
+        SmsStore::new(
+            stack.dynamodb().await,
+            &stack.config("profile-api").tables.sms,
+        ),
+        aws_sdk_sqs::Client::from_conf(down),
+        stack.config("profile-api").sms.clone(),
+    );
+    let log = outbox
+        .enqueue(
+            request(MessageType::SecurityAlert, "+14155550180", "u-dual"),
+            versus::now_ms(),
+        )
+        .await
+        .expect("an SMS failure never fails the caller");
+    assert_eq!(log.status, Status::Pending);
+    assert!(
+        outbox.queue(&log.sms_id).await.is_err(),
+        "the queue is down"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    // (Unless the minute schedule ran meanwhile: it is the same reconciler.)
+    let ran = reconcile(&stack).await;
+    assert!(ran["requeued"].as_u64().unwrap() <= 1, "{ran}");
+    let sent = wait_for_status(&stack, &log.sms_id, Status::Sent, 10).await;
+    assert_eq!(sent.attempts, 1);
+    assert_eq!(
+        common::sms::local_sms(&stack, "+14155550180").await.len(),
+        1
+    );
+}
+
+// F-SMS-4: a sender that dies right after its claim leaves a lease; once it
+// runs out the reconciler queues the log again and it is sent once. A log
+// out of attempts is failed instead of queued forever.
+#[tokio::test]
+async fn a_claim_whose_sender_died_is_taken_again() {
+    let stack = start(&[
+        ("SmsLeaseSeconds", "1".into()),
+        ("SmsRequeueAfterSeconds", "1".into()),
+    ])
+    .await;
+    let config = stack.config("sms-sender");
+    let store = SmsStore::new(stack.dynamodb().await, &config.tables.sms);
+    let phone = versus::phone::PhoneNumber::parse("+14155550181").unwrap();
+    let new_log = || {
+        SmsLog::pending(
+            phone.clone(),
+            MessageType::SecurityAlert,
+            "New sign-in to your Versus account.".into(),
+            None,
+            &config.sms,
+            versus::now_ms(),
+        )
+    };
+    let killed = new_log();
+    store.put_log(&killed).await.unwrap();
+    // What a killed sender leaves: its claim, and nothing after it.
+    let claimed = store
+        .claim(&killed.sms_id, versus::now_ms(), 1000)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(claimed.status, Status::Sending);
+    assert!(
+        store
+            .claim(&killed.sms_id, versus::now_ms(), 1000)
+            .await
+            .unwrap()
+            .is_none(),
+        "a live lease is not taken"
+    );
+    let exhausted = new_log();
+    store.put_log(&exhausted).await.unwrap();
+    // Five senders, each dead after its claim (leases that ended at once).
+    for _ in 0..sms_sender::MAX_ATTEMPTS {
+        let claimed = store
+            .claim(&exhausted.sms_id, versus::now_ms() - 60_000, 0)
+            .await
+            .unwrap();
+        assert!(claimed.is_some(), "an expired lease is taken again");
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    // (The minute schedule may have run first: outcomes are what count.)
+    let ran = reconcile(&stack).await;
+    assert!(ran["requeued"].as_u64().unwrap() <= 1, "{ran}");
+    let sent = wait_for_status(&stack, &killed.sms_id, Status::Sent, 10).await;
+    assert_eq!(sent.attempts, 2);
+    assert_eq!(
+        common::sms::local_sms(&stack, "+14155550181").await.len(),
+        1
+    );
+    let failed = log(&stack, &exhausted.sms_id).await;
+    assert_eq!(failed.status, Status::Failed);
+    assert!(failed.error.unwrap().contains("gave up"));
+    // Nothing left in flight: a later run does nothing, nothing goes twice.
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let ran = reconcile(&stack).await;
+    assert_eq!(
+        (ran["requeued"].as_u64(), ran["gave_up"].as_u64()),
+        (Some(0), Some(0)),
+        "{ran}"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(
+        common::sms::local_sms(&stack, "+14155550181").await.len(),
+        1
+    );
+}

@@ -491,7 +491,11 @@ impl Ledger {
     ) -> Result<(Vec<Activity>, Option<String>), Error> {
         const LISTING: &str = "activities";
         let start = match cursor {
-            Some(c) => Some(self.cursors.open(LISTING, user_id, c, &["pk", "sk"]).await?),
+            Some(c) => Some(
+                self.cursors
+                    .open(LISTING, user_id, c, &["pk", "sk"])
+                    .await?,
+            ),
             None => None,
         };
         if let Some(start) = &start {

@@ -109,7 +109,8 @@ impl SmsLog {
             created_at: now_ms,
             sent_at: None,
             delivered_at: None,
-            due_at: None,
+            // Nobody has queued it yet: due at once, until the outbox says otherwise.
+            due_at: Some(now_ms),
             on_fallback: false,
         }
     }
@@ -177,9 +178,14 @@ impl Limit {
                 .table_name(table)
                 .set_key(Some(key(format!("LIMIT#{}", self.scope), "GAP")))
                 .update_expression("SET last_at = :now, expires_at = :exp")
-                .condition_expression("attribute_not_exists(last_at) OR last_at <= :cutoff")
+                // A gap either way: senders' clocks differ by a little, and
+                // a send stamped before the last one is still too close to it.
+                .condition_expression(
+                    "attribute_not_exists(last_at) OR last_at <= :before OR last_at >= :after",
+                )
                 .expression_attribute_values(":now", n(now_ms))
-                .expression_attribute_values(":cutoff", n(now_ms - self.window_secs * 1000))
+                .expression_attribute_values(":before", n(now_ms - self.window_secs * 1000))
+                .expression_attribute_values(":after", n(now_ms + self.window_secs * 1000))
                 .expression_attribute_values(":exp", n(now_secs + self.window_secs + 60))
                 .build()
                 .expect("table, key and expression set");
@@ -191,10 +197,7 @@ impl Limit {
             ),
             w => {
                 let window = now_secs.div_euclid(w);
-                (
-                    format!("LIMIT#{}#{window}", self.scope),
-                    (window + 2) * w,
-                )
+                (format!("LIMIT#{}#{window}", self.scope), (window + 2) * w)
             }
         };
         // Room for this send: the count so far may be at most limit − amount.
@@ -302,7 +305,12 @@ impl SmsStore {
     /// (F-JOB-5); or one whose sender's lease ran out (it was killed, or its
     /// DynamoDB write failed after the claim). `None` when it is none of
     /// these: final, or being sent under a live lease.
-    pub async fn claim(&self, id: &str, now_ms: i64, lease_ms: i64) -> Result<Option<SmsLog>, Error> {
+    pub async fn claim(
+        &self,
+        id: &str,
+        now_ms: i64,
+        lease_ms: i64,
+    ) -> Result<Option<SmsLog>, Error> {
         let result = self
             .client
             .update_item()
@@ -458,10 +466,7 @@ impl SmsStore {
             .condition_expression(format!("{in_flight} AND attempts >= :max"))
             .expression_attribute_names("#error", "error")
             .expression_attribute_values(":failed", s("failed"))
-            .expression_attribute_values(
-                ":e",
-                s(format!("gave up after {max_attempts} attempts")),
-            )
+            .expression_attribute_values(":e", s(format!("gave up after {max_attempts} attempts")))
             .send()
             .await;
         Ok(db::conditional(failed)?.map(|_| Reconciled::GaveUp))

@@ -243,14 +243,12 @@ impl Verification {
             .get(user_id)
             .await?
             .ok_or_else(crate::profile::no_profile)?;
-        let mut claim = Put::builder()
-            .table_name(&self.users_table)
-            .set_item(Some({
-                let mut claim = claim_key(phone);
-                claim.insert("user_id".into(), s(user_id));
-                claim.insert("verified_at".into(), n(now_ms));
-                claim
-            }));
+        let mut claim = Put::builder().table_name(&self.users_table).set_item(Some({
+            let mut claim = claim_key(phone);
+            claim.insert("user_id".into(), s(user_id));
+            claim.insert("verified_at".into(), n(now_ms));
+            claim
+        }));
         claim = match &previous_holder {
             None => claim.condition_expression("attribute_not_exists(pk)"),
             Some(holder) => claim

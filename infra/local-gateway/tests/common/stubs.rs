@@ -34,13 +34,17 @@ impl Recorded {
 
 struct Behaviour {
     requests: Vec<Recorded>,
-    /// The status message sends answer with (201 Twilio / 200 DMark, 503, 400…).
+    /// The status message sends answer with (201 Twilio / 200 DMark, 503, 400…);
+    /// `HANG`: message sends are never answered.
     send_status: u16,
     /// DMark: the life of the tokens it issues, in seconds.
     token_ttl_secs: i64,
     /// DMark: token → expiry (unix seconds); removed when revoked.
     tokens: HashMap<String, i64>,
 }
+
+/// A send status that makes the stub hold message sends without answering.
+pub const HANG: u16 = 0;
 
 #[derive(Clone)]
 pub struct ProviderStub {
@@ -101,17 +105,24 @@ async fn answer(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let mut state = state.lock().unwrap();
     let path = uri.path().to_string();
-    state.requests.push(Recorded {
-        method: method.to_string(),
-        path: path.clone(),
-        headers: headers
-            .iter()
-            .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
-            .collect(),
-        body: String::from_utf8_lossy(&body).into_owned(),
-    });
+    let hang = {
+        let mut state = state.lock().unwrap();
+        state.requests.push(Recorded {
+            method: method.to_string(),
+            path: path.clone(),
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
+                .collect(),
+            body: String::from_utf8_lossy(&body).into_owned(),
+        });
+        state.send_status == HANG && path != "/api/get_token/"
+    };
+    if hang {
+        tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+    }
+    let mut state = state.lock().unwrap();
     let now = chrono::Utc::now().timestamp();
     let status = StatusCode::from_u16(state.send_status).unwrap();
     if path == "/api/get_token/" {
