@@ -901,3 +901,134 @@ async fn every_limit_holds_when_50_sends_race() {
     assert!(reasons.iter().all(|r| !r.is_empty()));
     assert_eq!(reasons.len(), 49 + 40 + 20 + 45 + 47 + 40 + 45 + 40);
 }
+
+// F-SMS-17, F-SMS-12: a second request inside the 30 s gap is refused, and the
+// refusal changes nothing: the code already texted still works.
+#[tokio::test]
+async fn a_refused_second_request_keeps_the_first_code() {
+    let stack = Stack::start().await;
+    stack.create_profile("k1", "keeper").await;
+    assert_eq!(request_code(&stack, "k1", PHONE).await.0, 202);
+    let code = code_sent_to(&stack, PHONE, 0).await;
+    let (status, body) = request_code(&stack, "k1", PHONE).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (429, Some("rate_limited")), "{body}");
+    let (status, me) = verify(&stack, "k1", &code).await;
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(me["phone"]["verified"], true);
+}
+
+// F-SMS-27, F-SMS-5: no codes to premium-rate numbers, numbers with an
+// extension, or a doubled +; nothing is written or sent for them.
+#[tokio::test]
+async fn codes_go_only_to_numbers_that_receive_texts() {
+    let stack = Stack::start().await;
+    stack.create_profile("p1", "pumper").await;
+    for (phone, status, code) in [
+        ("+1 900 555 0143", 422, "phone_type_not_supported"),
+        ("+44 909 879 0123", 422, "phone_type_not_supported"),
+        ("+1 202 555 0143 ext. 12", 400, "invalid_phone_number"),
+        ("+1 202 555 0143;ext=12", 400, "invalid_phone_number"),
+        ("++256772123456", 400, "invalid_phone_number"),
+    ] {
+        let (got, body) = request_code(&stack, "p1", phone).await;
+        assert_eq!((got, body["error"]["code"].as_str()), (status, Some(code)), "{phone}: {body}");
+    }
+    assert!(suppressed_reasons(&stack).await.is_empty());
+    for to in ["+19005550143", "+449098790123", "+12025550143", "+256772123456"] {
+        assert!(local_sms(&stack, to).await.is_empty(), "{to}");
+    }
+}
+
+// F-SMS-18: 20 users verify one number at once; at every instant one user
+// holds it: one claim, and only its owner's profile shows the number.
+#[tokio::test]
+async fn twenty_concurrent_verifications_leave_one_owner() {
+    const USERS: usize = 20;
+    let stack = Stack::start().await;
+    let config = stack.config("profile-api");
+    let client = stack.dynamodb().await;
+    let outbox = versus::sms::outbox::Outbox::new(
+        SmsStore::new(client.clone(), &config.tables.sms),
+        aws_sdk_sqs::Client::new(&versus::db::aws_config().await),
+        config.sms.clone(),
+    );
+    let verification =
+        versus::sms::verification::Verification::new(client.clone(), &config, outbox);
+    let phone = PhoneNumber::parse(PHONE).unwrap();
+    let base = versus::now_ms();
+    let mut codes = vec![];
+    for i in 0..USERS {
+        let user = format!("c{i}");
+        stack.create_profile(&user, &format!("contender{i}")).await;
+        // Each code in its own two days, clear of every per-number limit.
+        let at = base + i as i64 * 2 * 86_400_000;
+        verification.request(&user, phone.clone(), at).await.unwrap();
+        codes.push((user, code_sent_to(&stack, PHONE, i).await, at));
+    }
+    let results = futures::future::join_all(codes.iter().map(|(user, code, at)| {
+        let verification = verification.clone();
+        async move { verification.verify(user, code, at + 1000).await }
+    }))
+    .await;
+    let won = results.iter().filter(|r| r.is_ok()).count();
+    assert!(won >= 1, "someone verified");
+    for r in &results {
+        if let Err(e) = r {
+            assert_eq!(e.code(), "concurrent_update", "{e:?}");
+        }
+    }
+    let owner = versus::sms::verification::owner_of(&client, &config.tables.users, &phone)
+        .await
+        .unwrap()
+        .expect("the number has an owner");
+    let profiles = versus::profile::Profiles::new(client.clone(), &config);
+    let mut holders = vec![];
+    for (user, _, _) in &codes {
+        let p = profiles.get(user).await.unwrap().unwrap();
+        if p.phone_number.as_deref() == Some(PHONE) {
+            holders.push(user.clone());
+        }
+    }
+    assert_eq!(holders, vec![owner], "one holder, and it is the claim's owner");
+}
+
+// F-SMS-12: the 30 s per-number spacing is a true gap, also across the edge of
+// a 30 s bucket; the hourly per-user limit is a clock-hour window, so at most
+// twice the limit in a rolling hour that straddles the edge (the documented bound).
+#[tokio::test]
+async fn spacing_is_a_true_gap_and_hourly_windows_have_their_bound() {
+    use versus::sms::policy::Reason;
+    use versus::sms::store::Status;
+    use versus::sms::MessageType::SecurityAlert;
+    let stack = Stack::start().await;
+    let sdk = versus::db::aws_config().await;
+    let outbox = outbox(&stack, stack.dynamodb().await, &sdk, |_| {});
+    let edge = (versus::now_ms() / 3_600_000 + 1) * 3_600_000; // a 30 s and an hour edge
+    let send = |phone: &'static str, user: &'static str, at: i64| {
+        let outbox = outbox.clone();
+        async move { outbox.enqueue(request(SecurityAlert, phone, user), at).await.unwrap() }
+    };
+    let first = send("+256772000301", "g1", edge - 500).await;
+    assert_eq!(first.status, Status::Pending);
+    let second = send("+256772000301", "g1", edge + 500).await;
+    assert_eq!((second.status, second.reason), (Status::Suppressed, Some(Reason::PhoneCooldown)));
+    let earlier = send("+256772000301", "g1", edge - 20_000).await;
+    assert_eq!(earlier.reason, Some(Reason::PhoneCooldown), "a gap either way");
+    let later = send("+256772000301", "g1", edge + 29_500).await;
+    assert_eq!(later.status, Status::Pending, "30 s after the last one");
+
+    // Ten in the hour's last minutes and ten in the next hour's first: all
+    // pass; the eleventh of the new hour does not.
+    for i in 0..10 {
+        let at = edge - 600_000 + i * 31_000;
+        let phone: &'static str = Box::leak(format!("+2567720004{i:02}").into_boxed_str());
+        assert_eq!(send(phone, "h1", at).await.status, Status::Pending);
+    }
+    for i in 0..10 {
+        let at = edge + i * 31_000;
+        let phone: &'static str = Box::leak(format!("+2567720005{i:02}").into_boxed_str());
+        assert_eq!(send(phone, "h1", at).await.status, Status::Pending);
+    }
+    let eleventh = send("+256772000600", "h1", edge + 400_000).await;
+    assert_eq!(eleventh.reason, Some(Reason::UserHourlyLimit));
+}
