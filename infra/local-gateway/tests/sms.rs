@@ -911,7 +911,11 @@ async fn a_refused_second_request_keeps_the_first_code() {
     assert_eq!(request_code(&stack, "k1", PHONE).await.0, 202);
     let code = code_sent_to(&stack, PHONE, 0).await;
     let (status, body) = request_code(&stack, "k1", PHONE).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (429, Some("rate_limited")), "{body}");
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (429, Some("rate_limited")),
+        "{body}"
+    );
     let (status, me) = verify(&stack, "k1", &code).await;
     assert_eq!(status, 200, "{me}");
     assert_eq!(me["phone"]["verified"], true);
@@ -931,10 +935,19 @@ async fn codes_go_only_to_numbers_that_receive_texts() {
         ("++256772123456", 400, "invalid_phone_number"),
     ] {
         let (got, body) = request_code(&stack, "p1", phone).await;
-        assert_eq!((got, body["error"]["code"].as_str()), (status, Some(code)), "{phone}: {body}");
+        assert_eq!(
+            (got, body["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{phone}: {body}"
+        );
     }
     assert!(suppressed_reasons(&stack).await.is_empty());
-    for to in ["+19005550143", "+449098790123", "+12025550143", "+256772123456"] {
+    for to in [
+        "+19005550143",
+        "+449098790123",
+        "+12025550143",
+        "+256772123456",
+    ] {
         assert!(local_sms(&stack, to).await.is_empty(), "{to}");
     }
 }
@@ -962,7 +975,10 @@ async fn twenty_concurrent_verifications_leave_one_owner() {
         stack.create_profile(&user, &format!("contender{i}")).await;
         // Each code in its own two days, clear of every per-number limit.
         let at = base + i as i64 * 2 * 86_400_000;
-        verification.request(&user, phone.clone(), at).await.unwrap();
+        verification
+            .request(&user, phone.clone(), at)
+            .await
+            .unwrap();
         codes.push((user, code_sent_to(&stack, PHONE, i).await, at));
     }
     let results = futures::future::join_all(codes.iter().map(|(user, code, at)| {
@@ -989,7 +1005,11 @@ async fn twenty_concurrent_verifications_leave_one_owner() {
             holders.push(user.clone());
         }
     }
-    assert_eq!(holders, vec![owner], "one holder, and it is the claim's owner");
+    assert_eq!(
+        holders,
+        vec![owner],
+        "one holder, and it is the claim's owner"
+    );
 }
 
 // F-SMS-12: the 30 s per-number spacing is a true gap, also across the edge of
@@ -1006,14 +1026,26 @@ async fn spacing_is_a_true_gap_and_hourly_windows_have_their_bound() {
     let edge = (versus::now_ms() / 3_600_000 + 1) * 3_600_000; // a 30 s and an hour edge
     let send = |phone: &'static str, user: &'static str, at: i64| {
         let outbox = outbox.clone();
-        async move { outbox.enqueue(request(SecurityAlert, phone, user), at).await.unwrap() }
+        async move {
+            outbox
+                .enqueue(request(SecurityAlert, phone, user), at)
+                .await
+                .unwrap()
+        }
     };
     let first = send("+256772000301", "g1", edge - 500).await;
     assert_eq!(first.status, Status::Pending);
     let second = send("+256772000301", "g1", edge + 500).await;
-    assert_eq!((second.status, second.reason), (Status::Suppressed, Some(Reason::PhoneCooldown)));
+    assert_eq!(
+        (second.status, second.reason),
+        (Status::Suppressed, Some(Reason::PhoneCooldown))
+    );
     let earlier = send("+256772000301", "g1", edge - 20_000).await;
-    assert_eq!(earlier.reason, Some(Reason::PhoneCooldown), "a gap either way");
+    assert_eq!(
+        earlier.reason,
+        Some(Reason::PhoneCooldown),
+        "a gap either way"
+    );
     let later = send("+256772000301", "g1", edge + 29_500).await;
     assert_eq!(later.status, Status::Pending, "30 s after the last one");
 
