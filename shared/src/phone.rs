@@ -84,24 +84,17 @@ impl PhoneNumber {
     pub fn parse(input: &str) -> Result<Self, Error> {
         let trimmed = input.trim();
         if trimmed.is_empty() {
-            return Err(Error::bad_request(
-                "invalid_phone_number",
-                "phone number is empty",
-            ));
+            return Err(invalid("phone number is empty"));
         }
         if trimmed.len() > 32 {
-            return Err(Error::bad_request(
-                "invalid_phone_number",
-                "phone number is too long",
-            ));
+            return Err(invalid("phone number is too long"));
         }
         let normalized = match trimmed.strip_prefix("00") {
             Some(rest) => format!("+{rest}"),
             None => trimmed.to_string(),
         };
         let Some(digits) = normalized.strip_prefix('+') else {
-            return Err(Error::bad_request(
-                "invalid_phone_number",
+            return Err(invalid(
                 "phone number must be in international form, starting with + and the country code",
             ));
         };
@@ -113,17 +106,13 @@ impl PhoneNumber {
                 .chars()
                 .all(|c| c.is_ascii_digit() || " -.()".contains(c));
         if !plain {
-            return Err(Error::bad_request(
-                "invalid_phone_number",
-                "phone number may hold only one leading +, digits, spaces, dashes, dots and brackets (no extension)",
+            return Err(invalid("phone number may hold only one leading +, digits, spaces, dashes, dots and brackets (no extension)",
             ));
         }
-        let parsed: Parsed = phonenumber::parse(None, &normalized).map_err(|_| {
-            Error::bad_request("invalid_phone_number", "phone number could not be parsed")
-        })?;
+        let parsed: Parsed = phonenumber::parse(None, &normalized)
+            .map_err(|_| invalid("phone number could not be parsed"))?;
         if !phonenumber::is_valid(&parsed) {
-            return Err(Error::bad_request(
-                "invalid_phone_number",
+            return Err(invalid(
                 "phone number is not a valid number for its country",
             ));
         }
@@ -163,6 +152,10 @@ impl PhoneNumber {
     pub fn local_form(&self) -> String {
         format!("0{}", self.national)
     }
+}
+
+fn invalid(message: &str) -> Error {
+    Error::bad_request("invalid_phone_number", message)
 }
 
 /// Masks any number-like string for logs: keeps `+` and the last four digits.

@@ -179,15 +179,9 @@ async fn verifying_a_taken_number_takes_it_over() {
     let code = code_sent_to(&stack, PHONE, 0).await;
     assert_eq!(verify(&stack, "first", &code).await.0, 200);
     // The same number for a second user, 31 s later (the per-number cooldown).
-    let config = stack.config("profile-api");
     let client = stack.dynamodb().await;
-    let outbox = versus::sms::outbox::Outbox::new(
-        SmsStore::new(client.clone(), &config.tables.sms),
-        aws_sdk_sqs::Client::new(&versus::db::aws_config().await),
-        config.sms.clone(),
-    );
     let verification =
-        versus::sms::verification::Verification::new(client.clone(), &config, outbox);
+        common::sms::verification(&stack, client.clone(), &versus::db::aws_config().await);
     let later = versus::now_ms() + 31_000;
     verification
         .request("second", PhoneNumber::parse(PHONE).unwrap(), later)
@@ -383,20 +377,7 @@ async fn quiet_hours_defer_promotions_only() {
         )
         .await
         .unwrap();
-    let release = || async {
-        stack
-            .http
-            .post(format!(
-                "{}/_local/schedules/ReconcileSms",
-                stack.running.http_url
-            ))
-            .send()
-            .await
-            .unwrap()
-            .json::<Value>()
-            .await
-            .unwrap()
-    };
+    let release = || common::sms::reconcile(&stack);
     let ran = release().await;
     assert_eq!(ran["requeued"], 2, "{ran}");
     common::eventually("the due promotion is sent", || async {
@@ -960,13 +941,8 @@ async fn twenty_concurrent_verifications_leave_one_owner() {
     let stack = Stack::start().await;
     let config = stack.config("profile-api");
     let client = stack.dynamodb().await;
-    let outbox = versus::sms::outbox::Outbox::new(
-        SmsStore::new(client.clone(), &config.tables.sms),
-        aws_sdk_sqs::Client::new(&versus::db::aws_config().await),
-        config.sms.clone(),
-    );
     let verification =
-        versus::sms::verification::Verification::new(client.clone(), &config, outbox);
+        common::sms::verification(&stack, client.clone(), &versus::db::aws_config().await);
     let phone = PhoneNumber::parse(PHONE).unwrap();
     let base = versus::now_ms();
     let mut codes = vec![];

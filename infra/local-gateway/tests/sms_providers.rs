@@ -361,21 +361,6 @@ async fn dmark_delivery_reports() {
     assert_eq!(log(&stack, &delivered).await.status, Status::Delivered);
 }
 
-async fn reconcile(stack: &Stack) -> Value {
-    stack
-        .http
-        .post(format!(
-            "{}/_local/schedules/ReconcileSms",
-            stack.running.http_url
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
 // F-SMS-4, F-SMS-26: a first provider that hangs past its budget hands the
 // message to the fallback once; a message on the fallback stays there on
 // every retry, and its failure is recorded under the fallback's name.
@@ -497,7 +482,7 @@ async fn a_log_the_queue_never_got_is_queued_by_the_reconciler() {
     );
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     // (Unless the minute schedule ran meanwhile: it is the same reconciler.)
-    let ran = reconcile(&stack).await;
+    let ran = common::sms::reconcile(&stack).await;
     assert!(ran["requeued"].as_u64().unwrap() <= 1, "{ran}");
     let sent = wait_for_status(&stack, &log.sms_id, Status::Sent, 10).await;
     assert_eq!(sent.attempts, 1);
@@ -559,7 +544,7 @@ async fn a_claim_whose_sender_died_is_taken_again() {
     }
     tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
     // (The minute schedule may have run first: outcomes are what count.)
-    let ran = reconcile(&stack).await;
+    let ran = common::sms::reconcile(&stack).await;
     assert!(ran["requeued"].as_u64().unwrap() <= 1, "{ran}");
     let sent = wait_for_status(&stack, &killed.sms_id, Status::Sent, 10).await;
     assert_eq!(sent.attempts, 2);
@@ -572,7 +557,7 @@ async fn a_claim_whose_sender_died_is_taken_again() {
     assert!(failed.error.unwrap().contains("gave up"));
     // Nothing left in flight: a later run does nothing, nothing goes twice.
     tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
-    let ran = reconcile(&stack).await;
+    let ran = common::sms::reconcile(&stack).await;
     assert_eq!(
         (ran["requeued"].as_u64(), ran["gave_up"].as_u64()),
         (Some(0), Some(0)),

@@ -99,3 +99,34 @@ pub async fn suppressed_reasons(stack: &Stack) -> Vec<String> {
         }
     }
 }
+
+/// The phone verification of the stack's profile-api, for tests that pass `now`.
+pub fn verification(
+    stack: &Stack,
+    client: aws_sdk_dynamodb::Client,
+    sdk: &aws_config::SdkConfig,
+) -> versus::sms::verification::Verification {
+    let config = stack.config("profile-api");
+    let outbox = versus::sms::outbox::Outbox::new(
+        SmsStore::new(client.clone(), &config.tables.sms),
+        aws_sdk_sqs::Client::new(sdk),
+        config.sms.clone(),
+    );
+    versus::sms::verification::Verification::new(client, &config, outbox)
+}
+
+/// Runs the SMS reconciler now (`ReconcileSms`) and returns its result.
+pub async fn reconcile(stack: &Stack) -> Value {
+    stack
+        .http
+        .post(format!(
+            "{}/_local/schedules/ReconcileSms",
+            stack.running.http_url
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
