@@ -47,20 +47,19 @@ impl LineKind {
         }
     }
 
+    const ALL: [LineKind; 8] = [
+        LineKind::Mobile,
+        LineKind::FixedLineOrMobile,
+        LineKind::FixedLine,
+        LineKind::TollFree,
+        LineKind::PremiumRate,
+        LineKind::SharedCost,
+        LineKind::Voip,
+        LineKind::Other,
+    ];
+
     pub fn from_name(name: &str) -> Option<LineKind> {
-        use LineKind::*;
-        [
-            Mobile,
-            FixedLineOrMobile,
-            FixedLine,
-            TollFree,
-            PremiumRate,
-            SharedCost,
-            Voip,
-            Other,
-        ]
-        .into_iter()
-        .find(|k| k.name() == name)
+        Self::ALL.into_iter().find(|k| k.name() == name)
     }
 
     fn of(kind: phonenumber::Type) -> LineKind {
