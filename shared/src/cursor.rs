@@ -104,18 +104,10 @@ impl Cursors {
             "secret".into(),
             AttributeValue::B(Blob::new(fresh.to_vec())),
         );
-        let put = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        match db::conditional(put)? {
-            Some(_) => Ok(fresh),
+        match db::put_new(&self.client, &self.table, item).await? {
+            true => Ok(fresh),
             // Another process created it first: use theirs.
-            None => self
+            false => self
                 .read_key()
                 .await?
                 .ok_or_else(|| Error::internal("cursor signing key vanished")),

@@ -198,6 +198,23 @@ where
     }
 }
 
+/// Puts `item` only if no item has its key yet: `true` when it was put,
+/// `false` when one was there already (a rerun, a taken code, a lost race).
+pub async fn put_new(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    item: Item,
+) -> Result<bool, Error> {
+    let result = client
+        .put_item()
+        .table_name(table)
+        .set_item(Some(item))
+        .condition_expression("attribute_not_exists(pk)")
+        .send()
+        .await;
+    Ok(conditional(result)?.is_some())
+}
+
 /// Classifies an SDK error from PutItem/UpdateItem/DeleteItem/TransactWriteItems.
 pub fn classify<E, R>(err: SdkError<E, R>) -> WriteFailure
 where

@@ -120,16 +120,8 @@ impl BattleStore {
                 "expires_at".into(),
                 n(private.valid_until / 1000 + RETENTION_SECS),
             );
-            let result = self
-                .client
-                .put_item()
-                .table_name(&self.battles_table)
-                .set_item(Some(item))
-                .condition_expression("attribute_not_exists(pk)")
-                .send()
-                .await;
-            // `None`: the code is taken (one in ~900 million): draw again.
-            if db::conditional(result)?.is_some() {
+            // `false`: the code is taken (one in ~900 million): draw again.
+            if db::put_new(&self.client, &self.battles_table, item).await? {
                 return Ok(private);
             }
         }

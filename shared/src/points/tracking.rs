@@ -380,16 +380,8 @@ impl Tracking {
             let mut item: Item = serde_dynamo::to_item(&tracker)?;
             item.extend(key(user_pk(user_id), goal_sk(week, goal)));
             item.insert("expires_at".into(), n(now_ms / 1000 + 400 * 24 * 3600));
-            let put = self
-                .client
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .condition_expression("attribute_not_exists(pk)")
-                .send()
-                .await;
-            // `None`: the goal exists already (a rerun), and is kept.
-            if db::conditional(put)?.is_some() {
+            // `false`: the goal exists already (a rerun), and is kept.
+            if db::put_new(&self.client, &self.table, item).await? {
                 created += 1;
             }
         }
@@ -494,20 +486,12 @@ impl Tracking {
         };
         let mut item: Item = serde_dynamo::to_item(&tracker)?;
         item.extend(key(user_pk(user_id), format!("TRACK#QUEST#{quest_id}")));
-        let put = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        db::conditional(put)?.ok_or_else(|| {
-            Error::conflict(
+        if !db::put_new(&self.client, &self.table, item).await? {
+            return Err(Error::conflict(
                 "quest_already_started",
                 "you already started this side quest",
-            )
-        })?;
+            ));
+        }
         Ok(tracker)
     }
 
