@@ -36,7 +36,7 @@ impl Caller {
             .get("sub")
             .filter(|s| !s.is_empty())
             .ok_or_else(|| Error::Unauthorized("token has no subject".into()))?;
-        if !is_valid_user_id(user_id) {
+        if !crate::ids::is_valid_user_id(user_id) {
             return Err(Error::Unauthorized(
                 "token subject is not a valid user id".into(),
             ));
@@ -104,12 +104,6 @@ impl Caller {
             .collect();
         Self::from_claims(&claims)
     }
-}
-
-/// A user id is a token's `sub`: 1 to 128 characters, no control characters
-/// and no `#` (the key separator of every table).
-pub fn is_valid_user_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 128 && !id.chars().any(|c| c.is_control() || c == '#')
 }
 
 /// API Gateway renders an array claim as `[a b]`; a plain scope claim is space separated.

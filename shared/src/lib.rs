@@ -4,11 +4,14 @@
 
 pub mod auth;
 pub mod battles;
+pub mod clock;
 pub mod config;
 pub mod cursor;
 pub mod db;
 pub mod error;
 pub mod http;
+pub mod ids;
+pub mod keys;
 pub mod lambda;
 pub mod phone;
 pub mod points;
@@ -18,20 +21,6 @@ pub mod realtime;
 pub mod sms;
 pub mod ws;
 
+pub use clock::{now_ms, rfc3339};
 pub use config::Config;
 pub use error::Error;
-
-/// Milliseconds since the epoch: the one clock reading a handler takes per event.
-pub fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
-
-/// A timestamp as clients see it: RFC 3339, UTC, milliseconds.
-pub fn rfc3339(ms: i64) -> serde_json::Value {
-    use chrono::TimeZone;
-    chrono::Utc
-        .timestamp_millis_opt(ms)
-        .single()
-        .map(|t| serde_json::Value::String(t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)))
-        .unwrap_or(serde_json::Value::Null)
-}

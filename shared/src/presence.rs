@@ -15,21 +15,15 @@
 
 use crate::db::{self, get_s, key, n, s, Item};
 use crate::error::Error;
-use crate::profile::online_shard;
+use crate::keys::users::{
+    connection_owner_key, connection_sk, online_shard, user_pk, CONNECTION_PREFIX,
+};
 use crate::Config;
 use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 
 /// API Gateway's maximum connection duration, plus a minute of slack.
 pub const CONNECTION_TTL_SECS: i64 = 2 * 3600 + 60;
-
-pub fn user_pk(user_id: &str) -> String {
-    format!("USER#{user_id}")
-}
-
-fn connection_sk(connection_id: &str) -> String {
-    format!("CONN#{connection_id}")
-}
 
 /// F-PR-4, the pure rule: online means an open connection, or seen within the window.
 pub fn is_online(
@@ -71,7 +65,7 @@ impl Presence {
         by_user.insert("expires_at".into(), n(expires_at));
         by_user.insert("online_shard".into(), s(online_shard(user_id, self.shards)));
         by_user.insert("online_until".into(), n(expires_at * 1000));
-        let mut reverse = key(connection_sk(connection_id), "CONN");
+        let mut reverse = connection_owner_key(connection_id);
         reverse.insert("user_id".into(), s(user_id));
         reverse.insert("expires_at".into(), n(expires_at));
         let puts = [by_user, reverse].into_iter().map(|item| {
@@ -95,7 +89,7 @@ impl Presence {
             .client
             .get_item()
             .table_name(&self.table)
-            .set_key(Some(key(connection_sk(connection_id), "CONN")))
+            .set_key(Some(connection_owner_key(connection_id)))
             .consistent_read(true)
             .send()
             .await
@@ -116,7 +110,7 @@ impl Presence {
     pub async fn remove(&self, user_id: &str, connection_id: &str) -> Result<(), Error> {
         let deletes = [
             key(user_pk(user_id), connection_sk(connection_id)),
-            key(connection_sk(connection_id), "CONN"),
+            connection_owner_key(connection_id),
         ]
         .into_iter()
         .map(|k| {
@@ -155,7 +149,7 @@ impl Presence {
                 .table_name(&self.table)
                 .key_condition_expression("pk = :pk AND begins_with(sk, :conn)")
                 .expression_attribute_values(":pk", s(user_pk(user_id)))
-                .expression_attribute_values(":conn", s("CONN#"))
+                .expression_attribute_values(":conn", s(CONNECTION_PREFIX))
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await

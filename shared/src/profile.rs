@@ -12,11 +12,11 @@
 //! random-opponent invitation, sent or received).
 
 use crate::auth::{Caller, PrivilegedRole};
-use crate::db::{self, classify, key, n, s, WriteFailure};
+use crate::clock::rfc3339;
+use crate::db::{self, classify, n, s, WriteFailure};
 use crate::error::Error;
+use crate::keys::users::{online_shard, profile_key, username_key};
 use crate::points::rules;
-use crate::presence::user_pk;
-use crate::rfc3339;
 use crate::Config;
 use aws_sdk_dynamodb::types::{
     AttributeValue, Delete, Put, ReturnValue, TransactWriteItem, Update,
@@ -25,7 +25,6 @@ use aws_sdk_dynamodb::Client;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-pub const PROFILE_SK: &str = "PROFILE";
 const MAX_SAVE_ATTEMPTS: usize = 5;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -186,22 +185,6 @@ pub fn validate_timezone(raw: &str) -> Result<String, Error> {
         })
 }
 
-/// Stable shard of the online index for a user (FNV-1a; no dependence on process hashing).
-pub fn online_shard(user_id: &str, shards: u32) -> String {
-    let hash = user_id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
-    });
-    shard_name((hash % shards.max(1) as u64) as u32)
-}
-
-pub fn shard_name(index: u32) -> String {
-    format!("ONLINE#{index:03}")
-}
-
-fn username_pk(username: &str) -> String {
-    format!("USERNAME#{}", username.to_ascii_lowercase())
-}
-
 /// The pure part of `PUT /v1/me`: the profile after applying `input`.
 pub fn apply_input(
     current: Option<&Profile>,
@@ -281,7 +264,8 @@ pub fn apply_input(
     }
 }
 
-/// The profile as `GET /v1/me` shows it to its owner.
+/// The profile as `GET /v1/me` shows it to its owner (the caller adds
+/// `sms_preferences`, which the SMS domain renders).
 pub fn owner_view(p: &Profile, online: bool) -> Value {
     json!({
         "user_id": p.user_id,
@@ -297,10 +281,6 @@ pub fn owner_view(p: &Profile, online: bool) -> Value {
             "verified": p.phone_verified,
             "verified_at": p.phone_verified_at.map(rfc3339),
         },
-        "sms_preferences": crate::sms::preferences::view(
-            &p.sms_preferences.clone().unwrap_or_default(),
-            None,
-        ),
         "last_seen_at": p.last_seen_at.map(rfc3339),
         "created_at": rfc3339(p.created_at),
         "updated_at": rfc3339(p.updated_at),
@@ -333,7 +313,7 @@ impl Profiles {
     }
 
     pub async fn get(&self, user_id: &str) -> Result<Option<Profile>, Error> {
-        db::get_item(&self.client, &self.table, key(user_pk(user_id), PROFILE_SK)).await
+        db::get_item(&self.client, &self.table, profile_key(user_id)).await
     }
 
     /// The caller's profile, or the 404 that tells how to create it.
@@ -350,7 +330,7 @@ impl Profiles {
             .client
             .get_item()
             .table_name(&self.table)
-            .set_key(Some(key(username_pk(&name), "USERNAME")))
+            .set_key(Some(username_key(&name)))
             .consistent_read(true)
             .send()
             .await
@@ -405,7 +385,7 @@ impl Profiles {
             None => {
                 let mut item: db::Item =
                     serde_dynamo::to_item(next).map_err(|e| SaveConflict::Failed(e.into()))?;
-                item.extend(key(user_pk(&next.user_id), PROFILE_SK));
+                item.extend(profile_key(&next.user_id));
                 TransactWriteItem::builder()
                     .put(
                         Put::builder()
@@ -430,7 +410,7 @@ impl Profiles {
                 let mut remove = vec![];
                 let mut update = Update::builder()
                     .table_name(&self.table)
-                    .set_key(Some(key(user_pk(&next.user_id), PROFILE_SK)))
+                    .set_key(Some(profile_key(&next.user_id)))
                     .condition_expression("#ver = :v")
                     .expression_attribute_names("#u", "username")
                     .expression_attribute_names("#d", "display_name")
@@ -486,7 +466,7 @@ impl Profiles {
         items.push(profile_write);
         let claim_index = items.len();
         if username_changed {
-            let mut claim = key(username_pk(&next.username), "USERNAME");
+            let mut claim = username_key(&next.username);
             claim.insert("user_id".into(), me.clone());
             claim.insert("username".into(), s(&next.username));
             items.push(
@@ -509,7 +489,7 @@ impl Profiles {
                             .delete(
                                 Delete::builder()
                                     .table_name(&self.table)
-                                    .set_key(Some(key(username_pk(&old.username), "USERNAME")))
+                                    .set_key(Some(username_key(&old.username)))
                                     .condition_expression(
                                         "attribute_not_exists(pk) OR user_id = :me",
                                     )
@@ -563,7 +543,7 @@ impl Profiles {
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key(user_pk(user_id), PROFILE_SK)))
+            .set_key(Some(profile_key(user_id)))
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_values(":a", AttributeValue::Bool(available))
             .expression_attribute_values(":now", n(now_ms))
@@ -610,7 +590,7 @@ impl Profiles {
         self.client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key(user_pk(user_id), PROFILE_SK)))
+            .set_key(Some(profile_key(user_id)))
             .condition_expression("attribute_exists(pk)")
             .update_expression(
                 "SET is_available_for_battles = :a, updated_at = :now ADD version :one",
@@ -644,7 +624,7 @@ impl Profiles {
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key(user_pk(user_id), PROFILE_SK)))
+            .set_key(Some(profile_key(user_id)))
             .update_expression("SET last_seen_at = :now, online_until = :until")
             .expression_attribute_values(":until", n(now_ms + self.online_window_ms))
             .condition_expression("attribute_exists(pk) AND (attribute_not_exists(last_seen_at) OR last_seen_at <= :cutoff)")

@@ -6,11 +6,13 @@ use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use versus::auth::Caller;
+use versus::clock::{local_date, utc_date};
 use versus::lambda::{self, Invoke};
 use versus::points::leaderboard;
-use versus::points::ledger::{self, local_date, AwardRequest};
+use versus::points::ledger::{self, AwardRequest};
 use versus::points::rules::{self, Streak};
 use versus::points::tracking::{SideQuestInput, Tracking};
+use versus::points::upgrades;
 use versus::profile::{self, Profiles};
 use versus::realtime::Pusher;
 use versus::{db, http, Config, Error};
@@ -79,12 +81,12 @@ impl App {
                 let (awarded, rewards) = self.tracking.award(&request, now_ms).await?;
                 let all: Vec<&ledger::Awarded> =
                     std::iter::once(&awarded).chain(&rewards).collect();
-                ledger::notify_upgrades(&self.pusher, &all, now_ms).await;
+                upgrades::notify_upgrades(&self.pusher, &all, now_ms).await;
                 let status = if awarded.replayed { 200 } else { 201 };
                 Ok((status, json!({ "award": awarded, "rewards": rewards })))
             }
             (Method::GET, ["v1", "me", "weekly-goals"]) => {
-                let today = ledger::utc_date(now_ms);
+                let today = utc_date(now_ms);
                 let goals = self.tracking.weekly_goals(&caller.user_id, today).await?;
                 Ok((
                     200,

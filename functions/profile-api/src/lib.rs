@@ -199,7 +199,10 @@ impl App {
                 .connections(&profile.user_id, now_ms)
                 .await?
                 .is_empty();
-        Ok(profile::owner_view(profile, online))
+        let mut view = profile::owner_view(profile, online);
+        view["sms_preferences"] =
+            preferences::view(&profile.sms_preferences.clone().unwrap_or_default(), None);
+        Ok(view)
     }
 }
 

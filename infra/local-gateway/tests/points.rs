@@ -338,7 +338,7 @@ async fn daily_streak_bonus_is_resumable_and_pays_once() {
             .unwrap();
         expected.insert(user, if i % 3 == 0 { 10 } else { 5 });
     }
-    let date = versus::points::ledger::utc_date(day2);
+    let date = versus::clock::utc_date(day2);
     let jobs = Jobs::new(client.clone(), &config, 10);
     let mut pages = 0;
     let mut stop_after_one = || {
@@ -565,7 +565,7 @@ async fn weekly_goals_and_side_quests_pay_once() {
         .count();
     assert_eq!(quest_rewards, 1);
     // This week's goals over HTTP.
-    let this_week = week_start(versus::points::ledger::utc_date(versus::now_ms()));
+    let this_week = week_start(versus::clock::utc_date(versus::now_ms()));
     tracking
         .create_weekly_goals("g1", this_week, versus::now_ms())
         .await
@@ -633,7 +633,7 @@ async fn leaderboard_orders_and_ranks_ties() {
             ]);
             item.insert(
                 "leaderboard_shard".into(),
-                AttributeValue::S(versus::points::ledger::leaderboard_shard(
+                AttributeValue::S(versus::keys::users::leaderboard_shard(
                     &user,
                     config.leaderboard_shards,
                 )),

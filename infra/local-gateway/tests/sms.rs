@@ -969,7 +969,7 @@ async fn twenty_concurrent_verifications_leave_one_owner() {
             assert_eq!(e.code(), "concurrent_update", "{e:?}");
         }
     }
-    let owner = versus::sms::verification::owner_of(&client, &config.tables.users, &phone)
+    let owner = versus::sms::ownership::owner_of(&client, &config.tables.users, &phone)
         .await
         .unwrap()
         .expect("the number has an owner");

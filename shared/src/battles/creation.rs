@@ -2,11 +2,12 @@
 //! that puts the battle and sets both players' `active_battle_id` guard, each
 //! on the condition that the player has none (F-MM-8).
 
-use super::{battle_pk, Battle, BATTLE_SK};
+use super::Battle;
 use crate::db::{self, classify, key, s, Cost, Item, WriteFailure};
 use crate::error::Error;
-use crate::presence::user_pk;
-use crate::profile::{Profiles, PROFILE_SK};
+use crate::keys::battles::{battle_pk, BATTLE_SK};
+use crate::keys::users::profile_key;
+use crate::profile::Profiles;
 use crate::Config;
 use aws_sdk_dynamodb::types::{Put, ReturnConsumedCapacity, TransactWriteItem, Update};
 use aws_sdk_dynamodb::Client;
@@ -107,7 +108,7 @@ impl BattleStore {
                     .update(
                         Update::builder()
                             .table_name(&self.users_table)
-                            .set_key(Some(key(user_pk(&player.id), PROFILE_SK)))
+                            .set_key(Some(profile_key(&player.id)))
                             .update_expression(expression)
                             .condition_expression(
                                 "attribute_exists(pk) AND attribute_not_exists(active_battle_id)",

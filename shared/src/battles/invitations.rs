@@ -4,12 +4,13 @@
 //! accepts make one battle.
 
 use super::creation::backoff;
-use super::{new_id, validate_id, Battle, BattleStore, MatchSource, NewBattle, Player};
+use super::{Battle, BattleStore, MatchSource, NewBattle, Player};
+use crate::clock::rfc3339;
 use crate::db::{self, key, n, s, Cost, Item};
 use crate::error::Error;
-use crate::presence::user_pk;
-use crate::profile::{Profile, PROFILE_SK};
-use crate::rfc3339;
+use crate::ids::{new_id, validate_id};
+use crate::keys::users::profile_key;
+use crate::profile::Profile;
 use aws_sdk_dynamodb::types::{ConditionCheck, Put, ReturnValue, TransactWriteItem, Update};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -219,7 +220,7 @@ impl BattleStore {
                     .condition_check(
                         ConditionCheck::builder()
                             .table_name(&self.users_table)
-                            .set_key(Some(key(user_pk(&to.user_id), PROFILE_SK)))
+                            .set_key(Some(profile_key(&to.user_id)))
                             .condition_expression("attribute_exists(pk)")
                             .build()
                             .expect("table, key and condition set"),
@@ -257,7 +258,7 @@ impl BattleStore {
         };
         let mut update = Update::builder()
             .table_name(&self.users_table)
-            .set_key(Some(key(user_pk(user_id), PROFILE_SK)))
+            .set_key(Some(profile_key(user_id)))
             .update_expression("SET pending_invitation_id = :inv, pending_until = :until")
             .condition_expression(condition)
             .expression_attribute_values(":inv", s(&invitation.invitation_id))
@@ -286,7 +287,7 @@ impl BattleStore {
                 .client
                 .update_item()
                 .table_name(&self.users_table)
-                .set_key(Some(key(user_pk(&player.id), PROFILE_SK)))
+                .set_key(Some(profile_key(&player.id)))
                 .update_expression("REMOVE pending_invitation_id, pending_until")
                 .condition_expression("pending_invitation_id = :inv")
                 .expression_attribute_values(":inv", s(&invitation.invitation_id))

@@ -10,10 +10,10 @@
 
 use super::invitations::{Invitation, InviteFailure};
 use super::{BattleStore, MatchSource};
-use crate::db::{self, key, s, Cost};
+use crate::db::{self, s, Cost};
 use crate::error::Error;
-use crate::presence::user_pk;
-use crate::profile::{shard_name, Profile, PROFILE_SK};
+use crate::keys::users::{online_shard_name, profile_key};
+use crate::profile::Profile;
 use aws_sdk_dynamodb::types::{KeysAndAttributes, ReturnConsumedCapacity};
 use rand::seq::SliceRandom;
 use rand::Rng;
@@ -53,7 +53,7 @@ impl BattleStore {
         // several, so the worst case is bounded by the shard count (config), never
         // by the number of users.
         for i in 0..shards {
-            let shard = shard_name((first + i) % shards);
+            let shard = online_shard_name((first + i) % shards);
             let ids = self
                 .sample_online(&shard, caller_id, now_ms, &mut cost)
                 .await?;
@@ -173,9 +173,9 @@ impl BattleStore {
         ids: &[String],
         cost: &mut Cost,
     ) -> Result<HashMap<String, Profile>, Error> {
-        let mut keys: Vec<_> = ids.iter().map(|id| key(user_pk(id), PROFILE_SK)).collect();
+        let mut keys: Vec<_> = ids.iter().map(|id| profile_key(id)).collect();
         if with_caller {
-            keys.push(key(user_pk(caller_id), PROFILE_SK));
+            keys.push(profile_key(caller_id));
         }
         let request = KeysAndAttributes::builder()
             .set_keys(Some(keys))
@@ -204,14 +204,9 @@ impl BattleStore {
     }
 
     async fn get_profile_counted(&self, user_id: &str, cost: &mut Cost) -> Result<Profile, Error> {
-        db::get_item_counted(
-            &self.client,
-            &self.users_table,
-            key(user_pk(user_id), PROFILE_SK),
-            cost,
-        )
-        .await?
-        .ok_or_else(crate::profile::no_profile)
+        db::get_item_counted(&self.client, &self.users_table, profile_key(user_id), cost)
+            .await?
+            .ok_or_else(crate::profile::no_profile)
     }
 }
 

@@ -2,7 +2,7 @@
 
 use super::invitations::Invitation;
 use super::Battle;
-use crate::rfc3339;
+use crate::clock::rfc3339;
 use serde_json::{json, Value};
 
 pub const NO_ACTIVE_USERS_OPTIONS: [&str; 2] = ["wait_in_queue", "play_ai"];

@@ -115,7 +115,7 @@ pub struct NewBattle {
 impl NewBattle {
     pub fn build(self, now_ms: i64, duration_secs: i64) -> Battle {
         Battle {
-            battle_id: new_id(),
+            battle_id: crate::ids::new_id(),
             players: self.players.to_vec(),
             challenge_type: self.challenge_type,
             source: self.source,
@@ -132,11 +132,6 @@ impl NewBattle {
     }
 }
 
-/// Sortable ids: creation order is visible in listings and logs.
-pub fn new_id() -> String {
-    ulid::Ulid::new().to_string().to_lowercase()
-}
-
 /// Challenge types name a game mode the clients know: `[a-z0-9_-]`, 1–40 characters.
 pub fn validate_challenge_type(raw: Option<&str>) -> Result<String, Error> {
     let raw = raw.ok_or_else(|| Error::validation("challenge_type is required"))?;
@@ -149,24 +144,6 @@ pub fn validate_challenge_type(raw: Option<&str>) -> Result<String, Error> {
     } else {
         Err(Error::validation(
             "challenge_type must be 1 to 40 characters of a-z, 0-9, _ and -",
-        ))
-    }
-}
-
-pub(crate) fn battle_pk(id: &str) -> String {
-    format!("BATTLE#{id}")
-}
-
-pub(crate) const BATTLE_SK: &str = "BATTLE";
-
-/// Ids in paths are ours: refuse anything else before it reaches a key.
-pub fn validate_id(raw: &str, what: &'static str) -> Result<(), Error> {
-    if (1..=64).contains(&raw.len()) && raw.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        Ok(())
-    } else {
-        Err(Error::not_found(
-            what,
-            format!("no {} with that id", what.trim_end_matches("_not_found")),
         ))
     }
 }

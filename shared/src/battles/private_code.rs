@@ -4,10 +4,10 @@
 use super::creation::backoff;
 use super::matchmaking::already_in_battle;
 use super::{Battle, BattleStore, MatchSource, NewBattle, Player};
+use crate::clock::rfc3339;
 use crate::db::{self, key, n, s, Cost, Item};
 use crate::error::Error;
 use crate::profile::Profile;
-use crate::rfc3339;
 use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 use rand::Rng;
 use serde::{Deserialize, Serialize};

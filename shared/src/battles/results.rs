@@ -3,11 +3,11 @@
 //! of the same result is a success that changes nothing.
 
 use super::creation::backoff;
-use super::{battle_pk, Battle, BattleStatus, BattleStore, Outcome, BATTLE_SK};
+use super::{Battle, BattleStatus, BattleStore, Outcome};
 use crate::db::{key, n, s, Cost};
 use crate::error::Error;
-use crate::presence::user_pk;
-use crate::profile::PROFILE_SK;
+use crate::keys::battles::{battle_pk, BATTLE_SK};
+use crate::keys::users::profile_key;
 use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 use futures::future::BoxFuture;
 use serde::Deserialize;
@@ -65,7 +65,7 @@ impl BattleStore {
         input: &ResultInput,
         now_ms: i64,
     ) -> Result<Recorded, Error> {
-        super::validate_id(battle_id, "battle_not_found")?;
+        crate::ids::validate_id(battle_id, "battle_not_found")?;
         for attempt in 0..MAX_ATTEMPTS {
             let battle = self
                 .get_battle(battle_id)
@@ -126,7 +126,7 @@ impl BattleStore {
                         .update(
                             Update::builder()
                                 .table_name(&self.users_table)
-                                .set_key(Some(key(user_pk(&player.id), PROFILE_SK)))
+                                .set_key(Some(profile_key(&player.id)))
                                 .update_expression("REMOVE active_battle_id")
                                 .condition_expression(
                                     "attribute_exists(pk) AND (attribute_not_exists(active_battle_id) OR active_battle_id = :battle)",

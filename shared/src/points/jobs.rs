@@ -12,8 +12,8 @@ use super::rules::{self, ActivityType};
 use super::tracking::{week_start, Tracking};
 use crate::db::{self, key, s, Item};
 use crate::error::Error;
-use crate::presence::user_pk;
-use crate::profile::{Profile, PROFILE_SK};
+use crate::keys::users::profile_key;
+use crate::profile::Profile;
 use aws_sdk_dynamodb::types::KeysAndAttributes;
 use aws_sdk_dynamodb::Client;
 use chrono::NaiveDate;
@@ -48,8 +48,8 @@ impl JobName {
     /// goals at Monday 00:00 UTC (the week that starts then).
     pub fn default_date(self, now_ms: i64) -> NaiveDate {
         match self {
-            JobName::StreakBonus => super::ledger::utc_date(now_ms - 3_600_000),
-            JobName::WeeklyGoals => week_start(super::ledger::utc_date(now_ms)),
+            JobName::StreakBonus => crate::clock::utc_date(now_ms - 3_600_000),
+            JobName::WeeklyGoals => week_start(crate::clock::utc_date(now_ms)),
         }
     }
 
@@ -246,7 +246,7 @@ impl Jobs {
 
     /// Up to 100 profiles in one request (unprocessed keys are read again).
     async fn profiles(&self, users: &[String]) -> Result<Vec<Profile>, Error> {
-        let mut keys: Vec<Item> = users.iter().map(|u| key(user_pk(u), PROFILE_SK)).collect();
+        let mut keys: Vec<Item> = users.iter().map(|u| profile_key(u)).collect();
         let mut out = Vec::new();
         while !keys.is_empty() {
             let request = KeysAndAttributes::builder()

@@ -2,9 +2,9 @@
 //! `leaderboard` index is read top-down (at most `limit` entries), and the
 //! shards are merged; the cost is one query per shard whatever the user count.
 
-use super::ledger::leaderboard_shard_name;
 use crate::db::{self, s, Cost};
 use crate::error::Error;
+use crate::keys::users::leaderboard_shard_name;
 use aws_sdk_dynamodb::types::ReturnConsumedCapacity;
 use aws_sdk_dynamodb::Client;
 use serde::{Deserialize, Serialize};

@@ -11,14 +11,16 @@
 //! Tier and level are not stored: they are pure functions of the total.
 
 use super::rules::{self, ActivityType, Streak, Tier};
+use crate::clock::{local_date, utc_date};
 use crate::db::{self, key, n, s, Cost, Item};
 use crate::error::Error;
-use crate::presence::user_pk;
-use crate::profile::{Profile, PROFILE_SK};
+use crate::keys::users::{
+    activity_sk, idempotency_key, leaderboard_shard, profile_key, user_pk, ACTIVITY_PREFIX,
+};
+use crate::profile::Profile;
 use crate::Config;
 use aws_sdk_dynamodb::types::{Put, ReturnConsumedCapacity, TransactWriteItem, Update};
 use aws_sdk_dynamodb::Client;
-use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 /// One award may not exceed this (a typo guard, not a business rule).
@@ -74,24 +76,9 @@ pub struct Awarded {
     pub replayed: bool,
 }
 
-/// The user's local date (F-PT-4: streaks follow the user's time zone).
-pub fn local_date(now_ms: i64, timezone: &str) -> NaiveDate {
-    let utc = chrono::DateTime::from_timestamp_millis(now_ms).unwrap_or_default();
-    match timezone.parse::<chrono_tz::Tz>() {
-        Ok(tz) => utc.with_timezone(&tz).date_naive(),
-        Err(_) => utc.date_naive(),
-    }
-}
-
-pub fn utc_date(now_ms: i64) -> NaiveDate {
-    chrono::DateTime::from_timestamp_millis(now_ms)
-        .unwrap_or_default()
-        .date_naive()
-}
-
 /// The pure part: the award's effect on a profile, or why it is refused.
 pub fn validate(req: &AwardRequest) -> Result<(), Error> {
-    if !crate::auth::is_valid_user_id(&req.user_id) {
+    if !crate::ids::is_valid_user_id(&req.user_id) {
         return Err(Error::validation(
             "user_id must be 1 to 128 characters, without control characters or #",
         ));
@@ -120,19 +107,6 @@ pub fn validate(req: &AwardRequest) -> Result<(), Error> {
         }
     }
     Ok(())
-}
-
-/// The leaderboard shard of a user (F-PT-8): the index is split so that no
-/// single partition takes every award.
-pub fn leaderboard_shard(user_id: &str, shards: u32) -> String {
-    let hash = user_id.bytes().fold(0x811c_9dc5u32, |h, b| {
-        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
-    });
-    leaderboard_shard_name(hash % shards.max(1))
-}
-
-pub fn leaderboard_shard_name(index: u32) -> String {
-    format!("LB#{index:02}")
 }
 
 #[derive(Clone)]
@@ -225,7 +199,7 @@ impl Ledger {
                 .client
                 .update_item()
                 .table_name(&self.table)
-                .set_key(Some(key(user_pk(&req.user_id), format!("IDEM#{k}"))))
+                .set_key(Some(idempotency_key(&req.user_id, k)))
                 .update_expression("SET #result = :r")
                 .expression_attribute_names("#result", "result")
                 .expression_attribute_values(":r", s(serde_json::to_string(&awarded)?))
@@ -262,7 +236,7 @@ impl Ledger {
                     .client
                     .update_item()
                     .table_name(&self.table)
-                    .set_key(Some(key(user_pk(&req.user_id), PROFILE_SK)))
+                    .set_key(Some(profile_key(&req.user_id)))
                     .update_expression(
                         "SET current_streak_days = :cur, longest_streak_days = :long, last_activity_date = :today",
                     )
@@ -344,7 +318,7 @@ impl Ledger {
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key(user_pk(user_id), PROFILE_SK)))
+            .set_key(Some(profile_key(user_id)))
             .update_expression("SET #a = :new")
             .condition_expression("attribute_not_exists(#a) OR #a = :old")
             .expression_attribute_names("#a", attribute)
@@ -362,14 +336,9 @@ impl Ledger {
     }
 
     async fn read_profile(&self, user_id: &str, cost: &mut Cost) -> Result<Profile, Error> {
-        db::get_item_counted(
-            &self.client,
-            &self.table,
-            key(user_pk(user_id), PROFILE_SK),
-            cost,
-        )
-        .await?
-        .ok_or_else(no_user)
+        db::get_item_counted(&self.client, &self.table, profile_key(user_id), cost)
+            .await?
+            .ok_or_else(no_user)
     }
 
     /// The commit: totals and counters move by addition (commutative, so
@@ -383,7 +352,7 @@ impl Ledger {
     ) -> Result<Vec<TransactWriteItem>, Error> {
         let mut update = Update::builder()
             .table_name(&self.table)
-            .set_key(Some(key(user_pk(&req.user_id), PROFILE_SK)))
+            .set_key(Some(profile_key(&req.user_id)))
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_values(":amount", n(req.amount))
             .expression_attribute_values(
@@ -405,7 +374,7 @@ impl Ledger {
         let mut item: Item = serde_dynamo::to_item(activity)?;
         item.extend(key(
             user_pk(&req.user_id),
-            format!("ACT#{}", activity.activity_id),
+            activity_sk(&activity.activity_id),
         ));
         let mut items = vec![
             TransactWriteItem::builder()
@@ -427,7 +396,7 @@ impl Ledger {
                 .build(),
         ];
         if let Some(k) = &req.idempotency_key {
-            let mut record = key(user_pk(&req.user_id), format!("IDEM#{k}"));
+            let mut record = idempotency_key(&req.user_id, k);
             record.insert("activity".into(), s(serde_json::to_string(activity)?));
             record.insert("request".into(), s(fingerprint(req)));
             record.insert("expires_at".into(), n(now_ms / 1000 + IDEMPOTENCY_TTL_SECS));
@@ -455,7 +424,7 @@ impl Ledger {
         cost: &mut Cost,
     ) -> Result<Awarded, Error> {
         let k = req.idempotency_key.as_deref().unwrap_or_default();
-        let record_key = key(user_pk(&req.user_id), format!("IDEM#{k}"));
+        let record_key = idempotency_key(&req.user_id, k);
         let record: IdempotencyRecord =
             db::get_item_counted(&self.client, &self.table, record_key, cost)
                 .await?
@@ -512,7 +481,7 @@ impl Ledger {
             .table_name(&self.table)
             .key_condition_expression("pk = :pk AND begins_with(sk, :act)")
             .expression_attribute_values(":pk", s(user_pk(user_id)))
-            .expression_attribute_values(":act", s("ACT#"))
+            .expression_attribute_values(":act", s(ACTIVITY_PREFIX))
             .scan_index_forward(false)
             .limit(limit)
             .set_exclusive_start_key(start)
@@ -529,29 +498,6 @@ impl Ledger {
             None => None,
         };
         Ok((items, next))
-    }
-}
-
-/// F-PT-6: the real-time event for an award that moved the tier or level.
-pub fn upgrade_message(a: &Awarded) -> Option<serde_json::Value> {
-    (a.tier_upgraded.is_some() || a.level_upgraded.is_some()).then(|| {
-        serde_json::json!({
-            "type": "points_upgraded",
-            "total_points": a.total_points,
-            "tier_upgraded": a.tier_upgraded,
-            "level_upgraded": a.level_upgraded,
-            "activity_id": a.activity.activity_id,
-        })
-    })
-}
-
-/// Pushes the upgrades among `awards` (first-time awards only: a replay
-/// already announced its upgrade).
-pub async fn notify_upgrades(pusher: &crate::realtime::Pusher, awards: &[&Awarded], now_ms: i64) {
-    for a in awards.iter().filter(|a| !a.replayed) {
-        if let Some(message) = upgrade_message(a) {
-            pusher.notify(&a.activity.user_id, &message, now_ms).await;
-        }
     }
 }
 
@@ -603,7 +549,7 @@ fn fingerprint(req: &AwardRequest) -> String {
 /// reaches from the total as read just before it.
 pub fn activity_for(profile: &Profile, req: &AwardRequest, now_ms: i64) -> Activity {
     Activity {
-        activity_id: crate::battles::new_id(),
+        activity_id: crate::ids::new_id(),
         user_id: req.user_id.clone(),
         amount: req.amount,
         activity_type: req.activity_type,

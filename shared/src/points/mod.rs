@@ -7,3 +7,4 @@ pub mod leaderboard;
 pub mod ledger;
 pub mod rules;
 pub mod tracking;
+pub mod upgrades;

@@ -15,14 +15,15 @@ use super::ledger::{Activity, AwardRequest, Awarded, Ledger};
 use super::rules::ActivityType;
 use crate::db::{self, key, n, s, Item};
 use crate::error::Error;
-use crate::presence::user_pk;
+use crate::keys::users::{
+    goal_tracker_id, quest_key, quest_tracker_id, tracker_key, user_pk, GOAL_TRACKER_PREFIX,
+    QUESTS_PK, QUEST_TRACKER_PREFIX,
+};
 use crate::Config;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use aws_sdk_dynamodb::Client;
 use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
-
-const QUESTS_PK: &str = "QUESTS";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -135,8 +136,8 @@ impl Tracker {
             "target": self.target,
             "reward": self.reward,
             "status": self.status,
-            "started_at": crate::rfc3339(self.started_at),
-            "completed_at": self.completed_at.map(crate::rfc3339),
+            "started_at": crate::clock::rfc3339(self.started_at),
+            "completed_at": self.completed_at.map(crate::clock::rfc3339),
         })
     }
 }
@@ -179,7 +180,7 @@ pub fn week_start(date: NaiveDate) -> NaiveDate {
 }
 
 fn goal_sk(week: NaiveDate, goal: GoalType) -> String {
-    format!("TRACK#GOAL#{week}#{}", goal.slug())
+    format!("TRACK#{}", goal_tracker_id(week, &goal.slug()))
 }
 
 #[derive(Clone)]
@@ -222,12 +223,12 @@ impl Tracking {
         if activity.activity_type.is_reward() {
             return Ok(vec![]);
         }
-        let week = week_start(super::ledger::utc_date(activity.created_at));
+        let week = week_start(crate::clock::utc_date(activity.created_at));
         let mut trackers = self
-            .query_trackers(&activity.user_id, &format!("TRACK#GOAL#{week}#"))
+            .query_trackers(&activity.user_id, &format!("{GOAL_TRACKER_PREFIX}{week}#"))
             .await?;
         trackers.extend(
-            self.query_trackers(&activity.user_id, "TRACK#QUEST#")
+            self.query_trackers(&activity.user_id, QUEST_TRACKER_PREFIX)
                 .await?,
         );
         let mut rewards = Vec::new();
@@ -260,7 +261,7 @@ impl Tracking {
         tracker: &Tracker,
         activity_id: &str,
     ) -> Result<Tracker, Error> {
-        let k = key(user_pk(user_id), format!("TRACK#{}", tracker.tracker_id));
+        let k = tracker_key(user_id, &tracker.tracker_id);
         let result = self
             .client
             .update_item()
@@ -290,7 +291,7 @@ impl Tracking {
 
     /// Marks a full tracker completed and pays its reward (once, by key).
     async fn pay(&self, user_id: &str, tracker: &Tracker, now_ms: i64) -> Result<Awarded, Error> {
-        let k = key(user_pk(user_id), format!("TRACK#{}", tracker.tracker_id));
+        let k = tracker_key(user_id, &tracker.tracker_id);
         let marked = self
             .client
             .update_item()
@@ -348,8 +349,11 @@ impl Tracking {
         user_id: &str,
         today: NaiveDate,
     ) -> Result<Vec<Tracker>, Error> {
-        self.query_trackers(user_id, &format!("TRACK#GOAL#{}#", week_start(today)))
-            .await
+        self.query_trackers(
+            user_id,
+            &format!("{GOAL_TRACKER_PREFIX}{}#", week_start(today)),
+        )
+        .await
     }
 
     /// F-JOB-3: creates the week's goals for a user; existing ones are kept
@@ -363,7 +367,7 @@ impl Tracking {
         let mut created = 0;
         for goal in GoalType::ALL {
             let tracker = Tracker {
-                tracker_id: goal_sk(week, goal).trim_start_matches("TRACK#").to_string(),
+                tracker_id: goal_tracker_id(week, &goal.slug()),
                 title: goal.title().to_string(),
                 counts: goal.counts(),
                 progress: 0,
@@ -431,7 +435,7 @@ impl Tracking {
             ));
         }
         let quest = SideQuest {
-            quest_id: crate::battles::new_id(),
+            quest_id: crate::ids::new_id(),
             title: title.to_string(),
             description: input.description,
             quest_type: input.quest_type,
@@ -442,7 +446,7 @@ impl Tracking {
             created_at: now_ms,
         };
         let mut item: Item = serde_dynamo::to_item(&quest)?;
-        item.extend(key(QUESTS_PK, format!("QUEST#{}", quest.quest_id)));
+        item.extend(quest_key(&quest.quest_id));
         self.client
             .put_item()
             .table_name(&self.table)
@@ -460,17 +464,15 @@ impl Tracking {
         quest_id: &str,
         now_ms: i64,
     ) -> Result<Tracker, Error> {
-        crate::battles::validate_id(quest_id, "quest_not_found")?;
-        let quest: SideQuest = db::get_item(
-            &self.client,
-            &self.table,
-            key(QUESTS_PK, format!("QUEST#{quest_id}")),
-        )
-        .await?
-        .filter(|q: &SideQuest| q.active)
-        .ok_or_else(|| Error::not_found("quest_not_found", "no active side quest with that id"))?;
+        crate::ids::validate_id(quest_id, "quest_not_found")?;
+        let quest: SideQuest = db::get_item(&self.client, &self.table, quest_key(quest_id))
+            .await?
+            .filter(|q: &SideQuest| q.active)
+            .ok_or_else(|| {
+                Error::not_found("quest_not_found", "no active side quest with that id")
+            })?;
         let tracker = Tracker {
-            tracker_id: format!("QUEST#{quest_id}"),
+            tracker_id: quest_tracker_id(quest_id),
             title: quest.title.clone(),
             counts: vec![quest.quest_type],
             progress: 0,
@@ -485,7 +487,7 @@ impl Tracking {
             counted: vec![],
         };
         let mut item: Item = serde_dynamo::to_item(&tracker)?;
-        item.extend(key(user_pk(user_id), format!("TRACK#QUEST#{quest_id}")));
+        item.extend(tracker_key(user_id, &quest_tracker_id(quest_id)));
         if !db::put_new(&self.client, &self.table, item).await? {
             return Err(Error::conflict(
                 "quest_already_started",
@@ -496,7 +498,7 @@ impl Tracking {
     }
 
     pub async fn user_side_quests(&self, user_id: &str) -> Result<Vec<Tracker>, Error> {
-        self.query_trackers(user_id, "TRACK#QUEST#").await
+        self.query_trackers(user_id, QUEST_TRACKER_PREFIX).await
     }
 }
 

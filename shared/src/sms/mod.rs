@@ -14,6 +14,7 @@
 
 pub mod inbound;
 pub mod outbox;
+pub mod ownership;
 pub mod policy;
 pub mod preferences;
 pub mod providers;

@@ -56,7 +56,7 @@ pub fn limits_for(
     now_ms: i64,
 ) -> Vec<Limit> {
     let phone = request.to.e164();
-    let month = crate::points::ledger::utc_date(now_ms).format("%Y-%m");
+    let month = crate::clock::utc_date(now_ms).format("%Y-%m");
     let mut limits = vec![
         Limit::spacing(format!("phone#{phone}"), 30, Reason::PhoneCooldown),
         Limit {

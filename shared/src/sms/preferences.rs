@@ -5,12 +5,11 @@
 
 use super::policy::{Consent, ConsentMethod, Preferences};
 use super::Toggle;
-use crate::db::{self, key, n, Item};
+use crate::clock::rfc3339;
+use crate::db::{self, n, Item};
 use crate::error::Error;
+use crate::keys::users::profile_key;
 use crate::phone::PhoneNumber;
-use crate::presence::user_pk;
-use crate::profile::PROFILE_SK;
-use crate::rfc3339;
 use serde::{Deserialize, Deserializer};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -160,7 +159,7 @@ impl PreferencesStore {
             .client
             .get_item()
             .table_name(&self.users_table)
-            .set_key(Some(key(user_pk(user_id), PROFILE_SK)))
+            .set_key(Some(profile_key(user_id)))
             .projection_expression("sms_preferences, sms_preferences_rev")
             .consistent_read(true)
             .send()
@@ -199,7 +198,7 @@ impl PreferencesStore {
                 .client
                 .update_item()
                 .table_name(&self.users_table)
-                .set_key(Some(key(user_pk(user_id), PROFILE_SK)))
+                .set_key(Some(profile_key(user_id)))
                 .update_expression("SET sms_preferences = :p, sms_preferences_rev = :next")
                 .condition_expression(
                     "attribute_exists(pk) AND (attribute_not_exists(sms_preferences_rev) OR sms_preferences_rev = :rev)",
@@ -229,7 +228,7 @@ impl PreferencesStore {
         now_ms: i64,
     ) -> Result<Option<String>, Error> {
         let Some(owner) =
-            super::verification::owner_of(&self.client, &self.users_table, phone).await?
+            super::ownership::owner_of(&self.client, &self.users_table, phone).await?
         else {
             return Ok(None);
         };

@@ -86,7 +86,7 @@ impl SmsLog {
     ) -> SmsLog {
         let analysis = super::segments::analyze(&body);
         SmsLog {
-            sms_id: crate::battles::new_id(),
+            sms_id: crate::ids::new_id(),
             user_id,
             cost_micros: super::segments::cost_micros(
                 analysis.segments,
@@ -475,7 +475,7 @@ impl SmsStore {
     /// F-SMS-16: per-day and per-month counters of messages, segments and
     /// estimated cost, moved when a message is sent.
     pub async fn record_cost(&self, log: &SmsLog, now_ms: i64) -> Result<(), Error> {
-        let day = crate::points::ledger::utc_date(now_ms);
+        let day = crate::clock::utc_date(now_ms);
         // The two counters are independent: updated side by side, not in turn.
         let updates = [
             (format!("COST#{}", day.format("%Y-%m")), "MONTH"),

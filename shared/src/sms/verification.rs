@@ -3,13 +3,14 @@
 //! owner, and verifying it elsewhere takes it over atomically.
 
 use super::outbox::{Outbox, SmsRequest};
+use super::ownership::PhoneClaim;
 use super::store::Status;
 use super::{verification_body, MessageType};
-use crate::db::{self, classify, key, n, s, Item, WriteFailure};
+use crate::db::{self, classify, n, s, Item, WriteFailure};
 use crate::error::Error;
+use crate::keys::sms::verification_code_key;
+use crate::keys::users::{phone_claim_key, profile_key};
 use crate::phone::PhoneNumber;
-use crate::presence::user_pk;
-use crate::profile::PROFILE_SK;
 use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem, Update};
 use aws_sdk_dynamodb::Client;
 use rand::Rng;
@@ -44,30 +45,6 @@ struct PendingCode {
 }
 
 /// The owner record of a verified number (users table).
-#[derive(Clone, Debug, Serialize, Deserialize)]
-struct PhoneClaim {
-    user_id: String,
-}
-
-fn code_key(user_id: &str) -> Item {
-    key(format!("VERIFY#{user_id}"), "CODE")
-}
-
-fn claim_key(phone: &str) -> Item {
-    key(format!("PHONE#{phone}"), "PHONE")
-}
-
-/// The user who verified `phone`, if anyone has.
-pub async fn owner_of(
-    client: &aws_sdk_dynamodb::Client,
-    users_table: &str,
-    phone: &PhoneNumber,
-) -> Result<Option<String>, Error> {
-    let claim: Option<PhoneClaim> =
-        db::get_item(client, users_table, claim_key(phone.e164())).await?;
-    Ok(claim.map(|c| c.user_id))
-}
-
 /// The code's hash binds it to the user and the number it was sent to.
 fn hash(user_id: &str, phone: &str, code: &str) -> String {
     let digest = Sha256::digest(format!("{user_id}|{phone}|{code}").as_bytes());
@@ -135,7 +112,7 @@ impl Verification {
             phone: phone.clone(),
         };
         let mut item: Item = serde_dynamo::to_item(&pending)?;
-        item.extend(code_key(user_id));
+        item.extend(verification_code_key(user_id));
         item.insert("expires_at".into(), n(pending.valid_until / 1000 + 60));
         // The code replaces the earlier one only if its text is let through.
         let code_put = Put::builder()
@@ -173,7 +150,7 @@ impl Verification {
         if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
             return Err(Error::validation("code must be the 6 digits from the SMS"));
         }
-        let pending: PendingCode = db::get_item(&self.client, &self.sms_table, code_key(user_id))
+        let pending: PendingCode = db::get_item(&self.client, &self.sms_table, verification_code_key(user_id))
             .await?
             .ok_or_else(|| {
                 Error::not_found("no_verification", "no code was requested (or it was used); request one with POST /v1/me/phone/verification")
@@ -235,7 +212,7 @@ impl Verification {
     ) -> Result<Takeover, Error> {
         let phone = pending.phone.e164();
         let previous: Option<PhoneClaim> =
-            db::get_item(&self.client, &self.users_table, claim_key(phone)).await?;
+            db::get_item(&self.client, &self.users_table, phone_claim_key(phone)).await?;
         let previous_holder = previous.map(|c| c.user_id);
         let previous_owner = previous_holder.clone().filter(|u| u != user_id);
         let me = self
@@ -244,7 +221,7 @@ impl Verification {
             .await?
             .ok_or_else(crate::profile::no_profile)?;
         let mut claim = Put::builder().table_name(&self.users_table).set_item(Some({
-            let mut claim = claim_key(phone);
+            let mut claim = phone_claim_key(phone);
             claim.insert("user_id".into(), s(user_id));
             claim.insert("verified_at".into(), n(now_ms));
             claim
@@ -261,7 +238,7 @@ impl Verification {
                 .delete(
                     Delete::builder()
                         .table_name(&self.sms_table)
-                        .set_key(Some(code_key(user_id)))
+                        .set_key(Some(verification_code_key(user_id)))
                         .condition_expression("code_hash = :h AND tries < :max")
                         .expression_attribute_values(":h", s(&pending.code_hash))
                         .expression_attribute_values(":max", n(MAX_TRIES))
@@ -276,7 +253,7 @@ impl Verification {
                 .update(
                     Update::builder()
                         .table_name(&self.users_table)
-                        .set_key(Some(key(user_pk(user_id), PROFILE_SK)))
+                        .set_key(Some(profile_key(user_id)))
                         .update_expression("SET phone_number = :p, phone_verified = :yes, phone_verified_at = :now")
                         .condition_expression("attribute_exists(pk)")
                         .expression_attribute_values(":p", s(phone))
@@ -296,7 +273,7 @@ impl Verification {
                     .delete(
                         Delete::builder()
                             .table_name(&self.users_table)
-                            .set_key(Some(claim_key(old)))
+                            .set_key(Some(phone_claim_key(old)))
                             .condition_expression("attribute_not_exists(pk) OR user_id = :me")
                             .expression_attribute_values(":me", s(user_id))
                             .build()
@@ -335,7 +312,7 @@ impl Verification {
             .client
             .update_item()
             .table_name(&self.sms_table)
-            .set_key(Some(code_key(user_id)))
+            .set_key(Some(verification_code_key(user_id)))
             .update_expression("ADD tries :one")
             .condition_expression("code_hash = :h AND tries < :max")
             .expression_attribute_values(":one", n(1))
@@ -363,7 +340,7 @@ impl Verification {
             .update(
                 Update::builder()
                     .table_name(&self.users_table)
-                    .set_key(Some(key(user_pk(user_id), PROFILE_SK)))
+                    .set_key(Some(profile_key(user_id)))
                     .update_expression("REMOVE phone_number, phone_verified, phone_verified_at")
                     .condition_expression("attribute_exists(pk)")
                     .build()
@@ -376,7 +353,7 @@ impl Verification {
                     .delete(
                         Delete::builder()
                             .table_name(&self.users_table)
-                            .set_key(Some(claim_key(p)))
+                            .set_key(Some(phone_claim_key(p)))
                             .condition_expression("attribute_not_exists(pk) OR user_id = :me")
                             .expression_attribute_values(":me", s(user_id))
                             .build()
@@ -400,7 +377,7 @@ fn release_update(table: &str, owner: &str, phone: &str) -> TransactWriteItem {
         .update(
             Update::builder()
                 .table_name(table)
-                .set_key(Some(key(user_pk(owner), PROFILE_SK)))
+                .set_key(Some(profile_key(owner)))
                 .update_expression("REMOVE phone_number, phone_verified, phone_verified_at")
                 .condition_expression("attribute_not_exists(phone_number) OR phone_number = :p")
                 .expression_attribute_values(":p", s(phone))

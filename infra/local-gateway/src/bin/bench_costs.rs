@@ -14,7 +14,8 @@ use std::collections::HashMap;
 use versus::battles::matchmaking::FindOutcome;
 use versus::battles::BattleStore;
 use versus::db::Cost;
-use versus::profile::{online_shard, PlayerRole, Profile};
+use versus::keys::users::online_shard;
+use versus::profile::{PlayerRole, Profile};
 
 const FINDS: usize = 40;
 const SHARDS: u32 = 16;

@@ -31,7 +31,7 @@ impl Provider for Console {
 
     fn send<'a>(&'a self, message: &'a Outgoing<'a>) -> BoxFuture<'a, Result<String, SendError>> {
         Box::pin(async move {
-            let now = crate::now_ms();
+            let now = crate::clock::now_ms();
             tracing::info!(to = %message.to, sms_id = message.sms_id, body = message.body, "console SMS");
             let mut item = key("CONSOLE", format!("{now:013}#{}", message.sms_id));
             item.insert("sms_id".into(), s(message.sms_id));

@@ -1,0 +1,34 @@
+//! Every reading and rendering of time. Handlers take one reading per event
+//! ([`now_ms`]) and pass it down; the rules below are pure functions of it.
+
+use chrono::{NaiveDate, TimeZone};
+
+/// Milliseconds since the epoch: the one clock reading a handler takes per event.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// A timestamp as clients see it: RFC 3339, UTC, milliseconds.
+pub fn rfc3339(ms: i64) -> serde_json::Value {
+    chrono::Utc
+        .timestamp_millis_opt(ms)
+        .single()
+        .map(|t| serde_json::Value::String(t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)))
+        .unwrap_or(serde_json::Value::Null)
+}
+
+/// The UTC calendar date of an instant (counter windows, daily jobs).
+pub fn utc_date(now_ms: i64) -> NaiveDate {
+    chrono::DateTime::from_timestamp_millis(now_ms)
+        .unwrap_or_default()
+        .date_naive()
+}
+
+/// The date in `timezone` (an IANA name); UTC when the name is unknown.
+pub fn local_date(now_ms: i64, timezone: &str) -> NaiveDate {
+    let utc = chrono::DateTime::from_timestamp_millis(now_ms).unwrap_or_default();
+    match timezone.parse::<chrono_tz::Tz>() {
+        Ok(tz) => utc.with_timezone(&tz).date_naive(),
+        Err(_) => utc.date_naive(),
+    }
+}

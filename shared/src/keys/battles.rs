@@ -1,0 +1,47 @@
+//! The battles table: battles, invitations (with their two listing indexes),
+//! the queue and private match codes (F-MM-*).
+
+use crate::db::{key, Item};
+
+pub const BATTLE_SK: &str = "BATTLE";
+pub const INVITATION_SK: &str = "INVITATION";
+
+pub fn battle_pk(battle_id: &str) -> String {
+    format!("BATTLE#{battle_id}")
+}
+
+pub fn battle_key(battle_id: &str) -> Item {
+    key(battle_pk(battle_id), BATTLE_SK)
+}
+
+pub fn invitation_key(invitation_id: &str) -> Item {
+    key(format!("INVITATION#{invitation_id}"), INVITATION_SK)
+}
+
+/// `gsi1pk`: a recipient's invitations.
+pub fn invited_pk(user_id: &str) -> String {
+    format!("{INVITED_PREFIX}{user_id}")
+}
+
+/// `gsi2pk`: a sender's invitations.
+pub fn inviter_pk(user_id: &str) -> String {
+    format!("{INVITER_PREFIX}{user_id}")
+}
+
+pub const INVITED_PREFIX: &str = "INVITED#";
+pub const INVITER_PREFIX: &str = "INVITER#";
+
+/// `QUEUE#<challenge type>`: the waiting players of one mode, oldest first.
+pub fn queue_pk(challenge_type: &str) -> String {
+    format!("QUEUE#{challenge_type}")
+}
+
+/// `QUEUED#<user>` / `QUEUED`: the queue entry a player holds.
+pub fn queue_marker_key(user_id: &str) -> Item {
+    key(format!("QUEUED#{user_id}"), "QUEUED")
+}
+
+/// `PRIVATE#<code>` / `PRIVATE`: a private match code (F-MM-6).
+pub fn private_code_key(code: &str) -> Item {
+    key(format!("PRIVATE#{code}"), "PRIVATE")
+}

@@ -1,0 +1,56 @@
+//! The sms table: logs, the opt-out list, limit and cost counters, pending
+//! verification codes, the console outbox and provider tokens (F-SMS-*).
+
+use crate::db::{key, Item};
+
+pub const LOG_PREFIX: &str = "SMS#";
+
+pub fn log_key(sms_id: &str) -> Item {
+    key(format!("{LOG_PREFIX}{sms_id}"), "LOG")
+}
+
+/// The log id of an `SMS#<id>` partition key.
+pub fn log_id_of_pk(pk: &str) -> &str {
+    pk.trim_start_matches(LOG_PREFIX)
+}
+
+pub fn optout_key(e164: &str) -> Item {
+    key(format!("OPTOUT#{e164}"), "OPTOUT")
+}
+
+/// `LIMIT#<scope>` / `GAP`: when a scope last sent (the 30 s spacing).
+pub fn limit_gap_key(scope: &str) -> Item {
+    key(format!("LIMIT#{scope}"), "GAP")
+}
+
+/// `LIMIT#<scope>#<window>` / `COUNT`: a fixed-window counter.
+pub fn limit_count_key(scope: &str, window: Option<i64>) -> Item {
+    match window {
+        Some(w) => key(format!("LIMIT#{scope}#{w}"), "COUNT"),
+        None => key(format!("LIMIT#{scope}"), "COUNT"),
+    }
+}
+
+/// Spend counters (F-SMS-27): `COST#<yyyy-mm>` / `MONTH`, `COST#<date>` / `DAY`.
+pub fn cost_month_key(month: &str) -> Item {
+    key(format!("COST#{month}"), "MONTH")
+}
+
+pub fn cost_day_key(date: &str) -> Item {
+    key(format!("COST#{date}"), "DAY")
+}
+
+/// `VERIFY#<user>` / `CODE`: the pending verification code (hashed).
+pub fn verification_code_key(user_id: &str) -> Item {
+    key(format!("VERIFY#{user_id}"), "CODE")
+}
+
+/// `CONSOLE` / `<sent at>#<log id>`: what the console provider "sent".
+pub fn console_key(sent_at_ms: i64, sms_id: &str) -> Item {
+    key("CONSOLE", format!("{sent_at_ms:013}#{sms_id}"))
+}
+
+/// `PROVIDER#<name>` / `TOKEN`: a provider's cached access token.
+pub fn provider_token_key(provider: &str) -> Item {
+    key(format!("PROVIDER#{provider}"), "TOKEN")
+}
