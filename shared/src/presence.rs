@@ -13,7 +13,7 @@
 //! matchmaker reads the candidate's profile anyway, which filters out
 //! connected users who are unavailable.
 
-use crate::db::{self, get_s, key, n, s, Item};
+use crate::db::{self, get_s, key, n, s, Cost, Item, Transaction};
 use crate::error::Error;
 use crate::keys::users::{
     connection_owner_key, connection_sk, online_shard, user_pk, CONNECTION_PREFIX,
@@ -129,13 +129,11 @@ impl Presence {
 
     /// Both records of a connection change together or not at all.
     async fn write_together(&self, items: Vec<TransactWriteItem>) -> Result<(), Error> {
-        self.client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-            .map_err(db::dependency)?;
-        Ok(())
+        let mut tx = Transaction::new();
+        for item in items {
+            tx.push(item);
+        }
+        Ok(tx.commit(&self.client, &mut Cost::default()).await?)
     }
 
     /// The user's open connections (expired records are treated as absent).

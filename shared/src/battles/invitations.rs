@@ -3,19 +3,20 @@
 //! transaction that closes the invitation, so any number of concurrent
 //! accepts make one battle.
 
-use super::creation::backoff;
 use super::{Battle, BattleStore, MatchSource, NewBattle, Player};
 use crate::clock::rfc3339;
-use crate::db::{self, key, n, s, Cost, Item};
+use crate::db::{self, n, retry, s, Cost, Item, Transaction, UpdateExpr};
 use crate::error::Error;
 use crate::ids::{new_id, validate_id};
+use crate::keys::battles::{
+    invitation_key, invited_pk, inviter_pk, INVITED_PREFIX, INVITER_PREFIX,
+};
 use crate::keys::users::profile_key;
 use crate::profile::Profile;
-use aws_sdk_dynamodb::types::{ConditionCheck, Put, ReturnValue, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{ConditionCheck, Put, ReturnValue, Update};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-const INVITATION_SK: &str = "INVITATION";
 /// Answered invitations stay readable this long before TTL removes them.
 const RETENTION_SECS: i64 = 30 * 24 * 3600;
 const MAX_ACCEPT_ATTEMPTS: u32 = 6;
@@ -140,14 +141,10 @@ impl InvitationBox {
 
     fn index(self) -> (&'static str, &'static str, &'static str) {
         match self {
-            InvitationBox::Incoming => ("gsi1", "gsi1pk", "INVITED#"),
-            InvitationBox::Outgoing => ("gsi2", "gsi2pk", "INVITER#"),
+            InvitationBox::Incoming => ("gsi1", "gsi1pk", INVITED_PREFIX),
+            InvitationBox::Outgoing => ("gsi2", "gsi2pk", INVITER_PREFIX),
         }
     }
-}
-
-fn invitation_key(id: &str) -> Item {
-    key(format!("INVITATION#{id}"), INVITATION_SK)
 }
 
 impl BattleStore {
@@ -193,49 +190,48 @@ impl BattleStore {
             serde_dynamo::to_item(&invitation).map_err(|e| InviteFailure::Failed(e.into()))?;
         item.extend(invitation_key(&invitation.invitation_id));
         let sort = format!("{:013}#{}", now_ms, invitation.invitation_id);
-        item.insert("gsi1pk".into(), s(format!("INVITED#{}", to.user_id)));
+        item.insert("gsi1pk".into(), s(invited_pk(&to.user_id)));
         item.insert("gsi1sk".into(), s(&sort));
-        item.insert("gsi2pk".into(), s(format!("INVITER#{}", from.user_id)));
+        item.insert("gsi2pk".into(), s(inviter_pk(&from.user_id)));
         item.insert("gsi2sk".into(), s(&sort));
         item.insert(
             "expires_at".into(),
             n(invitation.valid_until / 1000 + RETENTION_SECS),
         );
-        let mut items = vec![TransactWriteItem::builder()
-            .put(
-                Put::builder()
-                    .table_name(&self.battles_table)
-                    .set_item(Some(item))
-                    .condition_expression("attribute_not_exists(pk)")
-                    .build()
-                    .expect("table and item set"),
-            )
-            .build()];
-        if invitation.holds_pending_guards() {
-            items.push(self.take_pending(&from.user_id, &invitation, now_ms, false));
-            items.push(self.take_pending(&to.user_id, &invitation, now_ms, true));
+        let mut tx = Transaction::new();
+        tx.put(
+            Put::builder()
+                .table_name(&self.battles_table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(pk)")
+                .build()
+                .expect("table and item set"),
+        );
+        let guards = if invitation.holds_pending_guards() {
+            Some((
+                tx.update(self.take_pending(&from.user_id, &invitation, now_ms, false)),
+                tx.update(self.take_pending(&to.user_id, &invitation, now_ms, true)),
+            ))
         } else {
-            items.push(
-                TransactWriteItem::builder()
-                    .condition_check(
-                        ConditionCheck::builder()
-                            .table_name(&self.users_table)
-                            .set_key(Some(profile_key(&to.user_id)))
-                            .condition_expression("attribute_exists(pk)")
-                            .build()
-                            .expect("table, key and condition set"),
-                    )
-                    .build(),
+            tx.check(
+                ConditionCheck::builder()
+                    .table_name(&self.users_table)
+                    .set_key(Some(profile_key(&to.user_id)))
+                    .condition_expression("attribute_exists(pk)")
+                    .build()
+                    .expect("table, key and condition set"),
             );
-        }
-        match self.transact(items, cost).await {
+            None
+        };
+        match self.commit(tx, cost).await {
             Ok(()) => Ok(invitation),
-            Err(f) if invitation.holds_pending_guards() && f.condition_failed_at(1) => {
+            Err(f) if guards.is_some_and(|(caller, _)| f.condition_failed(caller)) => {
                 Err(InviteFailure::CallerBusy)
             }
-            Err(f) if f.condition_failed_at(2) || f.is_conflict() => {
+            Err(f) if guards.is_some_and(|(_, invitee)| f.condition_failed(invitee)) => {
                 Err(InviteFailure::OpponentBusy)
             }
+            Err(f) if f.is_conflict() => Err(InviteFailure::OpponentBusy),
             Err(f) => Err(InviteFailure::Failed(f.into_error())),
         }
     }
@@ -247,7 +243,7 @@ impl BattleStore {
         invitation: &Invitation,
         now_ms: i64,
         is_invitee: bool,
-    ) -> TransactWriteItem {
+    ) -> Update {
         let free = "attribute_exists(pk) AND attribute_not_exists(active_battle_id) \
              AND (attribute_not_exists(pending_until) OR pending_until <= :now)";
         // The invitee must still be pickable: available, not privileged.
@@ -270,9 +266,7 @@ impl BattleStore {
                 aws_sdk_dynamodb::types::AttributeValue::Bool(true),
             );
         }
-        TransactWriteItem::builder()
-            .update(update.build().expect("table, key and expression set"))
-            .build()
+        update.build().expect("table, key and expression set")
     }
 
     /// Ends the pending guards an invitation holds (best effort: a guard that
@@ -339,26 +333,20 @@ impl BattleStore {
                 stake: None,
             }
             .build(now_ms, self.config.battle_duration_secs);
-            let mut items = vec![TransactWriteItem::builder()
-                .update(
-                    Update::builder()
-                        .table_name(&self.battles_table)
-                        .set_key(Some(invitation_key(invitation_id)))
-                        .update_expression(
-                            "SET #status = :accepted, battle_id = :battle, responded_at = :now",
-                        )
-                        .condition_expression("#status = :pending AND valid_until > :now")
-                        .expression_attribute_names("#status", "status")
-                        .expression_attribute_values(":accepted", s("accepted"))
-                        .expression_attribute_values(":pending", s("pending"))
-                        .expression_attribute_values(":battle", s(&battle.battle_id))
-                        .expression_attribute_values(":now", n(now_ms))
-                        .build()
-                        .expect("table, key and expression set"),
-                )
-                .build()];
-            items.extend(self.battle_items(&battle, invitation.holds_pending_guards())?);
-            match self.transact(items, &mut cost).await {
+            let mut tx = Transaction::new();
+            let invitation_update = tx.update(
+                UpdateExpr::new()
+                    .set("status", s("accepted"))
+                    .set("battle_id", s(&battle.battle_id))
+                    .set("responded_at", n(now_ms))
+                    .condition("#status = :pending AND #valid_until > :responded_at")
+                    .named("valid_until")
+                    .value(":pending", s("pending"))
+                    .into_update(&self.battles_table, invitation_key(invitation_id)),
+            );
+            let guards = self.add_battle(&mut tx, &battle, invitation.holds_pending_guards())?;
+            let (sender_guard, invitee_guard) = (guards[0], guards[1]);
+            match self.commit(tx, &mut cost).await {
                 Ok(()) => {
                     let invitation = Invitation {
                         status: InvitationStatus::Accepted,
@@ -369,20 +357,20 @@ impl BattleStore {
                     return Ok(Answer::Accepted { battle, invitation });
                 }
                 // Answered meanwhile: the next round reports how.
-                Err(f) if f.condition_failed_at(0) => continue,
-                Err(f) if f.condition_failed_at(2) => {
+                Err(f) if f.condition_failed(invitation_update) => continue,
+                Err(f) if f.condition_failed(sender_guard) => {
                     return Err(Error::conflict(
                         "opponent_in_battle",
                         "the sender is already in another battle",
                     ))
                 }
-                Err(f) if f.condition_failed_at(3) => {
+                Err(f) if f.condition_failed(invitee_guard) => {
                     return Err(Error::conflict(
                         "already_in_battle",
                         "you are already in an active battle",
                     ))
                 }
-                Err(f) if f.is_conflict() => backoff(attempt).await,
+                Err(f) if f.is_conflict() => retry::pause(attempt).await,
                 Err(f) => return Err(f.into_error()),
             }
         }

@@ -1,14 +1,13 @@
 //! F-MM-6: private matches by a short code a player shares by hand (or, with
 //! the SMS issue, by text). Codes avoid characters people confuse (0/O, 1/I/L).
 
-use super::creation::backoff;
 use super::matchmaking::already_in_battle;
 use super::{Battle, BattleStore, MatchSource, NewBattle, Player};
 use crate::clock::rfc3339;
-use crate::db::{self, key, n, s, Cost, Item};
+use crate::db::{self, n, retry, s, Cost, Item, Transaction, UpdateExpr};
 use crate::error::Error;
+use crate::keys::battles::private_code_key;
 use crate::profile::Profile;
-use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -83,10 +82,6 @@ pub fn normalize_code(raw: &str) -> Result<String, Error> {
     }
 }
 
-fn code_key(code: &str) -> Item {
-    key(format!("PRIVATE#{code}"), "PRIVATE")
-}
-
 fn code_not_found() -> Error {
     Error::not_found("code_not_found", "no private match with that code")
 }
@@ -115,7 +110,7 @@ impl BattleStore {
                 battle_id: None,
             };
             let mut item: Item = serde_dynamo::to_item(&private)?;
-            item.extend(code_key(&code));
+            item.extend(private_code_key(&code));
             item.insert(
                 "expires_at".into(),
                 n(private.valid_until / 1000 + RETENTION_SECS),
@@ -129,7 +124,7 @@ impl BattleStore {
     }
 
     pub async fn get_private_match(&self, code: &str) -> Result<Option<PrivateMatch>, Error> {
-        db::get_item(&self.client, &self.battles_table, code_key(code)).await
+        db::get_item(&self.client, &self.battles_table, private_code_key(code)).await
     }
 
     /// F-MM-6: joining an open code creates the battle; the code is used once.
@@ -176,37 +171,31 @@ impl BattleStore {
                 stake: private.stake,
             }
             .build(now_ms, self.config.battle_duration_secs);
-            let mut items = vec![TransactWriteItem::builder()
-                .update(
-                    Update::builder()
-                        .table_name(&self.battles_table)
-                        .set_key(Some(code_key(&code)))
-                        .update_expression(
-                            "SET #status = :joined, battle_id = :battle, joined_at = :now",
-                        )
-                        .condition_expression("#status = :open AND valid_until > :now")
-                        .expression_attribute_names("#status", "status")
-                        .expression_attribute_values(":joined", s("joined"))
-                        .expression_attribute_values(":open", s("open"))
-                        .expression_attribute_values(":battle", s(&battle.battle_id))
-                        .expression_attribute_values(":now", n(now_ms))
-                        .build()
-                        .expect("table, key and expression set"),
-                )
-                .build()];
-            items.extend(self.battle_items(&battle, false)?);
-            match self.transact(items, &mut cost).await {
+            let mut tx = Transaction::new();
+            let code_update = tx.update(
+                UpdateExpr::new()
+                    .set("status", s("joined"))
+                    .set("battle_id", s(&battle.battle_id))
+                    .set("joined_at", n(now_ms))
+                    .condition("#status = :open AND #valid_until > :joined_at")
+                    .named("valid_until")
+                    .value(":open", s("open"))
+                    .into_update(&self.battles_table, private_code_key(&code)),
+            );
+            let guards = self.add_battle(&mut tx, &battle, false)?;
+            let (creator_guard, joiner_guard) = (guards[0], guards[1]);
+            match self.commit(tx, &mut cost).await {
                 Ok(()) => return Ok(battle),
                 // Used or expired meanwhile: the next read says which.
-                Err(f) if f.condition_failed_at(0) => continue,
-                Err(f) if f.condition_failed_at(2) => {
+                Err(f) if f.condition_failed(code_update) => continue,
+                Err(f) if f.condition_failed(creator_guard) => {
                     return Err(Error::conflict(
                         "opponent_in_battle",
                         "the code's creator is already in another battle",
                     ))
                 }
-                Err(f) if f.condition_failed_at(3) => return Err(already_in_battle()),
-                Err(f) if f.is_conflict() => backoff(attempt).await,
+                Err(f) if f.condition_failed(joiner_guard) => return Err(already_in_battle()),
+                Err(f) if f.is_conflict() => retry::pause(attempt).await,
                 Err(f) => return Err(f.into_error()),
             }
         }

@@ -7,12 +7,12 @@
 //! so two players who could be paired are never both left waiting. The
 //! conditions on both entries make sure no waiting player is taken twice.
 
-use super::creation::backoff;
 use super::matchmaking::already_in_battle;
 use super::{Battle, BattleStore, MatchSource, NewBattle, Player};
-use crate::db::{self, key, n, s, Cost, Item};
+use crate::db::{self, key, n, retry, s, Cost, Item, Transaction};
 use crate::error::Error;
-use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
+use crate::keys::battles::{queue_marker_key, queue_pk};
+use aws_sdk_dynamodb::types::{Delete, Put};
 use serde::{Deserialize, Serialize};
 
 /// A queue entry lives as long as a WebSocket connection can (the disconnect
@@ -51,14 +51,6 @@ pub enum JoinOutcome {
     TakenByOther,
 }
 
-fn queue_pk(challenge_type: &str) -> String {
-    format!("QUEUE#{challenge_type}")
-}
-
-fn marker_key(user_id: &str) -> Item {
-    key(format!("QUEUED#{user_id}"), "QUEUED")
-}
-
 impl BattleStore {
     pub async fn join_queue(
         &self,
@@ -91,37 +83,32 @@ impl BattleStore {
             sk: my_sk.clone(),
         };
         let mut marker_item: Item = serde_dynamo::to_item(&marker)?;
-        marker_item.extend(marker_key(user_id));
+        marker_item.extend(queue_marker_key(user_id));
         marker_item.insert("expires_at".into(), n(valid_until / 1000));
         let mut entry_item: Item = serde_dynamo::to_item(&entry)?;
         entry_item.extend(key(queue_pk(challenge_type), &my_sk));
         entry_item.insert("expires_at".into(), n(valid_until / 1000));
-        let items = vec![
-            TransactWriteItem::builder()
-                .put(
-                    Put::builder()
-                        .table_name(&self.battles_table)
-                        .set_item(Some(marker_item))
-                        .condition_expression("attribute_not_exists(pk) OR valid_until <= :now")
-                        .expression_attribute_values(":now", n(now_ms))
-                        .build()
-                        .expect("table and item set"),
-                )
-                .build(),
-            TransactWriteItem::builder()
-                .put(
-                    Put::builder()
-                        .table_name(&self.battles_table)
-                        .set_item(Some(entry_item))
-                        .build()
-                        .expect("table and item set"),
-                )
-                .build(),
-        ];
+        let mut tx = Transaction::new();
+        let marker_put = tx.put(
+            Put::builder()
+                .table_name(&self.battles_table)
+                .set_item(Some(marker_item))
+                .condition_expression("attribute_not_exists(pk) OR valid_until <= :now")
+                .expression_attribute_values(":now", n(now_ms))
+                .build()
+                .expect("table and item set"),
+        );
+        tx.put(
+            Put::builder()
+                .table_name(&self.battles_table)
+                .set_item(Some(entry_item))
+                .build()
+                .expect("table and item set"),
+        );
         let mut cost = Cost::default();
-        let my_sk = match self.transact(items, &mut cost).await {
+        let my_sk = match self.commit(tx, &mut cost).await {
             Ok(()) => my_sk,
-            Err(f) if f.condition_failed_at(0) => match self.queue_marker(user_id).await? {
+            Err(f) if f.condition_failed(marker_put) => match self.queue_marker(user_id).await? {
                 // Joining the same queue again is not an error: look for a partner again.
                 Some(held) if held.challenge_type == challenge_type => held.entry_sk,
                 Some(held) => {
@@ -188,37 +175,37 @@ impl BattleStore {
                 stake: None,
             }
             .build(now_ms, self.config.battle_duration_secs);
-            let mut items = vec![
-                self.delete_entry(challenge_type, my_sk),
-                self.delete_entry(challenge_type, &other.sk),
-                self.delete_marker(user_id, my_sk),
-                self.delete_marker(&other.user_id, &other.sk),
-            ];
-            items.extend(self.battle_items(&battle, false)?);
-            match self.transact(items, cost).await {
+            let mut tx = Transaction::new();
+            let my_entry = tx.delete(self.delete_entry(challenge_type, my_sk));
+            let other_entry = tx.delete(self.delete_entry(challenge_type, &other.sk));
+            let my_marker = tx.delete(self.delete_marker(user_id, my_sk));
+            let other_marker = tx.delete(self.delete_marker(&other.user_id, &other.sk));
+            let guards = self.add_battle(&mut tx, &battle, false)?;
+            let (other_guard, my_guard) = (guards[0], guards[1]);
+            match self.commit(tx, cost).await {
                 Ok(()) => return Ok(JoinOutcome::Matched(battle)),
                 // Our own entry is gone: someone paired us (or we left).
-                Err(f) if f.condition_failed_at(0) || f.condition_failed_at(2) => {
+                Err(f) if f.condition_failed(my_entry) || f.condition_failed(my_marker) => {
                     return Ok(JoinOutcome::TakenByOther)
                 }
                 // The partner was taken by someone else: look again.
-                Err(f) if f.condition_failed_at(1) || f.condition_failed_at(3) => {
+                Err(f) if f.condition_failed(other_entry) || f.condition_failed(other_marker) => {
                     // Many joiners chase the same oldest entry: spread them out.
                     if attempt >= 8 {
-                        backoff(attempt.min(4)).await;
+                        retry::pause(attempt.min(4)).await;
                     }
                 }
                 // The partner entered a battle some other way: its entry is stale.
-                Err(f) if f.condition_failed_at(5) => {
+                Err(f) if f.condition_failed(other_guard) => {
                     self.remove_queue_entry(&other.user_id, challenge_type, &other.sk)
                         .await;
                 }
-                Err(f) if f.condition_failed_at(6) => {
+                Err(f) if f.condition_failed(my_guard) => {
                     self.remove_queue_entry(user_id, challenge_type, my_sk)
                         .await;
                     return Err(already_in_battle());
                 }
-                Err(f) if f.is_conflict() => backoff(attempt).await,
+                Err(f) if f.is_conflict() => retry::pause(attempt).await,
                 Err(f) => return Err(f.into_error()),
             }
         }
@@ -250,44 +237,35 @@ impl BattleStore {
         Ok(entries)
     }
 
-    fn delete_entry(&self, challenge_type: &str, sk: &str) -> TransactWriteItem {
-        TransactWriteItem::builder()
-            .delete(
-                Delete::builder()
-                    .table_name(&self.battles_table)
-                    .set_key(Some(key(queue_pk(challenge_type), sk)))
-                    .condition_expression("attribute_exists(pk)")
-                    .build()
-                    .expect("table and key set"),
-            )
+    fn delete_entry(&self, challenge_type: &str, sk: &str) -> Delete {
+        Delete::builder()
+            .table_name(&self.battles_table)
+            .set_key(Some(key(queue_pk(challenge_type), sk)))
+            .condition_expression("attribute_exists(pk)")
             .build()
+            .expect("table and key set")
     }
 
-    fn delete_marker(&self, user_id: &str, entry_sk: &str) -> TransactWriteItem {
-        TransactWriteItem::builder()
-            .delete(
-                Delete::builder()
-                    .table_name(&self.battles_table)
-                    .set_key(Some(marker_key(user_id)))
-                    .condition_expression("entry_sk = :sk")
-                    .expression_attribute_values(":sk", s(entry_sk))
-                    .build()
-                    .expect("table and key set"),
-            )
+    fn delete_marker(&self, user_id: &str, entry_sk: &str) -> Delete {
+        Delete::builder()
+            .table_name(&self.battles_table)
+            .set_key(Some(queue_marker_key(user_id)))
+            .condition_expression("entry_sk = :sk")
+            .expression_attribute_values(":sk", s(entry_sk))
             .build()
+            .expect("table and key set")
     }
 
     async fn queue_marker(&self, user_id: &str) -> Result<Option<Marker>, Error> {
-        db::get_item(&self.client, &self.battles_table, marker_key(user_id)).await
+        db::get_item(&self.client, &self.battles_table, queue_marker_key(user_id)).await
     }
 
     /// Best effort: removes one entry and its marker together.
     async fn remove_queue_entry(&self, user_id: &str, challenge_type: &str, sk: &str) {
-        let items = vec![
-            self.delete_entry(challenge_type, sk),
-            self.delete_marker(user_id, sk),
-        ];
-        if let Err(f) = self.transact(items, &mut Cost::default()).await {
+        let mut tx = Transaction::new();
+        tx.delete(self.delete_entry(challenge_type, sk));
+        tx.delete(self.delete_marker(user_id, sk));
+        if let Err(f) = self.commit(tx, &mut Cost::default()).await {
             if !f.is_conflict() {
                 tracing::debug!("queue entry already gone");
             }
@@ -307,25 +285,22 @@ impl BattleStore {
         if connection_id.is_some_and(|c| c != marker.connection_id) {
             return Ok(false);
         }
-        let items = vec![
-            self.delete_marker(user_id, &marker.entry_sk),
-            TransactWriteItem::builder()
-                .delete(
-                    Delete::builder()
-                        .table_name(&self.battles_table)
-                        .set_key(Some(key(
-                            queue_pk(&marker.challenge_type),
-                            &marker.entry_sk,
-                        )))
-                        .build()
-                        .expect("table and key set"),
-                )
-                .build(),
-        ];
-        match self.transact(items, &mut Cost::default()).await {
+        let mut tx = Transaction::new();
+        let held = tx.delete(self.delete_marker(user_id, &marker.entry_sk));
+        tx.delete(
+            Delete::builder()
+                .table_name(&self.battles_table)
+                .set_key(Some(key(
+                    queue_pk(&marker.challenge_type),
+                    &marker.entry_sk,
+                )))
+                .build()
+                .expect("table and key set"),
+        );
+        match self.commit(tx, &mut Cost::default()).await {
             Ok(()) => Ok(true),
             // Paired (or left) meanwhile.
-            Err(f) if f.condition_failed_at(0) => Ok(false),
+            Err(f) if f.condition_failed(held) => Ok(false),
             Err(f) => Err(f.into_error()),
         }
     }

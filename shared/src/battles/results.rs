@@ -2,13 +2,11 @@
 //! the battle and releasing both players' guards is one transaction; a repeat
 //! of the same result is a success that changes nothing.
 
-use super::creation::backoff;
 use super::{Battle, BattleStatus, BattleStore, Outcome};
-use crate::db::{key, n, s, Cost};
+use crate::db::{n, retry, s, Cost, Transaction, UpdateExpr};
 use crate::error::Error;
-use crate::keys::battles::{battle_pk, BATTLE_SK};
+use crate::keys::battles::battle_key;
 use crate::keys::users::profile_key;
-use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 use futures::future::BoxFuture;
 use serde::Deserialize;
 
@@ -95,50 +93,30 @@ impl BattleStore {
                 }
                 BattleStatus::Active => {}
             }
-            let mut complete = Update::builder()
-                .table_name(&self.battles_table)
-                .set_key(Some(key(battle_pk(battle_id), BATTLE_SK)))
-                .condition_expression("#status = :active")
-                .expression_attribute_names("#status", "status")
-                .expression_attribute_values(":active", s("active"))
-                .expression_attribute_values(":completed", s("completed"))
-                .expression_attribute_values(
-                    ":outcome",
-                    serde_dynamo::to_attribute_value(input.outcome)?,
-                )
-                .expression_attribute_values(":now", n(now_ms));
-            complete = match &winner {
-                Some(w) => complete
-                    .update_expression(
-                        "SET #status = :completed, outcome = :outcome, winner_id = :winner, completed_at = :now",
-                    )
-                    .expression_attribute_values(":winner", s(w)),
-                None => complete.update_expression(
-                    "SET #status = :completed, outcome = :outcome, completed_at = :now",
-                ),
-            };
-            let mut items = vec![TransactWriteItem::builder()
-                .update(complete.build().expect("table, key and expression set"))
-                .build()];
+            let mut complete = UpdateExpr::new()
+                .set("status", s("completed"))
+                .set("outcome", serde_dynamo::to_attribute_value(input.outcome)?)
+                .set("completed_at", n(now_ms))
+                .condition("#status = :active")
+                .value(":active", s("active"));
+            if let Some(w) = &winner {
+                complete = complete.set("winner_id", s(w));
+            }
+            let mut tx = Transaction::new();
+            let battle_update =
+                tx.update(complete.into_update(&self.battles_table, battle_key(battle_id)));
             for player in &battle.players {
-                items.push(
-                    TransactWriteItem::builder()
-                        .update(
-                            Update::builder()
-                                .table_name(&self.users_table)
-                                .set_key(Some(profile_key(&player.id)))
-                                .update_expression("REMOVE active_battle_id")
-                                .condition_expression(
-                                    "attribute_exists(pk) AND (attribute_not_exists(active_battle_id) OR active_battle_id = :battle)",
-                                )
-                                .expression_attribute_values(":battle", s(battle_id))
-                                .build()
-                                .expect("table, key and expression set"),
+                tx.update(
+                    UpdateExpr::new()
+                        .remove("active_battle_id")
+                        .condition(
+                            "attribute_exists(pk) AND (attribute_not_exists(#active_battle_id) OR #active_battle_id = :battle)",
                         )
-                        .build(),
+                        .value(":battle", s(battle_id))
+                        .into_update(&self.users_table, profile_key(&player.id)),
                 );
             }
-            match self.transact(items, &mut Cost::default()).await {
+            match self.commit(tx, &mut Cost::default()).await {
                 Ok(()) => {
                     let battle = Battle {
                         status: BattleStatus::Completed,
@@ -153,8 +131,8 @@ impl BattleStore {
                     });
                 }
                 // Completed meanwhile: the next read decides (same result or conflict).
-                Err(f) if f.condition_failed_at(0) => continue,
-                Err(f) if f.is_conflict() => backoff(attempt).await,
+                Err(f) if f.condition_failed(battle_update) => continue,
+                Err(f) if f.is_conflict() => retry::pause(attempt).await,
                 Err(f) => return Err(f.into_error()),
             }
         }

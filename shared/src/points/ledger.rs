@@ -12,14 +12,14 @@
 
 use super::rules::{self, ActivityType, Streak, Tier};
 use crate::clock::{local_date, utc_date};
-use crate::db::{self, key, n, s, Cost, Item};
+use crate::db::{self, key, n, retry, s, Cost, Handle, Item, Transaction, UpdateExpr};
 use crate::error::Error;
 use crate::keys::users::{
     activity_sk, idempotency_key, leaderboard_shard, profile_key, user_pk, ACTIVITY_PREFIX,
 };
 use crate::profile::Profile;
 use crate::Config;
-use aws_sdk_dynamodb::types::{Put, ReturnConsumedCapacity, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{Put, ReturnConsumedCapacity};
 use aws_sdk_dynamodb::Client;
 use serde::{Deserialize, Serialize};
 
@@ -144,51 +144,27 @@ impl Ledger {
         let activity = activity_for(&before, req, now_ms);
         let mut attempt = 0;
         loop {
-            let items = self.writes(req, &activity, now_ms)?;
-            let result = self
-                .client
-                .transact_write_items()
-                .set_transact_items(Some(items))
-                .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                .send()
-                .await;
-            match result {
-                Ok(out) => {
-                    cost.write(out.consumed_capacity());
-                    break;
+            let AwardWrites { tx, profile, claim } = self.writes(req, &activity, now_ms)?;
+            match tx.commit(&self.client, cost).await {
+                Ok(()) => break,
+                Err(f) if claim.is_some_and(|c| f.condition_failed(c)) => {
+                    return self.replay(req, now_ms, cost).await;
                 }
-                Err(err) => {
-                    cost.write(&[]);
-                    match db::classify(err) {
-                        db::WriteFailure::TransactionCancelled(reasons) => {
-                            let failed = |i: usize| {
-                                reasons
-                                    .get(i)
-                                    .is_some_and(|r| r.as_deref() == Some("ConditionalCheckFailed"))
-                            };
-                            if req.idempotency_key.is_some() && failed(2) {
-                                return self.replay(req, now_ms, cost).await;
-                            }
-                            if failed(0) {
-                                return Err(no_user());
-                            }
-                            // A conflicting transaction on the same profile: the
-                            // write is commutative, so the same request is retried.
-                            attempt += 1;
-                            if attempt >= MAX_ATTEMPTS {
-                                return Err(Error::TooManyRequests {
-                                    message:
-                                        "too many concurrent changes to this user's points, retry"
-                                            .into(),
-                                    retry_after_secs: 1,
-                                });
-                            }
-                            backoff(attempt).await;
-                        }
-                        db::WriteFailure::ConditionFailed => return Err(no_user()),
-                        db::WriteFailure::Other(e) => return Err(e),
+                Err(f) if f.condition_failed(profile) => return Err(no_user()),
+                // A conflicting transaction on the same profile: the write is
+                // commutative, so the same request is retried.
+                Err(f) if f.is_conflict() => {
+                    attempt += 1;
+                    if attempt >= MAX_ATTEMPTS {
+                        return Err(Error::TooManyRequests {
+                            message: "too many concurrent changes to this user's points, retry"
+                                .into(),
+                            retry_after_secs: 1,
+                        });
                     }
+                    retry::HOT_ITEM.pause(attempt).await;
                 }
+                Err(f) => return Err(f.into_error()),
             }
         }
         let awarded = self.settle(req, activity, now_ms, cost).await?;
@@ -344,76 +320,60 @@ impl Ledger {
     /// The commit: totals and counters move by addition (commutative, so
     /// concurrent awards never overwrite each other), the activity is recorded,
     /// and the idempotency key is claimed, all or nothing.
+    /// The award's transaction: the profile's totals, the activity, and the
+    /// idempotency claim when the request has a key.
     fn writes(
         &self,
         req: &AwardRequest,
         activity: &Activity,
         now_ms: i64,
-    ) -> Result<Vec<TransactWriteItem>, Error> {
-        let mut update = Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(profile_key(&req.user_id)))
-            .condition_expression("attribute_exists(pk)")
-            .expression_attribute_values(":amount", n(req.amount))
-            .expression_attribute_values(
-                ":lb",
+    ) -> Result<AwardWrites, Error> {
+        let mut totals = UpdateExpr::new()
+            .set(
+                "leaderboard_shard",
                 s(leaderboard_shard(&req.user_id, self.leaderboard_shards)),
-            );
-        let mut set = vec!["leaderboard_shard = :lb"];
-        let mut add = vec!["total_points :amount".to_string()];
+            )
+            .add("total_points", n(req.amount))
+            .condition("attribute_exists(pk)");
         if !req.activity_type.is_reward() {
             // F-JOB-7: the jobs find the day's active users through this index key.
-            set.push("active_date = :active");
-            update = update.expression_attribute_values(":active", s(utc_date(now_ms).to_string()));
+            totals = totals.set("active_date", s(utc_date(now_ms).to_string()));
         }
         if let Some(counter) = req.activity_type.lifetime_counter() {
-            add.push(format!("{counter} :one"));
-            update = update.expression_attribute_values(":one", n(1));
+            totals = totals.add(counter, n(1));
         }
-        let expression = format!("SET {} ADD {}", set.join(", "), add.join(", "));
         let mut item: Item = serde_dynamo::to_item(activity)?;
         item.extend(key(
             user_pk(&req.user_id),
             activity_sk(&activity.activity_id),
         ));
-        let mut items = vec![
-            TransactWriteItem::builder()
-                .update(
-                    update
-                        .update_expression(expression)
-                        .build()
-                        .expect("table, key and expression set"),
-                )
-                .build(),
-            TransactWriteItem::builder()
-                .put(
-                    Put::builder()
-                        .table_name(&self.table)
-                        .set_item(Some(item))
-                        .build()
-                        .expect("table and item set"),
-                )
-                .build(),
-        ];
+        let mut tx = Transaction::new();
+        let profile = tx.update(totals.into_update(&self.table, profile_key(&req.user_id)));
+        tx.put(
+            Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .build()
+                .expect("table and item set"),
+        );
+        let mut claim = None;
         if let Some(k) = &req.idempotency_key {
             let mut record = idempotency_key(&req.user_id, k);
             record.insert("activity".into(), s(serde_json::to_string(activity)?));
             record.insert("request".into(), s(fingerprint(req)));
             record.insert("expires_at".into(), n(now_ms / 1000 + IDEMPOTENCY_TTL_SECS));
-            items.push(
-                TransactWriteItem::builder()
-                    .put(
-                        Put::builder()
-                            .table_name(&self.table)
-                            .set_item(Some(record))
-                            .condition_expression("attribute_not_exists(pk)")
-                            .build()
-                            .expect("table and item set"),
-                    )
-                    .build(),
+            claim = Some(
+                tx.put(
+                    Put::builder()
+                        .table_name(&self.table)
+                        .set_item(Some(record))
+                        .condition_expression("attribute_not_exists(pk)")
+                        .build()
+                        .expect("table and item set"),
+                ),
             );
         }
-        Ok(items)
+        Ok(AwardWrites { tx, profile, claim })
     }
 
     /// The result of the first call with this key (F-PT-1).
@@ -501,6 +461,13 @@ impl Ledger {
     }
 }
 
+/// An award's transaction and the items whose conditions decide its outcome.
+struct AwardWrites {
+    tx: Transaction,
+    profile: Handle,
+    claim: Option<Handle>,
+}
+
 /// `USER#<id>` / `IDEM#<key>`: the claim of an idempotency key.
 #[derive(Deserialize)]
 struct IdempotencyRecord {
@@ -557,14 +524,6 @@ pub fn activity_for(profile: &Profile, req: &AwardRequest, now_ms: i64) -> Activ
         tier_at_time: rules::tier_for(profile.total_points + req.amount),
         created_at: now_ms,
     }
-}
-
-/// Random pauses that spread contending writers of one profile apart.
-async fn backoff(attempt: u32) {
-    use rand::Rng;
-    let ceiling = (4u64 << attempt.min(6)).min(60);
-    let ms = rand::rng().random_range(1..=ceiling);
-    tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
 }
 
 #[cfg(test)]

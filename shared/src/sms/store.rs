@@ -4,10 +4,10 @@
 use super::policy::Reason;
 use super::segments::Encoding;
 use super::MessageType;
-use crate::db::{self, classify, key, n, s, Item, WriteFailure};
+use crate::db::{self, key, n, retry, s, Cost, Handle, Item, Transaction};
 use crate::error::Error;
 use crate::phone::PhoneNumber;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, Update};
 use aws_sdk_dynamodb::Client;
 use serde::{Deserialize, Serialize};
 
@@ -284,14 +284,10 @@ impl SmsStore {
                     .condition_expression(NEW)
                     .build()
                     .expect("table and item set");
-                self.client
-                    .transact_write_items()
-                    .transact_items(TransactWriteItem::builder().put(log_put).build())
-                    .transact_items(TransactWriteItem::builder().put(other).build())
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(db::dependency)
+                let mut tx = Transaction::new();
+                tx.put(log_put);
+                tx.put(other);
+                Ok(tx.commit(&self.client, &mut Cost::default()).await?)
             }
         }
     }
@@ -609,37 +605,25 @@ impl SmsStore {
         if let Some(l) = limits.iter().find(|l| l.amount > l.limit) {
             return Ok(Err(l.reason));
         }
-        let items: Vec<TransactWriteItem> = limits
-            .iter()
-            .map(|l| {
-                TransactWriteItem::builder()
-                    .update(l.update(&self.table, now_ms))
-                    .build()
-            })
-            .collect();
         for attempt in 0..5u32 {
-            match self
-                .client
-                .transact_write_items()
-                .set_transact_items(Some(items.clone()))
-                .send()
-                .await
-            {
-                Ok(_) => return Ok(Ok(())),
-                Err(err) => match classify(err) {
-                    WriteFailure::TransactionCancelled(reasons) => {
-                        if let Some(i) = reasons
-                            .iter()
-                            .position(|r| r.as_deref() == Some("ConditionalCheckFailed"))
-                        {
-                            return Ok(Err(limits[i].reason));
-                        }
-                        // A conflicting transaction on a counter: again.
-                        tokio::time::sleep(std::time::Duration::from_millis(5 << attempt)).await;
+            let mut tx = Transaction::new();
+            let counters: Vec<(Handle, Reason)> = limits
+                .iter()
+                .map(|l| (tx.update(l.update(&self.table, now_ms)), l.reason))
+                .collect();
+            match tx.commit(&self.client, &mut Cost::default()).await {
+                Ok(()) => return Ok(Ok(())),
+                Err(f) => {
+                    if let Some((_, reason)) = counters.iter().find(|(h, _)| f.condition_failed(*h))
+                    {
+                        return Ok(Err(*reason));
                     }
-                    WriteFailure::ConditionFailed => return Ok(Err(limits[0].reason)),
-                    WriteFailure::Other(e) => return Err(e),
-                },
+                    if !f.is_conflict() {
+                        return Err(f.into_error());
+                    }
+                    // A conflicting transaction on a counter: again.
+                    retry::pause(attempt).await;
+                }
             }
         }
         Err(Error::TooManyRequests {

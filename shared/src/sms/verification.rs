@@ -6,12 +6,12 @@ use super::outbox::{Outbox, SmsRequest};
 use super::ownership::PhoneClaim;
 use super::store::Status;
 use super::{verification_body, MessageType};
-use crate::db::{self, classify, n, s, Item, WriteFailure};
+use crate::db::{self, n, retry, s, Cost, Item, Transaction, TxError, UpdateExpr};
 use crate::error::Error;
 use crate::keys::sms::verification_code_key;
 use crate::keys::users::{phone_claim_key, profile_key};
 use crate::phone::PhoneNumber;
-use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, Update};
 use aws_sdk_dynamodb::Client;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -20,11 +20,6 @@ use sha2::{Digest, Sha256};
 pub const CODE_TTL_SECS: i64 = 600;
 /// Verifications of one number that race each other retry this many times.
 const TAKEOVER_ATTEMPTS: u32 = 8;
-
-fn takeover_backoff(attempt: u32) -> std::time::Duration {
-    let ceiling = 10u64 << attempt.min(6);
-    std::time::Duration::from_millis(rand::rng().random_range(0..=ceiling))
-}
 
 enum Takeover {
     /// Verified; the user who held the number before, if another.
@@ -176,7 +171,7 @@ impl Verification {
         // instant exactly one user holds it (F-SMS-18).
         for attempt in 0..TAKEOVER_ATTEMPTS {
             if attempt > 0 {
-                tokio::time::sleep(takeover_backoff(attempt)).await;
+                retry::pause(attempt).await;
             }
             match self.take_over(user_id, &pending, now_ms).await? {
                 Takeover::Done(previous_owner) => {
@@ -232,78 +227,40 @@ impl Verification {
                 .condition_expression("user_id = :holder")
                 .expression_attribute_values(":holder", s(holder)),
         };
-        let mut items = vec![
-            // The code is used once, and only while it is still alive.
-            TransactWriteItem::builder()
-                .delete(
-                    Delete::builder()
-                        .table_name(&self.sms_table)
-                        .set_key(Some(verification_code_key(user_id)))
-                        .condition_expression("code_hash = :h AND tries < :max")
-                        .expression_attribute_values(":h", s(&pending.code_hash))
-                        .expression_attribute_values(":max", n(MAX_TRIES))
-                        .build()
-                        .expect("table and key set"),
-                )
-                .build(),
-            TransactWriteItem::builder()
-                .put(claim.build().expect("table and item set"))
-                .build(),
-            TransactWriteItem::builder()
-                .update(
-                    Update::builder()
-                        .table_name(&self.users_table)
-                        .set_key(Some(profile_key(user_id)))
-                        .update_expression("SET phone_number = :p, phone_verified = :yes, phone_verified_at = :now")
-                        .condition_expression("attribute_exists(pk)")
-                        .expression_attribute_values(":p", s(phone))
-                        .expression_attribute_values(":yes", aws_sdk_dynamodb::types::AttributeValue::Bool(true))
-                        .expression_attribute_values(":now", n(now_ms))
-                        .build()
-                        .expect("table, key and expression set"),
-                )
-                .build(),
-        ];
+        let mut tx = Transaction::new();
+        // The code is used once, and only while it is still alive.
+        let code_use = tx.delete(
+            Delete::builder()
+                .table_name(&self.sms_table)
+                .set_key(Some(verification_code_key(user_id)))
+                .condition_expression("code_hash = :h AND tries < :max")
+                .expression_attribute_values(":h", s(&pending.code_hash))
+                .expression_attribute_values(":max", n(MAX_TRIES))
+                .build()
+                .expect("table and key set"),
+        );
+        tx.put(claim.build().expect("table and item set"));
+        tx.update(
+            UpdateExpr::new()
+                .set("phone_number", s(phone))
+                .set("phone_verified", AttributeValue::Bool(true))
+                .set("phone_verified_at", n(now_ms))
+                .condition("attribute_exists(pk)")
+                .into_update(&self.users_table, profile_key(user_id)),
+        );
         if let Some(owner) = &previous_owner {
-            items.push(release_update(&self.users_table, owner, phone));
+            tx.update(release_update(&self.users_table, owner, phone));
         }
         if let Some(old) = me.phone_number.as_deref().filter(|p| *p != phone) {
-            items.push(
-                TransactWriteItem::builder()
-                    .delete(
-                        Delete::builder()
-                            .table_name(&self.users_table)
-                            .set_key(Some(phone_claim_key(old)))
-                            .condition_expression("attribute_not_exists(pk) OR user_id = :me")
-                            .expression_attribute_values(":me", s(user_id))
-                            .build()
-                            .expect("table and key set"),
-                    )
-                    .build(),
-            );
+            tx.delete(self.release_claim(old, user_id));
         }
-        match self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-        {
-            Ok(_) => Ok(Takeover::Done(previous_owner)),
-            Err(err) => match classify(err) {
-                WriteFailure::TransactionCancelled(reasons)
-                    if reasons
-                        .first()
-                        .is_some_and(|r| r.as_deref() == Some("ConditionalCheckFailed")) =>
-                {
-                    Ok(Takeover::CodeGone)
-                }
-                // The claim, an owner's profile or a concurrent transaction
-                // moved under us.
-                WriteFailure::TransactionCancelled(_) => Ok(Takeover::Raced),
-                WriteFailure::ConditionFailed => Ok(Takeover::Raced),
-                WriteFailure::Other(e) => Err(e),
-            },
+        match tx.commit(&self.client, &mut Cost::default()).await {
+            Ok(()) => Ok(Takeover::Done(previous_owner)),
+            Err(f) if f.condition_failed(code_use) => Ok(Takeover::CodeGone),
+            // The claim, an owner's profile or a concurrent transaction
+            // moved under us.
+            Err(TxError::Cancelled(_)) => Ok(Takeover::Raced),
+            Err(TxError::Failed(e)) => Err(e),
         }
     }
 
@@ -336,55 +293,43 @@ impl Verification {
 
     /// `DELETE /v1/me/phone`: forgets the caller's number (and its ownership).
     pub async fn remove(&self, user_id: &str, phone: Option<&str>) -> Result<(), Error> {
-        let mut items = vec![TransactWriteItem::builder()
-            .update(
-                Update::builder()
-                    .table_name(&self.users_table)
-                    .set_key(Some(profile_key(user_id)))
-                    .update_expression("REMOVE phone_number, phone_verified, phone_verified_at")
-                    .condition_expression("attribute_exists(pk)")
-                    .build()
-                    .expect("table, key and expression set"),
-            )
-            .build()];
+        let mut tx = Transaction::new();
+        tx.update(
+            UpdateExpr::new()
+                .remove("phone_number")
+                .remove("phone_verified")
+                .remove("phone_verified_at")
+                .condition("attribute_exists(pk)")
+                .into_update(&self.users_table, profile_key(user_id)),
+        );
         if let Some(p) = phone {
-            items.push(
-                TransactWriteItem::builder()
-                    .delete(
-                        Delete::builder()
-                            .table_name(&self.users_table)
-                            .set_key(Some(phone_claim_key(p)))
-                            .condition_expression("attribute_not_exists(pk) OR user_id = :me")
-                            .expression_attribute_values(":me", s(user_id))
-                            .build()
-                            .expect("table and key set"),
-                    )
-                    .build(),
-            );
+            tx.delete(self.release_claim(p, user_id));
         }
-        self.client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-            .map_err(db::dependency)?;
+        tx.commit(&self.client, &mut Cost::default()).await?;
         Ok(())
+    }
+
+    /// Deletes `user_id`'s claim of `phone` (a claim another user took is left alone).
+    fn release_claim(&self, phone: &str, user_id: &str) -> Delete {
+        Delete::builder()
+            .table_name(&self.users_table)
+            .set_key(Some(phone_claim_key(phone)))
+            .condition_expression("attribute_not_exists(pk) OR user_id = :me")
+            .expression_attribute_values(":me", s(user_id))
+            .build()
+            .expect("table and key set")
     }
 }
 
-fn release_update(table: &str, owner: &str, phone: &str) -> TransactWriteItem {
-    TransactWriteItem::builder()
-        .update(
-            Update::builder()
-                .table_name(table)
-                .set_key(Some(profile_key(owner)))
-                .update_expression("REMOVE phone_number, phone_verified, phone_verified_at")
-                .condition_expression("attribute_not_exists(phone_number) OR phone_number = :p")
-                .expression_attribute_values(":p", s(phone))
-                .build()
-                .expect("table, key and expression set"),
-        )
-        .build()
+/// Clears the number from a profile that still shows it.
+fn release_update(table: &str, owner: &str, phone: &str) -> Update {
+    UpdateExpr::new()
+        .remove("phone_number")
+        .remove("phone_verified")
+        .remove("phone_verified_at")
+        .condition("attribute_not_exists(#phone_number) OR #phone_number = :p")
+        .value(":p", s(phone))
+        .into_update(table, profile_key(owner))
 }
 
 fn dead_code() -> Error {

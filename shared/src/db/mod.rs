@@ -1,6 +1,13 @@
 //! DynamoDB plumbing: one client built at init, item (de)serialization, and
 //! the mapping of conditional-check failures to domain outcomes.
 
+pub mod retry;
+pub mod tx;
+pub mod update;
+
+pub use tx::{Handle, Transaction, TxError};
+pub use update::UpdateExpr;
+
 use crate::error::Error;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;

@@ -1,0 +1,186 @@
+//! Transactions whose failures are read by name, not by position: every
+//! item added returns a [`Handle`], and a cancelled transaction answers
+//! "did this item's condition fail?" for a handle. Reordering or inserting
+//! items can no longer make a caller read another item's reason.
+
+use super::{classify, Cost, WriteFailure};
+use crate::error::Error;
+use aws_sdk_dynamodb::types::{
+    ConditionCheck, Delete, Put, ReturnConsumedCapacity, TransactWriteItem, Update,
+};
+use aws_sdk_dynamodb::Client;
+
+/// DynamoDB's limit on the items of one `TransactWriteItems`.
+pub const MAX_ITEMS: usize = 100;
+
+/// One item of a [`Transaction`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Handle(usize);
+
+#[derive(Debug, Default)]
+pub struct Transaction {
+    items: Vec<TransactWriteItem>,
+}
+
+impl Transaction {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn put(&mut self, put: Put) -> Handle {
+        self.push(TransactWriteItem::builder().put(put).build())
+    }
+
+    pub fn update(&mut self, update: Update) -> Handle {
+        self.push(TransactWriteItem::builder().update(update).build())
+    }
+
+    pub fn delete(&mut self, delete: Delete) -> Handle {
+        self.push(TransactWriteItem::builder().delete(delete).build())
+    }
+
+    pub fn check(&mut self, check: ConditionCheck) -> Handle {
+        self.push(TransactWriteItem::builder().condition_check(check).build())
+    }
+
+    /// An item built elsewhere (a store's helper that several transactions share).
+    pub fn push(&mut self, item: TransactWriteItem) -> Handle {
+        self.items.push(item);
+        Handle(self.items.len() - 1)
+    }
+
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Commits the items as one transaction, adding the request to `cost`.
+    pub async fn commit(self, client: &Client, cost: &mut Cost) -> Result<(), TxError> {
+        let result = client
+            .transact_write_items()
+            .set_transact_items(Some(self.items))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                cost.write(out.consumed_capacity());
+                Ok(())
+            }
+            Err(err) => {
+                // A cancelled transaction still consumed capacity, which the
+                // error does not report: count the request.
+                cost.write(&[]);
+                Err(match classify(err) {
+                    WriteFailure::TransactionCancelled(reasons) => {
+                        TxError::Cancelled(Cancelled { reasons })
+                    }
+                    WriteFailure::ConditionFailed => TxError::Failed(Error::internal(
+                        "a transaction reported a single-item condition failure",
+                    )),
+                    WriteFailure::Other(e) => TxError::Failed(e),
+                })
+            }
+        }
+    }
+}
+
+/// Why a transaction did not commit.
+#[derive(Debug)]
+pub enum TxError {
+    Cancelled(Cancelled),
+    /// Not a cancellation: a dependency failure (or a bug).
+    Failed(Error),
+}
+
+/// The reasons of a cancelled transaction, one per item.
+#[derive(Debug)]
+pub struct Cancelled {
+    reasons: Vec<Option<String>>,
+}
+
+impl Cancelled {
+    /// Did the condition of `item` fail?
+    pub fn condition_failed(&self, item: Handle) -> bool {
+        self.reasons
+            .get(item.0)
+            .is_some_and(|r| r.as_deref() == Some("ConditionalCheckFailed"))
+    }
+
+    /// No condition failed: a conflict with a concurrent transaction (or a
+    /// throttle), worth a retry of the same transaction.
+    pub fn is_conflict(&self) -> bool {
+        !self
+            .reasons
+            .iter()
+            .any(|r| r.as_deref() == Some("ConditionalCheckFailed"))
+    }
+}
+
+impl TxError {
+    /// Cancelled because the condition of `item` failed.
+    pub fn condition_failed(&self, item: Handle) -> bool {
+        matches!(self, TxError::Cancelled(c) if c.condition_failed(item))
+    }
+
+    /// Cancelled with no failed condition: retry.
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, TxError::Cancelled(c) if c.is_conflict())
+    }
+
+    /// A failure the caller did not expect, as an error: a conflict is a
+    /// 503 (the client may retry), a failed condition nobody handled a bug.
+    pub fn into_error(self) -> Error {
+        match self {
+            TxError::Failed(e) => e,
+            TxError::Cancelled(c) if c.is_conflict() => {
+                Error::dependency(format!("transaction cancelled: {:?}", c.reasons))
+            }
+            TxError::Cancelled(c) => {
+                Error::internal(format!("transaction cancelled: {:?}", c.reasons))
+            }
+        }
+    }
+}
+
+impl From<TxError> for Error {
+    fn from(e: TxError) -> Self {
+        e.into_error()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_are_read_by_handle() {
+        let mut tx = Transaction::new();
+        let key = super::super::key("a", "b");
+        let check = |t: &str| {
+            ConditionCheck::builder()
+                .table_name(t)
+                .set_key(Some(key.clone()))
+                .condition_expression("attribute_exists(pk)")
+                .build()
+                .unwrap()
+        };
+        let first = tx.check(check("t1"));
+        let second = tx.check(check("t2"));
+        assert_eq!(tx.len(), 2);
+        let cancelled = TxError::Cancelled(Cancelled {
+            reasons: vec![None, Some("ConditionalCheckFailed".into())],
+        });
+        assert!(!cancelled.condition_failed(first));
+        assert!(cancelled.condition_failed(second));
+        assert!(!cancelled.is_conflict());
+        let conflict = TxError::Cancelled(Cancelled {
+            reasons: vec![Some("TransactionConflict".into()), None],
+        });
+        assert!(conflict.is_conflict());
+        assert!(!conflict.condition_failed(first));
+    }
+}
