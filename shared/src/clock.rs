@@ -32,3 +32,19 @@ pub fn local_date(now_ms: i64, timezone: &str) -> NaiveDate {
         Err(_) => utc.date_naive(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_dates_follow_the_time_zone() {
+        // 2026-11-22 23:30 UTC is already the 23rd in Kampala (UTC+3).
+        let ms = chrono::DateTime::parse_from_rfc3339("2026-11-22T23:30:00Z")
+            .unwrap()
+            .timestamp_millis();
+        assert_eq!(local_date(ms, "Africa/Kampala").to_string(), "2026-11-23");
+        assert_eq!(local_date(ms, "UTC").to_string(), "2026-11-22");
+        assert_eq!(utc_date(ms).to_string(), "2026-11-22");
+    }
+}

@@ -7,8 +7,9 @@
 //! (created by the first process that needs it, read once per process), so
 //! no secret lives in the template or a function's environment.
 
-use crate::db::{self, key, Item};
+use crate::db::{self, Item};
 use crate::error::Error;
+use crate::keys::users::cursor_signing_key;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -29,7 +30,7 @@ pub struct Cursors {
 }
 
 fn key_item_key() -> Item {
-    key("CONFIG#cursor-signing-key", "KEY")
+    cursor_signing_key()
 }
 
 fn invalid() -> Error {

@@ -17,6 +17,9 @@ pub enum Error {
     /// 404
     #[error("{message}")]
     NotFound { code: &'static str, message: String },
+    /// 405: the path exists, the method does not.
+    #[error("{0}")]
+    MethodNotAllowed(String),
     /// 409: the request conflicts with the current state (taken name, double accept, ...).
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
@@ -78,6 +81,7 @@ impl Error {
             Error::Unauthorized(_) => 401,
             Error::Forbidden(_) => 403,
             Error::NotFound { .. } => 404,
+            Error::MethodNotAllowed(_) => 405,
             Error::Conflict { .. } => 409,
             Error::PayloadTooLarge { .. } => 413,
             Error::Unprocessable { .. } => 422,
@@ -95,6 +99,7 @@ impl Error {
             | Error::Unprocessable { code, .. } => code,
             Error::Unauthorized(_) => "unauthorized",
             Error::Forbidden(_) => "forbidden",
+            Error::MethodNotAllowed(_) => "method_not_allowed",
             Error::PayloadTooLarge { .. } => "payload_too_large",
             Error::TooManyRequests { .. } => "rate_limited",
             Error::Dependency(_) => "service_unavailable",

@@ -86,11 +86,13 @@ fn no_source_file_over_500_lines() {
 
 #[test]
 fn the_reader_sees_use_trees_and_inline_paths() {
-    let modules: BTreeSet<String> = ["", "a", "a::b", "a::d", "c", "d"].map(String::from).into();
-    let source = "use crate::{a::b::{self, X}, c};\nfn f() { super::d::g(); let s = \"crate::zz\"; } // crate::zz\n#[cfg(test)]\nmod tests { use crate::d; }";
+    let modules: BTreeSet<String> = ["", "a", "a::b", "a::b::e", "a::d", "c", "d"]
+        .map(String::from)
+        .into();
+    let source = "use crate::{a::b::{self, X}, c};\nuse e::F;\nfn f() { super::d::g(); let s = \"crate::zz\"; } // crate::zz\n#[cfg(test)]\nmod tests { use crate::d; }";
     assert_eq!(
         dependencies("a::b", source, &modules),
-        ["a::d", "c"].map(String::from).into()
+        ["a::b::e", "a::d", "c"].map(String::from).into()
     );
 }
 
@@ -130,12 +132,33 @@ fn module_graph() -> Graph {
 fn dependencies(module: &str, source: &str, modules: &BTreeSet<String>) -> BTreeSet<String> {
     let code = code_only(source);
     let mut paths = Vec::new();
-    for statement in use_statements(&code) {
-        expand_use_tree(&statement, "", &mut paths);
+    let (statements, code) = use_statements(&code);
+    let mut facade = Vec::new();
+    for (is_pub, statement) in statements {
+        expand_use_tree(
+            &statement,
+            "",
+            if is_pub { &mut facade } else { &mut paths },
+        );
     }
     paths.extend(inline_paths(&code));
+    // A `pub use` of the module's own children only names them for callers
+    // (a facade); the module's code does not depend on them. Any other
+    // re-export is a dependency like an import.
+    let own_child = |p: &str| {
+        p.split("::")
+            .next()
+            .is_some_and(|first| first == "self" || modules.contains(&join(module, first)))
+    };
+    paths.extend(facade.into_iter().filter(|p| !own_child(p)));
     let mut deps = BTreeSet::new();
     for path in paths {
+        // A bare path (`use child::Item;`) names a child module of this one.
+        let path = match path.split("::").next() {
+            Some("crate" | "super" | "self") => path,
+            Some(first) if modules.contains(&join(module, first)) => format!("self::{path}"),
+            _ => continue,
+        };
         let Some(segments) = absolute(module, &path) else {
             continue;
         };
@@ -154,6 +177,14 @@ fn dependencies(module: &str, source: &str, modules: &BTreeSet<String>) -> BTree
         }
     }
     deps
+}
+
+fn join(module: &str, child: &str) -> String {
+    if module.is_empty() {
+        child.to_string()
+    } else {
+        format!("{module}::{child}")
+    }
 }
 
 /// `crate::a::b`, `super::x`, `self::y` as module segments from the crate root.
@@ -265,11 +296,13 @@ fn ident_char(c: Option<char>) -> bool {
     c.is_some_and(|c| c.is_alphanumeric() || c == '_')
 }
 
-/// The tree of each `use ...;` (with `pub`/`pub(crate)` prefixes dropped).
-fn use_statements(code: &str) -> Vec<String> {
+/// Each `use ...;` as (is it `pub`, its tree), and the code without them.
+fn use_statements(code: &str) -> (Vec<(bool, String)>, String) {
     let mut out = Vec::new();
+    let mut rest = String::with_capacity(code.len());
     let bytes = code.as_bytes();
     let mut search = 0;
+    let mut copied = 0;
     while let Some(found) = code[search..].find("use ") {
         let start = search + found;
         search = start + 4;
@@ -279,10 +312,18 @@ fn use_statements(code: &str) -> Vec<String> {
         let Some(end) = code[start..].find(';') else {
             break;
         };
-        out.push(code[start + 4..start + end].split_whitespace().collect());
+        let before = code[..start].trim_end();
+        let is_pub = before.ends_with("pub") || before.ends_with(')') && before.contains("pub(");
+        out.push((
+            is_pub,
+            code[start + 4..start + end].split_whitespace().collect(),
+        ));
+        rest.push_str(&code[copied..start]);
+        copied = start + end;
         search = start + end;
     }
-    out
+    rest.push_str(&code[copied..]);
+    (out, rest)
 }
 
 /// `a::{b, c::{self, D}}` into `a::b`, `a::c`, `a::c::D`.

@@ -8,7 +8,7 @@
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use std::sync::Arc;
-use versus::battles::invitations::ExpireResult;
+use versus::battles::answers::ExpireResult;
 use versus::battles::messages::notify;
 use versus::battles::timer::TimeoutMessage;
 use versus::battles::BattleStore;

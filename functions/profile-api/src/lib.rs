@@ -3,13 +3,14 @@
 //! F-SMS-18) and `GET/PUT /v1/me/sms-preferences` (F-SMS-8, F-SMS-9). Every
 //! authenticated call refreshes `last_seen_at` (throttled) alongside its own work.
 
-use lambda_http::http::Method;
-use lambda_http::request::RequestContext;
-use lambda_http::{Body, Request, RequestExt, Response};
+use axum::extract::State;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use versus::auth::Caller;
+use versus::http::routing::{
+    self, delete, get, post, put, Answer, JsonBody, Now, Reply, Router, SourceIp,
+};
 use versus::lambda::{self, Invoke};
 use versus::phone::PhoneNumber;
 use versus::presence::{self, Presence};
@@ -18,7 +19,7 @@ use versus::sms::outbox::Outbox;
 use versus::sms::preferences::{self, ConsentContext, PreferencesInput, PreferencesStore};
 use versus::sms::store::SmsStore;
 use versus::sms::verification::Verification;
-use versus::{db, http, Config, Error};
+use versus::{db, Config, Error};
 
 pub struct App {
     profiles: Profiles,
@@ -28,6 +29,8 @@ pub struct App {
     sms: SmsStore,
     config: Config,
 }
+
+type Shared = State<Arc<App>>;
 
 /// `POST /v1/me/phone/verification` body.
 #[derive(Debug, Deserialize)]
@@ -54,10 +57,28 @@ pub async fn function(config: &Config) -> Result<Invoke, Error> {
         config.sms.clone(),
     );
     let app = Arc::new(App::new(client, config.clone(), outbox));
-    Ok(lambda::http(move |req| {
-        let app = app.clone();
-        async move { app.handle(req, versus::now_ms()).await }
-    }))
+    Ok(lambda::http(router(app)))
+}
+
+/// The routes (the template's `ProfileApiFunction` events name the same ones).
+pub fn router(app: Arc<App>) -> Router {
+    let public = Router::new().route("/v1/health", get(health));
+    let own = Router::new()
+        .route("/v1/me", get(get_me).put(put_me))
+        .route("/v1/me/availability", put(put_availability))
+        .route("/v1/me/phone/verification", post(request_verification))
+        .route("/v1/me/phone/verify", post(verify_phone))
+        .route("/v1/me/phone", delete(remove_phone))
+        .route(
+            "/v1/me/sms-preferences",
+            get(get_preferences).put(put_preferences),
+        )
+        .with_state(app.clone());
+    let throttle = app.config.last_seen_throttle_secs;
+    routing::with_public(
+        public,
+        routing::authenticated(own, app.profiles.clone(), throttle),
+    )
 }
 
 impl App {
@@ -69,111 +90,6 @@ impl App {
             sms: outbox.store().clone(),
             verification: Verification::new(client, &config, outbox),
             config,
-        }
-    }
-
-    pub async fn handle(&self, req: Request, now_ms: i64) -> Response<Body> {
-        let path = &req.uri().path().trim_end_matches('/').to_string();
-        if req.method() == Method::GET && path == "/v1/health" {
-            return http::json(200, &json!({ "status": "ok" }));
-        }
-        let throttle = self.config.last_seen_throttle_secs;
-        let req = &req;
-        http::authenticated(req, &self.profiles, throttle, now_ms, |caller| async move {
-            self.route(req, path, &caller, now_ms).await
-        })
-        .await
-    }
-
-    async fn route(
-        &self,
-        req: &Request,
-        path: &str,
-        caller: &Caller,
-        now_ms: i64,
-    ) -> Result<(u16, Value), Error> {
-        match (req.method().clone(), path) {
-            (Method::GET, "/v1/me") => {
-                let profile = self.profiles.require(&caller.user_id).await?;
-                self.view(&profile, now_ms).await.map(|v| (200, v))
-            }
-            (Method::PUT, "/v1/me") => {
-                let input: ProfileInput = http::json_body(req)?;
-                let (profile, created) = self.profiles.save(caller, input, now_ms).await?;
-                let status = if created { 201 } else { 200 };
-                self.view(&profile, now_ms).await.map(|v| (status, v))
-            }
-            (Method::PUT, "/v1/me/availability") => {
-                let input: AvailabilityInput = http::json_body(req)?;
-                let profile = self
-                    .profiles
-                    .set_availability(&caller.user_id, input.is_available_for_battles, now_ms)
-                    .await?;
-                self.view(&profile, now_ms).await.map(|v| (200, v))
-            }
-            (Method::POST, "/v1/me/phone/verification") => {
-                let input: PhoneInput = http::json_body(req)?;
-                let phone = PhoneNumber::parse(&input.phone_number)?;
-                self.profiles.require(&caller.user_id).await?;
-                let expires = self
-                    .verification
-                    .request(&caller.user_id, phone.clone(), now_ms)
-                    .await?;
-                Ok((
-                    202,
-                    json!({ "phone_number": phone.masked(), "expires_at": versus::rfc3339(expires) }),
-                ))
-            }
-            (Method::POST, "/v1/me/phone/verify") => {
-                let input: CodeInput = http::json_body(req)?;
-                self.verification
-                    .verify(&caller.user_id, &input.code, now_ms)
-                    .await?;
-                let profile = self.profiles.require(&caller.user_id).await?;
-                self.view(&profile, now_ms).await.map(|v| (200, v))
-            }
-            (Method::DELETE, "/v1/me/phone") => {
-                let profile = self.profiles.require(&caller.user_id).await?;
-                self.verification
-                    .remove(&caller.user_id, profile.phone_number.as_deref())
-                    .await?;
-                let profile = Profile {
-                    phone_number: None,
-                    phone_verified: false,
-                    phone_verified_at: None,
-                    ..profile
-                };
-                self.view(&profile, now_ms).await.map(|v| (200, v))
-            }
-            (Method::GET, "/v1/me/sms-preferences") => {
-                let profile = self.profiles.require(&caller.user_id).await?;
-                let prefs = profile.sms_preferences.clone().unwrap_or_default();
-                self.preferences_view(&profile, &prefs)
-                    .await
-                    .map(|v| (200, v))
-            }
-            (Method::PUT, "/v1/me/sms-preferences") => {
-                let input: PreferencesInput = http::json_body(req)?;
-                let context = ConsentContext {
-                    ip_address: source_ip(req),
-                    now_ms,
-                };
-                let prefs = self
-                    .preferences
-                    .update(&caller.user_id, |current| {
-                        preferences::apply(current, &input, &context)
-                    })
-                    .await?
-                    .ok_or_else(profile::no_profile)?;
-                let profile = self.profiles.require(&caller.user_id).await?;
-                self.preferences_view(&profile, &prefs)
-                    .await
-                    .map(|v| (200, v))
-            }
-            _ => Err(Error::not_found(
-                "route_not_found",
-                format!("no route {} {}", req.method(), path),
-            )),
         }
     }
 
@@ -206,10 +122,108 @@ impl App {
     }
 }
 
-/// The caller's address as API Gateway saw it (F-SMS-9 consent records).
-fn source_ip(req: &Request) -> Option<&str> {
-    match req.request_context_ref()? {
-        RequestContext::ApiGatewayV2(context) => context.http.source_ip.as_deref(),
-        _ => None,
-    }
+async fn health() -> Reply {
+    Reply(200, json!({ "status": "ok" }))
+}
+
+async fn get_me(State(app): Shared, caller: Caller, Now(now_ms): Now) -> Answer {
+    let profile = app.profiles.require(&caller.user_id).await?;
+    Ok(Reply(200, app.view(&profile, now_ms).await?))
+}
+
+async fn put_me(
+    State(app): Shared,
+    caller: Caller,
+    Now(now_ms): Now,
+    JsonBody(input): JsonBody<ProfileInput>,
+) -> Answer {
+    let (profile, created) = app.profiles.save(&caller, input, now_ms).await?;
+    let status = if created { 201 } else { 200 };
+    Ok(Reply(status, app.view(&profile, now_ms).await?))
+}
+
+async fn put_availability(
+    State(app): Shared,
+    caller: Caller,
+    Now(now_ms): Now,
+    JsonBody(input): JsonBody<AvailabilityInput>,
+) -> Answer {
+    let profile = app
+        .profiles
+        .set_availability(&caller.user_id, input.is_available_for_battles, now_ms)
+        .await?;
+    Ok(Reply(200, app.view(&profile, now_ms).await?))
+}
+
+async fn request_verification(
+    State(app): Shared,
+    caller: Caller,
+    Now(now_ms): Now,
+    JsonBody(input): JsonBody<PhoneInput>,
+) -> Answer {
+    let phone = PhoneNumber::parse(&input.phone_number)?;
+    app.profiles.require(&caller.user_id).await?;
+    let expires = app
+        .verification
+        .request(&caller.user_id, phone.clone(), now_ms)
+        .await?;
+    Ok(Reply(
+        202,
+        json!({ "phone_number": phone.masked(), "expires_at": versus::rfc3339(expires) }),
+    ))
+}
+
+async fn verify_phone(
+    State(app): Shared,
+    caller: Caller,
+    Now(now_ms): Now,
+    JsonBody(input): JsonBody<CodeInput>,
+) -> Answer {
+    app.verification
+        .verify(&caller.user_id, &input.code, now_ms)
+        .await?;
+    let profile = app.profiles.require(&caller.user_id).await?;
+    Ok(Reply(200, app.view(&profile, now_ms).await?))
+}
+
+async fn remove_phone(State(app): Shared, caller: Caller, Now(now_ms): Now) -> Answer {
+    let profile = app.profiles.require(&caller.user_id).await?;
+    app.verification
+        .remove(&caller.user_id, profile.phone_number.as_deref())
+        .await?;
+    let profile = Profile {
+        phone_number: None,
+        phone_verified: false,
+        phone_verified_at: None,
+        ..profile
+    };
+    Ok(Reply(200, app.view(&profile, now_ms).await?))
+}
+
+async fn get_preferences(State(app): Shared, caller: Caller) -> Answer {
+    let profile = app.profiles.require(&caller.user_id).await?;
+    let prefs = profile.sms_preferences.clone().unwrap_or_default();
+    Ok(Reply(200, app.preferences_view(&profile, &prefs).await?))
+}
+
+async fn put_preferences(
+    State(app): Shared,
+    caller: Caller,
+    Now(now_ms): Now,
+    SourceIp(ip_address): SourceIp,
+    JsonBody(input): JsonBody<PreferencesInput>,
+) -> Answer {
+    let context = ConsentContext {
+        ip_address: ip_address.as_deref(),
+        now_ms,
+    };
+    let prefs = app
+        .preferences
+        .update(&caller.user_id, |current| {
+            preferences::apply(current, &input, &context)
+        })
+        .await?
+        .ok_or_else(profile::no_profile)?;
+    let profile = app.profiles.require(&caller.user_id).await?;
+    Ok(Reply(200, app.preferences_view(&profile, &prefs).await?))
 }

@@ -17,16 +17,19 @@
 //! so the origin is established by IAM rather than by a message signature
 //! (which an HTTPS subscription would need).
 
-use lambda_http::http::Method;
-use lambda_http::{Body, Request, RequestExt, Response};
+use axum::extract::State;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use lambda_http::RequestExt;
 use serde_json::{json, Value};
 use std::sync::Arc;
+use versus::http::routing::{self, get, post, Now, RawBody, Reply, Router};
 use versus::lambda::{self, Invoke};
 use versus::phone::PhoneNumber;
 use versus::sms::inbound::{self, Keyword};
 use versus::sms::preferences::PreferencesStore;
 use versus::sms::store::SmsStore;
-use versus::{db, http, Config, Error};
+use versus::{db, Config, Error};
 
 pub struct App {
     store: SmsStore,
@@ -44,10 +47,7 @@ pub async fn function(config: &Config) -> Result<Invoke, Error> {
         config: config.clone(),
     });
     let sns_app = app.clone();
-    let http = lambda::http(move |req| {
-        let app = app.clone();
-        async move { app.handle(req, versus::now_ms()).await }
-    });
+    let http = lambda::http(router(app));
     Ok(Arc::new(move |event: Value| {
         if event["Records"][0]["EventSource"] == "aws:sns" {
             let app = sns_app.clone();
@@ -58,18 +58,62 @@ pub async fn function(config: &Config) -> Result<Invoke, Error> {
     }))
 }
 
+type Shared = State<Arc<App>>;
+
+/// The routes (the template's `WebhooksFunction` events name the same ones).
+pub fn router(app: Arc<App>) -> Router {
+    routing::finish(
+        Router::new()
+            .route("/v1/webhooks/twilio/inbound", post(twilio_inbound))
+            .route("/v1/webhooks/twilio/status", post(twilio_status))
+            .route("/v1/webhooks/dmark/dlr", get(dmark_dlr).post(dmark_dlr))
+            .with_state(app),
+    )
+}
+
+async fn twilio_inbound(
+    State(app): Shared,
+    Now(now_ms): Now,
+    parts: Parts,
+    body: RawBody,
+) -> Result<Response, Error> {
+    app.twilio_inbound(&parts, body_of(&body)?, now_ms).await
+}
+
+async fn twilio_status(
+    State(app): Shared,
+    Now(now_ms): Now,
+    parts: Parts,
+    body: RawBody,
+) -> Result<Response, Error> {
+    app.twilio_status(&parts, body_of(&body)?, now_ms).await
+}
+
+async fn dmark_dlr(
+    State(app): Shared,
+    Now(now_ms): Now,
+    parts: Parts,
+    body: RawBody,
+) -> Result<Reply, Error> {
+    app.dmark_dlr(&parts, body_of(&body)?, now_ms).await
+}
+
+fn body_of(body: &RawBody) -> Result<&[u8], Error> {
+    body.bytes().ok_or(Error::PayloadTooLarge {
+        limit: versus::http::MAX_BODY_BYTES,
+    })
+}
+
 /// `<Response>` with an optional reply message.
-fn twiml(message: Option<&str>) -> Response<Body> {
+fn twiml(message: Option<&str>) -> Response {
     let inner = message
         .map(|m| format!("<Message>{}</Message>", xml_escape(m)))
         .unwrap_or_default();
-    Response::builder()
-        .status(200)
-        .header("content-type", "text/xml")
-        .body(Body::Text(format!(
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response>{inner}</Response>"
-        )))
-        .expect("static headers are valid")
+    (
+        [("content-type", "text/xml")],
+        format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response>{inner}</Response>"),
+    )
+        .into_response()
 }
 
 fn xml_escape(s: &str) -> String {
@@ -80,26 +124,12 @@ fn xml_escape(s: &str) -> String {
 }
 
 impl App {
-    pub async fn handle(&self, req: Request, now_ms: i64) -> Response<Body> {
-        let path = req.uri().path().trim_end_matches('/').to_string();
-        let result = match (req.method().clone(), path.as_str()) {
-            (Method::POST, "/v1/webhooks/twilio/inbound") => {
-                self.twilio_inbound(&req, now_ms).await
-            }
-            (Method::POST, "/v1/webhooks/twilio/status") => self.twilio_status(&req, now_ms).await,
-            (Method::GET | Method::POST, "/v1/webhooks/dmark/dlr") => {
-                self.dmark_dlr(&req, now_ms).await
-            }
-            _ => Err(Error::not_found(
-                "route_not_found",
-                format!("no route {} {path}", req.method()),
-            )),
-        };
-        result.unwrap_or_else(|e| http::error(&e))
-    }
-
     /// The form parameters of a Twilio request, once its signature holds.
-    fn verified_twilio_form(&self, req: &Request) -> Result<Vec<(String, String)>, Error> {
+    fn verified_twilio_form(
+        &self,
+        req: &Parts,
+        body: &[u8],
+    ) -> Result<Vec<(String, String)>, Error> {
         let token = self
             .config
             .sms
@@ -107,10 +137,9 @@ impl App {
             .auth_token
             .as_deref()
             .ok_or_else(|| Error::Dependency("TWILIO_AUTH_TOKEN is not configured".into()))?;
-        let body = http::body_bytes(req);
         let params: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
         let host = req
-            .headers()
+            .headers
             .get("host")
             .and_then(|h| h.to_str().ok())
             .unwrap_or_default();
@@ -122,13 +151,13 @@ impl App {
             .unwrap_or_else(|| format!("https://{host}"));
         let query = req
             .query_string_parameters_ref()
-            .map(|_| req.uri().query().unwrap_or(""))
+            .map(|_| req.uri.query().unwrap_or(""))
             .filter(|q| !q.is_empty())
             .map(|q| format!("?{q}"))
             .unwrap_or_default();
-        let url = format!("{base}{}{query}", req.uri().path());
+        let url = format!("{base}{}{query}", req.uri.path());
         let signature = req
-            .headers()
+            .headers
             .get("x-twilio-signature")
             .and_then(|h| h.to_str().ok())
             .unwrap_or_default();
@@ -140,8 +169,13 @@ impl App {
         Ok(params)
     }
 
-    async fn twilio_inbound(&self, req: &Request, now_ms: i64) -> Result<Response<Body>, Error> {
-        let params = self.verified_twilio_form(req)?;
+    async fn twilio_inbound(
+        &self,
+        req: &Parts,
+        body: &[u8],
+        now_ms: i64,
+    ) -> Result<Response, Error> {
+        let params = self.verified_twilio_form(req, body)?;
         let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
         let from = PhoneNumber::parse(get("From").unwrap_or(""))?;
         Ok(
@@ -232,7 +266,7 @@ impl App {
 
     /// F-SMS-15: DMark's delivery report. Its parameters may come in the
     /// query, a form or a JSON body; `ref` names our log, `status` the outcome.
-    async fn dmark_dlr(&self, req: &Request, now_ms: i64) -> Result<Response<Body>, Error> {
+    async fn dmark_dlr(&self, req: &Parts, body: &[u8], now_ms: i64) -> Result<Reply, Error> {
         let secret = self
             .config
             .sms
@@ -241,10 +275,9 @@ impl App {
             .as_deref()
             .ok_or_else(|| Error::Dependency("DMARK_DLR_SECRET is not configured".into()))?;
         let mut params: Vec<(String, String)> =
-            form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
+            form_urlencoded::parse(req.uri.query().unwrap_or("").as_bytes())
                 .into_owned()
                 .collect();
-        let body = http::body_bytes(req);
         match serde_json::from_slice::<serde_json::Value>(body) {
             Ok(serde_json::Value::Object(fields)) => {
                 params.extend(fields.into_iter().map(|(k, v)| {
@@ -288,11 +321,16 @@ impl App {
         if found.is_none() {
             tracing::warn!(reference, "DMark delivery report for no known message");
         }
-        Ok(http::json(200, &serde_json::json!({"received": true})))
+        Ok(Reply(200, json!({"received": true})))
     }
 
-    async fn twilio_status(&self, req: &Request, now_ms: i64) -> Result<Response<Body>, Error> {
-        let params = self.verified_twilio_form(req)?;
+    async fn twilio_status(
+        &self,
+        req: &Parts,
+        body: &[u8],
+        now_ms: i64,
+    ) -> Result<Response, Error> {
+        let params = self.verified_twilio_form(req, body)?;
         let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
         let sid = get("MessageSid").ok_or_else(|| Error::validation("MessageSid is missing"))?;
         match get("MessageStatus") {
@@ -308,9 +346,6 @@ impl App {
             // queued, sending, sent: nothing to record yet.
             _ => {}
         }
-        Ok(Response::builder()
-            .status(204)
-            .body(Body::Empty)
-            .expect("static response"))
+        Ok(axum::http::StatusCode::NO_CONTENT.into_response())
     }
 }

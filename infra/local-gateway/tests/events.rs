@@ -458,3 +458,73 @@ async fn webhooks_sample_events() {
     let r = f(stray).await.unwrap();
     assert_eq!(r["skipped"], 1);
 }
+
+/// `event` with another method and path (the rest of the request as sent).
+fn retarget(mut event: Value, method: &str, path: &str) -> Value {
+    event["routeKey"] = json!(format!("{method} {path}"));
+    event["rawPath"] = json!(path);
+    event["requestContext"]["http"]["method"] = json!(method);
+    event["requestContext"]["http"]["path"] = json!(path);
+    event["requestContext"]["routeKey"] = json!(format!("{method} {path}"));
+    event
+}
+
+// Issue 11: every HTTP function is a router. An unknown method on a known
+// path is a 405, an unknown path a 404, both F-ERR-1; authentication comes
+// first on authenticated routes; a trailing slash routes as without it.
+#[tokio::test]
+async fn routers_answer_404_and_405_in_the_error_shape() {
+    let stack = Stack::start().await;
+    let get_me = event("profile-api/get-me.json");
+    let mut anonymous = get_me.clone();
+    anonymous["requestContext"]
+        .as_object_mut()
+        .unwrap()
+        .remove("authorizer");
+    for name in ["profile-api", "invitations-api", "points-api"] {
+        let f = function(&stack, name).await;
+        let (known, wrong_method) = match name {
+            "profile-api" => ("/v1/me/availability", "GET"),
+            "invitations-api" => ("/v1/matches/private", "DELETE"),
+            _ => ("/v1/points/award", "GET"),
+        };
+        let r = f(retarget(get_me.clone(), wrong_method, known))
+            .await
+            .unwrap();
+        assert_eq!(r["statusCode"], 405, "{name}: {r}");
+        assert!(
+            r["headers"]["allow"].is_string(),
+            "{name}: 405 names the allowed methods"
+        );
+        assert_eq!(body(&r)["error"]["code"], "method_not_allowed", "{name}");
+        let r = f(retarget(get_me.clone(), "GET", "/v1/nowhere"))
+            .await
+            .unwrap();
+        assert_eq!(r["statusCode"], 404, "{name}: {r}");
+        assert_eq!(body(&r)["error"]["code"], "route_not_found", "{name}");
+        let r = f(retarget(anonymous.clone(), wrong_method, known))
+            .await
+            .unwrap();
+        assert_eq!(r["statusCode"], 401, "{name}: {r}");
+        assert_eq!(body(&r)["error"]["code"], "unauthorized", "{name}");
+    }
+    let profiles = function(&stack, "profile-api").await;
+    let r = profiles(retarget(anonymous.clone(), "POST", "/v1/health"))
+        .await
+        .unwrap();
+    assert_eq!(r["statusCode"], 405, "{r}");
+    assert_eq!(body(&r)["error"]["code"], "method_not_allowed");
+    let r = profiles(retarget(get_me.clone(), "GET", "/v1/health/"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (r["statusCode"].as_i64(), body(&r)),
+        (Some(200), json!({"status":"ok"}))
+    );
+    let webhooks = function(&stack, "webhooks").await;
+    let r = webhooks(retarget(anonymous, "PUT", "/v1/webhooks/dmark/dlr"))
+        .await
+        .unwrap();
+    assert_eq!(r["statusCode"], 405, "{r}");
+    assert_eq!(body(&r)["error"]["code"], "method_not_allowed");
+}

@@ -8,10 +8,12 @@ use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use common::{until_type, Stack};
 use serde_json::{json, Value};
 use std::collections::HashMap;
+use versus::points::award::AwardRequest;
 use versus::points::jobs::{JobName, Jobs, RunOutcome};
-use versus::points::ledger::{AwardRequest, Ledger};
+use versus::points::ledger::Ledger;
 use versus::points::rules::ActivityType;
-use versus::points::tracking::{week_start, Tracking};
+use versus::points::trackers::week_start;
+use versus::points::tracking::Tracking;
 
 const DAY: i64 = 86_400_000;
 

@@ -3,9 +3,9 @@
 //! transaction that closes the invitation, so any number of concurrent
 //! accepts make one battle.
 
-use super::{Battle, BattleStore, MatchSource, NewBattle, Player};
+use super::{Battle, BattleStore, MatchSource, Player};
 use crate::clock::rfc3339;
-use crate::db::{self, n, retry, s, Cost, Item, Transaction, UpdateExpr};
+use crate::db::{self, n, s, Cost, Item, Transaction};
 use crate::error::Error;
 use crate::ids::{new_id, validate_id};
 use crate::keys::battles::{
@@ -13,13 +13,12 @@ use crate::keys::battles::{
 };
 use crate::keys::users::profile_key;
 use crate::profile::Profile;
-use aws_sdk_dynamodb::types::{ConditionCheck, Put, ReturnValue, Update};
+use aws_sdk_dynamodb::types::{ConditionCheck, Put, Update};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 /// Answered invitations stay readable this long before TTL removes them.
 const RETENTION_SECS: i64 = 30 * 24 * 3600;
-const MAX_ACCEPT_ATTEMPTS: u32 = 6;
 pub const MAX_PAGE: i32 = 50;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,13 +72,13 @@ impl Invitation {
         })
     }
 
-    fn holds_pending_guards(&self) -> bool {
+    pub(crate) fn holds_pending_guards(&self) -> bool {
         self.source == MatchSource::ActiveUser
     }
 }
 
 /// The error for answering an invitation that is no longer pending.
-fn not_pending(invitation: &Invitation, now_ms: i64) -> Error {
+pub(crate) fn not_pending(invitation: &Invitation, now_ms: i64) -> Error {
     match invitation.status_at(now_ms) {
         InvitationStatus::Accepted => Error::conflict(
             "invitation_already_accepted",
@@ -269,220 +268,6 @@ impl BattleStore {
         update.build().expect("table, key and expression set")
     }
 
-    /// Ends the pending guards an invitation holds (best effort: a guard that
-    /// already moved on to another invitation is left alone, and guards lapse
-    /// at `pending_until` anyway).
-    async fn release_pending(&self, invitation: &Invitation) {
-        if !invitation.holds_pending_guards() {
-            return;
-        }
-        for player in [&invitation.from, &invitation.to] {
-            let result = self
-                .client
-                .update_item()
-                .table_name(&self.users_table)
-                .set_key(Some(profile_key(&player.id)))
-                .update_expression("REMOVE pending_invitation_id, pending_until")
-                .condition_expression("pending_invitation_id = :inv")
-                .expression_attribute_values(":inv", s(&invitation.invitation_id))
-                .send()
-                .await;
-            // `None`: the guard already moved on; only real failures are worth a log line.
-            if let Err(e) = db::conditional(result) {
-                e.log();
-            }
-        }
-    }
-
-    /// F-MM-3: the invitee accepts (creating the battle) or declines.
-    pub async fn answer(
-        &self,
-        invitation_id: &str,
-        user_id: &str,
-        accept: bool,
-        now_ms: i64,
-    ) -> Result<Answer, Error> {
-        let mut cost = Cost::default();
-        for attempt in 0..MAX_ACCEPT_ATTEMPTS {
-            let invitation = self
-                .get_invitation(invitation_id)
-                .await?
-                .ok_or_else(invitation_not_found)?;
-            if invitation.to.id != user_id {
-                return Err(Error::Forbidden(if invitation.from.id == user_id {
-                    "only the invited player can answer an invitation".into()
-                } else {
-                    "this invitation is not addressed to you".into()
-                }));
-            }
-            if invitation.status_at(now_ms) != super::invitations::InvitationStatus::Pending {
-                return Err(not_pending(&invitation, now_ms));
-            }
-            if !accept {
-                return self
-                    .close(&invitation, InvitationStatus::Declined, now_ms)
-                    .await
-                    .map(Answer::Declined);
-            }
-            let battle = NewBattle {
-                players: [invitation.from.clone(), invitation.to.clone()],
-                challenge_type: invitation.challenge_type.clone(),
-                source: invitation.source,
-                invitation_id: Some(invitation.invitation_id.clone()),
-                private_code: None,
-                stake: None,
-            }
-            .build(now_ms, self.config.battle_duration_secs);
-            let mut tx = Transaction::new();
-            let invitation_update = tx.update(
-                UpdateExpr::new()
-                    .set("status", s("accepted"))
-                    .set("battle_id", s(&battle.battle_id))
-                    .set("responded_at", n(now_ms))
-                    .condition("#status = :pending AND #valid_until > :responded_at")
-                    .named("valid_until")
-                    .value(":pending", s("pending"))
-                    .into_update(&self.battles_table, invitation_key(invitation_id)),
-            );
-            let guards = self.add_battle(&mut tx, &battle, invitation.holds_pending_guards())?;
-            let (sender_guard, invitee_guard) = (guards[0], guards[1]);
-            match self.commit(tx, &mut cost).await {
-                Ok(()) => {
-                    let invitation = Invitation {
-                        status: InvitationStatus::Accepted,
-                        battle_id: Some(battle.battle_id.clone()),
-                        responded_at: Some(now_ms),
-                        ..invitation
-                    };
-                    return Ok(Answer::Accepted { battle, invitation });
-                }
-                // Answered meanwhile: the next round reports how.
-                Err(f) if f.condition_failed(invitation_update) => continue,
-                Err(f) if f.condition_failed(sender_guard) => {
-                    return Err(Error::conflict(
-                        "opponent_in_battle",
-                        "the sender is already in another battle",
-                    ))
-                }
-                Err(f) if f.condition_failed(invitee_guard) => {
-                    return Err(Error::conflict(
-                        "already_in_battle",
-                        "you are already in an active battle",
-                    ))
-                }
-                Err(f) if f.is_conflict() => retry::pause(attempt).await,
-                Err(f) => return Err(f.into_error()),
-            }
-        }
-        Err(Error::conflict(
-            "concurrent_update",
-            "the invitation is being answered by another request, retry",
-        ))
-    }
-
-    /// F-MM-7: the sender withdraws a pending invitation.
-    pub async fn cancel_invitation(
-        &self,
-        invitation_id: &str,
-        user_id: &str,
-        now_ms: i64,
-    ) -> Result<Invitation, Error> {
-        let invitation = self
-            .get_invitation(invitation_id)
-            .await?
-            .ok_or_else(invitation_not_found)?;
-        if invitation.from.id != user_id {
-            return Err(Error::Forbidden(
-                "only the sender can cancel an invitation".into(),
-            ));
-        }
-        if invitation.status_at(now_ms) != InvitationStatus::Pending {
-            return Err(not_pending(&invitation, now_ms));
-        }
-        self.close(&invitation, InvitationStatus::Cancelled, now_ms)
-            .await
-    }
-
-    /// F-MM-2: the timeout. Expires the invitation if it is still pending and
-    /// due; returns it when this call expired it (so the caller notifies once).
-    pub async fn expire_invitation(
-        &self,
-        invitation_id: &str,
-        now_ms: i64,
-    ) -> Result<ExpireResult, Error> {
-        let Some(invitation) = self.get_invitation(invitation_id).await? else {
-            return Ok(ExpireResult::Gone);
-        };
-        if invitation.status != InvitationStatus::Pending {
-            return Ok(ExpireResult::AlreadyClosed);
-        }
-        if invitation.valid_until > now_ms {
-            return Ok(ExpireResult::NotDue {
-                due_in_ms: invitation.valid_until - now_ms,
-            });
-        }
-        match self
-            .close(&invitation, InvitationStatus::Expired, now_ms)
-            .await
-        {
-            Ok(inv) => Ok(ExpireResult::Expired(inv)),
-            Err(Error::Conflict { .. }) => Ok(ExpireResult::AlreadyClosed),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// Moves a pending invitation to a final status other than accepted, then
-    /// releases its guards.
-    async fn close(
-        &self,
-        invitation: &Invitation,
-        status: InvitationStatus,
-        now_ms: i64,
-    ) -> Result<Invitation, Error> {
-        let status_value = serde_dynamo::to_attribute_value(status)?;
-        // Declining and cancelling need time left; expiring needs the time to be up.
-        let timing = if status == InvitationStatus::Expired {
-            "valid_until <= :now"
-        } else {
-            "valid_until > :now"
-        };
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.battles_table)
-            .set_key(Some(invitation_key(&invitation.invitation_id)))
-            .update_expression("SET #status = :new, responded_at = :now")
-            .condition_expression(format!("#status = :pending AND {timing}"))
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":new", status_value)
-            .expression_attribute_values(":pending", s("pending"))
-            .expression_attribute_values(":now", n(now_ms))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await;
-        match db::conditional(result)? {
-            Some(out) => {
-                let closed: Invitation =
-                    serde_dynamo::from_item(out.attributes.unwrap_or_default())?;
-                self.release_pending(&closed).await;
-                Ok(closed)
-            }
-            None => {
-                let current = self
-                    .get_invitation(&invitation.invitation_id)
-                    .await?
-                    .ok_or_else(invitation_not_found)?;
-                Err(match current.status_at(now_ms) {
-                    InvitationStatus::Pending => Error::conflict(
-                        "concurrent_update",
-                        "the invitation changed meanwhile, retry",
-                    ),
-                    _ => not_pending(&current, now_ms),
-                })
-            }
-        }
-    }
-
     /// F-MM-7: a page of the caller's invitations, newest first.
     pub async fn list_invitations(
         &self,
@@ -532,11 +317,4 @@ impl BattleStore {
         };
         Ok((items, next))
     }
-}
-
-pub enum ExpireResult {
-    Expired(Invitation),
-    AlreadyClosed,
-    Gone,
-    NotDue { due_in_ms: i64 },
 }

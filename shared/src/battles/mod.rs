@@ -13,6 +13,7 @@
 //! is created together with both players' `active_battle_id` guards, so no
 //! interleaving can put a player in two battles (F-MM-8).
 
+pub mod answers;
 pub mod creation;
 pub mod invitations;
 pub mod matchmaking;

@@ -2,7 +2,7 @@
 //! of F-MM-10): win 50, tie 25, taking part 10 (configurable), once per battle
 //! and player (the idempotency key says which battle and which player).
 
-use super::ledger::AwardRequest;
+use super::award::AwardRequest;
 use super::rules::ActivityType;
 use super::tracking::Tracking;
 use super::upgrades::notify_upgrades;

@@ -7,12 +7,13 @@
 //! conditional, so a rerun (or a run that crashed between paying and saving
 //! its checkpoint) never pays or creates twice (F-JOB-7).
 
-use super::ledger::AwardRequest;
+use super::award::AwardRequest;
 use super::rules::{self, ActivityType};
-use super::tracking::{week_start, Tracking};
-use crate::db::{self, key, s, Item};
+use super::trackers::week_start;
+use super::tracking::Tracking;
+use crate::db::{self, s, Item};
 use crate::error::Error;
-use crate::keys::users::profile_key;
+use crate::keys::users::{job_state_key, profile_key};
 use crate::profile::Profile;
 use aws_sdk_dynamodb::types::KeysAndAttributes;
 use aws_sdk_dynamodb::Client;
@@ -106,7 +107,7 @@ impl Jobs {
     }
 
     fn state_key(job: JobName, date: NaiveDate) -> Item {
-        key(format!("JOB#{}#{date}", job.slug()), "STATE")
+        job_state_key(job.slug(), date)
     }
 
     pub async fn checkpoint(&self, job: JobName, date: NaiveDate) -> Result<Checkpoint, Error> {

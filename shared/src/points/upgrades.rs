@@ -2,7 +2,7 @@
 //! out of the ledger, which only records: the callers that award points
 //! (points-api, battle results) push the notices after the write.
 
-use super::ledger::Awarded;
+use super::award::Awarded;
 use crate::realtime::Pusher;
 
 /// F-PT-6: the real-time event for an award that moved the tier or level.

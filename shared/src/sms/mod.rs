@@ -13,6 +13,8 @@
 //! and each profile its `sms_preferences` (F-SMS-8, F-SMS-9).
 
 pub mod inbound;
+pub mod limits;
+pub mod log;
 pub mod outbox;
 pub mod ownership;
 pub mod policy;

@@ -3,8 +3,9 @@
 //! puts a pending log's id on the SMS queue. The caller never waits on a
 //! provider, and a refused send is a record, not an error.
 
+use super::limits::Limit;
 use super::policy::{self, Preferences, Reason, Recipient};
-use super::store::{Limit, Related, SmsLog, SmsStore, Status};
+use super::store::{Related, SmsLog, SmsStore, Status};
 use super::{finish_body, MessageType};
 use crate::config::SmsConfig;
 use crate::db::DisplayErrorContext;

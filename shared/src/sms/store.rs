@@ -1,235 +1,21 @@
-//! SmsLog records (F-SMS-2), the opt-out list (F-SMS-11) and the atomic
-//! counters behind the limits (F-SMS-12, F-SMS-27).
+//! The sms table's store: SmsLog records through their lifecycle (F-SMS-2,
+//! F-SMS-4), delivery receipts (F-SMS-15) and the opt-out list (F-SMS-11).
+//! The limit and cost counters are in `limits`; the records' shapes in `log`.
 
-use super::policy::Reason;
-use super::segments::Encoding;
-use super::MessageType;
-use crate::db::{self, key, n, retry, s, Cost, Handle, Item, Transaction};
+use crate::db::{self, n, s, Cost, Item, Transaction};
 use crate::error::Error;
+use crate::keys::sms::{log_id_of_pk, log_key, optout_key};
+
+use super::log::LOG_RETENTION_SECS;
+pub use super::log::{Finish, Reconciled, Related, SmsLog, Status};
 use crate::phone::PhoneNumber;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue};
 use aws_sdk_dynamodb::Client;
-use serde::{Deserialize, Serialize};
-
-/// Logs are kept this long (TTL).
-const LOG_RETENTION_SECS: i64 = 180 * 24 * 3600;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    Pending,
-    Sending,
-    Sent,
-    Delivered,
-    Failed,
-    Suppressed,
-    Deferred,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Related {
-    pub kind: String,
-    pub id: String,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-/// Absent options are left out of the item: some attributes are index keys,
-/// which may be missing but never null.
-pub struct SmsLog {
-    pub sms_id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user_id: Option<String>,
-    pub to: PhoneNumber,
-    pub body: String,
-    pub message_type: MessageType,
-    pub status: Status,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<Reason>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub provider: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub provider_message_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    pub attempts: u32,
-    pub segments: u32,
-    pub encoding: Encoding,
-    pub cost_micros: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub related: Option<Related>,
-    pub created_at: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sent_at: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub delivered_at: Option<i64>,
-    /// While the log is not final, when it next needs looking at: a deferred
-    /// message's release time (F-SMS-14), a claimed one's lease end, a pending
-    /// one's time to be queued again. The reconciler reads the `due` index.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub due_at: Option<i64>,
-    /// The message was handed to the fallback provider (F-SMS-26): every later
-    /// attempt goes there too, never back to the first provider.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub on_fallback: bool,
-}
-
-impl SmsLog {
-    /// A new pending log of `body` as it will be sent, with its segments,
-    /// encoding and estimated cost (F-SMS-2, F-SMS-6).
-    pub fn pending(
-        to: PhoneNumber,
-        message_type: MessageType,
-        body: String,
-        user_id: Option<String>,
-        config: &crate::config::SmsConfig,
-        now_ms: i64,
-    ) -> SmsLog {
-        let analysis = super::segments::analyze(&body);
-        SmsLog {
-            sms_id: crate::ids::new_id(),
-            user_id,
-            cost_micros: super::segments::cost_micros(
-                analysis.segments,
-                to.region(),
-                &config.rates,
-                config.default_rate_micros,
-            ),
-            to,
-            body,
-            message_type,
-            status: Status::Pending,
-            reason: None,
-            provider: None,
-            provider_message_id: None,
-            error: None,
-            attempts: 0,
-            segments: analysis.segments,
-            encoding: analysis.encoding,
-            related: None,
-            created_at: now_ms,
-            sent_at: None,
-            delivered_at: None,
-            // Nobody has queued it yet: due at once, until the outbox says otherwise.
-            due_at: Some(now_ms),
-            on_fallback: false,
-        }
-    }
-
-    /// Pending, sending and deferred logs are in flight: the reconciler
-    /// watches them until they are final.
-    pub fn in_flight(&self) -> bool {
-        matches!(
-            self.status,
-            Status::Pending | Status::Sending | Status::Deferred
-        )
-    }
-}
-
-/// One limit a send is subject to (F-SMS-12).
-///
-/// Counted limits: at most `limit` within a fixed window of `window_secs`,
-/// aligned on multiples of the window since the epoch (0: the scope names its
-/// own period, like a month). A send adds `amount` (1 message, or its cost for
-/// the spend cap). Fixed windows bound any window-long stretch that straddles
-/// an edge by twice the limit (10 at 10:59 and 10 at 11:00); the README says so.
-///
-/// A spacing limit (`spacing: true`) is a true gap instead: a send passes only
-/// if the last one in its scope was at least `window_secs` ago.
-#[derive(Clone, Debug)]
-pub struct Limit {
-    pub scope: String,
-    pub window_secs: i64,
-    pub limit: u64,
-    pub amount: u64,
-    pub reason: Reason,
-    pub spacing: bool,
-}
-
-impl Limit {
-    /// One message against `limit` per window.
-    pub fn count(scope: String, window_secs: i64, limit: u64, reason: Reason) -> Self {
-        Limit {
-            scope,
-            window_secs,
-            limit,
-            amount: 1,
-            reason,
-            spacing: false,
-        }
-    }
-
-    /// At most one message per `gap_secs`, measured from the last one.
-    pub fn spacing(scope: String, gap_secs: i64, reason: Reason) -> Self {
-        Limit {
-            scope,
-            window_secs: gap_secs,
-            limit: 1,
-            amount: 1,
-            reason,
-            spacing: true,
-        }
-    }
-
-    /// This limit's update, as one item of the limits transaction.
-    fn update(&self, table: &str, now_ms: i64) -> Update {
-        let now_secs = now_ms / 1000;
-        if self.spacing {
-            return Update::builder()
-                .table_name(table)
-                .set_key(Some(key(format!("LIMIT#{}", self.scope), "GAP")))
-                .update_expression("SET last_at = :now, expires_at = :exp")
-                // A gap either way: senders' clocks differ by a little, and
-                // a send stamped before the last one is still too close to it.
-                .condition_expression(
-                    "attribute_not_exists(last_at) OR last_at <= :before OR last_at >= :after",
-                )
-                .expression_attribute_values(":now", n(now_ms))
-                .expression_attribute_values(":before", n(now_ms - self.window_secs * 1000))
-                .expression_attribute_values(":after", n(now_ms + self.window_secs * 1000))
-                .expression_attribute_values(":exp", n(now_secs + self.window_secs + 60))
-                .build()
-                .expect("table, key and expression set");
-        }
-        let (pk, expires_at) = match self.window_secs {
-            0 => (
-                format!("LIMIT#{}", self.scope),
-                now_secs + PERIOD_COUNTER_SECS,
-            ),
-            w => {
-                let window = now_secs.div_euclid(w);
-                (format!("LIMIT#{}#{window}", self.scope), (window + 2) * w)
-            }
-        };
-        // Room for this send: the count so far may be at most limit − amount.
-        Update::builder()
-            .table_name(table)
-            .set_key(Some(key(pk, "COUNT")))
-            .update_expression("ADD #count :amount SET expires_at = :exp")
-            .condition_expression("attribute_not_exists(#count) OR #count <= :room")
-            .expression_attribute_names("#count", "count")
-            .expression_attribute_values(":amount", n(self.amount))
-            .expression_attribute_values(":room", n(self.limit - self.amount))
-            .expression_attribute_values(":exp", n(expires_at))
-            .build()
-            .expect("table, key and expression set")
-    }
-}
-
-/// What a period-named counter (window 0) is kept for: a month and then some.
-const PERIOD_COUNTER_SECS: i64 = 40 * 86_400;
 
 /// The one partition of the `due` index. Every in-flight log is in it for
 /// seconds, so it takes about three index writes per message: far below a
 /// partition's 1,000 writes a second at any provider's sending rate.
 pub const DUE_SHARD: &str = "DUE";
-
-fn log_key(id: &str) -> Item {
-    key(format!("SMS#{id}"), "LOG")
-}
-
-fn optout_key(phone: &PhoneNumber) -> Item {
-    key(format!("OPTOUT#{}", phone.e164()), "OPTOUT")
-}
 
 #[derive(Clone)]
 pub struct SmsStore {
@@ -418,7 +204,7 @@ impl SmsStore {
             .items()
             .iter()
             .filter_map(|i| Some((db::get_s(i, "pk")?, db::get_n(i, "due_at")?)))
-            .map(|(pk, due)| (pk.trim_start_matches("SMS#").to_string(), due))
+            .map(|(pk, due)| (log_id_of_pk(pk).to_string(), due))
             .collect())
     }
 
@@ -468,36 +254,6 @@ impl SmsStore {
         Ok(db::conditional(failed)?.map(|_| Reconciled::GaveUp))
     }
 
-    /// F-SMS-16: per-day and per-month counters of messages, segments and
-    /// estimated cost, moved when a message is sent.
-    pub async fn record_cost(&self, log: &SmsLog, now_ms: i64) -> Result<(), Error> {
-        let day = crate::clock::utc_date(now_ms);
-        // The two counters are independent: updated side by side, not in turn.
-        let updates = [
-            (format!("COST#{}", day.format("%Y-%m")), "MONTH"),
-            (format!("COST#{day}"), "DAY"),
-        ]
-        .map(|(pk, sk)| {
-            self.client
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(key(pk, sk)))
-                // Every name aliased: `segments` is a DynamoDB reserved word.
-                .update_expression("ADD #m :one, #s :seg, #c :cost")
-                .expression_attribute_names("#m", "messages")
-                .expression_attribute_names("#s", "segments")
-                .expression_attribute_names("#c", "cost_micros")
-                .expression_attribute_values(":one", n(1))
-                .expression_attribute_values(":seg", n(log.segments))
-                .expression_attribute_values(":cost", n(log.cost_micros))
-                .send()
-        });
-        futures::future::try_join_all(updates)
-            .await
-            .map_err(db::dependency)?;
-        Ok(())
-    }
-
     /// F-SMS-15: a delivery receipt moves the log with this provider id to
     /// delivered or failed. Returns the log id, `None` if no log has that id.
     pub async fn record_receipt(
@@ -528,7 +284,7 @@ impl SmsStore {
         let Some(pk) = found.items().first().and_then(|i| db::get_s(i, "pk")) else {
             return Ok(None);
         };
-        let id = pk.trim_start_matches("SMS#").to_string();
+        let id = log_id_of_pk(pk).to_string();
         let mut update = self
             .client
             .update_item()
@@ -558,7 +314,7 @@ impl SmsStore {
 
     pub async fn is_opted_out(&self, phone: &PhoneNumber) -> Result<bool, Error> {
         let found: Option<serde_json::Value> =
-            db::get_item(&self.client, &self.table, optout_key(phone)).await?;
+            db::get_item(&self.client, &self.table, optout_key(phone.e164())).await?;
         Ok(found.is_some())
     }
 
@@ -569,7 +325,7 @@ impl SmsStore {
         keyword: &str,
         now_ms: i64,
     ) -> Result<(), Error> {
-        let mut item = optout_key(phone);
+        let mut item = optout_key(phone.e164());
         item.insert("keyword".into(), s(keyword));
         item.insert("at".into(), n(now_ms));
         self.client
@@ -587,83 +343,14 @@ impl SmsStore {
         self.client
             .delete_item()
             .table_name(&self.table)
-            .set_key(Some(optout_key(phone)))
+            .set_key(Some(optout_key(phone.e164())))
             .send()
             .await
             .map_err(db::dependency)?;
         Ok(())
     }
-
-    /// Counts one send against every limit at once (F-SMS-12): either all
-    /// counters move, or none does and the first limit reached is returned.
-    /// Each counter is a conditional `ADD` on a per-window item, so any number
-    /// of concurrent sends never pass a limit.
-    pub async fn take(&self, limits: &[Limit], now_ms: i64) -> Result<Result<(), Reason>, Error> {
-        if limits.is_empty() {
-            return Ok(Ok(()));
-        }
-        if let Some(l) = limits.iter().find(|l| l.amount > l.limit) {
-            return Ok(Err(l.reason));
-        }
-        for attempt in 0..5u32 {
-            let mut tx = Transaction::new();
-            let counters: Vec<(Handle, Reason)> = limits
-                .iter()
-                .map(|l| (tx.update(l.update(&self.table, now_ms)), l.reason))
-                .collect();
-            match tx.commit(&self.client, &mut Cost::default()).await {
-                Ok(()) => return Ok(Ok(())),
-                Err(f) => {
-                    if let Some((_, reason)) = counters.iter().find(|(h, _)| f.condition_failed(*h))
-                    {
-                        return Ok(Err(*reason));
-                    }
-                    if !f.is_conflict() {
-                        return Err(f.into_error());
-                    }
-                    // A conflicting transaction on a counter: again.
-                    retry::pause(attempt).await;
-                }
-            }
-        }
-        Err(Error::TooManyRequests {
-            message: "too many concurrent sends, retry".into(),
-            retry_after_secs: 1,
-        })
-    }
-}
-
-/// What the reconciler did with a due log.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Reconciled {
-    /// Pending again: to be put on the queue.
-    Requeued,
-    /// Out of attempts: failed.
-    GaveUp,
 }
 
 fn not_sending(id: &str) -> Error {
     Error::conflict("not_sending", format!("SMS {id} is no longer being sent"))
-}
-
-/// How a send attempt ended.
-pub enum Finish<'a> {
-    Sent {
-        provider: &'a str,
-        provider_message_id: &'a str,
-    },
-    Failed {
-        provider: &'a str,
-        error: &'a str,
-    },
-    /// Back to pending, to be tried again; the reconciler looks at it again
-    /// at `due_at` if the queue has not brought it back by then.
-    Retry {
-        error: &'a str,
-        due_at: i64,
-    },
-    /// Refused after it was queued (a STOP while it waited).
-    Suppressed {
-        reason: Reason,
-    },
 }

@@ -102,7 +102,7 @@ async fn points_costs(client: &aws_sdk_dynamodb::Client) {
     let mut by_kind: HashMap<(usize, bool), Vec<Cost>> = HashMap::new();
     for (pass, i) in (0..2).flat_map(|p| (0..1_000).map(move |i| (p, i))) {
         let mut cost = Cost::default();
-        let request = versus::points::ledger::AwardRequest {
+        let request = versus::points::award::AwardRequest {
             user_id: format!("user{i:07}"),
             amount: (i as i64 * 37) % 500 + 1,
             activity_type: versus::points::rules::ActivityType::Comment,

@@ -3,7 +3,8 @@
 //! local gateway shows it at `GET /_local/sms`.
 
 use super::{Outgoing, Provider, SendError};
-use crate::db::{key, n, s};
+use crate::db::{n, s};
+use crate::keys::sms::console_key;
 use aws_sdk_dynamodb::Client;
 use futures::future::BoxFuture;
 
@@ -33,7 +34,7 @@ impl Provider for Console {
         Box::pin(async move {
             let now = crate::clock::now_ms();
             tracing::info!(to = %message.to, sms_id = message.sms_id, body = message.body, "console SMS");
-            let mut item = key("CONSOLE", format!("{now:013}#{}", message.sms_id));
+            let mut item = console_key(now, message.sms_id);
             item.insert("sms_id".into(), s(message.sms_id));
             item.insert("to".into(), s(message.to.e164()));
             item.insert("body".into(), s(message.body));

@@ -11,8 +11,9 @@
 
 use super::{classify_status, Outgoing, Provider, SendError};
 use crate::config::DmarkConfig;
-use crate::db::{self, key, n, s, Item};
+use crate::db::{self, n, s, Item};
 use crate::error::Error;
+use crate::keys::sms::provider_token_key;
 use base64::Engine;
 use futures::future::BoxFuture;
 use tokio::sync::Mutex;
@@ -37,7 +38,7 @@ pub struct Dmark {
 }
 
 fn token_key() -> Item {
-    key("PROVIDER#dmark", "TOKEN")
+    provider_token_key("dmark")
 }
 
 /// How long a fresh token may be used (F-SMS-1): 90% of what its `exp`

@@ -1,16 +1,19 @@
-//! HTTP API helpers: the caller, JSON bodies with limits, F-ERR-1 responses.
+//! HTTP API helpers: the caller from the authorizer's claims and JSON
+//! bodies with limits; `routing` builds the functions' routers on them.
 
 use crate::auth::Caller;
 use crate::error::Error;
 use lambda_http::request::RequestContext;
-use lambda_http::{Body, Request, RequestExt, Response};
-use serde::{de::DeserializeOwned, Serialize};
+use lambda_http::RequestExt;
+use serde::de::DeserializeOwned;
 
 /// Request bodies above this are refused before parsing (F-ERR-2).
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
+pub mod routing;
+
 /// The caller, from the claims API Gateway's JWT authorizer put in the request context.
-pub fn caller(req: &Request) -> Result<Caller, Error> {
+pub fn caller(req: &impl RequestExt) -> Result<Caller, Error> {
     let claims = match req.request_context_ref() {
         Some(RequestContext::ApiGatewayV2(ctx)) => ctx
             .authorizer
@@ -25,20 +28,6 @@ pub fn caller(req: &Request) -> Result<Caller, Error> {
             "missing or invalid bearer token".into(),
         )),
     }
-}
-
-/// A request's body as bytes, however the event carried it.
-pub fn body_bytes(req: &Request) -> &[u8] {
-    match req.body() {
-        Body::Text(t) => t.as_bytes(),
-        Body::Binary(b) => b,
-        _ => b"",
-    }
-}
-
-/// Parses a JSON body into `T` (which should deny unknown fields where they matter).
-pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, Error> {
-    parse_json(body_bytes(req))
 }
 
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
@@ -81,83 +70,6 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
     })
 }
 
-pub fn path_param(req: &Request, name: &str) -> Option<String> {
-    req.path_parameters_ref()
-        .and_then(|p| p.first(name))
-        .map(str::to_string)
-}
-
-pub fn query_param(req: &Request, name: &str) -> Option<String> {
-    req.query_string_parameters_ref()
-        .and_then(|p| p.first(name))
-        .map(str::to_string)
-}
-
-/// `?limit=` (or another name): an integer from 1 to `max`, `default` when absent.
-pub fn limit_param(req: &Request, name: &str, default: i32, max: i32) -> Result<i32, Error> {
-    match query_param(req, name) {
-        None => Ok(default),
-        Some(raw) => raw
-            .parse::<i32>()
-            .ok()
-            .filter(|l| (1..=max).contains(l))
-            .ok_or_else(|| Error::validation(format!("{name} must be an integer from 1 to {max}"))),
-    }
-}
-
-pub fn json<T: Serialize>(status: u16, value: &T) -> Response<Body> {
-    let body = serde_json::to_string(value).unwrap_or_else(|_| "{}".into());
-    Response::builder()
-        .status(status)
-        .header("content-type", "application/json")
-        .body(Body::Text(body))
-        .expect("static headers are valid")
-}
-
-/// F-ERR-1: the error as a JSON response with the right status and, for 429/503, Retry-After.
-pub fn error(err: &Error) -> Response<Body> {
-    err.log();
-    let mut response = json(err.status(), &err.body());
-    if let Some(secs) = err.retry_after_secs() {
-        response.headers_mut().insert(
-            "retry-after",
-            secs.to_string().parse().expect("digits are a valid header"),
-        );
-    }
-    response
-}
-
-/// The frame of every authenticated route: the caller from the authorizer's
-/// claims, the F-PR-2 `last_seen_at` refresh alongside the work (best effort),
-/// and the result as JSON or as an F-ERR-1 error.
-pub async fn authenticated<T, F, Fut>(
-    req: &Request,
-    profiles: &crate::profile::Profiles,
-    throttle_secs: i64,
-    now_ms: i64,
-    work: F,
-) -> Response<Body>
-where
-    T: Serialize,
-    F: FnOnce(Caller) -> Fut,
-    Fut: std::future::Future<Output = Result<(u16, T), Error>>,
-{
-    let caller = match caller(req) {
-        Ok(c) => c,
-        Err(e) => return error(&e),
-    };
-    let touch = profiles.note_activity(&caller.user_id, now_ms, throttle_secs);
-    let (_, result) = tokio::join!(touch, work(caller.clone()));
-    respond(result)
-}
-
-pub fn respond<T: Serialize>(result: Result<(u16, T), Error>) -> Response<Body> {
-    match result {
-        Ok((status, value)) => json(status, &value),
-        Err(e) => error(&e),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -190,10 +102,12 @@ mod tests {
 
     #[test]
     fn rate_limit_sets_retry_after() {
-        let r = error(&Error::TooManyRequests {
+        use axum::response::IntoResponse;
+        let r = Error::TooManyRequests {
             message: "x".into(),
             retry_after_secs: 7,
-        });
+        }
+        .into_response();
         assert_eq!(r.status(), 429);
         assert_eq!(r.headers()["retry-after"], "7");
     }

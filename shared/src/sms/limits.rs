@@ -1,0 +1,173 @@
+//! The atomic counters behind the limits (F-SMS-12, F-SMS-27) and the
+//! spend counters (F-SMS-16): conditional `ADD`s on per-window items.
+
+use super::log::SmsLog;
+use super::policy::Reason;
+use super::store::SmsStore;
+use crate::db::{self, n, retry, Cost, Handle, Transaction};
+use crate::error::Error;
+use crate::keys::sms::{cost_day_key, cost_month_key, limit_count_key, limit_gap_key};
+use aws_sdk_dynamodb::types::Update;
+
+/// One limit a send is subject to (F-SMS-12).
+///
+/// Counted limits: at most `limit` within a fixed window of `window_secs`,
+/// aligned on multiples of the window since the epoch (0: the scope names its
+/// own period, like a month). A send adds `amount` (1 message, or its cost for
+/// the spend cap). Fixed windows bound any window-long stretch that straddles
+/// an edge by twice the limit (10 at 10:59 and 10 at 11:00); the README says so.
+///
+/// A spacing limit (`spacing: true`) is a true gap instead: a send passes only
+/// if the last one in its scope was at least `window_secs` ago.
+#[derive(Clone, Debug)]
+pub struct Limit {
+    pub scope: String,
+    pub window_secs: i64,
+    pub limit: u64,
+    pub amount: u64,
+    pub reason: Reason,
+    pub spacing: bool,
+}
+
+impl Limit {
+    /// One message against `limit` per window.
+    pub fn count(scope: String, window_secs: i64, limit: u64, reason: Reason) -> Self {
+        Limit {
+            scope,
+            window_secs,
+            limit,
+            amount: 1,
+            reason,
+            spacing: false,
+        }
+    }
+
+    /// At most one message per `gap_secs`, measured from the last one.
+    pub fn spacing(scope: String, gap_secs: i64, reason: Reason) -> Self {
+        Limit {
+            scope,
+            window_secs: gap_secs,
+            limit: 1,
+            amount: 1,
+            reason,
+            spacing: true,
+        }
+    }
+
+    /// This limit's update, as one item of the limits transaction.
+    fn update(&self, table: &str, now_ms: i64) -> Update {
+        let now_secs = now_ms / 1000;
+        if self.spacing {
+            return Update::builder()
+                .table_name(table)
+                .set_key(Some(limit_gap_key(&self.scope)))
+                .update_expression("SET last_at = :now, expires_at = :exp")
+                // A gap either way: senders' clocks differ by a little, and
+                // a send stamped before the last one is still too close to it.
+                .condition_expression(
+                    "attribute_not_exists(last_at) OR last_at <= :before OR last_at >= :after",
+                )
+                .expression_attribute_values(":now", n(now_ms))
+                .expression_attribute_values(":before", n(now_ms - self.window_secs * 1000))
+                .expression_attribute_values(":after", n(now_ms + self.window_secs * 1000))
+                .expression_attribute_values(":exp", n(now_secs + self.window_secs + 60))
+                .build()
+                .expect("table, key and expression set");
+        }
+        let (counter, expires_at) = match self.window_secs {
+            0 => (
+                limit_count_key(&self.scope, None),
+                now_secs + PERIOD_COUNTER_SECS,
+            ),
+            w => {
+                let window = now_secs.div_euclid(w);
+                (limit_count_key(&self.scope, Some(window)), (window + 2) * w)
+            }
+        };
+        // Room for this send: the count so far may be at most limit − amount.
+        Update::builder()
+            .table_name(table)
+            .set_key(Some(counter))
+            .update_expression("ADD #count :amount SET expires_at = :exp")
+            .condition_expression("attribute_not_exists(#count) OR #count <= :room")
+            .expression_attribute_names("#count", "count")
+            .expression_attribute_values(":amount", n(self.amount))
+            .expression_attribute_values(":room", n(self.limit - self.amount))
+            .expression_attribute_values(":exp", n(expires_at))
+            .build()
+            .expect("table, key and expression set")
+    }
+}
+
+/// What a period-named counter (window 0) is kept for: a month and then some.
+const PERIOD_COUNTER_SECS: i64 = 40 * 86_400;
+
+impl SmsStore {
+    /// Counts one send against every limit at once (F-SMS-12): either all
+    /// counters move, or none does and the first limit reached is returned.
+    /// Each counter is a conditional `ADD` on a per-window item, so any number
+    /// of concurrent sends never pass a limit.
+    pub async fn take(&self, limits: &[Limit], now_ms: i64) -> Result<Result<(), Reason>, Error> {
+        if limits.is_empty() {
+            return Ok(Ok(()));
+        }
+        if let Some(l) = limits.iter().find(|l| l.amount > l.limit) {
+            return Ok(Err(l.reason));
+        }
+        for attempt in 0..5u32 {
+            let mut tx = Transaction::new();
+            let counters: Vec<(Handle, Reason)> = limits
+                .iter()
+                .map(|l| (tx.update(l.update(&self.table, now_ms)), l.reason))
+                .collect();
+            match tx.commit(&self.client, &mut Cost::default()).await {
+                Ok(()) => return Ok(Ok(())),
+                Err(f) => {
+                    if let Some((_, reason)) = counters.iter().find(|(h, _)| f.condition_failed(*h))
+                    {
+                        return Ok(Err(*reason));
+                    }
+                    if !f.is_conflict() {
+                        return Err(f.into_error());
+                    }
+                    // A conflicting transaction on a counter: again.
+                    retry::pause(attempt).await;
+                }
+            }
+        }
+        Err(Error::TooManyRequests {
+            message: "too many concurrent sends, retry".into(),
+            retry_after_secs: 1,
+        })
+    }
+
+    /// F-SMS-16: per-day and per-month counters of messages, segments and
+    /// estimated cost, moved when a message is sent.
+    pub async fn record_cost(&self, log: &SmsLog, now_ms: i64) -> Result<(), Error> {
+        let day = crate::clock::utc_date(now_ms);
+        // The two counters are independent: updated side by side, not in turn.
+        let updates = [
+            cost_month_key(&day.format("%Y-%m").to_string()),
+            cost_day_key(&day.to_string()),
+        ]
+        .map(|counter| {
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(counter))
+                // Every name aliased: `segments` is a DynamoDB reserved word.
+                .update_expression("ADD #m :one, #s :seg, #c :cost")
+                .expression_attribute_names("#m", "messages")
+                .expression_attribute_names("#s", "segments")
+                .expression_attribute_names("#c", "cost_micros")
+                .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(":seg", n(log.segments))
+                .expression_attribute_values(":cost", n(log.cost_micros))
+                .send()
+        });
+        futures::future::try_join_all(updates)
+            .await
+            .map_err(db::dependency)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,153 @@
+//! The SmsLog (F-SMS-2): one record per message, from pending to a final
+//! status, and how a send attempt ends.
+
+use super::policy::Reason;
+use super::segments::Encoding;
+use super::MessageType;
+use crate::phone::PhoneNumber;
+use serde::{Deserialize, Serialize};
+
+/// Logs are kept this long (TTL).
+pub(crate) const LOG_RETENTION_SECS: i64 = 180 * 24 * 3600;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Pending,
+    Sending,
+    Sent,
+    Delivered,
+    Failed,
+    Suppressed,
+    Deferred,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Related {
+    pub kind: String,
+    pub id: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// Absent options are left out of the item: some attributes are index keys,
+/// which may be missing but never null.
+pub struct SmsLog {
+    pub sms_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    pub to: PhoneNumber,
+    pub body: String,
+    pub message_type: MessageType,
+    pub status: Status,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Reason>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_message_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub attempts: u32,
+    pub segments: u32,
+    pub encoding: Encoding,
+    pub cost_micros: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub related: Option<Related>,
+    pub created_at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivered_at: Option<i64>,
+    /// While the log is not final, when it next needs looking at: a deferred
+    /// message's release time (F-SMS-14), a claimed one's lease end, a pending
+    /// one's time to be queued again. The reconciler reads the `due` index.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_at: Option<i64>,
+    /// The message was handed to the fallback provider (F-SMS-26): every later
+    /// attempt goes there too, never back to the first provider.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub on_fallback: bool,
+}
+
+impl SmsLog {
+    /// A new pending log of `body` as it will be sent, with its segments,
+    /// encoding and estimated cost (F-SMS-2, F-SMS-6).
+    pub fn pending(
+        to: PhoneNumber,
+        message_type: MessageType,
+        body: String,
+        user_id: Option<String>,
+        config: &crate::config::SmsConfig,
+        now_ms: i64,
+    ) -> SmsLog {
+        let analysis = super::segments::analyze(&body);
+        SmsLog {
+            sms_id: crate::ids::new_id(),
+            user_id,
+            cost_micros: super::segments::cost_micros(
+                analysis.segments,
+                to.region(),
+                &config.rates,
+                config.default_rate_micros,
+            ),
+            to,
+            body,
+            message_type,
+            status: Status::Pending,
+            reason: None,
+            provider: None,
+            provider_message_id: None,
+            error: None,
+            attempts: 0,
+            segments: analysis.segments,
+            encoding: analysis.encoding,
+            related: None,
+            created_at: now_ms,
+            sent_at: None,
+            delivered_at: None,
+            // Nobody has queued it yet: due at once, until the outbox says otherwise.
+            due_at: Some(now_ms),
+            on_fallback: false,
+        }
+    }
+
+    /// Pending, sending and deferred logs are in flight: the reconciler
+    /// watches them until they are final.
+    pub fn in_flight(&self) -> bool {
+        matches!(
+            self.status,
+            Status::Pending | Status::Sending | Status::Deferred
+        )
+    }
+}
+
+/// What the reconciler did with a due log.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Reconciled {
+    /// Pending again: to be put on the queue.
+    Requeued,
+    /// Out of attempts: failed.
+    GaveUp,
+}
+
+/// How a send attempt ended.
+pub enum Finish<'a> {
+    Sent {
+        provider: &'a str,
+        provider_message_id: &'a str,
+    },
+    Failed {
+        provider: &'a str,
+        error: &'a str,
+    },
+    /// Back to pending, to be tried again; the reconciler looks at it again
+    /// at `due_at` if the queue has not brought it back by then.
+    Retry {
+        error: &'a str,
+        due_at: i64,
+    },
+    /// Refused after it was queued (a STOP while it waited).
+    Suppressed {
+        reason: Reason,
+    },
+}
