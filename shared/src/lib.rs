@@ -19,6 +19,7 @@ pub mod presence;
 pub mod profile;
 pub mod realtime;
 pub mod sms;
+pub mod wiring;
 pub mod ws;
 
 pub use clock::{now_ms, rfc3339};

@@ -18,7 +18,6 @@ use crate::error::Error;
 use crate::keys::users::{
     connection_owner_key, connection_sk, online_shard, user_pk, CONNECTION_PREFIX,
 };
-use crate::Config;
 use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 
@@ -35,6 +34,14 @@ pub fn is_online(
     has_open_connection || last_seen_ms.is_some_and(|seen| now_ms - seen <= window_secs * 1000)
 }
 
+/// The sharded index of online players (F-MM-1, F-PR-4): how many shards,
+/// and how long after being seen a player still counts as online.
+#[derive(Clone, Copy, Debug)]
+pub struct OnlineIndex {
+    pub shards: u32,
+    pub window_secs: i64,
+}
+
 #[derive(Clone)]
 pub struct Presence {
     client: Client,
@@ -43,11 +50,11 @@ pub struct Presence {
 }
 
 impl Presence {
-    pub fn new(client: Client, config: &Config) -> Self {
+    pub fn new(client: Client, users_table: impl Into<String>, online: OnlineIndex) -> Self {
         Presence {
             client,
-            table: config.tables.users.clone(),
-            shards: config.online_shards,
+            table: users_table.into(),
+            shards: online.shards,
         }
     }
 

@@ -36,21 +36,10 @@ impl Pusher {
         Pusher { client, presence }
     }
 
-    /// The pusher of a function whose configuration names the WebSocket API
-    /// (`WEBSOCKET_API_ENDPOINT`, required).
-    pub fn from_config(
-        sdk: &aws_config::SdkConfig,
-        dynamodb: aws_sdk_dynamodb::Client,
-        config: &crate::Config,
-    ) -> Result<Self, Error> {
-        let endpoint = config
-            .websocket_endpoint
-            .as_deref()
-            .ok_or_else(|| Error::Config("WEBSOCKET_API_ENDPOINT is not set".into()))?;
-        Ok(Pusher::new(
-            management_client(sdk, endpoint),
-            Presence::new(dynamodb, config),
-        ))
+    /// A pusher through the WebSocket API's management endpoint
+    /// (`https://{api}.execute-api.{region}.amazonaws.com/{stage}`).
+    pub fn to_endpoint(sdk: &aws_config::SdkConfig, endpoint: &str, presence: Presence) -> Self {
+        Pusher::new(management_client(sdk, endpoint), presence)
     }
 
     /// Sends `message` to all of the user's connections, concurrently.

@@ -26,8 +26,8 @@ pub async fn function(config: &Config) -> Result<Invoke, Error> {
     let client = db::dynamodb(&sdk);
     db::warm_up(&client, &config.tables.battles).await;
     let app = Arc::new(App {
-        battles: BattleStore::new(client.clone(), config),
-        pusher: Pusher::from_config(&sdk, client, config)?,
+        battles: versus::wiring::battles(&client, config),
+        pusher: versus::wiring::pusher(&sdk, &client, config)?,
     });
     Ok(lambda::typed(move |event: SqsEvent| {
         let app = app.clone();

@@ -17,7 +17,6 @@ use versus::ids::validate_id;
 use versus::lambda::{self, Invoke};
 use versus::phone::PhoneNumber;
 use versus::points::battle_points::BattlePoints;
-use versus::points::tracking::Tracking;
 use versus::profile::Profile;
 use versus::realtime::Pusher;
 use versus::{db, Config, Error};
@@ -55,14 +54,14 @@ pub async fn function(config: &Config) -> Result<Invoke, Error> {
     let sdk = db::aws_config().await;
     let client = db::dynamodb(&sdk);
     db::warm_up(&client, &config.tables.battles).await;
-    let pusher = Pusher::from_config(&sdk, client.clone(), config)?;
+    let pusher = versus::wiring::pusher(&sdk, &client, config)?;
     let battle_points = BattlePoints::new(
-        Tracking::new(client.clone(), config),
+        versus::wiring::tracking(&client, config),
         pusher.clone(),
         config.battle_points,
     );
     let app = Arc::new(App {
-        battles: BattleStore::new(client, config),
+        battles: versus::wiring::battles(&client, config),
         pusher,
         result_listeners: vec![Arc::new(battle_points)],
         config: config.clone(),

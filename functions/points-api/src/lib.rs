@@ -35,9 +35,9 @@ pub async fn function(config: &Config) -> Result<Invoke, Error> {
     let client = db::dynamodb(&sdk);
     db::warm_up(&client, &config.tables.users).await;
     let app = Arc::new(App {
-        tracking: Tracking::new(client.clone(), config),
-        profiles: Profiles::new(client.clone(), config),
-        pusher: Pusher::from_config(&sdk, client.clone(), config)?,
+        tracking: versus::wiring::tracking(&client, config),
+        profiles: versus::wiring::profiles(&client, config),
+        pusher: versus::wiring::pusher(&sdk, &client, config)?,
         client,
         config: config.clone(),
     });
@@ -161,11 +161,11 @@ async fn my_points(State(app): Shared, caller: Caller, Now(now_ms): Now, query: 
         .activities(&caller.user_id, limit, cursor.as_deref())
         .await?;
     let streak = Streak {
-        current: p.current_streak_days,
-        longest: p.longest_streak_days,
-        last_activity_date: p.last_activity_date,
+        current: p.points.current_streak_days,
+        longest: p.points.longest_streak_days,
+        last_activity_date: p.points.last_activity_date,
     };
-    let total = p.total_points;
+    let total = p.points.total_points;
     Ok(Reply(
         200,
         json!({
@@ -175,11 +175,11 @@ async fn my_points(State(app): Shared, caller: Caller, Now(now_ms): Now, query: 
             "points_to_next_tier": rules::points_to_next_tier(total),
             "points_to_next_level": rules::points_to_next_level(total),
             "current_streak_days": rules::streak_on(streak, local_date(now_ms, &p.timezone)),
-            "longest_streak_days": p.longest_streak_days,
+            "longest_streak_days": p.points.longest_streak_days,
             "lifetime": {
-                "quizzes_completed": p.lifetime_quizzes_completed,
-                "projects_created": p.lifetime_projects_created,
-                "comments_posted": p.lifetime_comments_posted,
+                "quizzes_completed": p.points.lifetime_quizzes_completed,
+                "projects_created": p.points.lifetime_projects_created,
+                "comments_posted": p.points.lifetime_comments_posted,
             },
             "recent_activities": activities,
             "next_cursor": next,

@@ -84,11 +84,11 @@ pub fn router(app: Arc<App>) -> Router {
 impl App {
     pub fn new(client: aws_sdk_dynamodb::Client, config: Config, outbox: Outbox) -> Self {
         App {
-            profiles: Profiles::new(client.clone(), &config),
-            presence: Presence::new(client.clone(), &config),
+            profiles: versus::wiring::profiles(&client, &config),
+            presence: versus::wiring::presence(&client, &config),
             preferences: PreferencesStore::new(client.clone(), &config.tables.users),
             sms: outbox.store().clone(),
-            verification: Verification::new(client, &config, outbox),
+            verification: versus::wiring::verification(&client, &config, outbox),
             config,
         }
     }
@@ -99,7 +99,7 @@ impl App {
         profile: &Profile,
         prefs: &versus::sms::policy::Preferences,
     ) -> Result<Value, Error> {
-        let opted_out = match profile.phone_number.as_deref().map(PhoneNumber::parse) {
+        let opted_out = match profile.phone.number.as_deref().map(PhoneNumber::parse) {
             Some(Ok(phone)) => Some(self.sms.is_opted_out(&phone).await?),
             _ => None,
         };
@@ -108,7 +108,8 @@ impl App {
 
     async fn view(&self, profile: &profile::Profile, now_ms: i64) -> Result<Value, Error> {
         let window = self.config.online_window_secs;
-        let recently_seen = presence::is_online(profile.last_seen_at, false, now_ms, window);
+        let recently_seen =
+            presence::is_online(profile.availability.last_seen_at, false, now_ms, window);
         let online = recently_seen
             || !self
                 .presence
@@ -189,12 +190,10 @@ async fn verify_phone(
 async fn remove_phone(State(app): Shared, caller: Caller, Now(now_ms): Now) -> Answer {
     let profile = app.profiles.require(&caller.user_id).await?;
     app.verification
-        .remove(&caller.user_id, profile.phone_number.as_deref())
+        .remove(&caller.user_id, profile.phone.number.as_deref())
         .await?;
     let profile = Profile {
-        phone_number: None,
-        phone_verified: false,
-        phone_verified_at: None,
+        phone: Default::default(),
         ..profile
     };
     Ok(Reply(200, app.view(&profile, now_ms).await?))

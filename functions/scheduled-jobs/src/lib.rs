@@ -42,7 +42,7 @@ pub async fn function(config: &Config) -> Result<Invoke, Error> {
         .clone()
         .ok_or_else(|| Error::Config("JOBS_QUEUE_URL is not set".into()))?;
     let app = Arc::new(App {
-        jobs: Jobs::new(client, config, DEFAULT_PAGE),
+        jobs: versus::wiring::jobs(&client, config, DEFAULT_PAGE),
         sqs: aws_sdk_sqs::Client::new(&sdk),
         queue_url,
         budget: Duration::from_secs(config.job_budget_secs as u64),

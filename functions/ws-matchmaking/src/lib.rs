@@ -54,8 +54,8 @@ pub async fn function(config: &Config) -> Result<Invoke, Error> {
         .as_deref()
         .ok_or_else(|| Error::Config("INVITATION_TIMEOUTS_QUEUE_URL is not set".into()))?;
     let app = Arc::new(App {
-        battles: BattleStore::new(client.clone(), config),
-        pusher: Pusher::from_config(&sdk, client, config)?,
+        battles: versus::wiring::battles(&client, config),
+        pusher: versus::wiring::pusher(&sdk, &client, config)?,
         timer: InvitationTimer::new(&sdk, queue_url),
         config: config.clone(),
     });

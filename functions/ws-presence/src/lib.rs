@@ -35,9 +35,9 @@ pub async fn function(config: &Config) -> Result<Invoke, Error> {
 impl App {
     pub fn new(client: aws_sdk_dynamodb::Client, config: Config) -> Self {
         App {
-            presence: Presence::new(client.clone(), &config),
-            battles: BattleStore::new(client.clone(), &config),
-            profiles: Profiles::new(client, &config),
+            presence: versus::wiring::presence(&client, &config),
+            battles: versus::wiring::battles(&client, &config),
+            profiles: versus::wiring::profiles(&client, &config),
             config,
         }
     }

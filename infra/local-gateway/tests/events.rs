@@ -116,8 +116,7 @@ async fn profile_api_sample_events() {
 async fn ws_presence_sample_events() {
     let stack = Stack::start().await;
     let f = function(&stack, "ws-presence").await;
-    let presence =
-        versus::presence::Presence::new(stack.dynamodb().await, &stack.config("ws-presence"));
+    let presence = versus::wiring::presence(&stack.dynamodb().await, &stack.config("ws-presence"));
     let r = f(event("ws-presence/connect.json")).await.unwrap();
     assert_eq!(r["statusCode"], 200);
     assert_eq!(
@@ -190,8 +189,7 @@ async fn ws_authorizer_sample_events() {
 /// name a connection that exists and its replies can be read).
 async fn socket_of(stack: &Stack, user: &str) -> (common::Socket, String) {
     let socket = stack.connect(Some(&stack.token(user))).await.unwrap();
-    let presence =
-        versus::presence::Presence::new(stack.dynamodb().await, &stack.config("ws-presence"));
+    let presence = versus::wiring::presence(&stack.dynamodb().await, &stack.config("ws-presence"));
     let ids = presence.connections(user, versus::now_ms()).await.unwrap();
     (socket, ids[0].clone())
 }

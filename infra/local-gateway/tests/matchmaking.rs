@@ -39,7 +39,7 @@ async fn set_profile(
 }
 
 async fn profile(stack: &Stack, user: &str) -> versus::profile::Profile {
-    versus::profile::Profiles::new(stack.dynamodb().await, &stack.config("ws-matchmaking"))
+    versus::wiring::profiles(&stack.dynamodb().await, &stack.config("ws-matchmaking"))
         .get(user)
         .await
         .unwrap()
@@ -275,7 +275,11 @@ async fn unanswered_invitations_expire() {
     );
     assert!(battles_items(&stack, "BATTLE#").await.is_empty());
     // The guards are released: the sender may try again at once.
-    assert!(profile(&stack, "xa").await.pending_invitation_id.is_none());
+    assert!(profile(&stack, "xa")
+        .await
+        .guards
+        .pending_invitation_id
+        .is_none());
     send(&mut a, &find("prompt_duel")).await;
     assert_eq!(next_json(&mut a).await["type"], "invitation_sent");
 }
@@ -298,7 +302,11 @@ async fn declined_invitations_free_both_players() {
     assert_eq!(declined["type"], "invitation_declined");
     assert_eq!(declined["by"]["id"], "db");
     for user in ["da", "db"] {
-        assert!(profile(&stack, user).await.pending_invitation_id.is_none());
+        assert!(profile(&stack, user)
+            .await
+            .guards
+            .pending_invitation_id
+            .is_none());
     }
 }
 
@@ -340,7 +348,11 @@ async fn fifty_concurrent_joiners_make_twenty_five_battles() {
         for p in &battle.players {
             assert!(seen.insert(p.id.clone()), "{} is in two battles", p.id);
             assert_eq!(
-                profile(&stack, &p.id).await.active_battle_id.as_deref(),
+                profile(&stack, &p.id)
+                    .await
+                    .guards
+                    .active_battle_id
+                    .as_deref(),
                 Some(battle.battle_id.as_str())
             );
         }

@@ -9,11 +9,9 @@ use common::{until_type, Stack};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use versus::points::award::AwardRequest;
-use versus::points::jobs::{JobName, Jobs, RunOutcome};
-use versus::points::ledger::Ledger;
+use versus::points::jobs::{JobName, RunOutcome};
 use versus::points::rules::ActivityType;
 use versus::points::trackers::week_start;
-use versus::points::tracking::Tracking;
 
 const DAY: i64 = 86_400_000;
 
@@ -279,7 +277,7 @@ async fn streaks_follow_days_in_the_users_time_zone() {
         )
         .await;
     assert_eq!(status, 200);
-    let ledger = Ledger::new(stack.dynamodb().await, &stack.config("points-api"));
+    let ledger = versus::wiring::ledger(&stack.dynamodb().await, &stack.config("points-api"));
     let at = |t: &str| ms(t);
     let mut streaks = Vec::new();
     for t in [
@@ -318,7 +316,7 @@ async fn daily_streak_bonus_is_resumable_and_pays_once() {
     let stack = Stack::start().await;
     let config = stack.config("scheduled-jobs");
     let client = stack.dynamodb().await;
-    let ledger = Ledger::new(client.clone(), &config);
+    let ledger = versus::wiring::ledger(&client, &config);
     let day1 = ms("2026-11-21T12:00:00Z");
     let day2 = day1 + DAY;
     let mut expected = HashMap::new();
@@ -341,7 +339,7 @@ async fn daily_streak_bonus_is_resumable_and_pays_once() {
         expected.insert(user, if i % 3 == 0 { 10 } else { 5 });
     }
     let date = versus::clock::utc_date(day2);
-    let jobs = Jobs::new(client.clone(), &config, 10);
+    let jobs = versus::wiring::jobs(&client, &config, 10);
     let mut pages = 0;
     let mut stop_after_one = || {
         pages += 1;
@@ -435,7 +433,7 @@ async fn weekly_goals_and_side_quests_pay_once() {
     let stack = Stack::start().await;
     let config = stack.config("points-api");
     let client = stack.dynamodb().await;
-    let tracking = Tracking::new(client.clone(), &config);
+    let tracking = versus::wiring::tracking(&client, &config);
     stack.create_profile("g1", "goal_getter").await;
     stack.create_profile("idle", "idle_user").await;
     let monday = "2026-11-23".parse().unwrap();
@@ -445,7 +443,7 @@ async fn weekly_goals_and_side_quests_pay_once() {
         .add_points(&req("g1", 1, ActivityType::Reaction, None), last_week)
         .await
         .unwrap();
-    let jobs = Jobs::new(client.clone(), &config, 100);
+    let jobs = versus::wiring::jobs(&client, &config, 100);
     let RunOutcome::Done(cp) = jobs
         .run(
             JobName::WeeklyGoals,

@@ -4,7 +4,6 @@ mod common;
 
 use common::Stack;
 use serde_json::json;
-use versus::profile::Profiles;
 
 #[tokio::test]
 async fn health_is_public() {
@@ -71,11 +70,11 @@ async fn availability_toggles_and_leaves_the_online_index() {
     assert_eq!(status, 200);
     assert_eq!(body["is_available_for_battles"], false);
     let config = stack.config("profile-api");
-    let profiles = Profiles::new(stack.dynamodb().await, &config);
+    let profiles = versus::wiring::profiles(&stack.dynamodb().await, &config);
     let stored = profiles.get("u1").await.unwrap().unwrap();
-    assert!(!stored.is_available_for_battles);
+    assert!(!stored.availability.is_available_for_battles);
     assert_eq!(
-        stored.online_shard, None,
+        stored.availability.online_shard, None,
         "unavailable players are not in the online index"
     );
 
@@ -93,6 +92,7 @@ async fn availability_toggles_and_leaves_the_online_index() {
         .await
         .unwrap()
         .unwrap()
+        .availability
         .online_shard
         .is_some());
 
@@ -254,12 +254,13 @@ async fn last_seen_is_written_at_most_once_a_minute() {
     let stack = Stack::start().await;
     stack.create_profile("u1", "seen_user").await;
     let config = stack.config("profile-api");
-    let profiles = Profiles::new(stack.dynamodb().await, &config);
+    let profiles = versus::wiring::profiles(&stack.dynamodb().await, &config);
     let first = profiles
         .get("u1")
         .await
         .unwrap()
         .unwrap()
+        .availability
         .last_seen_at
         .unwrap();
 
@@ -269,7 +270,13 @@ async fn last_seen_is_written_at_most_once_a_minute() {
         assert_eq!(status, 200);
     }
     assert_eq!(
-        profiles.get("u1").await.unwrap().unwrap().last_seen_at,
+        profiles
+            .get("u1")
+            .await
+            .unwrap()
+            .unwrap()
+            .availability
+            .last_seen_at,
         Some(first)
     );
 
@@ -279,7 +286,13 @@ async fn last_seen_is_written_at_most_once_a_minute() {
         .await
         .unwrap());
     assert_eq!(
-        profiles.get("u1").await.unwrap().unwrap().last_seen_at,
+        profiles
+            .get("u1")
+            .await
+            .unwrap()
+            .unwrap()
+            .availability
+            .last_seen_at,
         Some(first)
     );
     assert!(profiles
@@ -287,7 +300,13 @@ async fn last_seen_is_written_at_most_once_a_minute() {
         .await
         .unwrap());
     assert_eq!(
-        profiles.get("u1").await.unwrap().unwrap().last_seen_at,
+        profiles
+            .get("u1")
+            .await
+            .unwrap()
+            .unwrap()
+            .availability
+            .last_seen_at,
         Some(first + 60_000)
     );
     // A user without a profile gets no stray item.

@@ -973,11 +973,11 @@ async fn twenty_concurrent_verifications_leave_one_owner() {
         .await
         .unwrap()
         .expect("the number has an owner");
-    let profiles = versus::profile::Profiles::new(client.clone(), &config);
+    let profiles = versus::wiring::profiles(&client, &config);
     let mut holders = vec![];
     for (user, _, _) in &codes {
         let p = profiles.get(user).await.unwrap().unwrap();
-        if p.phone_number.as_deref() == Some(PHONE) {
+        if p.phone.number.as_deref() == Some(PHONE) {
             holders.push(user.clone());
         }
     }

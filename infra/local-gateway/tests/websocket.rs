@@ -26,7 +26,7 @@ async fn open_connections(presence: &Presence, user: &str) -> Vec<String> {
 }
 
 async fn presence(stack: &Stack) -> Presence {
-    Presence::new(stack.dynamodb().await, &stack.config("ws-presence"))
+    versus::wiring::presence(&stack.dynamodb().await, &stack.config("ws-presence"))
 }
 
 #[tokio::test]

@@ -3,14 +3,29 @@
 //! on the condition that the player has none (F-MM-8).
 
 use super::Battle;
+use crate::config::Tables;
 use crate::db::{self, key, s, Cost, Handle, Item, Transaction, TxError};
 use crate::error::Error;
 use crate::keys::battles::{battle_pk, BATTLE_SK};
 use crate::keys::users::profile_key;
 use crate::profile::Profiles;
-use crate::Config;
 use aws_sdk_dynamodb::types::{Put, Update};
 use aws_sdk_dynamodb::Client;
+
+/// The timings of battles and invitations, and the online index the random
+/// pick reads.
+#[derive(Clone, Copy, Debug)]
+pub struct BattleSettings {
+    /// F-MM-2: a random-opponent invitation waits this long for an answer.
+    pub invitation_ttl_secs: i64,
+    /// F-MM-7: a direct invitation (by username) stays open this long.
+    pub direct_invitation_ttl_secs: i64,
+    /// F-MM-6: a private match code is valid this long.
+    pub private_code_ttl_secs: i64,
+    /// F-MM-9: a battle's deadline, counted from its creation.
+    pub battle_duration_secs: i64,
+    pub online_shards: u32,
+}
 
 #[derive(Clone)]
 pub struct BattleStore {
@@ -18,19 +33,26 @@ pub struct BattleStore {
     pub(crate) users_table: String,
     pub(crate) battles_table: String,
     pub(crate) profiles: Profiles,
-    pub(crate) config: Config,
+    pub(crate) config: BattleSettings,
     pub(crate) cursors: crate::cursor::Cursors,
 }
 
 impl BattleStore {
-    pub fn new(client: Client, config: &Config) -> Self {
+    /// `cursors` must sign with a key in the battles table (they page its indexes).
+    pub fn new(
+        client: Client,
+        tables: &Tables,
+        settings: BattleSettings,
+        profiles: Profiles,
+        cursors: crate::cursor::Cursors,
+    ) -> Self {
         BattleStore {
-            profiles: Profiles::new(client.clone(), config),
-            cursors: crate::cursor::Cursors::new(client.clone(), &config.tables.battles),
+            profiles,
+            cursors,
             client,
-            users_table: config.tables.users.clone(),
-            battles_table: config.tables.battles.clone(),
-            config: config.clone(),
+            users_table: tables.users.clone(),
+            battles_table: tables.battles.clone(),
+            config: settings,
         }
     }
 

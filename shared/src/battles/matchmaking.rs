@@ -212,10 +212,10 @@ impl BattleStore {
 
 /// The caller may look for an opponent only when free.
 pub fn check_caller(me: &Profile, now_ms: i64) -> Result<(), Error> {
-    if me.active_battle_id.is_some() {
+    if me.guards.active_battle_id.is_some() {
         return Err(already_in_battle());
     }
-    if me.has_pending_invitation(now_ms) {
+    if me.guards.has_pending_invitation(now_ms) {
         return Err(Error::conflict(
             "invitation_pending",
             "you already have a random-opponent invitation waiting for an answer",

@@ -94,7 +94,7 @@ impl BattleStore {
         stake: Option<i64>,
         now_ms: i64,
     ) -> Result<PrivateMatch, Error> {
-        if creator.active_battle_id.is_some() {
+        if creator.guards.active_battle_id.is_some() {
             return Err(already_in_battle());
         }
         for _ in 0..MAX_CREATE_ATTEMPTS {
@@ -159,7 +159,7 @@ impl BattleStore {
                     "this code has expired; ask for a new one",
                 ));
             }
-            if joiner.active_battle_id.is_some() {
+            if joiner.guards.active_battle_id.is_some() {
                 return Err(already_in_battle());
             }
             let battle = NewBattle {

@@ -64,7 +64,7 @@ impl BattleStore {
             .get(user_id)
             .await?
             .ok_or_else(crate::profile::no_profile)?;
-        if me.active_battle_id.is_some() {
+        if me.guards.active_battle_id.is_some() {
             return Err(already_in_battle());
         }
         let valid_until = now_ms + WAIT_SECS * 1000;

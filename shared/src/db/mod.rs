@@ -90,6 +90,42 @@ pub async fn get_item_counted<T: serde::de::DeserializeOwned>(
         .map_err(Error::from)
 }
 
+/// Reads only `attributes` of one item (strongly consistent) as `T`, adding
+/// the read to `cost`; `None` when the item is absent. Every name is aliased,
+/// so reserved words (`timezone`, `status`) need no care.
+pub async fn get_projected<T: serde::de::DeserializeOwned>(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    key: Item,
+    attributes: &[&str],
+    cost: &mut Cost,
+) -> Result<Option<T>, Error> {
+    let aliases: Vec<String> = (0..attributes.len()).map(|i| format!("#p{i}")).collect();
+    let out = client
+        .get_item()
+        .table_name(table)
+        .set_key(Some(key))
+        .consistent_read(true)
+        .projection_expression(aliases.join(", "))
+        .set_expression_attribute_names(Some(
+            aliases
+                .iter()
+                .cloned()
+                .zip(attributes.iter().map(|a| a.to_string()))
+                .collect(),
+        ))
+        .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total)
+        .send()
+        .await
+        .map_err(dependency)?;
+    cost.read(out.consumed_capacity.as_slice());
+    out.item
+        .filter(|item| !item.is_empty())
+        .map(serde_dynamo::from_item)
+        .transpose()
+        .map_err(Error::from)
+}
+
 /// A page cursor for clients: the `LastEvaluatedKey`, opaque (base64url JSON).
 pub fn encode_cursor(last_key: &Item) -> String {
     use base64::Engine;

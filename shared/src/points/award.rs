@@ -3,7 +3,7 @@
 
 use super::rules::{self, ActivityType, Tier};
 use crate::error::Error;
-use crate::profile::Profile;
+use crate::profile::PointsState;
 use serde::{Deserialize, Serialize};
 
 /// One award may not exceed this (a typo guard, not a business rule).
@@ -100,14 +100,14 @@ pub(crate) fn fingerprint(req: &AwardRequest) -> String {
 
 /// The activity an award records; `tier_at_time` is the tier this award
 /// reaches from the total as read just before it.
-pub fn activity_for(profile: &Profile, req: &AwardRequest, now_ms: i64) -> Activity {
+pub fn activity_for(points: &PointsState, req: &AwardRequest, now_ms: i64) -> Activity {
     Activity {
         activity_id: crate::ids::new_id(),
         user_id: req.user_id.clone(),
         amount: req.amount,
         activity_type: req.activity_type,
         description: req.description.clone(),
-        tier_at_time: rules::tier_for(profile.total_points + req.amount),
+        tier_at_time: rules::tier_for(points.total_points + req.amount),
         created_at: now_ms,
     }
 }

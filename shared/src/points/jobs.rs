@@ -97,11 +97,16 @@ pub struct Jobs {
 }
 
 impl Jobs {
-    pub fn new(client: Client, config: &crate::Config, page: i32) -> Self {
+    pub fn new(
+        client: Client,
+        users_table: impl Into<String>,
+        tracking: Tracking,
+        page: i32,
+    ) -> Self {
         Jobs {
-            tracking: Tracking::new(client.clone(), config),
+            tracking,
             client,
-            table: config.tables.users.clone(),
+            table: users_table.into(),
             page: page.clamp(1, 100),
         }
     }
@@ -205,11 +210,11 @@ impl Jobs {
             .profiles(users)
             .await?
             .into_iter()
-            .filter(|p| p.current_streak_days > 0)
+            .filter(|p| p.points.current_streak_days > 0)
             .map(|p| AwardRequest {
-                amount: rules::streak_bonus(p.current_streak_days),
+                amount: rules::streak_bonus(p.points.current_streak_days),
                 activity_type: ActivityType::StreakBonus,
-                description: format!("{}-day streak!", p.current_streak_days),
+                description: format!("{}-day streak!", p.points.current_streak_days),
                 idempotency_key: Some(format!("streak_bonus:{date}")),
                 user_id: p.user_id,
             })

@@ -18,8 +18,7 @@ use crate::error::Error;
 use crate::keys::users::{
     activity_sk, idempotency_key, leaderboard_shard, profile_key, user_pk, ACTIVITY_PREFIX,
 };
-use crate::profile::Profile;
-use crate::Config;
+use crate::profile::PointsState;
 use aws_sdk_dynamodb::types::{Put, ReturnConsumedCapacity};
 use aws_sdk_dynamodb::Client;
 use serde::{Deserialize, Serialize};
@@ -38,12 +37,18 @@ pub struct Ledger {
 }
 
 impl Ledger {
-    pub fn new(client: Client, config: &Config) -> Self {
+    /// `cursors` must sign with a key in the users table (they page activities).
+    pub fn new(
+        client: Client,
+        users_table: impl Into<String>,
+        leaderboard_shards: u32,
+        cursors: crate::cursor::Cursors,
+    ) -> Self {
         Ledger {
-            cursors: crate::cursor::Cursors::new(client.clone(), &config.tables.users),
+            cursors,
             client,
-            table: config.tables.users.clone(),
-            leaderboard_shards: config.leaderboard_shards,
+            table: users_table.into(),
+            leaderboard_shards,
         }
     }
 
@@ -61,7 +66,7 @@ impl Ledger {
     ) -> Result<Awarded, Error> {
         validate(req)?;
         let before = self.read_profile(&req.user_id, cost).await?;
-        let activity = activity_for(&before, req, now_ms);
+        let activity = activity_for(&before.points, req, now_ms);
         let mut attempt = 0;
         loop {
             let AwardWrites { tx, profile, claim } = self.writes(req, &activity, now_ms)?;
@@ -124,10 +129,14 @@ impl Ledger {
         if !req.activity_type.is_reward() {
             let today = local_date(now_ms, &profile.timezone);
             for _ in 0..3 {
-                if profile.last_activity_date.is_some_and(|d| d >= today) {
+                if profile
+                    .points
+                    .last_activity_date
+                    .is_some_and(|d| d >= today)
+                {
                     break;
                 }
-                let next = rules::streak_after(streak_of(&profile), today);
+                let next = rules::streak_after(streak_of(&profile.points), today);
                 let mut update = self
                     .client
                     .update_item()
@@ -140,7 +149,7 @@ impl Ledger {
                     .expression_attribute_values(":long", n(next.longest))
                     .expression_attribute_values(":today", s(today.to_string()))
                     .return_consumed_capacity(ReturnConsumedCapacity::Total);
-                update = match profile.last_activity_date {
+                update = match profile.points.last_activity_date {
                     Some(prev) => update
                         .condition_expression("last_activity_date = :prev")
                         .expression_attribute_values(":prev", s(prev.to_string())),
@@ -149,22 +158,22 @@ impl Ledger {
                 let applied = db::conditional(update.send().await)?;
                 cost.write(consumed(&applied));
                 if applied.is_some() {
-                    profile.current_streak_days = next.current;
-                    profile.longest_streak_days = next.longest;
-                    profile.last_activity_date = Some(today);
+                    profile.points.current_streak_days = next.current;
+                    profile.points.longest_streak_days = next.longest;
+                    profile.points.last_activity_date = Some(today);
                     break;
                 }
                 // Another award of the same day got there first: read what it wrote.
                 profile = self.read_profile(&req.user_id, cost).await?;
             }
         }
-        let total = profile.total_points;
+        let total = profile.points.total_points;
         let (tier, level) = (rules::tier_for(total), rules::level_for(total));
         let tier_upgraded = self
             .announce(
                 &req.user_id,
                 "announced_tier",
-                profile.announced_tier.unwrap_or(Tier::Ember),
+                profile.points.announced_tier.unwrap_or(Tier::Ember),
                 tier,
                 cost,
             )
@@ -173,7 +182,7 @@ impl Ledger {
             .announce(
                 &req.user_id,
                 "announced_level",
-                profile.announced_level.unwrap_or(1),
+                profile.points.announced_level.unwrap_or(1),
                 level,
                 cost,
             )
@@ -185,8 +194,8 @@ impl Ledger {
             level,
             tier_upgraded,
             level_upgraded,
-            current_streak_days: profile.current_streak_days,
-            longest_streak_days: profile.longest_streak_days,
+            current_streak_days: profile.points.current_streak_days,
+            longest_streak_days: profile.points.longest_streak_days,
             replayed: false,
         })
     }
@@ -231,10 +240,19 @@ impl Ledger {
         }))
     }
 
-    async fn read_profile(&self, user_id: &str, cost: &mut Cost) -> Result<Profile, Error> {
-        db::get_item_counted(&self.client, &self.table, profile_key(user_id), cost)
-            .await?
-            .ok_or_else(no_user)
+    /// The part of the profile an award works with, and nothing else.
+    async fn read_profile(&self, user_id: &str, cost: &mut Cost) -> Result<PointsOwner, Error> {
+        let mut attributes = PointsState::ATTRIBUTES.to_vec();
+        attributes.push("timezone");
+        db::get_projected(
+            &self.client,
+            &self.table,
+            profile_key(user_id),
+            &attributes,
+            cost,
+        )
+        .await?
+        .ok_or_else(no_user)
     }
 
     /// The commit: totals and counters move by addition (commutative, so
@@ -381,6 +399,15 @@ impl Ledger {
     }
 }
 
+/// What an award reads of the profile: the time zone its streak day follows
+/// and the points state (F-PT-4), projected out of the item.
+#[derive(Deserialize)]
+struct PointsOwner {
+    timezone: String,
+    #[serde(flatten)]
+    points: PointsState,
+}
+
 /// An award's transaction and the items whose conditions decide its outcome.
 struct AwardWrites {
     tx: Transaction,
@@ -414,7 +441,7 @@ fn no_user() -> Error {
     )
 }
 
-fn streak_of(p: &Profile) -> Streak {
+fn streak_of(p: &PointsState) -> Streak {
     Streak {
         current: p.current_streak_days,
         longest: p.longest_streak_days,

@@ -21,7 +21,6 @@ use crate::keys::users::{
     goal_tracker_id, quest_key, quest_tracker_id, tracker_key, user_pk, GOAL_TRACKER_PREFIX,
     QUESTS_PK, QUEST_TRACKER_PREFIX,
 };
-use crate::Config;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use aws_sdk_dynamodb::Client;
 use chrono::NaiveDate;
@@ -35,12 +34,17 @@ pub struct Tracking {
 }
 
 impl Tracking {
-    pub fn new(client: Client, config: &Config) -> Self {
+    pub fn new(
+        client: Client,
+        users_table: impl Into<String>,
+        ledger: Ledger,
+        weekly_goal_reward: i64,
+    ) -> Self {
         Tracking {
-            ledger: Ledger::new(client.clone(), config),
+            ledger,
             client,
-            table: config.tables.users.clone(),
-            weekly_goal_reward: config.weekly_goal_reward,
+            table: users_table.into(),
+            weekly_goal_reward,
         }
     }
 

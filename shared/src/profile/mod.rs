@@ -50,6 +50,8 @@ impl PlayerRole {
     }
 }
 
+/// A profile: the player's identity, and one part per concern, each
+/// written by its own owner (the item keeps one flat set of attributes).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Profile {
     pub user_id: String,
@@ -57,14 +59,30 @@ pub struct Profile {
     pub display_name: String,
     pub role: PlayerRole,
     pub timezone: String,
-    pub is_available_for_battles: bool,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Guards the read-modify-write of `PUT /v1/me`.
+    pub version: u64,
+    #[serde(flatten)]
+    pub availability: Availability,
+    #[serde(flatten)]
+    pub guards: Guards,
+    #[serde(flatten)]
+    pub points: PointsState,
+    #[serde(flatten)]
+    pub phone: Phone,
+    /// F-SMS-8, F-SMS-9: written only by `sms::preferences`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sms_preferences: Option<crate::sms::policy::Preferences>,
+}
+
+/// Whether and how the player can be found (F-MM-1, F-PR-2..5): written by
+/// `PUT /v1/me`, the availability switch and the `last_seen_at` refresh.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Availability {
+    pub is_available_for_battles: bool,
     #[serde(default)]
     pub last_seen_at: Option<i64>,
-    #[serde(default)]
-    pub total_points: i64,
-    pub version: u64,
     /// Present while the player may be picked at random (an available player);
     /// absent otherwise, which keeps the profile out of the sparse online index.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -75,13 +93,31 @@ pub struct Profile {
     /// Admin or service, from the token (F-ID-2): never picked as an opponent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub privileged_role: Option<PrivilegedRole>,
+}
+
+/// The matchmaking guards (F-MM-8, F-MM-1), written only inside the battle
+/// and invitation transactions, each on a condition.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Guards {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active_battle_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_invitation_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_until: Option<i64>,
-    /// Points state (F-PT-1, F-PT-4, F-PT-5), written only by the ledger.
+}
+
+impl Guards {
+    pub fn has_pending_invitation(&self, now_ms: i64) -> bool {
+        self.pending_invitation_id.is_some() && self.pending_until.is_some_and(|u| u > now_ms)
+    }
+}
+
+/// Points state (F-PT-1, F-PT-4..6), written only by the ledger.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PointsState {
+    #[serde(default)]
+    pub total_points: i64,
     #[serde(default)]
     pub current_streak_days: u32,
     #[serde(default)]
@@ -94,21 +130,46 @@ pub struct Profile {
     pub lifetime_projects_created: u64,
     #[serde(default)]
     pub lifetime_comments_posted: u64,
-    /// F-SMS-18: the user's number, and whether (since when) it is verified.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phone_number: Option<String>,
-    #[serde(default)]
-    pub phone_verified: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phone_verified_at: Option<i64>,
     /// The highest tier and level an award has announced (F-PT-6).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub announced_tier: Option<crate::points::rules::Tier>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub announced_level: Option<u32>,
-    /// F-SMS-8, F-SMS-9: written only by `sms::preferences`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sms_preferences: Option<crate::sms::policy::Preferences>,
+}
+
+impl PointsState {
+    /// The attributes of the item this part is read from (a projection).
+    pub const ATTRIBUTES: [&'static str; 9] = [
+        "total_points",
+        "current_streak_days",
+        "longest_streak_days",
+        "last_activity_date",
+        "lifetime_quizzes_completed",
+        "lifetime_projects_created",
+        "lifetime_comments_posted",
+        "announced_tier",
+        "announced_level",
+    ];
+}
+
+/// F-SMS-18: the user's number, and whether (since when) it is verified;
+/// written only by phone verification.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Phone {
+    #[serde(
+        rename = "phone_number",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub number: Option<String>,
+    #[serde(rename = "phone_verified", default)]
+    pub verified: bool,
+    #[serde(
+        rename = "phone_verified_at",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub verified_at: Option<i64>,
 }
 
 impl Profile {
@@ -116,14 +177,10 @@ impl Profile {
     /// Being online is established by the index the candidate came from.
     pub fn can_be_picked_by(&self, caller_id: &str, now_ms: i64) -> bool {
         self.user_id != caller_id
-            && self.is_available_for_battles
-            && self.privileged_role.is_none()
-            && self.active_battle_id.is_none()
-            && !self.has_pending_invitation(now_ms)
-    }
-
-    pub fn has_pending_invitation(&self, now_ms: i64) -> bool {
-        self.pending_invitation_id.is_some() && self.pending_until.is_some_and(|u| u > now_ms)
+            && self.availability.is_available_for_battles
+            && self.availability.privileged_role.is_none()
+            && self.guards.active_battle_id.is_none()
+            && !self.guards.has_pending_invitation(now_ms)
     }
 }
 
@@ -218,8 +275,11 @@ pub fn apply_input(
             timezone: timezone.unwrap_or_else(|| p.timezone.clone()),
             updated_at: now_ms,
             version: p.version + 1,
-            privileged_role,
-            online_shard: shard_if(p.is_available_for_battles),
+            availability: Availability {
+                privileged_role,
+                online_shard: shard_if(p.availability.is_available_for_battles),
+                ..p.availability.clone()
+            },
             ..p.clone()
         }),
         None => {
@@ -231,30 +291,20 @@ pub fn apply_input(
                 username,
                 role: role.unwrap_or(PlayerRole::Explorer),
                 timezone: timezone.unwrap_or_else(|| "UTC".into()),
-                is_available_for_battles: true,
                 created_at: now_ms,
                 updated_at: now_ms,
-                last_seen_at: Some(now_ms),
-                total_points: 0,
                 version: 1,
-                online_shard: shard_if(true),
-                online_until: None,
-                privileged_role,
-                active_battle_id: None,
-                pending_invitation_id: None,
-                pending_until: None,
-                current_streak_days: 0,
-                longest_streak_days: 0,
-                last_activity_date: None,
-                lifetime_quizzes_completed: 0,
-                lifetime_projects_created: 0,
-                lifetime_comments_posted: 0,
-                announced_tier: None,
-                announced_level: None,
+                availability: Availability {
+                    is_available_for_battles: true,
+                    last_seen_at: Some(now_ms),
+                    online_shard: shard_if(true),
+                    online_until: None,
+                    privileged_role,
+                },
+                guards: Guards::default(),
+                points: PointsState::default(),
+                phone: Phone::default(),
                 sms_preferences: None,
-                phone_number: None,
-                phone_verified: false,
-                phone_verified_at: None,
             })
         }
     }
@@ -269,23 +319,23 @@ pub fn owner_view(p: &Profile, online: bool) -> Value {
         "display_name": p.display_name,
         "role": p.role,
         "timezone": p.timezone,
-        "is_available_for_battles": p.is_available_for_battles,
+        "is_available_for_battles": p.availability.is_available_for_battles,
         "online": online,
-        "active_battle_id": p.active_battle_id,
+        "active_battle_id": p.guards.active_battle_id,
         "phone": {
-            "number": p.phone_number,
-            "verified": p.phone_verified,
-            "verified_at": p.phone_verified_at.map(rfc3339),
+            "number": p.phone.number,
+            "verified": p.phone.verified,
+            "verified_at": p.phone.verified_at.map(rfc3339),
         },
-        "last_seen_at": p.last_seen_at.map(rfc3339),
+        "last_seen_at": p.availability.last_seen_at.map(rfc3339),
         "created_at": rfc3339(p.created_at),
         "updated_at": rfc3339(p.updated_at),
         "points": {
-            "total_points": p.total_points,
-            "tier": rules::tier_for(p.total_points),
-            "level": rules::level_for(p.total_points),
-            "points_to_next_tier": rules::points_to_next_tier(p.total_points),
-            "points_to_next_level": rules::points_to_next_level(p.total_points),
+            "total_points": p.points.total_points,
+            "tier": rules::tier_for(p.points.total_points),
+            "level": rules::level_for(p.points.total_points),
+            "points_to_next_tier": rules::points_to_next_tier(p.points.total_points),
+            "points_to_next_level": rules::points_to_next_level(p.points.total_points),
         },
     })
 }
@@ -328,10 +378,10 @@ mod tests {
         assert_eq!(p.display_name, "Ann_1");
         assert_eq!(p.role, PlayerRole::Explorer);
         assert_eq!(p.timezone, "UTC");
-        assert!(p.is_available_for_battles);
+        assert!(p.availability.is_available_for_battles);
         assert_eq!(p.version, 1);
         assert_eq!(
-            p.online_shard.as_deref(),
+            p.availability.online_shard.as_deref(),
             Some(online_shard("u1", 16).as_str())
         );
     }
@@ -364,12 +414,12 @@ mod tests {
             ..player("a1")
         };
         let p = apply_input(None, input(Some("boss")), &admin, 5, 16).unwrap();
-        assert_eq!(p.online_shard, None);
-        assert_eq!(p.privileged_role, Some(PrivilegedRole::Admin));
+        assert_eq!(p.availability.online_shard, None);
+        assert_eq!(p.availability.privileged_role, Some(PrivilegedRole::Admin));
         assert!(!p.can_be_picked_by("someone", 5));
         // The same account with a player token later: back in the index.
         let q = apply_input(Some(&p), ProfileInput::default(), &player("a1"), 6, 16).unwrap();
-        assert!(q.online_shard.is_some());
+        assert!(q.availability.online_shard.is_some());
         assert!(q.can_be_picked_by("someone", 6));
     }
 
@@ -377,25 +427,19 @@ mod tests {
     fn pick_filter() {
         let p = apply_input(None, input(Some("ann")), &player("u1"), 5, 16).unwrap();
         assert!(!p.can_be_picked_by("u1", 5), "never yourself");
-        let busy = Profile {
-            active_battle_id: Some("b".into()),
-            ..p.clone()
-        };
+        let mut busy = p.clone();
+        busy.guards.active_battle_id = Some("b".into());
         assert!(!busy.can_be_picked_by("u2", 5));
-        let invited = Profile {
-            pending_invitation_id: Some("i".into()),
-            pending_until: Some(100),
-            ..p.clone()
-        };
+        let mut invited = p.clone();
+        invited.guards.pending_invitation_id = Some("i".into());
+        invited.guards.pending_until = Some(100);
         assert!(!invited.can_be_picked_by("u2", 99));
         assert!(
             invited.can_be_picked_by("u2", 100),
             "a lapsed invitation no longer counts"
         );
-        let away = Profile {
-            is_available_for_battles: false,
-            ..p
-        };
+        let mut away = p;
+        away.availability.is_available_for_battles = false;
         assert!(!away.can_be_picked_by("u2", 5));
     }
 

@@ -6,7 +6,7 @@ use crate::auth::Caller;
 use crate::db::{self, n, s, Cost, Transaction, TxError, UpdateExpr};
 use crate::error::Error;
 use crate::keys::users::{online_shard, profile_key, username_key};
-use crate::Config;
+use crate::presence::OnlineIndex;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValue};
 use aws_sdk_dynamodb::Client;
 
@@ -21,12 +21,12 @@ pub struct Profiles {
 }
 
 impl Profiles {
-    pub fn new(client: Client, config: &Config) -> Self {
+    pub fn new(client: Client, users_table: impl Into<String>, online: OnlineIndex) -> Self {
         Profiles {
             client,
-            table: config.tables.users.clone(),
-            shards: config.online_shards,
-            online_window_ms: config.online_window_secs * 1000,
+            table: users_table.into(),
+            shards: online.shards,
+            online_window_ms: online.window_secs * 1000,
         }
     }
 
@@ -74,7 +74,7 @@ impl Profiles {
             let mut next =
                 apply_input(current.as_ref(), input.clone(), caller, now_ms, self.shards)?;
             if current.is_none() {
-                next.online_until = Some(now_ms + self.online_window_ms);
+                next.availability.online_until = Some(now_ms + self.online_window_ms);
             }
             match self.write(current.as_ref(), &next).await {
                 Ok(()) => return Ok((next, current.is_none())),
@@ -116,6 +116,7 @@ impl Profiles {
                 let role =
                     serde_dynamo::to_attribute_value(next.role).map_err(|e| failed(e.into()))?;
                 let privileged = next
+                    .availability
                     .privileged_role
                     .map(serde_dynamo::to_attribute_value)
                     .transpose()
@@ -128,7 +129,10 @@ impl Profiles {
                         .set("timezone", s(&next.timezone))
                         .set("updated_at", n(next.updated_at))
                         .set("version", n(next.version))
-                        .set_or_remove("online_shard", next.online_shard.as_ref().map(s))
+                        .set_or_remove(
+                            "online_shard",
+                            next.availability.online_shard.as_ref().map(s),
+                        )
                         .set_or_remove("privileged_role", privileged)
                         .condition("#version = :read_version")
                         .value(":read_version", n(c.version))

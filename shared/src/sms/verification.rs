@@ -68,13 +68,20 @@ pub struct Verified {
 }
 
 impl Verification {
-    pub fn new(client: Client, config: &crate::Config, outbox: Outbox) -> Self {
+    /// `line_kinds`: the kinds of line codes may go to (F-SMS-27).
+    pub fn new(
+        client: Client,
+        tables: &crate::config::Tables,
+        line_kinds: Vec<crate::phone::LineKind>,
+        profiles: crate::profile::Profiles,
+        outbox: Outbox,
+    ) -> Self {
         Verification {
-            profiles: crate::profile::Profiles::new(client.clone(), config),
+            profiles,
             client,
-            users_table: config.tables.users.clone(),
-            sms_table: config.tables.sms.clone(),
-            line_kinds: config.sms.verification_line_kinds.clone(),
+            users_table: tables.users.clone(),
+            sms_table: tables.sms.clone(),
+            line_kinds,
             outbox,
         }
     }
@@ -251,7 +258,7 @@ impl Verification {
         if let Some(owner) = &previous_owner {
             tx.update(release_update(&self.users_table, owner, phone));
         }
-        if let Some(old) = me.phone_number.as_deref().filter(|p| *p != phone) {
+        if let Some(old) = me.phone.number.as_deref().filter(|p| *p != phone) {
             tx.delete(self.release_claim(old, user_id));
         }
         match tx.commit(&self.client, &mut Cost::default()).await {

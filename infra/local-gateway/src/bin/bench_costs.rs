@@ -12,10 +12,9 @@ use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use futures::stream::{self, StreamExt};
 use std::collections::HashMap;
 use versus::battles::matchmaking::FindOutcome;
-use versus::battles::BattleStore;
 use versus::db::Cost;
 use versus::keys::users::online_shard;
-use versus::profile::{PlayerRole, Profile};
+use versus::profile::{Availability, PlayerRole, PointsState, Profile};
 
 const FINDS: usize = 40;
 const SHARDS: u32 = 16;
@@ -53,7 +52,7 @@ async fn main() {
         populate(&client, &config.tables.users, size, now).await;
         let load_secs = started.elapsed().as_secs_f64();
 
-        let store = BattleStore::new(client.clone(), &config);
+        let store = versus::wiring::battles(&client, &config);
         let mut costs: Vec<Cost> = Vec::new();
         let mut invited = 0;
         for run in 0..FINDS {
@@ -96,7 +95,7 @@ async fn points_costs(client: &aws_sdk_dynamodb::Client) {
         .expect("tables and configuration");
     let now = versus::now_ms();
     populate(client, &config.tables.users, 1_000, now).await;
-    let ledger = versus::points::ledger::Ledger::new(client.clone(), &config);
+    let ledger = versus::wiring::ledger(client, &config);
     // Pass 0: each user's first award of the day (streak write, first
     // announcements); pass 1: a later award the same day (the common case).
     let mut by_kind: HashMap<(usize, bool), Vec<Cost>> = HashMap::new();
@@ -165,23 +164,25 @@ fn profile(i: usize, now: i64) -> Profile {
         now - 86_400_000
     };
     Profile {
-        online_shard: Some(online_shard(&id, SHARDS)),
-        online_until: Some(seen + 300_000),
+        availability: Availability {
+            is_available_for_battles: true,
+            last_seen_at: Some(seen),
+            online_shard: Some(online_shard(&id, SHARDS)),
+            online_until: Some(seen + 300_000),
+            privileged_role: None,
+        },
+        points: PointsState {
+            total_points: (i % 5000) as i64,
+            ..Default::default()
+        },
         user_id: id,
         username: format!("player{i}"),
         display_name: format!("Player {i}"),
         role: PlayerRole::Explorer,
         timezone: "UTC".into(),
-        is_available_for_battles: true,
         created_at: now,
         updated_at: now,
-        last_seen_at: Some(seen),
-        total_points: (i % 5000) as i64,
         version: 1,
-        privileged_role: None,
-        active_battle_id: None,
-        pending_invitation_id: None,
-        pending_until: None,
         ..Default::default()
     }
 }

@@ -112,7 +112,7 @@ pub fn verification(
         aws_sdk_sqs::Client::new(sdk),
         config.sms.clone(),
     );
-    versus::sms::verification::Verification::new(client, &config, outbox)
+    versus::wiring::verification(&client, &config, outbox)
 }
 
 /// Runs the SMS reconciler now (`ReconcileSms`) and returns its result.

@@ -1,0 +1,103 @@
+//! The composition root: each store built from the configuration, handed
+//! only what it uses (its client, its table, its own settings) and the
+//! stores it works with. Stores never read `Config` nor build one another;
+//! functions, tests and benches build them here.
+
+use crate::battles::creation::BattleSettings;
+use crate::battles::BattleStore;
+use crate::cursor::Cursors;
+use crate::error::Error;
+use crate::points::jobs::Jobs;
+use crate::points::ledger::Ledger;
+use crate::points::tracking::Tracking;
+use crate::presence::{OnlineIndex, Presence};
+use crate::profile::Profiles;
+use crate::realtime::Pusher;
+use crate::sms::outbox::Outbox;
+use crate::sms::verification::Verification;
+use crate::Config;
+use aws_sdk_dynamodb::Client;
+
+pub fn online_index(config: &Config) -> OnlineIndex {
+    OnlineIndex {
+        shards: config.online_shards,
+        window_secs: config.online_window_secs,
+    }
+}
+
+pub fn profiles(client: &Client, config: &Config) -> Profiles {
+    Profiles::new(client.clone(), &config.tables.users, online_index(config))
+}
+
+pub fn presence(client: &Client, config: &Config) -> Presence {
+    Presence::new(client.clone(), &config.tables.users, online_index(config))
+}
+
+pub fn battles(client: &Client, config: &Config) -> BattleStore {
+    let settings = BattleSettings {
+        invitation_ttl_secs: config.invitation_ttl_secs,
+        direct_invitation_ttl_secs: config.direct_invitation_ttl_secs,
+        private_code_ttl_secs: config.private_code_ttl_secs,
+        battle_duration_secs: config.battle_duration_secs,
+        online_shards: config.online_shards,
+    };
+    BattleStore::new(
+        client.clone(),
+        &config.tables,
+        settings,
+        profiles(client, config),
+        Cursors::new(client.clone(), &config.tables.battles),
+    )
+}
+
+pub fn ledger(client: &Client, config: &Config) -> Ledger {
+    Ledger::new(
+        client.clone(),
+        &config.tables.users,
+        config.leaderboard_shards,
+        Cursors::new(client.clone(), &config.tables.users),
+    )
+}
+
+pub fn tracking(client: &Client, config: &Config) -> Tracking {
+    Tracking::new(
+        client.clone(),
+        &config.tables.users,
+        ledger(client, config),
+        config.weekly_goal_reward,
+    )
+}
+
+/// The scheduled jobs, reading `page` users per query.
+pub fn jobs(client: &Client, config: &Config, page: i32) -> Jobs {
+    Jobs::new(
+        client.clone(),
+        &config.tables.users,
+        tracking(client, config),
+        page,
+    )
+}
+
+pub fn verification(client: &Client, config: &Config, outbox: Outbox) -> Verification {
+    Verification::new(
+        client.clone(),
+        &config.tables,
+        config.sms.verification_line_kinds.clone(),
+        profiles(client, config),
+        outbox,
+    )
+}
+
+/// The pusher of a function whose configuration names the WebSocket API
+/// (`WEBSOCKET_API_ENDPOINT`, required).
+pub fn pusher(
+    sdk: &aws_config::SdkConfig,
+    client: &Client,
+    config: &Config,
+) -> Result<Pusher, Error> {
+    let endpoint = config
+        .websocket_endpoint
+        .as_deref()
+        .ok_or_else(|| Error::Config("WEBSOCKET_API_ENDPOINT is not set".into()))?;
+    Ok(Pusher::to_endpoint(sdk, endpoint, presence(client, config)))
+}
