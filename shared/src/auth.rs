@@ -166,7 +166,7 @@ impl TokenVerifier {
             decode_header(token).map_err(|_| Error::Unauthorized("malformed token".into()))?;
         let (key, algorithm) = match &self.config.keys {
             JwtKeys::DevSecret(secret) => (
-                DecodingKey::from_secret(secret.as_bytes()),
+                DecodingKey::from_secret(secret.expose().as_bytes()),
                 Algorithm::HS256,
             ),
             JwtKeys::Jwks { url } => {

@@ -2,6 +2,7 @@
 //! gateway, from the environment `template.yaml` gives the function).
 
 use crate::error::Error;
+use crate::secret::Secret;
 use std::collections::HashMap;
 
 /// How callers are authenticated when a function has to verify a token itself
@@ -9,7 +10,7 @@ use std::collections::HashMap;
 #[derive(Clone, Debug)]
 pub enum JwtKeys {
     /// Local development: HS256 tokens signed with a per-checkout secret.
-    DevSecret(String),
+    DevSecret(Secret),
     /// Deployed: RS256/ES256 tokens checked against the issuer's JWKS.
     Jwks { url: String },
 }
@@ -116,7 +117,7 @@ pub struct TwilioConfig {
     pub account_sid: Option<String>,
     /// Signs requests to Twilio and verifies Twilio's webhook signatures
     /// (F-SMS-11); unset: Twilio webhooks answer 503.
-    pub auth_token: Option<String>,
+    pub auth_token: Option<Secret>,
     /// A number (`+1555…`) or a Messaging Service SID (`MG…`).
     pub from: Option<String>,
     /// `https://api.twilio.com`; tests point it at a stub.
@@ -128,11 +129,11 @@ pub struct DmarkConfig {
     /// `https://sms.dmarkmobile.com`
     pub base_url: Option<String>,
     pub username: Option<String>,
-    pub password: Option<String>,
+    pub password: Option<Secret>,
     /// How long a token without a readable `exp` is kept (seed 003: 3000 s).
     pub token_fallback_secs: i64,
     /// Shared secret DMark's delivery reports carry back in their URL (F-SMS-11).
-    pub dlr_secret: Option<String>,
+    pub dlr_secret: Option<Secret>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -190,7 +191,7 @@ impl Config {
             get("JWT_JWKS_URL"),
             get("JWT_ISSUER"),
         ) {
-            (Some(secret), _, _) => JwtKeys::DevSecret(secret),
+            (Some(secret), _, _) => JwtKeys::DevSecret(secret.into()),
             (None, Some(url), _) => JwtKeys::Jwks { url },
             (None, None, Some(issuer)) => JwtKeys::Jwks {
                 url: format!("{}/.well-known/jwks.json", issuer.trim_end_matches('/')),
@@ -272,7 +273,7 @@ impl Config {
                 requeue_after_secs: bounded("SMS_REQUEUE_AFTER_SECONDS", 120, 1..=3600)?,
                 twilio: TwilioConfig {
                     account_sid: get("TWILIO_ACCOUNT_SID"),
-                    auth_token: get("TWILIO_AUTH_TOKEN"),
+                    auth_token: get("TWILIO_AUTH_TOKEN").map(Secret::from),
                     from: get("TWILIO_FROM"),
                     api_base: get("TWILIO_API_BASE")
                         .unwrap_or_else(|| "https://api.twilio.com".into())
@@ -282,9 +283,9 @@ impl Config {
                 dmark: DmarkConfig {
                     base_url: get("DMARK_BASE_URL").map(|u| u.trim_end_matches('/').to_string()),
                     username: get("DMARK_USERNAME"),
-                    password: get("DMARK_PASSWORD"),
+                    password: get("DMARK_PASSWORD").map(Secret::from),
                     token_fallback_secs: bounded("DMARK_TOKEN_FALLBACK_SECONDS", 3000, 1..=86_400)?,
-                    dlr_secret: get("DMARK_DLR_SECRET"),
+                    dlr_secret: get("DMARK_DLR_SECRET").map(Secret::from),
                 },
                 sns: SnsConfig {
                     sender_id: get("SNS_SENDER_ID"),
@@ -404,6 +405,22 @@ mod tests {
         assert_eq!(c.private_code_ttl_secs, 900);
         assert!(c.invitation_timeouts_queue_url.is_none());
         assert!(matches!(c.jwt.keys, JwtKeys::DevSecret(_)));
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let mut env = base();
+        for (k, v) in [
+            ("JWT_DEV_SECRET", "dev-secret-value"),
+            ("TWILIO_AUTH_TOKEN", "twilio-token-value"),
+            ("DMARK_PASSWORD", "dmark-password-value"),
+            ("DMARK_DLR_SECRET", "dlr-secret-value"),
+        ] {
+            env.insert(k.into(), v.into());
+        }
+        let printed = format!("{:?}", Config::from_map(&env).unwrap());
+        assert!(!printed.contains("-value"), "{printed}");
+        assert!(printed.contains("[redacted]"));
     }
 
     #[test]

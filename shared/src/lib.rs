@@ -18,6 +18,7 @@ pub mod points;
 pub mod presence;
 pub mod profile;
 pub mod realtime;
+pub mod secret;
 pub mod sms;
 pub mod wiring;
 pub mod ws;

@@ -26,6 +26,7 @@ use std::sync::Arc;
 use versus::http::routing::{self, get, post, Now, RawBody, Reply, Router};
 use versus::lambda::{self, Invoke};
 use versus::phone::PhoneNumber;
+use versus::secret::Secret;
 use versus::sms::inbound::{self, Keyword};
 use versus::sms::preferences::PreferencesStore;
 use versus::sms::store::SmsStore;
@@ -135,7 +136,8 @@ impl App {
             .sms
             .twilio
             .auth_token
-            .as_deref()
+            .as_ref()
+            .map(Secret::expose)
             .ok_or_else(|| Error::Dependency("TWILIO_AUTH_TOKEN is not configured".into()))?;
         let params: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
         let host = req
@@ -272,7 +274,8 @@ impl App {
             .sms
             .dmark
             .dlr_secret
-            .as_deref()
+            .as_ref()
+            .map(Secret::expose)
             .ok_or_else(|| Error::Dependency("DMARK_DLR_SECRET is not configured".into()))?;
         let mut params: Vec<(String, String)> =
             form_urlencoded::parse(req.uri.query().unwrap_or("").as_bytes())

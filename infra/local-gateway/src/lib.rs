@@ -247,7 +247,7 @@ pub async fn start(options: Options) -> Result<Running, String> {
         // The HTTP API's JWT authorizer: the template's issuer and audience,
         // checked by the same rules as the WebSocket authorizer (F-ID-1).
         verifier: TokenVerifier::new(JwtConfig {
-            keys: JwtKeys::DevSecret(options.dev_secret.clone()),
+            keys: JwtKeys::DevSecret(options.dev_secret.clone().into()),
             issuer: template
                 .parameter("JwtIssuer")
                 .unwrap_or_else(|| LOCAL_ISSUER.into()),

@@ -28,7 +28,7 @@ pub struct Dmark {
     http: reqwest::Client,
     base_url: String,
     username: String,
-    password: String,
+    password: crate::secret::Secret,
     fallback_secs: i64,
     dlr_base: Option<String>,
     dynamodb: aws_sdk_dynamodb::Client,
@@ -76,14 +76,16 @@ impl Dmark {
         let dlr_base = match (webhook_base_url, &config.dlr_secret) {
             (Some(base), Some(secret)) => Some(format!(
                 "{base}/v1/webhooks/dmark/dlr?secret={}",
-                form_urlencoded::byte_serialize(secret.as_bytes()).collect::<String>()
+                form_urlencoded::byte_serialize(secret.expose().as_bytes()).collect::<String>()
             )),
             _ => None,
         };
         Ok(Dmark {
             base_url: required(&config.base_url, "DMARK_BASE_URL")?,
             username: required(&config.username, "DMARK_USERNAME")?,
-            password: required(&config.password, "DMARK_PASSWORD")?,
+            password: config.password.clone().ok_or_else(|| {
+                Error::Config("DMARK_PASSWORD is required by the dmark SMS provider".into())
+            })?,
             fallback_secs: config.token_fallback_secs,
             dlr_base,
             http,
@@ -129,7 +131,9 @@ impl Dmark {
         let response = self
             .http
             .post(format!("{}/api/get_token/", self.base_url))
-            .json(&serde_json::json!({"username": self.username, "password": self.password}))
+            .json(
+                &serde_json::json!({"username": self.username, "password": self.password.expose()}),
+            )
             .send()
             .await
             .map_err(|e| SendError::Transient(format!("dmark token: {e}")))?;

@@ -12,7 +12,7 @@ pub struct Twilio {
     http: reqwest::Client,
     messages_url: String,
     account_sid: String,
-    auth_token: String,
+    auth_token: crate::secret::Secret,
     from: String,
     status_callback: Option<String>,
 }
@@ -34,7 +34,9 @@ impl Twilio {
                 "{}/2010-04-01/Accounts/{account_sid}/Messages.json",
                 config.api_base
             ),
-            auth_token: required(&config.auth_token, "TWILIO_AUTH_TOKEN")?,
+            auth_token: config.auth_token.clone().ok_or_else(|| {
+                Error::Config("TWILIO_AUTH_TOKEN is required by the twilio SMS provider".into())
+            })?,
             from: required(&config.from, "TWILIO_FROM")?,
             status_callback: webhook_base_url
                 .map(|base| format!("{base}/v1/webhooks/twilio/status")),
@@ -70,7 +72,7 @@ impl Provider for Twilio {
             let response = self
                 .http
                 .post(&self.messages_url)
-                .basic_auth(&self.account_sid, Some(&self.auth_token))
+                .basic_auth(&self.account_sid, Some(self.auth_token.expose()))
                 .header("content-type", "application/x-www-form-urlencoded")
                 .body(self.form(message))
                 .send()
