@@ -4,7 +4,7 @@
 use super::log::SmsLog;
 use super::policy::Reason;
 use super::store::SmsStore;
-use crate::db::{self, n, retry, Cost, Handle, Transaction};
+use crate::db::{self, n, retry, Cost, Handle, Transaction, UpdateExpr};
 use crate::error::Error;
 use crate::keys::sms::{cost_day_key, cost_month_key, limit_count_key, limit_gap_key};
 use aws_sdk_dynamodb::types::Update;
@@ -151,18 +151,17 @@ impl SmsStore {
             cost_day_key(&day.to_string()),
         ]
         .map(|counter| {
-            self.client
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(counter))
-                // Every name aliased: `segments` is a DynamoDB reserved word.
-                .update_expression("ADD #m :one, #s :seg, #c :cost")
-                .expression_attribute_names("#m", "messages")
-                .expression_attribute_names("#s", "segments")
-                .expression_attribute_names("#c", "cost_micros")
-                .expression_attribute_values(":one", n(1))
-                .expression_attribute_values(":seg", n(log.segments))
-                .expression_attribute_values(":cost", n(log.cost_micros))
+            // Aliased by the builder: `segments` is a DynamoDB reserved word.
+            UpdateExpr::new()
+                .add("messages", n(1))
+                .add("segments", n(log.segments))
+                .add("cost_micros", n(log.cost_micros))
+                .apply(
+                    self.client
+                        .update_item()
+                        .table_name(&self.table)
+                        .set_key(Some(counter)),
+                )
                 .send()
         });
         futures::future::try_join_all(updates)

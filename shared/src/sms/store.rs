@@ -2,7 +2,7 @@
 //! F-SMS-4), delivery receipts (F-SMS-15) and the opt-out list (F-SMS-11).
 //! The limit and cost counters are in `limits`; the records' shapes in `log`.
 
-use crate::db::{self, n, s, Cost, Item, Transaction};
+use crate::db::{self, n, s, Cost, Item, Transaction, UpdateExpr};
 use crate::error::Error;
 use crate::keys::sms::{log_id_of_pk, log_key, optout_key};
 
@@ -142,45 +142,39 @@ impl SmsStore {
     /// Moves a claimed log on: sent (with the provider's id), failed, or back
     /// to pending for another attempt.
     pub async fn finish(&self, id: &str, outcome: Finish<'_>, now_ms: i64) -> Result<(), Error> {
-        let mut update = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(log_key(id)))
-            .condition_expression("#status = :sending")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":sending", s("sending"));
-        update = match outcome {
+        let done = |update: UpdateExpr, status: &str| {
+            update
+                .set("status", s(status))
+                .remove("due_shard")
+                .remove("due_at")
+        };
+        let update = match outcome {
             Finish::Sent {
                 provider,
                 provider_message_id,
-            } => update
-                .update_expression(
-                    "SET #status = :sent, provider = :p, provider_message_id = :pid, sent_at = :now REMOVE due_shard, due_at",
-                )
-                .expression_attribute_values(":sent", s("sent"))
-                .expression_attribute_values(":p", s(provider))
-                .expression_attribute_values(":pid", s(provider_message_id))
-                .expression_attribute_values(":now", n(now_ms)),
-            Finish::Failed { provider, error } => update
-                .update_expression(
-                    "SET #status = :failed, provider = :p, #error = :e REMOVE due_shard, due_at",
-                )
-                .expression_attribute_names("#error", "error")
-                .expression_attribute_values(":failed", s("failed"))
-                .expression_attribute_values(":p", s(provider))
-                .expression_attribute_values(":e", s(error)),
-            Finish::Suppressed { reason } => update
-                .update_expression("SET #status = :suppressed, reason = :r REMOVE due_shard, due_at")
-                .expression_attribute_values(":suppressed", s("suppressed"))
-                .expression_attribute_values(":r", serde_dynamo::to_attribute_value(reason)?),
-            Finish::Retry { error, due_at } => update
-                .update_expression("SET #status = :pending, #error = :e, due_at = :due")
-                .expression_attribute_names("#error", "error")
-                .expression_attribute_values(":pending", s("pending"))
-                .expression_attribute_values(":e", s(error))
-                .expression_attribute_values(":due", n(due_at)),
+            } => done(UpdateExpr::new(), "sent")
+                .set("provider", s(provider))
+                .set("provider_message_id", s(provider_message_id))
+                .set("sent_at", n(now_ms)),
+            Finish::Failed { provider, error } => done(UpdateExpr::new(), "failed")
+                .set("provider", s(provider))
+                .set("error", s(error)),
+            Finish::Suppressed { reason } => done(UpdateExpr::new(), "suppressed")
+                .set("reason", serde_dynamo::to_attribute_value(reason)?),
+            Finish::Retry { error, due_at } => UpdateExpr::new()
+                .set("status", s("pending"))
+                .set("error", s(error))
+                .set("due_at", n(due_at)),
         };
+        let update = update
+            .condition("#status = :sending")
+            .value(":sending", s("sending"))
+            .apply(
+                self.client
+                    .update_item()
+                    .table_name(&self.table)
+                    .set_key(Some(log_key(id))),
+            );
         db::conditional(update.send().await)?.ok_or_else(|| not_sending(id))?;
         Ok(())
     }
