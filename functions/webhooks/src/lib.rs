@@ -23,7 +23,7 @@ use axum::response::{IntoResponse, Response};
 use lambda_http::RequestExt;
 use serde_json::{json, Value};
 use std::sync::Arc;
-use versus::http::routing::{self, get, post, Now, RawBody, Reply, Router};
+use versus::http::routing::{self, get, post, Now, Reply, Router};
 use versus::lambda::{self, Invoke};
 use versus::phone::PhoneNumber;
 use versus::secret::Secret;
@@ -72,37 +72,38 @@ pub fn router(app: Arc<App>) -> Router {
     )
 }
 
-async fn twilio_inbound(
-    State(app): Shared,
-    Now(now_ms): Now,
-    parts: Parts,
-    body: RawBody,
-) -> Result<Response, Error> {
-    app.twilio_inbound(&parts, body_of(&body)?, now_ms).await
+async fn twilio_inbound(State(app): Shared, Now(now_ms): Now, hook: Hook) -> Answer<Response> {
+    app.twilio_inbound(&hook.parts, &hook.body, now_ms).await
 }
 
-async fn twilio_status(
-    State(app): Shared,
-    Now(now_ms): Now,
-    parts: Parts,
-    body: RawBody,
-) -> Result<Response, Error> {
-    app.twilio_status(&parts, body_of(&body)?, now_ms).await
+async fn twilio_status(State(app): Shared, Now(now_ms): Now, hook: Hook) -> Answer<Response> {
+    app.twilio_status(&hook.parts, &hook.body, now_ms).await
 }
 
-async fn dmark_dlr(
-    State(app): Shared,
-    Now(now_ms): Now,
-    parts: Parts,
-    body: RawBody,
-) -> Result<Reply, Error> {
-    app.dmark_dlr(&parts, body_of(&body)?, now_ms).await
+async fn dmark_dlr(State(app): Shared, Now(now_ms): Now, hook: Hook) -> Answer<Reply> {
+    app.dmark_dlr(&hook.parts, &hook.body, now_ms).await
 }
 
-fn body_of(body: &RawBody) -> Result<&[u8], Error> {
-    body.bytes().ok_or(Error::PayloadTooLarge {
-        limit: versus::http::MAX_BODY_BYTES,
-    })
+type Answer<T> = Result<T, Error>;
+
+/// A provider's request as its origin check reads it: the head (URL,
+/// headers) and the raw body, at most `MAX_BODY_BYTES`.
+struct Hook {
+    parts: Parts,
+    body: axum::body::Bytes,
+}
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for Hook {
+    type Rejection = Error;
+
+    async fn from_request(req: axum::extract::Request, _: &S) -> Result<Self, Error> {
+        let (parts, body) = req.into_parts();
+        let limit = versus::http::MAX_BODY_BYTES;
+        let body = axum::body::to_bytes(body, limit)
+            .await
+            .map_err(|_| Error::PayloadTooLarge { limit })?;
+        Ok(Hook { parts, body })
+    }
 }
 
 /// `<Response>` with an optional reply message.

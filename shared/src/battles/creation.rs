@@ -9,7 +9,7 @@ use crate::error::Error;
 use crate::keys::battles::{battle_pk, BATTLE_SK};
 use crate::keys::users::profile_key;
 use crate::profile::Profiles;
-use aws_sdk_dynamodb::types::{Put, Update};
+use aws_sdk_dynamodb::types::Update;
 use aws_sdk_dynamodb::Client;
 
 /// The timings of battles and invitations, and the online index the random
@@ -81,14 +81,7 @@ impl BattleStore {
     ) -> Result<Vec<Handle>, Error> {
         let mut item: Item = serde_dynamo::to_item(battle)?;
         item.extend(key(battle_pk(&battle.battle_id), BATTLE_SK));
-        tx.put(
-            Put::builder()
-                .table_name(&self.battles_table)
-                .set_item(Some(item))
-                .condition_expression("attribute_not_exists(pk)")
-                .build()
-                .expect("table and item set"),
-        );
+        tx.put_new(&self.battles_table, item);
         let expression = if clear_pending {
             "SET active_battle_id = :battle REMOVE pending_invitation_id, pending_until"
         } else {

@@ -13,7 +13,7 @@ use crate::keys::battles::{
 };
 use crate::keys::users::profile_key;
 use crate::profile::Profile;
-use aws_sdk_dynamodb::types::{ConditionCheck, Put, Update};
+use aws_sdk_dynamodb::types::{ConditionCheck, Update};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -198,14 +198,7 @@ impl BattleStore {
             n(invitation.valid_until / 1000 + RETENTION_SECS),
         );
         let mut tx = Transaction::new();
-        tx.put(
-            Put::builder()
-                .table_name(&self.battles_table)
-                .set_item(Some(item))
-                .condition_expression("attribute_not_exists(pk)")
-                .build()
-                .expect("table and item set"),
-        );
+        tx.put_new(&self.battles_table, item);
         let guards = if invitation.holds_pending_guards() {
             Some((
                 tx.update(self.take_pending(&from.user_id, &invitation, now_ms, false)),

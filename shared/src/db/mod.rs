@@ -74,25 +74,13 @@ pub async fn get_item_counted<T: serde::de::DeserializeOwned>(
     key: Item,
     cost: &mut Cost,
 ) -> Result<Option<T>, Error> {
-    let out = client
-        .get_item()
-        .table_name(table)
-        .set_key(Some(key))
-        .consistent_read(true)
-        .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total)
-        .send()
-        .await
-        .map_err(dependency)?;
-    cost.read(out.consumed_capacity.as_slice());
-    out.item
-        .map(serde_dynamo::from_item)
-        .transpose()
-        .map_err(Error::from)
+    get_projected(client, table, key, &[], cost).await
 }
 
-/// Reads only `attributes` of one item (strongly consistent) as `T`, adding
-/// the read to `cost`; `None` when the item is absent. Every name is aliased,
-/// so reserved words (`timezone`, `status`) need no care.
+/// Reads only `attributes` of one item (all of them when empty; strongly
+/// consistent) as `T`, adding the read to `cost`; `None` when the item is
+/// absent. Every name is aliased, so reserved words (`timezone`, `status`)
+/// need no care.
 pub async fn get_projected<T: serde::de::DeserializeOwned>(
     client: &aws_sdk_dynamodb::Client,
     table: &str,
@@ -101,19 +89,18 @@ pub async fn get_projected<T: serde::de::DeserializeOwned>(
     cost: &mut Cost,
 ) -> Result<Option<T>, Error> {
     let aliases: Vec<String> = (0..attributes.len()).map(|i| format!("#p{i}")).collect();
+    let names: HashMap<String, String> = aliases
+        .iter()
+        .cloned()
+        .zip(attributes.iter().map(|a| a.to_string()))
+        .collect();
     let out = client
         .get_item()
         .table_name(table)
         .set_key(Some(key))
         .consistent_read(true)
-        .projection_expression(aliases.join(", "))
-        .set_expression_attribute_names(Some(
-            aliases
-                .iter()
-                .cloned()
-                .zip(attributes.iter().map(|a| a.to_string()))
-                .collect(),
-        ))
+        .set_projection_expression((!aliases.is_empty()).then(|| aliases.join(", ")))
+        .set_expression_attribute_names((!names.is_empty()).then_some(names))
         .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total)
         .send()
         .await

@@ -3,7 +3,7 @@
 //! "did this item's condition fail?" for a handle. Reordering or inserting
 //! items can no longer make a caller read another item's reason.
 
-use super::{classify, Cost, WriteFailure};
+use super::{classify, Cost, Item, WriteFailure};
 use crate::error::Error;
 use aws_sdk_dynamodb::types::{
     ConditionCheck, Delete, Put, ReturnConsumedCapacity, TransactWriteItem, Update,
@@ -29,6 +29,19 @@ impl Transaction {
 
     pub fn put(&mut self, put: Put) -> Handle {
         self.push(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// Puts `item` on the condition that no item has its key yet (the
+    /// transactional form of `db::put_new`).
+    pub fn put_new(&mut self, table: &str, item: Item) -> Handle {
+        self.put(
+            Put::builder()
+                .table_name(table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(pk)")
+                .build()
+                .expect("table and item set"),
+        )
     }
 
     pub fn update(&mut self, update: Update) -> Handle {

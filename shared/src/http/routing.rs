@@ -132,11 +132,6 @@ impl RawBody {
             }),
         }
     }
-
-    /// The bytes as sent (`None` when over the limit).
-    pub fn bytes(&self) -> Option<&[u8]> {
-        self.0.as_deref()
-    }
 }
 
 /// The one parameter of a route's path (`{id}`, `{code}`), percent-decoded.

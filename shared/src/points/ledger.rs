@@ -300,16 +300,7 @@ impl Ledger {
             record.insert("activity".into(), s(serde_json::to_string(activity)?));
             record.insert("request".into(), s(fingerprint(req)));
             record.insert("expires_at".into(), n(now_ms / 1000 + IDEMPOTENCY_TTL_SECS));
-            claim = Some(
-                tx.put(
-                    Put::builder()
-                        .table_name(&self.table)
-                        .set_item(Some(record))
-                        .condition_expression("attribute_not_exists(pk)")
-                        .build()
-                        .expect("table and item set"),
-                ),
-            );
+            claim = Some(tx.put_new(&self.table, record));
         }
         Ok(AwardWrites { tx, profile, claim })
     }

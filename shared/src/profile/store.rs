@@ -103,14 +103,7 @@ impl Profiles {
                 let mut item: db::Item =
                     serde_dynamo::to_item(next).map_err(|e| failed(e.into()))?;
                 item.extend(profile_key(&next.user_id));
-                tx.put(
-                    Put::builder()
-                        .table_name(&self.table)
-                        .set_item(Some(item))
-                        .condition_expression("attribute_not_exists(pk)")
-                        .build()
-                        .expect("table and item set"),
-                )
+                tx.put_new(&self.table, item)
             }
             Some(c) => {
                 let role =
