@@ -18,7 +18,7 @@ use crate::error::Error;
 use crate::keys::users::{
     connection_owner_key, connection_sk, online_shard, user_pk, CONNECTION_PREFIX,
 };
-use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{Delete, Put};
 use aws_sdk_dynamodb::Client;
 
 /// API Gateway's maximum connection duration, plus a minute of slack.
@@ -75,18 +75,18 @@ impl Presence {
         let mut reverse = connection_owner_key(connection_id);
         reverse.insert("user_id".into(), s(user_id));
         reverse.insert("expires_at".into(), n(expires_at));
-        let puts = [by_user, reverse].into_iter().map(|item| {
-            TransactWriteItem::builder()
-                .put(
-                    Put::builder()
-                        .table_name(&self.table)
-                        .set_item(Some(item))
-                        .build()
-                        .expect("table and item set"),
-                )
-                .build()
-        });
-        self.write_together(puts.collect()).await
+        // Both records of a connection change together or not at all.
+        let mut tx = Transaction::new();
+        for item in [by_user, reverse] {
+            tx.put(
+                Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(item))
+                    .build()
+                    .expect("table and item set"),
+            );
+        }
+        Ok(tx.commit(&self.client, &mut Cost::default()).await?)
     }
 
     /// F-PR-3: forgets a connection. Idempotent: an unknown connection is fine.
@@ -115,30 +115,18 @@ impl Presence {
 
     /// Removes both records of a connection (a `$disconnect`, or a 410 on push).
     pub async fn remove(&self, user_id: &str, connection_id: &str) -> Result<(), Error> {
-        let deletes = [
+        let mut tx = Transaction::new();
+        for k in [
             key(user_pk(user_id), connection_sk(connection_id)),
             connection_owner_key(connection_id),
-        ]
-        .into_iter()
-        .map(|k| {
-            TransactWriteItem::builder()
-                .delete(
-                    Delete::builder()
-                        .table_name(&self.table)
-                        .set_key(Some(k))
-                        .build()
-                        .expect("table and key set"),
-                )
-                .build()
-        });
-        self.write_together(deletes.collect()).await
-    }
-
-    /// Both records of a connection change together or not at all.
-    async fn write_together(&self, items: Vec<TransactWriteItem>) -> Result<(), Error> {
-        let mut tx = Transaction::new();
-        for item in items {
-            tx.push(item);
+        ] {
+            tx.delete(
+                Delete::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(k))
+                    .build()
+                    .expect("table and key set"),
+            );
         }
         Ok(tx.commit(&self.client, &mut Cost::default()).await?)
     }

@@ -56,8 +56,7 @@ impl Transaction {
         self.push(TransactWriteItem::builder().condition_check(check).build())
     }
 
-    /// An item built elsewhere (a store's helper that several transactions share).
-    pub fn push(&mut self, item: TransactWriteItem) -> Handle {
+    fn push(&mut self, item: TransactWriteItem) -> Handle {
         self.items.push(item);
         Handle(self.items.len() - 1)
     }
