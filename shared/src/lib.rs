@@ -9,7 +9,6 @@ pub mod config;
 pub mod cursor;
 pub mod db;
 pub mod error;
-pub mod http;
 pub mod ids;
 pub mod keys;
 pub mod lambda;

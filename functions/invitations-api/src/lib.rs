@@ -10,16 +10,16 @@ use versus::battles::invitations::{self, invitation_not_found, InvitationBox, MA
 use versus::battles::messages::{self, notify};
 use versus::battles::results::{battle_not_found, ResultInput, ResultListener};
 use versus::battles::{validate_challenge_type, BattleStore, MatchSource};
-use versus::http::routing::{
-    self, get, post, Answer, JsonBody, Now, PathParam, Query, RawBody, Reply, Router,
-};
 use versus::ids::validate_id;
-use versus::lambda::{self, Invoke};
+use versus::lambda::Invoke;
 use versus::phone::PhoneNumber;
 use versus::points::battle_points::BattlePoints;
 use versus::profile::Profile;
 use versus::realtime::Pusher;
 use versus::{db, Config, Error};
+use versus_http::routing::{
+    self, get, post, Answer, Authenticated, JsonBody, Now, PathParam, Query, RawBody, Reply, Router,
+};
 
 /// Stakes are whole units of the platform's currency.
 const MAX_STAKE: i64 = 1_000_000_000;
@@ -66,7 +66,7 @@ pub async fn function(config: &Config) -> Result<Invoke, Error> {
         result_listeners: vec![Arc::new(battle_points)],
         config: config.clone(),
     });
-    Ok(lambda::http(router(app)))
+    Ok(versus_http::function(router(app)))
 }
 
 type Shared = State<Arc<App>>;
@@ -93,7 +93,7 @@ pub fn router(app: Arc<App>) -> Router {
 
 async fn get_invitation(
     State(app): Shared,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     Now(now_ms): Now,
     PathParam(id): PathParam,
 ) -> Answer {
@@ -106,18 +106,28 @@ async fn get_invitation(
     Ok(Reply(200, invitation.view(now_ms)))
 }
 
-async fn accept(state: Shared, caller: Caller, now: Now, id: PathParam) -> Answer {
-    answer(state, caller, now, id, true).await
+async fn accept(
+    state: Shared,
+    Authenticated(caller): Authenticated,
+    now: Now,
+    id: PathParam,
+) -> Answer {
+    answer(state, Authenticated(caller), now, id, true).await
 }
 
-async fn decline(state: Shared, caller: Caller, now: Now, id: PathParam) -> Answer {
-    answer(state, caller, now, id, false).await
+async fn decline(
+    state: Shared,
+    Authenticated(caller): Authenticated,
+    now: Now,
+    id: PathParam,
+) -> Answer {
+    answer(state, Authenticated(caller), now, id, false).await
 }
 
 /// F-MM-3: the invitee accepts (the battle starts) or declines.
 async fn answer(
     State(app): Shared,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     Now(now_ms): Now,
     PathParam(id): PathParam,
     accept: bool,
@@ -146,7 +156,7 @@ async fn answer(
 
 async fn cancel(
     State(app): Shared,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     Now(now_ms): Now,
     PathParam(id): PathParam,
 ) -> Answer {
@@ -166,7 +176,7 @@ async fn cancel(
 
 async fn join_private(
     State(app): Shared,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     Now(now_ms): Now,
     PathParam(code): PathParam,
 ) -> Answer {
@@ -179,7 +189,11 @@ async fn join_private(
     ))
 }
 
-async fn get_battle(State(app): Shared, caller: Caller, PathParam(id): PathParam) -> Answer {
+async fn get_battle(
+    State(app): Shared,
+    Authenticated(caller): Authenticated,
+    PathParam(id): PathParam,
+) -> Answer {
     validate_id(&id, "battle_not_found")?;
     let battle = app
         .battles
@@ -187,9 +201,7 @@ async fn get_battle(State(app): Shared, caller: Caller, PathParam(id): PathParam
         .await?
         .ok_or_else(battle_not_found)?;
     if !battle.is_participant(&caller.user_id) {
-        return Err(Error::Forbidden(
-            "only the battle's players can read it".into(),
-        ));
+        return Err(Error::Forbidden("only the battle's players can read it".into()).into());
     }
     Ok(Reply(200, messages::battle_view(&battle)))
 }
@@ -197,7 +209,7 @@ async fn get_battle(State(app): Shared, caller: Caller, PathParam(id): PathParam
 /// F-MM-10: a service records the result.
 async fn record_result(
     State(app): Shared,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     Now(now_ms): Now,
     PathParam(id): PathParam,
     body: RawBody,
@@ -232,7 +244,7 @@ impl App {
 /// F-MM-7: a direct invitation to a known player, by username.
 async fn invite(
     State(app): Shared,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     Now(now_ms): Now,
     JsonBody(input): JsonBody<DirectInvitationInput>,
 ) -> Answer {
@@ -245,7 +257,7 @@ async fn invite(
         .await?
         .ok_or_else(|| Error::not_found("user_not_found", "no player with that username"))?;
     if to.user_id == me.user_id {
-        return Err(Error::validation("you cannot invite yourself"));
+        return Err(Error::validation("you cannot invite yourself").into());
     }
     let invitation = app
         .battles
@@ -272,7 +284,12 @@ async fn invite(
     Ok(Reply(201, invitation.view(now_ms)))
 }
 
-async fn list(State(app): Shared, caller: Caller, Now(now_ms): Now, query: Query) -> Answer {
+async fn list(
+    State(app): Shared,
+    Authenticated(caller): Authenticated,
+    Now(now_ms): Now,
+    query: Query,
+) -> Answer {
     let which = InvitationBox::parse(query.first("box").as_deref())?;
     let limit = query.limit("limit", 20, MAX_PAGE)?;
     let cursor = query.first("cursor");
@@ -292,7 +309,7 @@ async fn list(State(app): Shared, caller: Caller, Now(now_ms): Now, query: Query
 /// F-MM-6: a private match code.
 async fn create_private(
     State(app): Shared,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     Now(now_ms): Now,
     JsonBody(input): JsonBody<PrivateMatchInput>,
 ) -> Answer {
@@ -301,7 +318,8 @@ async fn create_private(
         if !(1..=MAX_STAKE).contains(&stake) {
             return Err(Error::validation(format!(
                 "stake must be a whole number from 1 to {MAX_STAKE}"
-            )));
+            ))
+            .into());
         }
     }
     if let Some(raw) = input.invite_phone.as_deref() {
@@ -312,7 +330,7 @@ async fn create_private(
         return Err(Error::Unprocessable {
                 code: "sms_unavailable",
                 message: "SMS invitations are not available on this deployment yet; create the code without invite_phone and share it".into(),
-            });
+            }.into());
     }
     let me = app.own_profile(&caller).await?;
     let private = app

@@ -4,12 +4,8 @@
 use axum::extract::State;
 use serde_json::json;
 use std::sync::Arc;
-use versus::auth::Caller;
 use versus::clock::{local_date, utc_date};
-use versus::http::routing::{
-    self, get, post, Answer, Now, PathParam, Query, RawBody, Reply, Router,
-};
-use versus::lambda::{self, Invoke};
+use versus::lambda::Invoke;
 use versus::points::award::{self, AwardRequest};
 use versus::points::leaderboard;
 use versus::points::rules::{self, Streak};
@@ -19,6 +15,9 @@ use versus::points::upgrades;
 use versus::profile::Profiles;
 use versus::realtime::Pusher;
 use versus::{db, Config, Error};
+use versus_http::routing::{
+    self, get, post, Answer, Authenticated, Now, PathParam, Query, RawBody, Reply, Router,
+};
 
 const ACTIVITY_PAGE: i32 = 20;
 
@@ -41,7 +40,7 @@ pub async fn function(config: &Config) -> Result<Invoke, Error> {
         client,
         config: config.clone(),
     });
-    Ok(lambda::http(router(app)))
+    Ok(versus_http::function(router(app)))
 }
 
 type Shared = State<Arc<App>>;
@@ -79,7 +78,7 @@ async fn leaderboard(State(app): Shared, query: Query) -> Answer {
 /// F-PT-12: a service awards points (players may not).
 async fn award_points(
     State(app): Shared,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     Now(now_ms): Now,
     body: RawBody,
 ) -> Answer {
@@ -95,7 +94,11 @@ async fn award_points(
     ))
 }
 
-async fn weekly_goals(State(app): Shared, caller: Caller, Now(now_ms): Now) -> Answer {
+async fn weekly_goals(
+    State(app): Shared,
+    Authenticated(caller): Authenticated,
+    Now(now_ms): Now,
+) -> Answer {
     let today = utc_date(now_ms);
     let goals = app.tracking.weekly_goals(&caller.user_id, today).await?;
     Ok(Reply(
@@ -114,14 +117,12 @@ async fn side_quests(State(app): Shared) -> Answer {
 
 async fn create_side_quest(
     State(app): Shared,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     Now(now_ms): Now,
     body: RawBody,
 ) -> Answer {
     if !caller.is_admin() {
-        return Err(Error::Forbidden(
-            "only an admin can define side quests".into(),
-        ));
+        return Err(Error::Forbidden("only an admin can define side quests".into()).into());
     }
     let input: SideQuestInput = body.json()?;
     let quest = app.tracking.create_side_quest(input, now_ms).await?;
@@ -130,7 +131,7 @@ async fn create_side_quest(
 
 async fn start_side_quest(
     State(app): Shared,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     Now(now_ms): Now,
     PathParam(id): PathParam,
 ) -> Answer {
@@ -142,7 +143,7 @@ async fn start_side_quest(
     Ok(Reply(201, tracker.view()))
 }
 
-async fn my_side_quests(State(app): Shared, caller: Caller) -> Answer {
+async fn my_side_quests(State(app): Shared, Authenticated(caller): Authenticated) -> Answer {
     let quests = app.tracking.user_side_quests(&caller.user_id).await?;
     Ok(Reply(
         200,
@@ -151,7 +152,12 @@ async fn my_side_quests(State(app): Shared, caller: Caller) -> Answer {
 }
 
 /// F-PT-7.
-async fn my_points(State(app): Shared, caller: Caller, Now(now_ms): Now, query: Query) -> Answer {
+async fn my_points(
+    State(app): Shared,
+    Authenticated(caller): Authenticated,
+    Now(now_ms): Now,
+    query: Query,
+) -> Answer {
     let p = app.profiles.require(&caller.user_id).await?;
     let limit = query.limit("limit", ACTIVITY_PAGE, 100)?;
     let cursor = query.first("cursor");

@@ -7,11 +7,7 @@ use axum::extract::State;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::Arc;
-use versus::auth::Caller;
-use versus::http::routing::{
-    self, delete, get, post, put, Answer, JsonBody, Now, Reply, Router, SourceIp,
-};
-use versus::lambda::{self, Invoke};
+use versus::lambda::Invoke;
 use versus::phone::PhoneNumber;
 use versus::presence::{self, Presence};
 use versus::profile::{self, AvailabilityInput, Profile, ProfileInput, Profiles};
@@ -20,6 +16,9 @@ use versus::sms::preferences::{self, ConsentContext, PreferencesInput, Preferenc
 use versus::sms::store::SmsStore;
 use versus::sms::verification::Verification;
 use versus::{db, Config, Error};
+use versus_http::routing::{
+    self, delete, get, post, put, Answer, Authenticated, JsonBody, Now, Reply, Router, SourceIp,
+};
 
 pub struct App {
     profiles: Profiles,
@@ -57,7 +56,7 @@ pub async fn function(config: &Config) -> Result<Invoke, Error> {
         config.sms.clone(),
     );
     let app = Arc::new(App::new(client, config.clone(), outbox));
-    Ok(lambda::http(router(app)))
+    Ok(versus_http::function(router(app)))
 }
 
 /// The routes (the template's `ProfileApiFunction` events name the same ones).
@@ -127,14 +126,18 @@ async fn health() -> Reply {
     Reply(200, json!({ "status": "ok" }))
 }
 
-async fn get_me(State(app): Shared, caller: Caller, Now(now_ms): Now) -> Answer {
+async fn get_me(
+    State(app): Shared,
+    Authenticated(caller): Authenticated,
+    Now(now_ms): Now,
+) -> Answer {
     let profile = app.profiles.require(&caller.user_id).await?;
     Ok(Reply(200, app.view(&profile, now_ms).await?))
 }
 
 async fn put_me(
     State(app): Shared,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     Now(now_ms): Now,
     JsonBody(input): JsonBody<ProfileInput>,
 ) -> Answer {
@@ -145,7 +148,7 @@ async fn put_me(
 
 async fn put_availability(
     State(app): Shared,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     Now(now_ms): Now,
     JsonBody(input): JsonBody<AvailabilityInput>,
 ) -> Answer {
@@ -158,7 +161,7 @@ async fn put_availability(
 
 async fn request_verification(
     State(app): Shared,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     Now(now_ms): Now,
     JsonBody(input): JsonBody<PhoneInput>,
 ) -> Answer {
@@ -176,7 +179,7 @@ async fn request_verification(
 
 async fn verify_phone(
     State(app): Shared,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     Now(now_ms): Now,
     JsonBody(input): JsonBody<CodeInput>,
 ) -> Answer {
@@ -187,7 +190,11 @@ async fn verify_phone(
     Ok(Reply(200, app.view(&profile, now_ms).await?))
 }
 
-async fn remove_phone(State(app): Shared, caller: Caller, Now(now_ms): Now) -> Answer {
+async fn remove_phone(
+    State(app): Shared,
+    Authenticated(caller): Authenticated,
+    Now(now_ms): Now,
+) -> Answer {
     let profile = app.profiles.require(&caller.user_id).await?;
     app.verification
         .remove(&caller.user_id, profile.phone.number.as_deref())
@@ -199,7 +206,7 @@ async fn remove_phone(State(app): Shared, caller: Caller, Now(now_ms): Now) -> A
     Ok(Reply(200, app.view(&profile, now_ms).await?))
 }
 
-async fn get_preferences(State(app): Shared, caller: Caller) -> Answer {
+async fn get_preferences(State(app): Shared, Authenticated(caller): Authenticated) -> Answer {
     let profile = app.profiles.require(&caller.user_id).await?;
     let prefs = profile.sms_preferences.clone().unwrap_or_default();
     Ok(Reply(200, app.preferences_view(&profile, &prefs).await?))
@@ -207,7 +214,7 @@ async fn get_preferences(State(app): Shared, caller: Caller) -> Answer {
 
 async fn put_preferences(
     State(app): Shared,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     Now(now_ms): Now,
     SourceIp(ip_address): SourceIp,
     JsonBody(input): JsonBody<PreferencesInput>,

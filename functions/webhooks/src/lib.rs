@@ -23,14 +23,14 @@ use axum::response::{IntoResponse, Response};
 use lambda_http::RequestExt;
 use serde_json::{json, Value};
 use std::sync::Arc;
-use versus::http::routing::{self, get, post, Now, Reply, Router};
-use versus::lambda::{self, Invoke};
+use versus::lambda::Invoke;
 use versus::phone::PhoneNumber;
 use versus::secret::Secret;
 use versus::sms::inbound::{self, Keyword};
 use versus::sms::preferences::PreferencesStore;
 use versus::sms::store::SmsStore;
 use versus::{db, Config, Error};
+use versus_http::routing::{self, get, post, ApiError, Now, Reply, Router};
 
 pub struct App {
     store: SmsStore,
@@ -48,7 +48,7 @@ pub async fn function(config: &Config) -> Result<Invoke, Error> {
         config: config.clone(),
     });
     let sns_app = app.clone();
-    let http = lambda::http(router(app));
+    let http = versus_http::function(router(app));
     Ok(Arc::new(move |event: Value| {
         if event["Records"][0]["EventSource"] == "aws:sns" {
             let app = sns_app.clone();
@@ -73,18 +73,18 @@ pub fn router(app: Arc<App>) -> Router {
 }
 
 async fn twilio_inbound(State(app): Shared, Now(now_ms): Now, hook: Hook) -> Answer<Response> {
-    app.twilio_inbound(&hook.parts, &hook.body, now_ms).await
+    Ok(app.twilio_inbound(&hook.parts, &hook.body, now_ms).await?)
 }
 
 async fn twilio_status(State(app): Shared, Now(now_ms): Now, hook: Hook) -> Answer<Response> {
-    app.twilio_status(&hook.parts, &hook.body, now_ms).await
+    Ok(app.twilio_status(&hook.parts, &hook.body, now_ms).await?)
 }
 
 async fn dmark_dlr(State(app): Shared, Now(now_ms): Now, hook: Hook) -> Answer<Reply> {
-    app.dmark_dlr(&hook.parts, &hook.body, now_ms).await
+    Ok(app.dmark_dlr(&hook.parts, &hook.body, now_ms).await?)
 }
 
-type Answer<T> = Result<T, Error>;
+type Answer<T> = Result<T, ApiError>;
 
 /// A provider's request as its origin check reads it: the head (URL,
 /// headers) and the raw body, at most `MAX_BODY_BYTES`.
@@ -94,14 +94,14 @@ struct Hook {
 }
 
 impl<S: Send + Sync> axum::extract::FromRequest<S> for Hook {
-    type Rejection = Error;
+    type Rejection = ApiError;
 
-    async fn from_request(req: axum::extract::Request, _: &S) -> Result<Self, Error> {
+    async fn from_request(req: axum::extract::Request, _: &S) -> Result<Self, ApiError> {
         let (parts, body) = req.into_parts();
-        let limit = versus::http::MAX_BODY_BYTES;
+        let limit = versus_http::MAX_BODY_BYTES;
         let body = axum::body::to_bytes(body, limit)
             .await
-            .map_err(|_| Error::PayloadTooLarge { limit })?;
+            .map_err(|_| ApiError(Error::PayloadTooLarge { limit }))?;
         Ok(Hook { parts, body })
     }
 }

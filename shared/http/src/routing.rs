@@ -8,9 +8,6 @@
 //! refresh alongside the work), then [`finish`] for the fallbacks.
 
 use super::{caller, parse_json, MAX_BODY_BYTES};
-use crate::auth::Caller;
-use crate::error::Error;
-use crate::profile::Profiles;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::middleware::Next;
@@ -19,6 +16,9 @@ use lambda_http::request::RequestContext;
 use lambda_http::RequestExt;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use versus::auth::Caller;
+use versus::profile::Profiles;
+use versus::Error;
 
 pub use axum::routing::{delete, get, post, put};
 pub use axum::Router;
@@ -28,7 +28,24 @@ pub use axum::Router;
 pub struct Reply(pub u16, pub Value);
 
 /// What a handler returns: a reply, or an error in the F-ERR-1 shape.
-pub type Answer = Result<Reply, Error>;
+pub type Answer = Result<Reply, ApiError>;
+
+/// The one error type as an HTTP response (status, F-ERR-1 body,
+/// `Retry-After` for 429/503). `?` turns any `versus::Error` into one.
+#[derive(Debug)]
+pub struct ApiError(pub Error);
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        ApiError(e)
+    }
+}
+
+impl From<serde_json::Error> for ApiError {
+    fn from(e: serde_json::Error) -> Self {
+        ApiError(e.into())
+    }
+}
 
 fn json_response(status: u16, body: String) -> Response {
     axum::http::Response::builder()
@@ -44,11 +61,12 @@ impl IntoResponse for Reply {
     }
 }
 
-impl IntoResponse for Error {
+impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        self.log();
-        let mut response = json_response(self.status(), self.body().to_string());
-        if let Some(secs) = self.retry_after_secs() {
+        let ApiError(error) = self;
+        error.log();
+        let mut response = json_response(error.status(), error.body().to_string());
+        if let Some(secs) = error.retry_after_secs() {
             response.headers_mut().insert(
                 "retry-after",
                 secs.to_string().parse().expect("digits are a valid header"),
@@ -63,27 +81,30 @@ impl IntoResponse for Error {
 pub struct Now(pub i64);
 
 impl<S: Send + Sync> FromRequestParts<S> for Now {
-    type Rejection = Error;
+    type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Error> {
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
         Ok(parts
             .extensions
             .get::<Now>()
             .copied()
-            .unwrap_or_else(|| Now(crate::clock::now_ms())))
+            .unwrap_or_else(|| Now(versus::clock::now_ms())))
     }
 }
 
 /// The caller [`authenticated`] established.
-impl<S: Send + Sync> FromRequestParts<S> for Caller {
-    type Rejection = Error;
+pub struct Authenticated(pub Caller);
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Error> {
+impl<S: Send + Sync> FromRequestParts<S> for Authenticated {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
         parts
             .extensions
             .get::<Caller>()
             .cloned()
-            .ok_or_else(|| Error::Unauthorized("missing or invalid bearer token".into()))
+            .map(Authenticated)
+            .ok_or_else(|| Error::Unauthorized("missing or invalid bearer token".into()).into())
     }
 }
 
@@ -92,15 +113,15 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
 pub struct JsonBody<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
-    type Rejection = Error;
+    type Rejection = ApiError;
 
-    async fn from_request(req: Request, _: &S) -> Result<Self, Error> {
+    async fn from_request(req: Request, _: &S) -> Result<Self, ApiError> {
         let bytes = axum::body::to_bytes(req.into_body(), MAX_BODY_BYTES + 1)
             .await
             .map_err(|_| Error::PayloadTooLarge {
                 limit: MAX_BODY_BYTES,
             })?;
-        parse_json(&bytes).map(JsonBody)
+        Ok(JsonBody(parse_json(&bytes)?))
     }
 }
 
@@ -110,9 +131,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
 pub struct RawBody(Option<axum::body::Bytes>);
 
 impl<S: Send + Sync> FromRequest<S> for RawBody {
-    type Rejection = Error;
+    type Rejection = ApiError;
 
-    async fn from_request(req: Request, _: &S) -> Result<Self, Error> {
+    async fn from_request(req: Request, _: &S) -> Result<Self, ApiError> {
         // Over the limit: kept as `None`, refused (413) when parsed.
         Ok(RawBody(
             axum::body::to_bytes(req.into_body(), MAX_BODY_BYTES + 1)
@@ -138,13 +159,13 @@ impl RawBody {
 pub struct PathParam(pub String);
 
 impl<S: Send + Sync> FromRequestParts<S> for PathParam {
-    type Rejection = Error;
+    type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Error> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         axum::extract::Path::<String>::from_request_parts(parts, state)
             .await
             .map(|p| PathParam(p.0))
-            .map_err(|_| Error::validation("the path parameter is not valid"))
+            .map_err(|_| Error::validation("the path parameter is not valid").into())
     }
 }
 
@@ -152,9 +173,9 @@ impl<S: Send + Sync> FromRequestParts<S> for PathParam {
 pub struct Query(lambda_http::aws_lambda_events::query_map::QueryMap);
 
 impl<S: Send + Sync> FromRequestParts<S> for Query {
-    type Rejection = Error;
+    type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Error> {
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
         Ok(Query(parts.query_string_parameters()))
     }
 }
@@ -183,9 +204,9 @@ impl Query {
 pub struct SourceIp(pub Option<String>);
 
 impl<S: Send + Sync> FromRequestParts<S> for SourceIp {
-    type Rejection = Error;
+    type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Error> {
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
         Ok(SourceIp(match parts.request_context_ref() {
             Some(RequestContext::ApiGatewayV2(context)) => context.http.source_ip.clone(),
             _ => None,
@@ -205,11 +226,11 @@ pub fn authenticated(routes: Router, profiles: Profiles, throttle_secs: i64) -> 
                 let (mut parts, body) = req.into_parts();
                 let caller = match caller(&parts) {
                     Ok(c) => c,
-                    Err(e) => return e.into_response(),
+                    Err(e) => return ApiError(e).into_response(),
                 };
                 let Now(now_ms) = Now::from_request_parts(&mut parts, &())
                     .await
-                    .unwrap_or(Now(crate::clock::now_ms()));
+                    .unwrap_or(Now(versus::clock::now_ms()));
                 parts.extensions.insert(caller.clone());
                 req = Request::from_parts(parts, body);
                 let touch = profiles.note_activity(&caller.user_id, now_ms, throttle_secs);
@@ -232,16 +253,16 @@ pub fn with_public(public: Router, authenticated: Router) -> Router {
 pub fn finish(router: Router) -> Router {
     router
         .fallback(|req: Request| async move {
-            Error::not_found(
+            ApiError(Error::not_found(
                 "route_not_found",
                 format!("no route {} {}", req.method(), req.uri().path()),
-            )
+            ))
         })
         .method_not_allowed_fallback(|req: Request| async move {
-            Error::MethodNotAllowed(format!(
+            ApiError(Error::MethodNotAllowed(format!(
                 "{} is not allowed on {}",
                 req.method(),
                 req.uri().path()
-            ))
+            )))
         })
 }
