@@ -83,12 +83,25 @@ start_moto() { # port
   export AWS_ENDPOINT_URL_SQS="http://127.0.0.1:$1" AWS_ENDPOINT_URL_SNS="http://127.0.0.1:$1"
 }
 
+# Stops what this script started: SIGTERM, up to 5 s to exit, then SIGKILL.
+# Bounded because a JVM that has served requests (DynamoDB Local) can sit in
+# its shutdown hooks for minutes, and background children of a script ignore
+# the terminal's SIGINT, so Ctrl-C alone never reaches them.
 stop_started() {
-  local pid
+  local pid alive
   for pid in "${STARTED_PIDS[@]}"; do
     kill "$pid" 2>/dev/null || true
   done
+  for _ in $(seq 1 50); do
+    alive=0
+    for pid in "${STARTED_PIDS[@]}"; do
+      kill -0 "$pid" 2>/dev/null && alive=1
+    done
+    [ "$alive" = 0 ] && break
+    sleep 0.1
+  done
   for pid in "${STARTED_PIDS[@]}"; do
+    kill -9 "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
   done
   STARTED_PIDS=()

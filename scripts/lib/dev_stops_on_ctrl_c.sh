@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# scripts/dev must stop everything it started when Ctrl-C reaches its process
+# group, also after the API has served requests (a JVM that has served
+# DynamoDB calls once outlived it). Runs scripts/dev on free ports, makes a
+# few calls, sends SIGINT to the group, and fails if anything is left after
+# 30 s (a bound for a hang, not a speed measurement).
+set -euo pipefail
+source "$(dirname "$0")/stack.sh"
+cd "$ROOT"
+log="$RUN/dev-ctrl-c.log"
+mkdir -p "$RUN"
+export DYNAMODB_PORT="$(free_port)" MOTO_PORT="$(free_port)" HTTP_PORT="$(free_port)" WS_PORT="$(free_port)"
+export TABLE_PREFIX="ctrl-c-$$-"
+setsid scripts/dev >"$log" 2>&1 &
+leader=$!
+for _ in $(seq 1 600); do
+  grep -q '^ready' "$log" && break
+  kill -0 "$leader" 2>/dev/null || die "scripts/dev exited before it was ready (see $log)"
+  sleep 0.2
+done
+grep -q '^ready' "$log" || die "scripts/dev was not ready within 120 s (see $log)"
+token="$(scripts/token ctrl-c-user | tail -1)"
+for _ in 1 2 3; do
+  curl -fsS -X PUT "http://127.0.0.1:$HTTP_PORT/v1/me" -H "Authorization: Bearer $token" \
+    -d '{"username":"ctrl_c_user"}' >/dev/null
+done
+kill -INT -- "-$leader"
+for _ in $(seq 1 150); do
+  pgrep -g "$leader" >/dev/null || { echo "scripts/dev stopped everything on Ctrl-C"; exit 0; }
+  sleep 0.2
+done
+pgrep -a -g "$leader" >&2 || true
+pkill -9 -g "$leader" || true
+die "after Ctrl-C these were still running 30 s later (see $log)"
