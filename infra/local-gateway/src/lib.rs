@@ -167,6 +167,25 @@ async fn console_sms(
     )
 }
 
+/// `Key=Value Key2=Value2` (or `ParameterKey=K,ParameterValue=V`), the
+/// forms `sam deploy --parameter-overrides` takes. A value cannot contain a
+/// space here; the template's secrets are single words.
+pub fn parse_parameter_overrides(raw: &str) -> Result<HashMap<String, String>, String> {
+    raw.split_whitespace()
+        .map(|pair| {
+            if let Some(rest) = pair.strip_prefix("ParameterKey=") {
+                if let Some((key, value)) = rest.split_once(",ParameterValue=") {
+                    return Ok((key.to_string(), value.to_string()));
+                }
+            }
+            match pair.split_once('=') {
+                Some((key, value)) if !key.is_empty() => Ok((key.to_string(), value.to_string())),
+                _ => Err(format!("{pair:?} is not Key=Value")),
+            }
+        })
+        .collect()
+}
+
 /// The parameter values the local stack runs with.
 pub fn local_parameters(extra: &HashMap<String, String>) -> HashMap<String, String> {
     let mut p = HashMap::from([
@@ -333,4 +352,23 @@ pub async fn start(options: Options) -> Result<Running, String> {
         shutdown,
         tasks,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameter_overrides_take_both_sam_forms() {
+        let p = parse_parameter_overrides(
+            " SmsProvider=twilio ParameterKey=TwilioFrom,ParameterValue=+15005550006 Url=https://x/?a=b ",
+        )
+        .unwrap();
+        assert_eq!(p["SmsProvider"], "twilio");
+        assert_eq!(p["TwilioFrom"], "+15005550006");
+        assert_eq!(p["Url"], "https://x/?a=b");
+        assert!(parse_parameter_overrides("").unwrap().is_empty());
+        assert!(parse_parameter_overrides("novalue").is_err());
+        assert!(parse_parameter_overrides("=x").is_err());
+    }
 }

@@ -1,10 +1,11 @@
 //! `local-gateway`: runs the whole bundle on this machine (see scripts/dev).
 //!
 //! Environment: `HTTP_PORT` (3000), `WS_PORT` (3001), `TEMPLATE` (template.yaml),
-//! `TABLE_PREFIX` (`versus-dev-`), `JWT_DEV_SECRET` (required), plus the AWS
-//! SDK's own variables (`AWS_ENDPOINT_URL_DYNAMODB`, ...).
+//! `TABLE_PREFIX` (`versus-dev-`), `JWT_DEV_SECRET` (required),
+//! `PARAMETER_OVERRIDES` (template parameters, `Key=Value Key2=Value2` as
+//! `sam deploy --parameter-overrides` takes them), plus the AWS SDK's own
+//! variables (`AWS_ENDPOINT_URL_DYNAMODB`, ...).
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 
 fn env_or(key: &str, default: &str) -> String {
@@ -34,7 +35,16 @@ async fn main() {
         ws_addr: addr("WS_PORT", "3001"),
         table_prefix: env_or("TABLE_PREFIX", "versus-dev-"),
         dev_secret,
-        parameters: HashMap::new(),
+        parameters: match local_gateway::parse_parameter_overrides(&env_or(
+            "PARAMETER_OVERRIDES",
+            "",
+        )) {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("PARAMETER_OVERRIDES: {e}");
+                std::process::exit(2)
+            }
+        },
     };
     let running = match local_gateway::start(options).await {
         Ok(r) => r,

@@ -113,14 +113,26 @@ impl Template {
         let root: Mapping =
             serde_yaml::from_str(text).map_err(|e| format!("template.yaml: {e}"))?;
         let mut parameters = HashMap::new();
+        let mut declared = Vec::new();
         if let Some(Value::Mapping(params)) = root.get("Parameters") {
             for (name, def) in params {
                 let name = name.as_str().unwrap_or_default().to_string();
                 let default = def.get("Default").map(scalar_string);
                 if let Some(v) = overrides.get(&name).cloned().or(default) {
-                    parameters.insert(name, v);
+                    parameters.insert(name.clone(), v);
                 }
+                declared.push(name);
             }
+        }
+        // As CloudFormation does: a value for a parameter the template does
+        // not declare is an error, not something silently ignored.
+        let mut unknown: Vec<&String> =
+            overrides.keys().filter(|k| !declared.contains(k)).collect();
+        unknown.sort();
+        if !unknown.is_empty() {
+            return Err(format!(
+                "template.yaml declares no parameter {unknown:?} (see its Parameters section)"
+            ));
         }
         let region = std::env::var("AWS_REGION").unwrap_or_else(|_| REGION_FALLBACK.into());
         Ok(Template {
@@ -702,6 +714,22 @@ mod tests {
         let names: Vec<String> = template().tables().into_iter().map(|t| t.name).collect();
         assert_eq!(names.len(), 3);
         assert!(names.contains(&"t_UsersTable".to_string()));
+    }
+
+    #[test]
+    fn overrides_replace_defaults_and_unknown_names_are_refused() {
+        let text = "Parameters:\n  SmsProvider:\n    Type: String\n    Default: console\n";
+        let t = Template::parse(
+            text,
+            "t_",
+            &HashMap::from([("SmsProvider".into(), "twilio".into())]),
+        )
+        .unwrap();
+        assert_eq!(t.parameter("SmsProvider").as_deref(), Some("twilio"));
+        let err = Template::parse(text, "t_", &HashMap::from([("Typo".into(), "x".into())]))
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("Typo"), "{err}");
     }
 
     #[test]

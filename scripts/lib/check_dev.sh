@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# scripts/dev must stop everything it started when Ctrl-C reaches its process
-# group, also after the API has served requests (a JVM that has served
-# DynamoDB calls once outlived it). Runs scripts/dev on free ports, makes a
-# few calls, sends SIGINT to the group, and fails if anything is left after
-# 30 s (a bound for a hang, not a speed measurement).
+# Two promises of scripts/dev, end to end:
+# - template parameters given on its command line reach the functions (here
+#   DmarkDlrSecret, which switches the DMark delivery-report webhook on);
+# - Ctrl-C stops everything it started, also after the API has served
+#   requests (a JVM that had served DynamoDB calls once outlived it).
+# Runs scripts/dev on free ports, calls the API, sends SIGINT to the group,
+# and fails if anything is left after 30 s (a bound for a hang, not a speed
+# measurement).
 set -euo pipefail
 source "$(dirname "$0")/stack.sh"
 cd "$ROOT"
@@ -11,7 +14,7 @@ log="$RUN/dev-ctrl-c.log"
 mkdir -p "$RUN"
 export DYNAMODB_PORT="$(free_port)" MOTO_PORT="$(free_port)" HTTP_PORT="$(free_port)" WS_PORT="$(free_port)"
 export TABLE_PREFIX="ctrl-c-$$-"
-setsid scripts/dev >"$log" 2>&1 &
+setsid scripts/dev DmarkDlrSecret=check-dev-secret >"$log" 2>&1 &
 leader=$!
 for _ in $(seq 1 600); do
   grep -q '^ready' "$log" && break
@@ -24,6 +27,12 @@ for _ in 1 2 3; do
   curl -fsS -X PUT "http://127.0.0.1:$HTTP_PORT/v1/me" -H "Authorization: Bearer $token" \
     -d '{"username":"ctrl_c_user"}' >/dev/null
 done
+dlr="http://127.0.0.1:$HTTP_PORT/v1/webhooks/dmark/dlr?ref=none&status=1&secret"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "$dlr=check-dev-secret")" = 200 ] \
+  || die "the DMark webhook did not take the DmarkDlrSecret given to scripts/dev"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "$dlr=wrong")" = 403 ] \
+  || die "the DMark webhook took a wrong secret"
+echo "scripts/dev passed its parameter to the functions"
 kill -INT -- "-$leader"
 for _ in $(seq 1 150); do
   pgrep -g "$leader" >/dev/null || { echo "scripts/dev stopped everything on Ctrl-C"; exit 0; }
