@@ -3,14 +3,14 @@
 
 use super::{apply_input, no_profile, validate_username, Profile, ProfileInput};
 use crate::auth::Caller;
-use crate::db::{self, n, s, Cost, Transaction, TxError, UpdateExpr};
+use crate::db::{self, n, retry, s, Cost, Transaction, TxError, UpdateExpr};
 use crate::error::Error;
 use crate::keys::users::{online_shard, profile_key, username_key};
 use crate::presence::OnlineIndex;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValue};
 use aws_sdk_dynamodb::Client;
 
-const MAX_SAVE_ATTEMPTS: usize = 5;
+const MAX_SAVE_ATTEMPTS: u32 = 5;
 
 #[derive(Clone)]
 pub struct Profiles {
@@ -69,7 +69,11 @@ impl Profiles {
         input: ProfileInput,
         now_ms: i64,
     ) -> Result<(Profile, bool), Error> {
-        for _ in 0..MAX_SAVE_ATTEMPTS {
+        for attempt in 0..MAX_SAVE_ATTEMPTS {
+            if attempt > 0 {
+                // The version moved under us: the same backoff as any lost race.
+                retry::pause(attempt - 1).await;
+            }
             let current = self.get(&caller.user_id).await?;
             let mut next =
                 apply_input(current.as_ref(), input.clone(), caller, now_ms, self.shards)?;

@@ -6,7 +6,7 @@
 use super::policy::{Consent, ConsentMethod, Preferences};
 use super::Toggle;
 use crate::clock::rfc3339;
-use crate::db::{self, n, Item};
+use crate::db::{self, n, retry, Item};
 use crate::error::Error;
 use crate::keys::users::profile_key;
 use crate::phone::PhoneNumber;
@@ -27,7 +27,7 @@ pub const ALL_TOGGLES: [Toggle; 8] = [
 
 /// The consent text a START reply stands for (F-SMS-9, method `sms_keyword`).
 pub const START_CONSENT_VERSION: &str = "sms-start-1";
-const MAX_ATTEMPTS: usize = 5;
+const MAX_ATTEMPTS: u32 = 5;
 
 /// `PUT /v1/me/sms-preferences`: every field optional; `"consent": null`
 /// withdraws consent (no more promotional texts).
@@ -186,7 +186,11 @@ impl PreferencesStore {
         user_id: &str,
         change: impl Fn(Preferences) -> Result<Preferences, Error>,
     ) -> Result<Option<Preferences>, Error> {
-        for _ in 0..MAX_ATTEMPTS {
+        for attempt in 0..MAX_ATTEMPTS {
+            if attempt > 0 {
+                // The revision moved under us: the same backoff as any lost race.
+                retry::pause(attempt - 1).await;
+            }
             let Some((current, rev)) = self.read(user_id).await? else {
                 return Ok(None);
             };
