@@ -18,7 +18,7 @@ use crate::error::Error;
 use crate::keys::users::{
     connection_owner_key, connection_sk, online_shard, user_pk, CONNECTION_PREFIX,
 };
-use aws_sdk_dynamodb::types::{Delete, Put};
+use aws_sdk_dynamodb::types::Delete;
 use aws_sdk_dynamodb::Client;
 
 /// API Gateway's maximum connection duration, plus a minute of slack.
@@ -78,13 +78,7 @@ impl Presence {
         // Both records of a connection change together or not at all.
         let mut tx = Transaction::new();
         for item in [by_user, reverse] {
-            tx.put(
-                Put::builder()
-                    .table_name(&self.table)
-                    .set_item(Some(item))
-                    .build()
-                    .expect("table and item set"),
-            );
+            tx.put_item(&self.table, item);
         }
         Ok(tx.commit(&self.client, &mut Cost::default()).await?)
     }

@@ -98,13 +98,7 @@ impl BattleStore {
                 .build()
                 .expect("table and item set"),
         );
-        tx.put(
-            Put::builder()
-                .table_name(&self.battles_table)
-                .set_item(Some(entry_item))
-                .build()
-                .expect("table and item set"),
-        );
+        tx.put_item(&self.battles_table, entry_item);
         let mut cost = Cost::default();
         let my_sk = match self.commit(tx, &mut cost).await {
             Ok(()) => my_sk,

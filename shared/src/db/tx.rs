@@ -10,9 +10,6 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_dynamodb::Client;
 
-/// DynamoDB's limit on the items of one `TransactWriteItems`.
-pub const MAX_ITEMS: usize = 100;
-
 /// One item of a [`Transaction`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Handle(usize);
@@ -31,13 +28,20 @@ impl Transaction {
         self.push(TransactWriteItem::builder().put(put).build())
     }
 
+    /// Puts `item`, replacing any item with its key.
+    pub fn put_item(&mut self, table: &str, item: Item) -> Handle {
+        self.put(
+            put_builder(table, item)
+                .build()
+                .expect("table and item set"),
+        )
+    }
+
     /// Puts `item` on the condition that no item has its key yet (the
     /// transactional form of `db::put_new`).
     pub fn put_new(&mut self, table: &str, item: Item) -> Handle {
         self.put(
-            Put::builder()
-                .table_name(table)
-                .set_item(Some(item))
+            put_builder(table, item)
                 .condition_expression("attribute_not_exists(pk)")
                 .build()
                 .expect("table and item set"),
@@ -98,6 +102,10 @@ impl Transaction {
             }
         }
     }
+}
+
+fn put_builder(table: &str, item: Item) -> aws_sdk_dynamodb::types::builders::PutBuilder {
+    Put::builder().table_name(table).set_item(Some(item))
 }
 
 /// Why a transaction did not commit.

@@ -19,7 +19,7 @@ use crate::keys::users::{
     activity_sk, idempotency_key, leaderboard_shard, profile_key, user_pk, ACTIVITY_PREFIX,
 };
 use crate::profile::PointsState;
-use aws_sdk_dynamodb::types::{Put, ReturnConsumedCapacity};
+use aws_sdk_dynamodb::types::ReturnConsumedCapacity;
 use aws_sdk_dynamodb::Client;
 use serde::{Deserialize, Serialize};
 
@@ -287,13 +287,7 @@ impl Ledger {
         ));
         let mut tx = Transaction::new();
         let profile = tx.update(totals.into_update(&self.table, profile_key(&req.user_id)));
-        tx.put(
-            Put::builder()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .build()
-                .expect("table and item set"),
-        );
+        tx.put_item(&self.table, item);
         let mut claim = None;
         if let Some(k) = &req.idempotency_key {
             let mut record = idempotency_key(&req.user_id, k);
