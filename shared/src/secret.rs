@@ -34,6 +34,16 @@ impl std::fmt::Debug for Secret {
     }
 }
 
+/// The SHA-256 of `input`, in lowercase hex: how codes and tokens are
+/// stored, so that a read of the table never yields a usable one.
+pub fn sha256_hex(input: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(input)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,7 +14,11 @@ use crate::presence::{OnlineIndex, Presence};
 use crate::profile::Profiles;
 use crate::realtime::Pusher;
 use crate::sms::outbox::Outbox;
+use crate::sms::store::SmsStore;
 use crate::sms::verification::Verification;
+use crate::texts::invites::{InviteSettings, SmsInvites};
+use crate::texts::notices::BattleNotices;
+use crate::texts::Links;
 use crate::Config;
 use aws_sdk_dynamodb::Client;
 
@@ -100,4 +104,44 @@ pub fn pusher(
         .as_deref()
         .ok_or_else(|| Error::Config("WEBSOCKET_API_ENDPOINT is not set".into()))?;
     Ok(Pusher::to_endpoint(sdk, endpoint, presence(client, config)))
+}
+
+/// The one way to send a text (F-SMS-3), through the SMS queue.
+pub fn outbox(sdk: &aws_config::SdkConfig, client: &Client, config: &Config) -> Outbox {
+    Outbox::new(
+        SmsStore::new(client.clone(), &config.tables.sms),
+        aws_sdk_sqs::Client::new(sdk),
+        config.sms.clone(),
+    )
+}
+
+/// F-SMS-21, F-SMS-22: battle pushes, and texts to players who missed them.
+pub fn battle_notices(
+    pusher: Pusher,
+    outbox: Outbox,
+    client: &Client,
+    config: &Config,
+) -> BattleNotices {
+    BattleNotices::new(
+        profiles(client, config),
+        presence(client, config),
+        pusher,
+        outbox,
+        Links::new(&config.texts.web_base_url),
+        config.texts.only_offline,
+    )
+}
+
+/// F-SMS-19: invitations by phone number.
+pub fn sms_invites(pusher: Pusher, outbox: Outbox, client: &Client, config: &Config) -> SmsInvites {
+    SmsInvites::new(
+        battles(client, config),
+        outbox,
+        pusher,
+        Links::new(&config.texts.web_base_url),
+        InviteSettings {
+            message_max_chars: config.texts.invite_message_max_chars,
+            max_segments: config.texts.invite_max_segments,
+        },
+    )
 }

@@ -1,5 +1,6 @@
 //! invitations-api: direct invitations (F-MM-7) and their answers (F-MM-3),
-//! private matches (F-MM-6), battles (F-MM-9) and results (F-MM-10).
+//! invitations by SMS and invite links (F-SMS-19, F-SMS-20), private
+//! matches (F-MM-6), battles (F-MM-9) and results (F-MM-10).
 
 use axum::extract::State;
 use serde::Deserialize;
@@ -7,6 +8,7 @@ use serde_json::json;
 use std::sync::Arc;
 use versus::auth::Caller;
 use versus::battles::invitations::{self, invitation_not_found, InvitationBox, MAX_PAGE};
+use versus::battles::invite_tokens::invite_link_not_found;
 use versus::battles::messages::{self, notify};
 use versus::battles::results::{battle_not_found, ResultInput, ResultListener};
 use versus::battles::{validate_challenge_type, BattleStore, MatchSource};
@@ -16,9 +18,14 @@ use versus::phone::PhoneNumber;
 use versus::points::battle_points::BattlePoints;
 use versus::profile::Profile;
 use versus::realtime::Pusher;
+use versus::sms::limits::Limit;
+use versus::sms::store::SmsStore;
+use versus::texts::invites::{sms_view, SmsInviteInput, SmsInvites};
+use versus::texts::notices::BattleNotices;
 use versus::{db, Config, Error};
 use versus_http::routing::{
-    self, get, post, Answer, Authenticated, JsonBody, Now, PathParam, Query, RawBody, Reply, Router,
+    self, get, post, Answer, Authenticated, JsonBody, Now, PathParam, Query, RawBody, Reply,
+    Router, SourceIp,
 };
 
 /// Stakes are whole units of the platform's currency.
@@ -27,10 +34,22 @@ const MAX_STAKE: i64 = 1_000_000_000;
 pub struct App {
     battles: BattleStore,
     pusher: Pusher,
-    /// What else runs when a result is recorded: battle points (F-PT-9); the
-    /// battle_result SMS (F-SMS-22) joins with the SMS issue.
+    /// match_found and battle_result, pushed and texted (F-SMS-21, F-SMS-22).
+    notices: Arc<BattleNotices>,
+    invites: SmsInvites,
+    /// The counters that rate-limit invite-link previews (F-SMS-20).
+    counters: SmsStore,
+    /// What else runs when a result is recorded: battle points (F-PT-9) and
+    /// the battle_result texts (F-SMS-22).
     result_listeners: Vec<Arc<dyn ResultListener>>,
     config: Config,
+}
+
+/// `POST /v1/invitations/accept-token` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenInput {
+    token: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -60,10 +79,20 @@ pub async fn function(config: &Config) -> Result<Invoke, Error> {
         pusher.clone(),
         config.battle_points,
     );
+    let outbox = versus::wiring::outbox(&sdk, &client, config);
+    let notices = Arc::new(versus::wiring::battle_notices(
+        pusher.clone(),
+        outbox.clone(),
+        &client,
+        config,
+    ));
     let app = Arc::new(App {
         battles: versus::wiring::battles(&client, config),
+        invites: versus::wiring::sms_invites(pusher.clone(), outbox.clone(), &client, config),
+        counters: outbox.store().clone(),
         pusher,
-        result_listeners: vec![Arc::new(battle_points)],
+        result_listeners: vec![Arc::new(battle_points), notices.clone()],
+        notices,
         config: config.clone(),
     });
     Ok(versus_http::function(router(app)))
@@ -73,8 +102,13 @@ type Shared = State<Arc<App>>;
 
 /// The routes (the template's `InvitationsApiFunction` events name the same ones).
 pub fn router(app: Arc<App>) -> Router {
+    let public = Router::new()
+        .route("/v1/invitations/preview", get(preview))
+        .with_state(app.clone());
     let routes = Router::new()
         .route("/v1/invitations", post(invite).get(list))
+        .route("/v1/invitations/sms", post(invite_by_sms))
+        .route("/v1/invitations/accept-token", post(accept_token))
         .route("/v1/invitations/{id}", get(get_invitation))
         .route("/v1/invitations/{id}/accept", post(accept))
         .route("/v1/invitations/{id}/decline", post(decline))
@@ -84,11 +118,12 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/battles/{id}", get(get_battle))
         .route("/v1/battles/{id}/result", post(record_result))
         .with_state(app.clone());
-    routing::authenticated(
+    let authenticated = routing::authenticated(
         routes,
         app.battles.profiles().clone(),
         app.config.last_seen_throttle_secs,
-    )
+    );
+    routing::with_public(public, authenticated)
 }
 
 async fn get_invitation(
@@ -101,7 +136,7 @@ async fn get_invitation(
         .battles
         .get_invitation(&id)
         .await?
-        .filter(|i| i.from.id == caller.user_id || i.to.id == caller.user_id)
+        .filter(|i| i.concerns(&caller.user_id))
         .ok_or_else(invitation_not_found)?;
     Ok(Reply(200, invitation.view(now_ms)))
 }
@@ -138,7 +173,7 @@ async fn answer(
         .await?
     {
         invitations::Answer::Accepted { battle, invitation } => {
-            notify::match_found_to_both(&app.pusher, &battle, now_ms).await;
+            app.notices.match_found(&battle, now_ms).await;
             Ok(Reply(
                 200,
                 json!({
@@ -164,13 +199,13 @@ async fn cancel(
         .battles
         .cancel_invitation(&id, &caller.user_id, now_ms)
         .await?;
-    app.pusher
-        .notify(
-            &invitation.to.id,
-            &messages::invitation_cancelled(&invitation),
-            now_ms,
-        )
-        .await;
+    notify::to_invitee(
+        &app.pusher,
+        &invitation,
+        &messages::invitation_cancelled(&invitation),
+        now_ms,
+    )
+    .await;
     Ok(Reply(200, json!({ "invitation": invitation.view(now_ms) })))
 }
 
@@ -182,7 +217,7 @@ async fn join_private(
 ) -> Answer {
     let me = app.own_profile(&caller).await?;
     let battle = app.battles.join_private_match(&code, &me, now_ms).await?;
-    notify::match_found_to_both(&app.pusher, &battle, now_ms).await;
+    app.notices.match_found(&battle, now_ms).await;
     Ok(Reply(
         201,
         json!({ "battle": messages::battle_view(&battle) }),
@@ -322,20 +357,90 @@ async fn create_private(
             .into());
         }
     }
-    if let Some(raw) = input.invite_phone.as_deref() {
-        // Validated first, so a bad number is a 400 whatever else holds.
-        PhoneNumber::parse(raw)?;
-        // The seam for the SMS invite (F-SMS-20): refused, with nothing
-        // written, until the SMS pipeline exists, rather than silently not sent.
-        return Err(Error::Unprocessable {
-                code: "sms_unavailable",
-                message: "SMS invitations are not available on this deployment yet; create the code without invite_phone and share it".into(),
-            }.into());
-    }
+    // Validated first, so a bad number is a 400 whatever else holds.
+    let phone = input
+        .invite_phone
+        .as_deref()
+        .map(PhoneNumber::parse)
+        .transpose()?;
     let me = app.own_profile(&caller).await?;
+    if phone.is_some() {
+        app.invites
+            .check_private_invite(&me, &challenge_type, input.stake)?;
+    }
     let private = app
         .battles
         .create_private_match(&me, &challenge_type, input.stake, now_ms)
         .await?;
-    Ok(Reply(201, private.view(now_ms)))
+    let mut view = private.view(now_ms);
+    if let Some(phone) = phone {
+        let sms = app
+            .invites
+            .send_private_code(&me, &private, phone, now_ms)
+            .await?;
+        view["sms"] = sms_view(&sms);
+    }
+    Ok(Reply(201, view))
+}
+
+/// F-SMS-19: an invitation by phone number.
+async fn invite_by_sms(
+    State(app): Shared,
+    Authenticated(caller): Authenticated,
+    Now(now_ms): Now,
+    JsonBody(input): JsonBody<SmsInviteInput>,
+) -> Answer {
+    let me = app.own_profile(&caller).await?;
+    let invited = app.invites.invite(&me, input, now_ms).await?;
+    Ok(Reply(201, invited.view(now_ms)))
+}
+
+/// F-SMS-20: what an invite link offers, for the landing page. Public, so
+/// rate-limited per source address; an unknown, used, cancelled or expired
+/// link gets one and the same answer.
+async fn preview(
+    State(app): Shared,
+    Now(now_ms): Now,
+    SourceIp(ip): SourceIp,
+    query: Query,
+) -> Answer {
+    let limit = Limit::count(
+        format!("preview#{}", ip.as_deref().unwrap_or("unknown")),
+        60,
+        app.config.texts.previews_per_ip_minute,
+        (),
+    );
+    if app.counters.take(&[limit], now_ms).await?.is_err() {
+        return Err(Error::TooManyRequests {
+            message: "too many invite previews from your address; wait a minute".into(),
+            retry_after_secs: 60,
+        }
+        .into());
+    }
+    let token = query.first("token").ok_or_else(|| {
+        Error::validation("token is required: the code after /invite/ in the link")
+    })?;
+    match app.battles.preview_invite(&token, now_ms).await? {
+        Some(preview) => Ok(Reply(200, preview.view())),
+        None => Err(invite_link_not_found().into()),
+    }
+}
+
+/// F-SMS-20: the holder of an invite link accepts it; the battle starts.
+async fn accept_token(
+    State(app): Shared,
+    Authenticated(caller): Authenticated,
+    Now(now_ms): Now,
+    JsonBody(input): JsonBody<TokenInput>,
+) -> Answer {
+    let me = app.own_profile(&caller).await?;
+    let (battle, invitation) = app.battles.accept_invite(&input.token, &me, now_ms).await?;
+    app.notices.match_found(&battle, now_ms).await;
+    Ok(Reply(
+        201,
+        json!({
+            "invitation": invitation.view(now_ms),
+            "battle": messages::battle_view(&battle),
+        }),
+    ))
 }

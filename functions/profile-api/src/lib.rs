@@ -50,11 +50,7 @@ pub async fn function(config: &Config) -> Result<Invoke, Error> {
     let sdk = db::aws_config().await;
     let client = db::dynamodb(&sdk);
     db::warm_up(&client, &config.tables.users).await;
-    let outbox = Outbox::new(
-        SmsStore::new(client.clone(), &config.tables.sms),
-        aws_sdk_sqs::Client::new(&sdk),
-        config.sms.clone(),
-    );
+    let outbox = versus::wiring::outbox(&sdk, &client, config);
     let app = Arc::new(App::new(client, config.clone(), outbox));
     Ok(versus_http::function(router(app)))
 }

@@ -18,11 +18,14 @@ use versus::battles::timer::InvitationTimer;
 use versus::battles::{validate_challenge_type, BattleStore};
 use versus::lambda::{self, BoxError, Invoke};
 use versus::realtime::Pusher;
+use versus::texts::notices::BattleNotices;
 use versus::{db, ws, Config, Error};
 
 pub struct App {
     battles: BattleStore,
     pusher: Pusher,
+    /// match_found, pushed and texted to a player who is not connected (F-SMS-21).
+    notices: BattleNotices,
     timer: InvitationTimer,
     config: Config,
 }
@@ -53,9 +56,12 @@ pub async fn function(config: &Config) -> Result<Invoke, Error> {
         .invitation_timeouts_queue_url
         .as_deref()
         .ok_or_else(|| Error::Config("INVITATION_TIMEOUTS_QUEUE_URL is not set".into()))?;
+    let pusher = versus::wiring::pusher(&sdk, &client, config)?;
+    let outbox = versus::wiring::outbox(&sdk, &client, config);
     let app = Arc::new(App {
         battles: versus::wiring::battles(&client, config),
-        pusher: versus::wiring::pusher(&sdk, &client, config)?,
+        notices: versus::wiring::battle_notices(pusher.clone(), outbox, &client, config),
+        pusher,
         timer: InvitationTimer::new(&sdk, queue_url),
         config: config.clone(),
     });
@@ -128,7 +134,7 @@ impl App {
                     .await?
                 {
                     Answer::Accepted { battle, .. } => {
-                        notify::match_found_to_both(&self.pusher, &battle, now_ms).await
+                        self.notices.match_found(&battle, now_ms).await
                     }
                     Answer::Declined(invitation) => {
                         notify::invitation_declined_to_both(&self.pusher, &invitation, now_ms).await
@@ -145,7 +151,7 @@ impl App {
                 {
                     JoinOutcome::Queued => Ok(Some(messages::queued(&challenge_type))),
                     JoinOutcome::Matched(battle) => {
-                        notify::match_found_to_both(&self.pusher, &battle, now_ms).await;
+                        self.notices.match_found(&battle, now_ms).await;
                         Ok(None)
                     }
                     // The joiner that took us has notified both players.

@@ -234,9 +234,32 @@ pub fn match_path(template: &str, path: &str) -> Option<HashMap<String, String>>
     }
 }
 
+/// Orders routes that match the same path: a literal segment before a
+/// parameter at the first place they differ, a greedy parameter last.
+pub fn route_generality(template: &str) -> (bool, Vec<bool>) {
+    let segments: Vec<&str> = template.trim_matches('/').split('/').collect();
+    let greedy = segments.last().is_some_and(|s| s.ends_with("+}"));
+    (
+        greedy,
+        segments.iter().map(|s| s.starts_with('{')).collect(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn literal_routes_win_over_parameters() {
+        let mut routes = [
+            "/v1/invitations/{id}",
+            "/{proxy+}",
+            "/v1/invitations/preview",
+        ];
+        routes.sort_by_key(|r| route_generality(r));
+        assert_eq!(routes[0], "/v1/invitations/preview");
+        assert_eq!(routes[2], "/{proxy+}");
+    }
 
     #[test]
     fn path_templates() {

@@ -81,10 +81,13 @@ impl Gateway {
         method: &str,
         path: &str,
     ) -> Option<(&HttpRoute, HashMap<String, String>)> {
+        // As API Gateway: the most specific route wins (`/v1/invitations/preview`
+        // over `/v1/invitations/{id}`), a greedy `{proxy+}` last.
         self.http_routes
             .iter()
             .filter(|r| r.method == method || r.method == "ANY")
-            .find_map(|r| http_api::match_path(&r.path, path).map(|p| (r, p)))
+            .filter_map(|r| http_api::match_path(&r.path, path).map(|p| (r, p)))
+            .min_by_key(|(r, _)| http_api::route_generality(&r.path))
     }
 
     pub(crate) fn ws_route(&self, key: &str) -> Option<&WsRoute> {

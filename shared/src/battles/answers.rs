@@ -2,11 +2,13 @@
 //! timeout (F-MM-2): each moves a pending invitation to its final status
 //! once; accepting creates the battle in the same transaction.
 
-use super::invitations::{invitation_not_found, not_pending, Answer, Invitation, InvitationStatus};
-use super::{BattleStore, NewBattle};
+use super::invitations::{
+    invitation_not_found, listing_sort, not_pending, Answer, Invitation, InvitationStatus,
+};
+use super::{Battle, BattleStore, NewBattle, Player};
 use crate::db::{self, n, retry, s, Cost, Transaction, UpdateExpr};
 use crate::error::Error;
-use crate::keys::battles::invitation_key;
+use crate::keys::battles::{invitation_key, invited_pk};
 use crate::keys::users::profile_key;
 use aws_sdk_dynamodb::types::ReturnValue;
 
@@ -20,7 +22,7 @@ impl BattleStore {
         if !invitation.holds_pending_guards() {
             return;
         }
-        for player in [&invitation.from, &invitation.to] {
+        for player in std::iter::once(&invitation.from).chain(&invitation.to) {
             let result = self
                 .client
                 .update_item()
@@ -52,14 +54,14 @@ impl BattleStore {
                 .get_invitation(invitation_id)
                 .await?
                 .ok_or_else(invitation_not_found)?;
-            if invitation.to.id != user_id {
+            let Some(invitee) = invitation.to.clone().filter(|p| p.id == user_id) else {
                 return Err(Error::Forbidden(if invitation.from.id == user_id {
                     "only the invited player can answer an invitation".into()
                 } else {
                     "this invitation is not addressed to you".into()
                 }));
-            }
-            if invitation.status_at(now_ms) != super::invitations::InvitationStatus::Pending {
+            };
+            if invitation.status_at(now_ms) != InvitationStatus::Pending {
                 return Err(not_pending(&invitation, now_ms));
             }
             if !accept {
@@ -68,60 +70,91 @@ impl BattleStore {
                     .await
                     .map(Answer::Declined);
             }
-            let battle = NewBattle {
-                players: [invitation.from.clone(), invitation.to.clone()],
-                challenge_type: invitation.challenge_type.clone(),
-                source: invitation.source,
-                invitation_id: Some(invitation.invitation_id.clone()),
-                private_code: None,
-                stake: None,
-            }
-            .build(now_ms, self.config.battle_duration_secs);
-            let mut tx = Transaction::new();
-            let invitation_update = tx.update(
-                UpdateExpr::new()
-                    .set("status", s("accepted"))
-                    .set("battle_id", s(&battle.battle_id))
-                    .set("responded_at", n(now_ms))
-                    .condition("#status = :pending AND #valid_until > :responded_at")
-                    .named("valid_until")
-                    .value(":pending", s("pending"))
-                    .into_update(&self.battles_table, invitation_key(invitation_id)),
-            );
-            let guards = self.add_battle(&mut tx, &battle, invitation.holds_pending_guards())?;
-            let (sender_guard, invitee_guard) = (guards[0], guards[1]);
-            match self.commit(tx, &mut cost).await {
-                Ok(()) => {
-                    let invitation = Invitation {
-                        status: InvitationStatus::Accepted,
-                        battle_id: Some(battle.battle_id.clone()),
-                        responded_at: Some(now_ms),
-                        ..invitation
-                    };
-                    return Ok(Answer::Accepted { battle, invitation });
-                }
-                // Answered meanwhile: the next round reports how.
-                Err(f) if f.condition_failed(invitation_update) => continue,
-                Err(f) if f.condition_failed(sender_guard) => {
-                    return Err(Error::conflict(
-                        "opponent_in_battle",
-                        "the sender is already in another battle",
-                    ))
-                }
-                Err(f) if f.condition_failed(invitee_guard) => {
-                    return Err(Error::conflict(
-                        "already_in_battle",
-                        "you are already in an active battle",
-                    ))
-                }
-                Err(f) if f.is_conflict() => retry::pause(attempt).await,
-                Err(f) => return Err(f.into_error()),
+            if let Some((battle, invitation)) = self
+                .accept_once(invitation, invitee, now_ms, attempt, &mut cost)
+                .await?
+            {
+                return Ok(Answer::Accepted { battle, invitation });
             }
         }
-        Err(Error::conflict(
-            "concurrent_update",
-            "the invitation is being answered by another request, retry",
-        ))
+        Err(concurrent_answer())
+    }
+
+    /// One attempt to accept a pending invitation as `invitee`: the invitation
+    /// closes and the battle starts in one transaction. An invitation sent to
+    /// a number (F-SMS-19) is bound to `invitee` by the same write. `None`
+    /// when the invitation or a guard moved meanwhile: read again and retry.
+    pub(crate) async fn accept_once(
+        &self,
+        invitation: Invitation,
+        invitee: Player,
+        now_ms: i64,
+        attempt: u32,
+        cost: &mut Cost,
+    ) -> Result<Option<(Battle, Invitation)>, Error> {
+        let battle = NewBattle {
+            players: [invitation.from.clone(), invitee.clone()],
+            challenge_type: invitation.challenge_type.clone(),
+            source: invitation.source,
+            invitation_id: Some(invitation.invitation_id.clone()),
+            private_code: None,
+            stake: None,
+        }
+        .build(now_ms, self.config.battle_duration_secs);
+        let mut accepted = UpdateExpr::new()
+            .set("status", s("accepted"))
+            .set("battle_id", s(&battle.battle_id))
+            .set("responded_at", n(now_ms))
+            .value(":pending", s("pending"));
+        accepted = if invitation.to.is_none() {
+            // The invitee's listing keys, as a direct invitation has them.
+            accepted
+                .set("to", serde_dynamo::to_attribute_value(&invitee)?)
+                .set("gsi1pk", s(invited_pk(&invitee.id)))
+                .set(
+                    "gsi1sk",
+                    s(listing_sort(invitation.created_at, &invitation.invitation_id)),
+                )
+                .condition(
+                    "#status = :pending AND #valid_until > :responded_at AND attribute_not_exists(#to)",
+                )
+        } else {
+            accepted.condition("#status = :pending AND #valid_until > :responded_at")
+        };
+        let mut tx = Transaction::new();
+        let invitation_update = tx.update(accepted.named("valid_until").into_update(
+            &self.battles_table,
+            invitation_key(&invitation.invitation_id),
+        ));
+        let guards = self.add_battle(&mut tx, &battle, invitation.holds_pending_guards())?;
+        let (sender_guard, invitee_guard) = (guards[0], guards[1]);
+        match self.commit(tx, cost).await {
+            Ok(()) => {
+                let invitation = Invitation {
+                    status: InvitationStatus::Accepted,
+                    battle_id: Some(battle.battle_id.clone()),
+                    responded_at: Some(now_ms),
+                    to: Some(invitee),
+                    ..invitation
+                };
+                Ok(Some((battle, invitation)))
+            }
+            // Answered meanwhile: the next round reports how.
+            Err(f) if f.condition_failed(invitation_update) => Ok(None),
+            Err(f) if f.condition_failed(sender_guard) => Err(Error::conflict(
+                "opponent_in_battle",
+                "the sender is already in another battle",
+            )),
+            Err(f) if f.condition_failed(invitee_guard) => Err(Error::conflict(
+                "already_in_battle",
+                "you are already in an active battle",
+            )),
+            Err(f) if f.is_conflict() => {
+                retry::pause(attempt).await;
+                Ok(None)
+            }
+            Err(f) => Err(f.into_error()),
+        }
     }
 
     /// F-MM-7: the sender withdraws a pending invitation.
@@ -169,7 +202,7 @@ impl BattleStore {
             .close(&invitation, InvitationStatus::Expired, now_ms)
             .await
         {
-            Ok(inv) => Ok(ExpireResult::Expired(inv)),
+            Ok(inv) => Ok(ExpireResult::Expired(Box::new(inv))),
             Err(Error::Conflict { .. }) => Ok(ExpireResult::AlreadyClosed),
             Err(e) => Err(e),
         }
@@ -228,8 +261,15 @@ impl BattleStore {
     }
 }
 
+pub(crate) fn concurrent_answer() -> Error {
+    Error::conflict(
+        "concurrent_update",
+        "the invitation is being answered by another request, retry",
+    )
+}
+
 pub enum ExpireResult {
-    Expired(Invitation),
+    Expired(Box<Invitation>),
     AlreadyClosed,
     Gone,
     NotDue { due_in_ms: i64 },

@@ -35,7 +35,13 @@ pub enum InvitationStatus {
 pub struct Invitation {
     pub invitation_id: String,
     pub from: Player,
-    pub to: Player,
+    /// The invited player; absent while an SMS invitation to a number with
+    /// no account waits for its invite link to be accepted (F-SMS-19).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<Player>,
+    /// The invited number, masked, for an SMS invitation (F-SMS-19).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_phone: Option<String>,
     pub challenge_type: String,
     pub source: MatchSource,
     pub status: InvitationStatus,
@@ -62,6 +68,7 @@ impl Invitation {
             "invitation_id": self.invitation_id,
             "from": self.from,
             "to": self.to,
+            "to_phone": self.to_phone,
             "challenge_type": self.challenge_type,
             "source": self.source,
             "status": self.status_at(now_ms),
@@ -75,6 +82,39 @@ impl Invitation {
     pub(crate) fn holds_pending_guards(&self) -> bool {
         self.source == MatchSource::ActiveUser
     }
+
+    pub fn is_addressed_to(&self, user_id: &str) -> bool {
+        self.to.as_ref().is_some_and(|p| p.id == user_id)
+    }
+
+    /// The sender and the invited player may read it.
+    pub fn concerns(&self, user_id: &str) -> bool {
+        self.from.id == user_id || self.is_addressed_to(user_id)
+    }
+
+    /// The item of a new invitation, with the sender's listing keys and, when
+    /// the invitee is known, theirs.
+    pub(crate) fn new_item(&self) -> Result<Item, Error> {
+        let mut item: Item = serde_dynamo::to_item(self)?;
+        item.extend(invitation_key(&self.invitation_id));
+        let sort = listing_sort(self.created_at, &self.invitation_id);
+        if let Some(to) = &self.to {
+            item.insert("gsi1pk".into(), s(invited_pk(&to.id)));
+            item.insert("gsi1sk".into(), s(&sort));
+        }
+        item.insert("gsi2pk".into(), s(inviter_pk(&self.from.id)));
+        item.insert("gsi2sk".into(), s(&sort));
+        item.insert(
+            "expires_at".into(),
+            n(self.valid_until / 1000 + RETENTION_SECS),
+        );
+        Ok(item)
+    }
+}
+
+/// Newest first in both listings: the creation time, then the id.
+pub(crate) fn listing_sort(created_at: i64, invitation_id: &str) -> String {
+    format!("{created_at:013}#{invitation_id}")
 }
 
 /// The error for answering an invitation that is no longer pending.
@@ -176,7 +216,8 @@ impl BattleStore {
         let invitation = Invitation {
             invitation_id: new_id(),
             from: Player::of(from),
-            to: Player::of(to),
+            to: Some(Player::of(to)),
+            to_phone: None,
             challenge_type: challenge_type.to_string(),
             source,
             status: InvitationStatus::Pending,
@@ -185,18 +226,7 @@ impl BattleStore {
             responded_at: None,
             battle_id: None,
         };
-        let mut item: Item =
-            serde_dynamo::to_item(&invitation).map_err(|e| InviteFailure::Failed(e.into()))?;
-        item.extend(invitation_key(&invitation.invitation_id));
-        let sort = format!("{:013}#{}", now_ms, invitation.invitation_id);
-        item.insert("gsi1pk".into(), s(invited_pk(&to.user_id)));
-        item.insert("gsi1sk".into(), s(&sort));
-        item.insert("gsi2pk".into(), s(inviter_pk(&from.user_id)));
-        item.insert("gsi2sk".into(), s(&sort));
-        item.insert(
-            "expires_at".into(),
-            n(invitation.valid_until / 1000 + RETENTION_SECS),
-        );
+        let item = invitation.new_item().map_err(InviteFailure::Failed)?;
         let mut tx = Transaction::new();
         tx.put_new(&self.battles_table, item);
         let guards = if invitation.holds_pending_guards() {

@@ -115,21 +115,24 @@ pub mod notify {
     use super::*;
     use crate::realtime::Pusher;
 
-    pub async fn match_found_to_both(pusher: &Pusher, battle: &Battle, now_ms: i64) {
-        let pushes = battle.players.iter().map(|p| async move {
-            pusher
-                .notify(&p.id, &match_found(battle, &p.id), now_ms)
-                .await
-        });
-        futures::future::join_all(pushes).await;
-    }
-
     pub async fn invitation_created(pusher: &Pusher, invitation: &Invitation, now_ms: i64) {
         let (sent, received) = (invitation_sent(invitation), invitation_received(invitation));
         tokio::join!(
             pusher.notify(&invitation.from.id, &sent, now_ms),
-            pusher.notify(&invitation.to.id, &received, now_ms),
+            to_invitee(pusher, invitation, &received, now_ms),
         );
+    }
+
+    /// Pushes to the invited player, when the invitation has one yet.
+    pub async fn to_invitee(
+        pusher: &Pusher,
+        invitation: &Invitation,
+        message: &Value,
+        now_ms: i64,
+    ) {
+        if let Some(to) = &invitation.to {
+            pusher.notify(&to.id, message, now_ms).await;
+        }
     }
 
     pub async fn invitation_declined_to_both(
@@ -140,7 +143,7 @@ pub mod notify {
         let message = invitation_declined(invitation);
         tokio::join!(
             pusher.notify(&invitation.from.id, &message, now_ms),
-            pusher.notify(&invitation.to.id, &message, now_ms),
+            to_invitee(pusher, invitation, &message, now_ms),
         );
     }
 
@@ -148,7 +151,7 @@ pub mod notify {
         let message = invitation_expired(invitation);
         tokio::join!(
             pusher.notify(&invitation.from.id, &message, now_ms),
-            pusher.notify(&invitation.to.id, &message, now_ms),
+            to_invitee(pusher, invitation, &message, now_ms),
         );
     }
 }

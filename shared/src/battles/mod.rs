@@ -7,7 +7,8 @@
 //!   (`INVITED#<user>`), `gsi2` a sender's (`INVITER#<user>`), newest first;
 //! - `QUEUE#<challenge type>` / `<enqueued at>#<user>`: a waiting player, oldest first,
 //!   and `QUEUED#<user>` / `QUEUED`: which entry a player holds (one at a time);
-//! - `PRIVATE#<code>` / `PRIVATE`: a private match code (F-MM-6).
+//! - `PRIVATE#<code>` / `PRIVATE`: a private match code (F-MM-6);
+//! - `INVITE#<token hash>` / `TOKEN`: an invite link sent by SMS (F-SMS-20).
 //!
 //! Every multi-item rule is one `TransactWriteItems` with conditions: a battle
 //! is created together with both players' `active_battle_id` guards, so no
@@ -16,6 +17,7 @@
 pub mod answers;
 pub mod creation;
 pub mod invitations;
+pub mod invite_tokens;
 pub mod matchmaking;
 pub mod messages;
 pub mod private_code;

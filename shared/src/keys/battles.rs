@@ -45,3 +45,8 @@ pub fn queue_marker_key(user_id: &str) -> Item {
 pub fn private_code_key(code: &str) -> Item {
     key(format!("PRIVATE#{code}"), "PRIVATE")
 }
+
+/// `INVITE#<sha-256 of the token>` / `TOKEN`: an invite link (F-SMS-20).
+pub fn invite_token_key(token_hash: &str) -> Item {
+    key(format!("INVITE#{token_hash}"), "TOKEN")
+}

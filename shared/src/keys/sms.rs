@@ -14,6 +14,12 @@ pub fn log_id_of_pk(pk: &str) -> &str {
     pk.trim_start_matches(LOG_PREFIX)
 }
 
+/// `ONCE#<key>` / `ONCE`: a message that goes at most once (one match_found
+/// per battle and player) was already let through or refused.
+pub fn once_key(once: &str) -> Item {
+    key(format!("ONCE#{once}"), "ONCE")
+}
+
 pub fn optout_key(e164: &str) -> Item {
     key(format!("OPTOUT#{e164}"), "OPTOUT")
 }

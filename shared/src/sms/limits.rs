@@ -19,19 +19,23 @@ use aws_sdk_dynamodb::types::Update;
 ///
 /// A spacing limit (`spacing: true`) is a true gap instead: a send passes only
 /// if the last one in its scope was at least `window_secs` ago.
+///
+/// `R` is what a refusal reports: a send's suppression `Reason`, or the
+/// caller's own type for other rates counted the same way (invite-link
+/// previews per source address).
 #[derive(Clone, Debug)]
-pub struct Limit {
+pub struct Limit<R = Reason> {
     pub scope: String,
     pub window_secs: i64,
     pub limit: u64,
     pub amount: u64,
-    pub reason: Reason,
+    pub reason: R,
     pub spacing: bool,
 }
 
-impl Limit {
+impl<R> Limit<R> {
     /// One message against `limit` per window.
-    pub fn count(scope: String, window_secs: i64, limit: u64, reason: Reason) -> Self {
+    pub fn count(scope: String, window_secs: i64, limit: u64, reason: R) -> Self {
         Limit {
             scope,
             window_secs,
@@ -43,7 +47,7 @@ impl Limit {
     }
 
     /// At most one message per `gap_secs`, measured from the last one.
-    pub fn spacing(scope: String, gap_secs: i64, reason: Reason) -> Self {
+    pub fn spacing(scope: String, gap_secs: i64, reason: R) -> Self {
         Limit {
             scope,
             window_secs: gap_secs,
@@ -107,7 +111,11 @@ impl SmsStore {
     /// counters move, or none does and the first limit reached is returned.
     /// Each counter is a conditional `ADD` on a per-window item, so any number
     /// of concurrent sends never pass a limit.
-    pub async fn take(&self, limits: &[Limit], now_ms: i64) -> Result<Result<(), Reason>, Error> {
+    pub async fn take<R: Copy>(
+        &self,
+        limits: &[Limit<R>],
+        now_ms: i64,
+    ) -> Result<Result<(), R>, Error> {
         if limits.is_empty() {
             return Ok(Ok(()));
         }
@@ -116,7 +124,7 @@ impl SmsStore {
         }
         for attempt in 0..5u32 {
             let mut tx = Transaction::new();
-            let counters: Vec<(Handle, Reason)> = limits
+            let counters: Vec<(Handle, R)> = limits
                 .iter()
                 .map(|l| (tx.update(l.update(&self.table, now_ms)), l.reason))
                 .collect();

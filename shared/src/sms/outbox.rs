@@ -27,10 +27,13 @@ pub struct SmsRequest {
     pub verified: bool,
     pub preferences: Option<Preferences>,
     pub timezone: Option<String>,
-    /// A write of the sms table that commits with the log only when the
+    /// Writes of the sms table that commit with the log only when the
     /// message is let through (a verification code exists exactly when its
     /// text is on its way; a refused request leaves the earlier code alone).
-    pub with: Option<aws_sdk_dynamodb::types::Put>,
+    pub with: Vec<aws_sdk_dynamodb::types::Put>,
+    /// Limits of this request's own, counted with the usual ones (one
+    /// invitation per number per 7 days, F-SMS-19).
+    pub extra_limits: Vec<Limit>,
 }
 
 /// The SQS message `sms-sender` receives.
@@ -136,6 +139,34 @@ impl Outbox {
     }
 
     pub async fn enqueue(&self, request: SmsRequest, now_ms: i64) -> Result<SmsLog, Error> {
+        self.send(request, None, now_ms)
+            .await?
+            .ok_or_else(|| Error::internal("a message without a once-key was taken as a repeat"))
+    }
+
+    /// Like `enqueue`, for a message that goes at most once per `once` (one
+    /// match_found per battle and player): `None` when a message with this
+    /// key was already let through or refused, so a replay sends nothing and
+    /// records nothing. Two racing replays may both count against the limits;
+    /// only one writes a log.
+    pub async fn enqueue_once(
+        &self,
+        request: SmsRequest,
+        once: &str,
+        now_ms: i64,
+    ) -> Result<Option<SmsLog>, Error> {
+        if self.store.once_seen(once).await? {
+            return Ok(None);
+        }
+        self.send(request, Some(once), now_ms).await
+    }
+
+    async fn send(
+        &self,
+        mut request: SmsRequest,
+        once: Option<&str>,
+        now_ms: i64,
+    ) -> Result<Option<SmsLog>, Error> {
         let mut log = SmsLog::pending(
             request.to.clone(),
             request.message_type,
@@ -156,6 +187,7 @@ impl Outbox {
             verified: request.verified,
             preferences: request.preferences.as_ref(),
             timezone: timezone.as_deref(),
+            has_account: request.user_id.is_some(),
         };
         let verdict = match policy::check(
             request.message_type,
@@ -164,34 +196,43 @@ impl Outbox {
         ) {
             Err(reason) => Err(reason),
             Ok(()) => {
-                let limits = limits_for(&request, log.cost_micros, &self.config, now_ms);
+                let mut limits = limits_for(&request, log.cost_micros, &self.config, now_ms);
+                limits.append(&mut request.extra_limits);
                 self.store.take(&limits, now_ms).await?
             }
         };
+        let once_put = once.map(|key| self.store.once_put(key, &log.sms_id, now_ms));
         if let Err(reason) = verdict {
             log.status = Status::Suppressed;
             log.reason = Some(reason);
             tracing::info!(sms_id = %log.sms_id, to = %log.to, ?reason, "SMS suppressed");
-            self.store.put_log(&log).await?;
-            return Ok(log);
+            let written = self
+                .store
+                .put_log_with(&log, once_put.into_iter().collect())
+                .await?;
+            return Ok(written.then_some(log));
         }
+        let mut with = request.with;
+        with.extend(once_put);
         if let Some(until) =
             policy::quiet_hours_until(request.message_type, timezone.as_deref(), now_ms)
         {
             log.status = Status::Deferred;
             log.due_at = Some(until);
-            self.store.put_log_with(&log, request.with).await?;
-            return Ok(log);
+            let written = self.store.put_log_with(&log, with).await?;
+            return Ok(written.then_some(log));
         }
         // The log is written first and due again later: if the queue cannot
         // take the id now, the reconciler queues it then (F-SMS-3). The
         // caller's request does not fail on it.
         log.due_at = Some(now_ms + self.config.requeue_after_secs * 1000);
-        self.store.put_log_with(&log, request.with).await?;
+        if !self.store.put_log_with(&log, with).await? {
+            return Ok(None);
+        }
         if let Err(e) = self.queue(&log.sms_id).await {
             tracing::warn!(sms_id = %log.sms_id, error = %e, "SMS queue unavailable; the reconciler will queue it");
         }
-        Ok(log)
+        Ok(Some(log))
     }
 
     /// Puts a log id on the SMS queue (also how deferred logs are released).

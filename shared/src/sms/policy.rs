@@ -20,6 +20,8 @@ pub enum Reason {
     UserHourlyLimit,
     UserDailyLimit,
     SenderInvitationLimit,
+    /// F-SMS-19: the number had an invitation from someone in the last 7 days.
+    RecipientRecentlyInvited,
     PhoneCooldown,
     VerificationPhoneLimit,
     VerificationDailyLimit,
@@ -81,6 +83,8 @@ pub struct Recipient<'a> {
     pub verified: bool,
     pub preferences: Option<&'a Preferences>,
     pub timezone: Option<&'a str>,
+    /// The number belongs to a user we text as such (`user_id` is set).
+    pub has_account: bool,
 }
 
 /// The checks that need no counter, in the order they are reported.
@@ -101,7 +105,12 @@ pub fn check(
     if message_type.needs_verified_phone() && !recipient.verified {
         return Err(Reason::PhoneNotVerified);
     }
+    // F-SMS-19: a player's invitation to a number with no account needs no
+    // consent record (there is none to have); it is capped and stoppable.
+    let invite_to_non_user =
+        message_type == MessageType::BattleInvitation && !recipient.has_account;
     if message_type.category() == Category::Promotional
+        && !invite_to_non_user
         && recipient
             .preferences
             .and_then(|p| p.consent.as_ref())
@@ -200,6 +209,7 @@ mod tests {
             verified: true,
             preferences: Some(&prefs),
             timezone: None,
+            has_account: true,
         };
         assert_eq!(
             check(MessageType::SecurityAlert, &r, &allowed()),
@@ -220,10 +230,34 @@ mod tests {
             verified: true,
             preferences: None,
             timezone: None,
+            has_account: true,
         };
         assert_eq!(
             check(MessageType::StreakAlert, &none, &allowed()),
             Err(Reason::NoConsent)
+        );
+        // F-SMS-19: a player may text an invitation to a number with no
+        // account; a user's invitation still needs their consent.
+        assert_eq!(
+            check(MessageType::BattleInvitation, &none, &allowed()),
+            Err(Reason::NoConsent)
+        );
+        let stranger = Recipient {
+            verified: false,
+            has_account: false,
+            ..none
+        };
+        assert_eq!(
+            check(MessageType::BattleInvitation, &stranger, &allowed()),
+            Ok(())
+        );
+        let stopped = Recipient {
+            opted_out: true,
+            ..stranger
+        };
+        assert_eq!(
+            check(MessageType::BattleInvitation, &stopped, &allowed()),
+            Err(Reason::OptedOut)
         );
         assert_eq!(check(MessageType::SecurityAlert, &none, &allowed()), Ok(()));
         let mut prefs = consented();

@@ -4,7 +4,7 @@
 
 use crate::db::{self, n, s, Cost, Item, Transaction, UpdateExpr};
 use crate::error::Error;
-use crate::keys::sms::{log_id_of_pk, log_key, optout_key};
+use crate::keys::sms::{log_id_of_pk, log_key, once_key, optout_key};
 
 use super::log::LOG_RETENTION_SECS;
 pub use super::log::{Finish, Reconciled, Related, SmsLog, Status};
@@ -32,13 +32,15 @@ impl SmsStore {
     }
 
     pub async fn put_log(&self, log: &SmsLog) -> Result<(), Error> {
-        self.put_log_with(log, None).await
+        self.put_log_with(log, Vec::new()).await.map(|_| ())
     }
 
-    /// Puts a new log; `with` (another write of the sms table, like the
-    /// verification code the message carries) commits with it or not at all.
+    /// Puts a new log; `with` (other writes of the sms table, like the
+    /// verification code the message carries or the marker that makes a
+    /// notice once-only) commit with it or not at all. Returns false, with
+    /// nothing written, when one of `with` finds its condition false.
     /// An in-flight log must say when it is due, and joins the `due` index.
-    pub async fn put_log_with(&self, log: &SmsLog, with: Option<Put>) -> Result<(), Error> {
+    pub async fn put_log_with(&self, log: &SmsLog, with: Vec<Put>) -> Result<bool, Error> {
         let mut item: Item = serde_dynamo::to_item(log)?;
         item.extend(log_key(&log.sms_id));
         if log.in_flight() {
@@ -51,31 +53,41 @@ impl SmsStore {
             "expires_at".into(),
             n(log.created_at / 1000 + LOG_RETENTION_SECS),
         );
-        const NEW: &str = "attribute_not_exists(pk)";
-        match with {
-            None => self
-                .client
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .condition_expression(NEW)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(db::dependency),
-            Some(other) => {
-                let log_put = Put::builder()
-                    .table_name(&self.table)
-                    .set_item(Some(item))
-                    .condition_expression(NEW)
-                    .build()
-                    .expect("table and item set");
-                let mut tx = Transaction::new();
-                tx.put(log_put);
-                tx.put(other);
-                Ok(tx.commit(&self.client, &mut Cost::default()).await?)
-            }
+        if with.is_empty() {
+            return match db::put_new(&self.client, &self.table, item).await? {
+                true => Ok(true),
+                false => Err(Error::internal("an SMS log with this id exists")),
+            };
         }
+        let mut tx = Transaction::new();
+        tx.put_new(&self.table, item);
+        let others: Vec<_> = with.into_iter().map(|put| tx.put(put)).collect();
+        match tx.commit(&self.client, &mut Cost::default()).await {
+            Ok(()) => Ok(true),
+            Err(f) if others.iter().any(|h| f.condition_failed(*h)) => Ok(false),
+            Err(f) => Err(f.into_error()),
+        }
+    }
+
+    /// The marker of a message sent at most once (`once_key`), if any.
+    pub async fn once_seen(&self, once: &str) -> Result<bool, Error> {
+        let found: Option<serde_json::Value> =
+            db::get_item(&self.client, &self.table, once_key(once)).await?;
+        Ok(found.is_some())
+    }
+
+    /// The write that makes `once` taken by `sms_id`: it fails if another
+    /// message took it first. Kept as long as the logs.
+    pub(crate) fn once_put(&self, once: &str, sms_id: &str, now_ms: i64) -> Put {
+        let mut item = once_key(once);
+        item.insert("sms_id".into(), s(sms_id));
+        item.insert("expires_at".into(), n(now_ms / 1000 + LOG_RETENTION_SECS));
+        Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .expect("table and item set")
     }
 
     pub async fn get_log(&self, id: &str) -> Result<Option<SmsLog>, Error> {

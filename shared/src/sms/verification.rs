@@ -15,7 +15,6 @@ use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, Update};
 use aws_sdk_dynamodb::Client;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 pub const CODE_TTL_SECS: i64 = 600;
 /// Verifications of one number that race each other retry this many times.
@@ -42,8 +41,7 @@ struct PendingCode {
 /// The owner record of a verified number (users table).
 /// The code's hash binds it to the user and the number it was sent to.
 fn hash(user_id: &str, phone: &str, code: &str) -> String {
-    let digest = Sha256::digest(format!("{user_id}|{phone}|{code}").as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    crate::secret::sha256_hex(format!("{user_id}|{phone}|{code}").as_bytes())
 }
 
 pub fn new_code(rng: &mut impl Rng) -> String {
@@ -135,7 +133,8 @@ impl Verification {
                     verified: false,
                     preferences: None,
                     timezone: None,
-                    with: Some(code_put),
+                    with: vec![code_put],
+                    extra_limits: Vec::new(),
                 },
                 now_ms,
             )

@@ -65,7 +65,7 @@ async fn main() {
             if let FindOutcome::Invited(inv) = &found.outcome {
                 invited += 1;
                 // Put both players back as they were, outside the measurement.
-                for user in [&inv.from.id, &inv.to.id] {
+                for user in std::iter::once(&inv.from).chain(&inv.to).map(|p| &p.id) {
                     release(&client, &config.tables.users, user).await;
                 }
             }

@@ -64,7 +64,8 @@ pub fn request(
             ..Default::default()
         }),
         timezone: Some("Africa/Kampala".into()),
-        with: None,
+        with: Vec::new(),
+        extra_limits: Vec::new(),
     }
 }
 

@@ -1,5 +1,5 @@
-//! The `console` provider (F-SMS-1): for development. It logs the message
-//! (number masked) and records it in the sms table under `CONSOLE`, where the
+//! The `console` provider (F-SMS-1): for development. It logs that a message
+//! went (number masked, never the body) and records it in the sms table under `CONSOLE`, where the
 //! local gateway shows it at `GET /_local/sms`.
 
 use super::{Outgoing, Provider, SendError};
@@ -33,7 +33,9 @@ impl Provider for Console {
     fn send<'a>(&'a self, message: &'a Outgoing<'a>) -> BoxFuture<'a, Result<String, SendError>> {
         Box::pin(async move {
             let now = crate::clock::now_ms();
-            tracing::info!(to = %message.to, sms_id = message.sms_id, body = message.body, "console SMS");
+            // Not the body: it can carry a verification code or an invite
+            // link; `GET /_local/sms` shows it to the developer.
+            tracing::info!(to = %message.to, sms_id = message.sms_id, "console SMS");
             let mut item = console_key(now, message.sms_id);
             item.insert("sms_id".into(), s(message.sms_id));
             item.insert("to".into(), s(message.to.e164()));

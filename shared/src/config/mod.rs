@@ -64,6 +64,23 @@ pub struct Config {
     /// The queue a scheduled job continues through when it stops early.
     pub jobs_queue_url: Option<String>,
     pub sms: SmsConfig,
+    pub texts: TextsConfig,
+}
+
+/// The texts about battles (F-SMS-19 … F-SMS-22).
+#[derive(Clone, Debug)]
+pub struct TextsConfig {
+    /// The web client's public base URL: battle and invite links are built on it.
+    pub web_base_url: String,
+    /// F-SMS-21, F-SMS-22: text match and result notices only to players with
+    /// no open WebSocket connection (online players got the push).
+    pub only_offline: bool,
+    /// The longest personal message an SMS invitation may carry (characters).
+    pub invite_message_max_chars: usize,
+    /// An invitation text may not be longer than this many segments (F-SMS-6).
+    pub invite_max_segments: u32,
+    /// Invite-link previews allowed per source IP per minute (F-SMS-20).
+    pub previews_per_ip_minute: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -323,7 +340,39 @@ impl Config {
                 webhook_base_url: get("WEBHOOK_BASE_URL")
                     .map(|u| u.trim_end_matches('/').to_string()),
             },
+            texts: TextsConfig {
+                web_base_url: web_base_url(get("WEB_BASE_URL"))?,
+                only_offline: match get("BATTLE_TEXTS_ONLY_OFFLINE").as_deref() {
+                    None | Some("true") => true,
+                    Some("false") => false,
+                    Some(other) => {
+                        return Err(Error::Config(format!(
+                            "BATTLE_TEXTS_ONLY_OFFLINE must be true or false, got {other:?}"
+                        )))
+                    }
+                },
+                invite_message_max_chars: bounded("SMS_INVITE_MESSAGE_MAX_CHARS", 100, 0..=300)?
+                    as usize,
+                invite_max_segments: bounded("SMS_INVITE_MAX_SEGMENTS", 3, 1..=10)? as u32,
+                previews_per_ip_minute: bounded("INVITE_PREVIEWS_PER_IP_MINUTE", 30, 1..=10_000)?
+                    as u64,
+            },
         })
+    }
+}
+
+/// Links in texts must be absolute http(s) URLs; a trailing `/` is dropped.
+fn web_base_url(raw: Option<String>) -> Result<String, Error> {
+    let url = raw.unwrap_or_else(|| "http://localhost:3000".into());
+    let url = url.trim().trim_end_matches('/').to_string();
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    match rest {
+        Some(host) if !host.is_empty() && !host.contains(char::is_whitespace) => Ok(url),
+        _ => Err(Error::Config(format!(
+            "WEB_BASE_URL must be an http(s) URL, got {url:?}"
+        ))),
     }
 }
 
@@ -378,121 +427,4 @@ fn parse_rates(raw: &str) -> Result<Vec<(String, u64)>, Error> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn base() -> HashMap<String, String> {
-        [
-            ("USERS_TABLE", "u"),
-            ("BATTLES_TABLE", "b"),
-            ("SMS_TABLE", "s"),
-            ("JWT_DEV_SECRET", "x"),
-            ("JWT_ISSUER", "versus-local"),
-            ("JWT_AUDIENCE", "versus"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-    }
-
-    #[test]
-    fn defaults_apply() {
-        let c = Config::from_map(&base()).unwrap();
-        assert_eq!(c.online_shards, 16);
-        assert_eq!(c.last_seen_throttle_secs, 60);
-        assert_eq!(c.online_window_secs, 300);
-        assert_eq!(c.invitation_ttl_secs, 60);
-        assert_eq!(c.private_code_ttl_secs, 900);
-        assert!(c.invitation_timeouts_queue_url.is_none());
-        assert!(matches!(c.jwt.keys, JwtKeys::DevSecret(_)));
-    }
-
-    #[test]
-    fn secrets_never_print() {
-        let mut env = base();
-        for (k, v) in [
-            ("JWT_DEV_SECRET", "dev-secret-value"),
-            ("TWILIO_AUTH_TOKEN", "twilio-token-value"),
-            ("DMARK_PASSWORD", "dmark-password-value"),
-            ("DMARK_DLR_SECRET", "dlr-secret-value"),
-        ] {
-            env.insert(k.into(), v.into());
-        }
-        let printed = format!("{:?}", Config::from_map(&env).unwrap());
-        assert!(!printed.contains("-value"), "{printed}");
-        assert!(printed.contains("[redacted]"));
-    }
-
-    #[test]
-    fn missing_table_is_a_clear_error() {
-        let mut env = base();
-        env.remove("USERS_TABLE");
-        let err = Config::from_map(&env).unwrap_err();
-        assert!(err.to_string().contains("USERS_TABLE"));
-    }
-
-    #[test]
-    fn jwks_url_derived_from_issuer() {
-        let mut env = base();
-        env.remove("JWT_DEV_SECRET");
-        env.insert("JWT_ISSUER".into(), "https://auth.example.com/".into());
-        let c = Config::from_map(&env).unwrap();
-        match c.jwt.keys {
-            JwtKeys::Jwks { url } => {
-                assert_eq!(url, "https://auth.example.com/.well-known/jwks.json")
-            }
-            other => panic!("unexpected {other:?}"),
-        }
-    }
-
-    #[test]
-    fn invitation_timeout_is_bounded_by_the_sqs_delay() {
-        let mut env = base();
-        env.insert("INVITATION_TTL_SECONDS".into(), "901".into());
-        assert!(Config::from_map(&env).is_err());
-        env.insert("INVITATION_TTL_SECONDS".into(), "2".into());
-        assert_eq!(Config::from_map(&env).unwrap().invitation_ttl_secs, 2);
-    }
-
-    #[test]
-    fn sms_routes_and_providers_are_checked() {
-        let mut env = base();
-        env.insert("SMS_ROUTES".into(), "256=dmark, +254=DMark".into());
-        env.insert("SMS_FALLBACK_PROVIDER".into(), "twilio".into());
-        let c = Config::from_map(&env).unwrap();
-        assert_eq!(
-            c.sms.routes,
-            vec![(256, "dmark".to_string()), (254, "dmark".to_string())]
-        );
-        assert_eq!(c.sms.fallback_provider.as_deref(), Some("twilio"));
-        assert_eq!(c.sms.dmark.token_fallback_secs, 3000);
-        env.insert("SMS_ROUTES".into(), "256=pigeon".into());
-        assert!(Config::from_map(&env)
-            .unwrap_err()
-            .to_string()
-            .contains("pigeon"));
-        env.insert("SMS_ROUTES".into(), "UG=dmark".into());
-        assert!(Config::from_map(&env).is_err());
-        env.remove("SMS_ROUTES");
-        env.insert("SMS_PROVIDER".into(), "carrier-pigeon".into());
-        assert!(Config::from_map(&env).is_err());
-    }
-
-    #[test]
-    fn sms_defaults_and_rates() {
-        let c = Config::from_map(&base()).unwrap();
-        assert_eq!(c.sms.provider, "console");
-        assert!(c.sms.allowed_regions.contains(&"UG".to_string()));
-        assert!(c.sms.rates.contains(&("US".to_string(), 8300)));
-        let mut env = base();
-        env.insert("SMS_RATES_MICROS".into(), "UG=1,bad".into());
-        assert!(Config::from_map(&env).is_err());
-    }
-
-    #[test]
-    fn bad_number_rejected() {
-        let mut env = base();
-        env.insert("ONLINE_SHARDS".into(), "many".into());
-        assert!(Config::from_map(&env).is_err());
-    }
-}
+mod tests;
