@@ -8,7 +8,7 @@ use serde_json::json;
 use std::sync::Arc;
 use versus::auth::Caller;
 use versus::battles::invitations::{self, invitation_not_found, InvitationBox, MAX_PAGE};
-use versus::battles::invite_tokens::invite_link_not_found;
+use versus::battles::invite_tokens::{self, invite_link_not_found};
 use versus::battles::messages::{self, notify};
 use versus::battles::results::{battle_not_found, ResultInput, ResultListener};
 use versus::battles::{validate_challenge_type, BattleStore, MatchSource};
@@ -404,6 +404,13 @@ async fn preview(
     SourceIp(ip): SourceIp,
     query: Query,
 ) -> Answer {
+    let token = query.first("token").ok_or_else(|| {
+        Error::validation("token is required: the code after /invite/ in the link")
+    })?;
+    // What no link carries is answered alike, without a read or a count.
+    if !invite_tokens::well_formed(&token) {
+        return Err(invite_link_not_found().into());
+    }
     let limit = Limit::count(
         format!("preview#{}", ip.as_deref().unwrap_or("unknown")),
         60,
@@ -417,9 +424,6 @@ async fn preview(
         }
         .into());
     }
-    let token = query.first("token").ok_or_else(|| {
-        Error::validation("token is required: the code after /invite/ in the link")
-    })?;
     match app.battles.preview_invite(&token, now_ms).await? {
         Some(preview) => Ok(Reply(200, preview.view())),
         None => Err(invite_link_not_found().into()),

@@ -68,14 +68,18 @@ fn new_token() -> Secret {
     Secret::new(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
 }
 
-/// The stored form of a token; `None` for anything no link could carry.
-fn token_hash(raw: &str) -> Option<String> {
+/// Could a link carry this token? Checked before anything is read or counted.
+pub fn well_formed(raw: &str) -> bool {
     let raw = raw.trim();
-    let well_formed = raw.len() == TOKEN_CHARS
+    raw.len() == TOKEN_CHARS
         && raw
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    well_formed.then(|| sha256_hex(raw.as_bytes()))
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// The stored form of a token; `None` for anything no link could carry.
+fn token_hash(raw: &str) -> Option<String> {
+    well_formed(raw).then(|| sha256_hex(raw.trim().as_bytes()))
 }
 
 pub fn invite_link_not_found() -> Error {

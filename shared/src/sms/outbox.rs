@@ -196,8 +196,11 @@ impl Outbox {
         ) {
             Err(reason) => Err(reason),
             Ok(()) => {
-                let mut limits = limits_for(&request, log.cost_micros, &self.config, now_ms);
-                limits.append(&mut request.extra_limits);
+                // The request's own limits first: when several refuse, the
+                // first is reported, and "invited this week" says more than
+                // "texted a moment ago".
+                let mut limits = std::mem::take(&mut request.extra_limits);
+                limits.extend(limits_for(&request, log.cost_micros, &self.config, now_ms));
                 self.store.take(&limits, now_ms).await?
             }
         };

@@ -5,6 +5,7 @@
 
 pub mod sms;
 pub mod stubs;
+pub mod texts;
 
 use futures::{SinkExt, StreamExt};
 use local_gateway::{Options, Running};

@@ -1,0 +1,160 @@
+//! Players who can be texted, for the tests of invitations and battle texts.
+
+use super::Stack;
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::Timelike;
+use versus::sms::log::SmsLog;
+use versus::sms::policy::{Consent, ConsentMethod, Preferences};
+
+/// A region where it is daytime now, well inside 08:00-21:00 (texts there
+/// are not held back by quiet hours, F-SMS-14): its time zone and a maker
+/// of valid mobile numbers in it.
+pub struct Daytime {
+    pub timezone: &'static str,
+    prefix: &'static str,
+}
+
+impl Daytime {
+    pub fn now() -> Daytime {
+        let zones = [
+            ("Africa/Kampala", "+2567721"),
+            ("Europe/London", "+4479111"),
+            ("America/New_York", "+1415555"),
+        ];
+        let now = chrono::Utc::now();
+        let (timezone, prefix) = zones
+            .into_iter()
+            .find(|(tz, _)| {
+                let tz: chrono_tz::Tz = tz.parse().unwrap();
+                (9..19).contains(&now.with_timezone(&tz).hour())
+            })
+            .expect("one of the three zones is in its day at any hour");
+        Daytime { timezone, prefix }
+    }
+
+    /// The `i`-th number (0..100) of the region.
+    pub fn number(&self, i: u32) -> String {
+        assert!(i < 100);
+        match self.prefix {
+            "+1415555" => format!("+141555501{i:02}"),
+            prefix => format!("{prefix}{i:05}"),
+        }
+    }
+}
+
+/// A player with a verified number, SMS consent and a daytime time zone
+/// (the state verification and `PUT /v1/me/sms-preferences` leave; written
+/// directly, so no verification text stands in the 30 s gap of F-SMS-12).
+pub async fn texted_player(stack: &Stack, user: &str, username: &str, phone: &str, tz: &str) {
+    stack.create_profile(user, username).await;
+    let client = stack.dynamodb().await;
+    let users = stack.config("profile-api").tables.users;
+    let preferences = Preferences {
+        consent: Some(Consent {
+            at: 1,
+            method: ConsentMethod::WebForm,
+            ip_address: None,
+            text_version: "v1".into(),
+        }),
+        ..Default::default()
+    };
+    client
+        .update_item()
+        .table_name(&users)
+        .set_key(Some(versus::keys::users::profile_key(user)))
+        .update_expression(
+            "SET phone_number = :n, phone_verified = :t, phone_verified_at = :at, \
+             #tz = :tz, sms_preferences = :p",
+        )
+        .expression_attribute_names("#tz", "timezone")
+        .expression_attribute_values(":n", AttributeValue::S(phone.into()))
+        .expression_attribute_values(":t", AttributeValue::Bool(true))
+        .expression_attribute_values(":at", AttributeValue::N("1".into()))
+        .expression_attribute_values(":tz", AttributeValue::S(tz.into()))
+        .expression_attribute_values(
+            ":p",
+            serde_dynamo::to_attribute_value(&preferences).unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let mut claim = versus::keys::users::phone_claim_key(phone);
+    claim.insert("user_id".into(), AttributeValue::S(user.into()));
+    claim.insert("verified_at".into(), AttributeValue::N("1".into()));
+    client
+        .put_item()
+        .table_name(&users)
+        .set_item(Some(claim))
+        .send()
+        .await
+        .unwrap();
+}
+
+/// Every SmsLog of the stack (tests may scan: tiny tables).
+pub async fn sms_logs(stack: &Stack) -> Vec<SmsLog> {
+    let client = stack.dynamodb().await;
+    let mut logs = vec![];
+    let mut start = None;
+    loop {
+        let page = client
+            .scan()
+            .table_name(stack.config("profile-api").tables.sms)
+            .filter_expression("begins_with(pk, :p)")
+            .expression_attribute_values(":p", AttributeValue::S("SMS#".into()))
+            .set_exclusive_start_key(start.take())
+            .send()
+            .await
+            .unwrap();
+        for item in page.items() {
+            logs.push(serde_dynamo::from_item(item.clone()).unwrap());
+        }
+        match page.last_evaluated_key {
+            Some(k) => start = Some(k),
+            None => return logs,
+        }
+    }
+}
+
+/// The logs of `message_type` to `phone`.
+pub async fn logs_to(stack: &Stack, phone: &str, message_type: &str) -> Vec<SmsLog> {
+    sms_logs(stack)
+        .await
+        .into_iter()
+        .filter(|l| l.to.e164() == phone && versus::sms::wire_name(l.message_type) == message_type)
+        .collect()
+}
+
+/// Waits until the console outbox holds a text of `message_type` to `phone`; returns its body.
+pub async fn text_to(stack: &Stack, phone: &str, message_type: &str) -> String {
+    super::eventually(&format!("a {message_type} text to {phone}"), || async {
+        super::sms::local_sms(stack, phone)
+            .await
+            .iter()
+            .any(|m| m["message_type"] == message_type)
+    })
+    .await;
+    super::sms::local_sms(stack, phone)
+        .await
+        .into_iter()
+        .find(|m| m["message_type"] == message_type)
+        .and_then(|m| m["body"].as_str().map(str::to_string))
+        .unwrap()
+}
+
+/// Items of the battles table whose key starts with `prefix`.
+pub async fn battle_items(
+    stack: &Stack,
+    prefix: &str,
+) -> Vec<std::collections::HashMap<String, AttributeValue>> {
+    let out = stack
+        .dynamodb()
+        .await
+        .scan()
+        .table_name(stack.config("invitations-api").tables.battles)
+        .filter_expression("begins_with(pk, :p)")
+        .expression_attribute_values(":p", AttributeValue::S(prefix.into()))
+        .send()
+        .await
+        .unwrap();
+    out.items().to_vec()
+}
