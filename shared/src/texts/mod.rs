@@ -85,10 +85,12 @@ pub fn invitation_text(
     message: Option<&str>,
     link: &str,
 ) -> String {
-    let said = message
-        .map(|m| format!(" {sender} says: \"{m}\""))
-        .unwrap_or_default();
-    format!("{sender} challenged you to a {challenge_type} battle on Versus.{said} Accept: {link}")
+    match message {
+        Some(m) => format!(
+            "{sender} challenged you to a {challenge_type} battle on Versus: \"{m}\" Accept: {link}"
+        ),
+        None => format!("{sender} challenged you to a {challenge_type} battle on Versus: {link}"),
+    }
 }
 
 /// F-MM-6 by phone: the code, the stake and until when it can be used.
