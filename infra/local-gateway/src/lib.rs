@@ -190,10 +190,14 @@ pub fn parse_parameter_overrides(raw: &str) -> Result<HashMap<String, String>, S
 }
 
 /// The parameter values the local stack runs with.
+pub const LOCAL_WEB_BASE_URL: &str = "http://localhost:8080";
+
 pub fn local_parameters(extra: &HashMap<String, String>) -> HashMap<String, String> {
     let mut p = HashMap::from([
         ("JwtIssuer".to_string(), LOCAL_ISSUER.to_string()),
         ("JwtAudience".to_string(), LOCAL_AUDIENCE.to_string()),
+        // Where a local web client would serve the links texts carry.
+        ("WebBaseUrl".to_string(), LOCAL_WEB_BASE_URL.to_string()),
     ]);
     p.extend(extra.clone());
     p

@@ -269,6 +269,24 @@ async fn invitations_api_sample_events() {
         .await
         .unwrap();
     assert_eq!(r["statusCode"], 403);
+    // F-SMS-19, F-SMS-20: an invitation by text; unknown links, public and not.
+    let r = f(event("invitations-api/invite-by-sms.json"))
+        .await
+        .unwrap();
+    assert_eq!(r["statusCode"], 201, "{r}");
+    assert_eq!(body(&r)["to_phone"], "+********5010");
+    assert_eq!(body(&r)["sms"]["status"], "pending");
+    for sample in [
+        "invitations-api/preview-unknown-invite.json",
+        "invitations-api/accept-unknown-invite-token.json",
+    ] {
+        let r = f(event(sample)).await.unwrap();
+        assert_eq!(
+            (r["statusCode"].as_i64(), body(&r)["error"]["code"].clone()),
+            (Some(404), json!("invite_not_found")),
+            "{sample}"
+        );
+    }
 }
 
 #[tokio::test]

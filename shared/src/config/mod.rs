@@ -363,7 +363,7 @@ impl Config {
 
 /// Links in texts must be absolute http(s) URLs; a trailing `/` is dropped.
 fn web_base_url(raw: Option<String>) -> Result<String, Error> {
-    let url = raw.unwrap_or_else(|| "http://localhost:3000".into());
+    let url = raw.unwrap_or_else(|| "http://localhost:8080".into());
     let url = url.trim().trim_end_matches('/').to_string();
     let rest = url
         .strip_prefix("https://")

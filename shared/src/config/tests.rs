@@ -118,7 +118,7 @@ fn bad_number_rejected() {
 #[test]
 fn texts_settings() {
     let c = Config::from_map(&base()).unwrap();
-    assert_eq!(c.texts.web_base_url, "http://localhost:3000");
+    assert_eq!(c.texts.web_base_url, "http://localhost:8080");
     assert!(c.texts.only_offline);
     let mut env = base();
     env.insert("WEB_BASE_URL".into(), "https://play.example.com/".into());
