@@ -7,6 +7,7 @@
 //! in `template`, turned into events shaped as AWS shapes them, and handed to
 //! the function's [`Invoke`].
 
+pub mod counting_proxy;
 pub mod http_api;
 pub mod queues;
 pub mod registry;

@@ -7,59 +7,13 @@
 //! Usage: bench_sms [MESSAGES] (default 500); needs `AWS_ENDPOINT_URL_DYNAMODB`.
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, Method, Uri};
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use local_gateway::counting_proxy::{self, Counts};
 use std::time::Instant;
 use versus::phone::PhoneNumber;
 use versus::sms::store::{SmsLog, SmsStore};
 use versus::sms::MessageType;
 
 const BATCH: usize = 10;
-
-type Counts = Arc<Mutex<BTreeMap<String, usize>>>;
-
-#[derive(Clone)]
-struct Proxy {
-    upstream: String,
-    http: reqwest::Client,
-    counts: Counts,
-}
-
-/// Forwards a DynamoDB call as it is and counts it by its `X-Amz-Target`.
-async fn forward(
-    State(proxy): State<Proxy>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> (axum::http::StatusCode, HeaderMap, Bytes) {
-    let operation = headers
-        .get("x-amz-target")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|t| t.rsplit('.').next())
-        .unwrap_or("?")
-        .to_string();
-    *proxy.counts.lock().unwrap().entry(operation).or_default() += 1;
-    let mut request = proxy
-        .http
-        .request(method, format!("{}{}", proxy.upstream, uri.path()))
-        .body(body);
-    for (name, value) in headers.iter().filter(|(n, _)| *n != "host") {
-        request = request.header(name, value);
-    }
-    let response = request.send().await.expect("DynamoDB Local answers");
-    let status = response.status();
-    let mut out = HeaderMap::new();
-    for (name, value) in response.headers() {
-        if name != "content-length" && name != "transfer-encoding" {
-            out.insert(name, value.clone());
-        }
-    }
-    (status, out, response.bytes().await.unwrap_or_default())
-}
 
 fn log(i: usize, config: &versus::config::SmsConfig, now: i64) -> SmsLog {
     SmsLog::pending(
@@ -101,18 +55,8 @@ async fn main() {
         .expect("tables and configuration");
     let store = SmsStore::new(direct.clone(), &config.tables.sms);
 
-    let counts: Counts = Arc::default();
-    let proxy = Proxy {
-        upstream,
-        http: reqwest::Client::new(),
-        counts: counts.clone(),
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let proxy_url = format!("http://{}", listener.local_addr().unwrap());
-    let app = axum::Router::new().fallback(forward).with_state(proxy);
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     // The sender's own client goes through the proxy.
-    std::env::set_var("AWS_ENDPOINT_URL_DYNAMODB", &proxy_url);
+    let counts = counting_proxy::start(&upstream).await;
     let sender = sms_sender::function(&config).await.expect("sms-sender");
 
     println!();
@@ -157,16 +101,9 @@ async fn main() {
 }
 
 fn print_row(run: &str, concurrency: usize, messages: usize, secs: f64, counts: &Counts) {
-    let counts = counts.lock().unwrap();
-    let total: usize = counts.values().sum();
-    let by_op: Vec<String> = counts
-        .iter()
-        .map(|(op, n)| format!("{op} {:.2}", *n as f64 / messages as f64))
-        .collect();
+    let (total, by_op) = counting_proxy::per(counts, messages);
     println!(
-        "| {run} | {BATCH} | {concurrency} | {messages} | {secs:.2} | {:.0} | {:.2} | {} |",
+        "| {run} | {BATCH} | {concurrency} | {messages} | {secs:.2} | {:.0} | {total:.2} | {by_op} |",
         messages as f64 / secs,
-        total as f64 / messages as f64,
-        by_op.join(", ")
     );
 }

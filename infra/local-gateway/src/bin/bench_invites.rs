@@ -1,0 +1,222 @@
+//! `scripts/bench` part four: DynamoDB requests per SMS invitation
+//! (F-SMS-19, F-SMS-20), counted by a proxy in front of DynamoDB Local:
+//! an invitation to a number with no account, one to a player's verified
+//! number, an invite-link preview, and an accept (the battle, and the
+//! match_found notices with a text to the sender).
+//!
+//! Usage: bench_invites [CALLS] (default 50); needs `AWS_ENDPOINT_URL_DYNAMODB`.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use local_gateway::counting_proxy::{self, Counts};
+use serde_json::{json, Value};
+use versus::lambda::Invoke;
+use versus::sms::policy::{Consent, ConsentMethod, Preferences};
+
+/// An API Gateway HTTP API (payload 2.0) event, as API Gateway sends it
+/// once its JWT authorizer has let `user` in.
+fn http_event(method: &str, path: &str, query: &str, user: Option<&str>, body: Value) -> Value {
+    let mut event = json!({
+        "version": "2.0",
+        "routeKey": format!("{method} {path}"),
+        "rawPath": path,
+        "rawQueryString": query,
+        "headers": {"content-type": "application/json"},
+        "requestContext": {
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.10", "userAgent": "bench"},
+            "requestId": ulid::Ulid::new().to_string(),
+            "routeKey": format!("{method} {path}"),
+            "stage": "$default",
+            "timeEpoch": versus::now_ms(),
+        },
+        "isBase64Encoded": false,
+        "body": body.to_string(),
+    });
+    if let Some((k, v)) = query.split_once('=') {
+        event["queryStringParameters"] = json!({ k: v });
+    }
+    if let Some(user) = user {
+        event["requestContext"]["authorizer"] = json!({"jwt": {"claims": {
+            "sub": user, "iss": local_gateway::LOCAL_ISSUER, "aud": local_gateway::LOCAL_AUDIENCE, "exp": "4102444800"
+        }, "scopes": null}});
+    }
+    event
+}
+
+async fn call(function: &Invoke, event: Value) -> Value {
+    let out = function(event).await.expect("the function answers");
+    let status = out["statusCode"].as_i64().unwrap_or(0);
+    let body: Value = serde_json::from_str(out["body"].as_str().unwrap_or("null")).unwrap();
+    assert!((200..300).contains(&status), "{status} {body}");
+    body
+}
+
+/// A verified, consenting number for `user` (what verification leaves).
+async fn verify(
+    client: &aws_sdk_dynamodb::Client,
+    config: &versus::Config,
+    user: &str,
+    phone: &str,
+) {
+    let consent = Preferences {
+        consent: Some(Consent {
+            at: 1,
+            method: ConsentMethod::Api,
+            ip_address: None,
+            text_version: "bench".into(),
+        }),
+        ..Default::default()
+    };
+    client
+        .update_item()
+        .table_name(&config.tables.users)
+        .set_key(Some(versus::keys::users::profile_key(user)))
+        .update_expression("SET phone_number = :n, phone_verified = :t, sms_preferences = :p")
+        .expression_attribute_values(":n", AttributeValue::S(phone.into()))
+        .expression_attribute_values(":t", AttributeValue::Bool(true))
+        .expression_attribute_values(":p", serde_dynamo::to_attribute_value(&consent).unwrap())
+        .send()
+        .await
+        .unwrap();
+    let mut claim = versus::keys::users::phone_claim_key(phone);
+    claim.insert("user_id".into(), AttributeValue::S(user.into()));
+    client
+        .put_item()
+        .table_name(&config.tables.users)
+        .set_item(Some(claim))
+        .send()
+        .await
+        .unwrap();
+}
+
+/// Runs `calls` events through `function` and prints their row.
+async fn measure(what: &str, function: &Invoke, events: Vec<Value>, counts: &Counts) -> Vec<Value> {
+    counts.lock().unwrap().clear();
+    let mut answers = vec![];
+    for event in events.iter() {
+        answers.push(call(function, event.clone()).await);
+    }
+    let (total, by_op) = counting_proxy::per(counts, events.len());
+    println!("| {what} | {} | {total:.2} | {by_op} |", events.len());
+    answers
+}
+
+#[tokio::main]
+async fn main() {
+    let calls: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(50)
+        .clamp(1, 99);
+    let upstream = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").expect("DynamoDB Local's endpoint");
+    let sdk = versus::db::aws_config().await;
+    let direct = versus::db::dynamodb(&sdk);
+    let prefix = format!("benchinv_{}_", ulid::Ulid::new().to_string().to_lowercase());
+    // No WebSocket API: nobody is connected, so no push is attempted.
+    let extra = [(
+        "WEBSOCKET_API_ENDPOINT",
+        "http://127.0.0.1:9/prod".to_string(),
+    )];
+    let config = local_gateway::tables::scratch_config(&direct, &prefix, &extra)
+        .await
+        .expect("tables and configuration");
+    // Set-up goes straight to DynamoDB Local; what is measured, through the proxy.
+    let profiles = profile_api::function(&config).await.expect("profile-api");
+    let users = |kind: &'static str| (0..calls).map(move |i| format!("{kind}{i:03}"));
+    for user in users("sender")
+        .chain(users("player"))
+        .chain(users("joiner"))
+    {
+        let body = json!({ "username": user.clone() });
+        call(
+            &profiles,
+            http_event("PUT", "/v1/me", "", Some(&user), body),
+        )
+        .await;
+    }
+    for (i, user) in users("sender").enumerate() {
+        verify(&direct, &config, &user, &format!("+2567731{i:05}")).await;
+    }
+    for (i, user) in users("player").enumerate() {
+        verify(&direct, &config, &user, &format!("+2567732{i:05}")).await;
+    }
+    let counts = counting_proxy::start(&upstream).await;
+    let invitations = invitations_api::function(&config)
+        .await
+        .expect("invitations-api");
+
+    println!();
+    println!("| call | calls | DynamoDB requests per call | by operation (per call) |");
+    println!("|---|---:|---:|---|");
+    let invite = |user: String, phone: String| {
+        let body = json!({"phone_number": phone, "challenge_type": "bench"});
+        http_event("POST", "/v1/invitations/sms", "", Some(&user), body)
+    };
+    let strangers = users("sender")
+        .enumerate()
+        .map(|(i, u)| invite(u, format!("+2567733{i:05}")))
+        .collect();
+    let invited = measure(
+        "invite a number with no account",
+        &invitations,
+        strangers,
+        &counts,
+    )
+    .await;
+    let to_players = users("sender")
+        .enumerate()
+        .map(|(i, u)| invite(u, format!("+2567732{i:05}")))
+        .collect();
+    measure(
+        "invite a player's verified number",
+        &invitations,
+        to_players,
+        &counts,
+    )
+    .await;
+
+    // The tokens are only in the texts: read them from the logs, outside the count.
+    let mut tokens = vec![];
+    for answer in &invited {
+        let id = answer["invitation_id"].as_str().unwrap();
+        let logs = direct
+            .scan()
+            .table_name(&config.tables.sms)
+            .filter_expression("related.id = :id")
+            .expression_attribute_values(":id", AttributeValue::S(id.into()))
+            .send()
+            .await
+            .unwrap();
+        let body = logs.items()[0]["body"].as_s().unwrap().clone();
+        let start = body.find("/invite/").unwrap() + "/invite/".len();
+        tokens.push(body[start..start + 43].to_string());
+    }
+    counts.lock().unwrap().clear();
+    let previews = tokens
+        .iter()
+        .map(|t| {
+            http_event(
+                "GET",
+                "/v1/invitations/preview",
+                &format!("token={t}"),
+                None,
+                json!(null),
+            )
+        })
+        .collect();
+    measure("preview an invite link", &invitations, previews, &counts).await;
+    let accepts = users("joiner")
+        .zip(&tokens)
+        .map(|(u, t)| {
+            http_event(
+                "POST",
+                "/v1/invitations/accept-token",
+                "",
+                Some(&u),
+                json!({ "token": t }),
+            )
+        })
+        .collect();
+    measure("accept an invite link", &invitations, accepts, &counts).await;
+    println!();
+    println!("Every authenticated call also refreshes last_seen_at (one UpdateItem, at most once a minute per user, F-PR-2). Invite, no account: the sender's profile, the number's owner (none), the opt-out list, the limits (one transaction: the 7-day gap, the 30 s gap, the spend and the sender's hourly count), then one transaction with the log, the invitation and the token. Invite, a player: the player's profile too, the in-app invitation (a transaction with its check), the push's presence query, and the text's limits and log (no 7-day gap). Preview: the rate counter (a one-item transaction), the token, the invitation. Accept: the joiner's profile, the token, the invitation, one transaction (invitation, battle, both guards), then per player the push's presence query and profile read, and for the sender (verified) the match_found text: its once-marker, the opt-out list, the limits, and the log with the marker. Sequential calls, one Lambda instance, against DynamoDB Local; SQS is not included.");
+}
