@@ -334,6 +334,35 @@ async fn refused_invitations_leave_no_token() {
     );
     assert_eq!(battle_items(&stack, "INVITE#").await.len(), 5);
     assert_eq!(battle_items(&stack, "INVITATION#").await.len(), 5);
+    // A cancelled invitation's link shows and accepts nothing.
+    let (_, outgoing) = stack
+        .call(
+            "GET",
+            "/v1/invitations?box=outgoing&limit=1",
+            Some("alice"),
+            None,
+        )
+        .await;
+    let id = outgoing["items"][0]["invitation_id"].as_str().unwrap();
+    let (status, cancelled) = stack
+        .call(
+            "POST",
+            &format!("/v1/invitations/{id}/cancel"),
+            Some("alice"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, cancelled["invitation"]["status"].as_str()),
+        (200, Some("cancelled"))
+    );
+    let link = token_in(&text_to(&stack, &day.number(35), "battle_invitation").await);
+    assert_eq!(preview(&stack, &link).await.0, 404);
+    let (status, refused) = accept_token(&stack, "dave", &link).await;
+    assert_eq!(
+        (status, refused["error"]["code"].as_str()),
+        (409, Some("invitation_cancelled"))
+    );
     for n in [30, 36] {
         assert!(common::sms::local_sms(&stack, &day.number(n))
             .await

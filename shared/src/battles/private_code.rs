@@ -1,5 +1,5 @@
-//! F-MM-6: private matches by a short code a player shares by hand (or, with
-//! the SMS issue, by text). Codes avoid characters people confuse (0/O, 1/I/L).
+//! F-MM-6: private matches by a short code a player shares by hand, or by
+//! text (`invite_phone`, sent by `texts::invites`). Codes avoid characters people confuse (0/O, 1/I/L).
 
 use super::matchmaking::already_in_battle;
 use super::{Battle, BattleStore, MatchSource, NewBattle, Player};
