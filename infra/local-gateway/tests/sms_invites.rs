@@ -431,6 +431,19 @@ async fn invite_phone_sends_the_private_code() {
     assert_eq!(status, 400, "{bad}");
 }
 
+/// `first` waits in the queue, `second` joins: both connected, both get
+/// `match_found` (returns the first's).
+async fn queue_match(stack: &Stack, first: &str, second: &str) -> Value {
+    let join = r#"{"action":"join_queue","challenge_type":"prompt_duel"}"#;
+    let mut a = stack.connect(Some(&stack.token(first))).await.unwrap();
+    let mut b = stack.connect(Some(&stack.token(second))).await.unwrap();
+    send(&mut a, join).await;
+    until_type(&mut a, "queued").await;
+    send(&mut b, join).await;
+    until_type(&mut b, "match_found").await;
+    until_type(&mut a, "match_found").await.0
+}
+
 /// Waits until `user` has no open connection left.
 async fn gone(stack: &Stack, user: &str) {
     common::eventually(&format!("{user}'s connections are gone"), || async {
@@ -501,21 +514,7 @@ async fn match_and_result_texts_reach_players_who_are_not_connected() {
     }
     // Queue: both players are connected (a queue entry lives as long as its
     // connection), so both got the push and nobody is texted.
-    let mut q1 = stack.connect(Some(&stack.token("q1"))).await.unwrap();
-    let mut q2 = stack.connect(Some(&stack.token("q2"))).await.unwrap();
-    send(
-        &mut q1,
-        r#"{"action":"join_queue","challenge_type":"prompt_duel"}"#,
-    )
-    .await;
-    until_type(&mut q1, "queued").await;
-    send(
-        &mut q2,
-        r#"{"action":"join_queue","challenge_type":"prompt_duel"}"#,
-    )
-    .await;
-    until_type(&mut q1, "match_found").await;
-    until_type(&mut q2, "match_found").await;
+    queue_match(&stack, "q1", "q2").await;
 
     // A battle made while both were connected, judged after both left:
     // recorded three times, texted to each once.
@@ -587,21 +586,7 @@ async fn random_and_queue_matches_text_as_configured() {
     let day = Daytime::now();
     texted_player(&stack, "q1", "q1_name", &day.number(71), day.timezone).await;
     texted_player(&stack, "q2", "q2_name", &day.number(72), day.timezone).await;
-    let mut q1 = stack.connect(Some(&stack.token("q1"))).await.unwrap();
-    let mut q2 = stack.connect(Some(&stack.token("q2"))).await.unwrap();
-    send(
-        &mut q1,
-        r#"{"action":"join_queue","challenge_type":"prompt_duel"}"#,
-    )
-    .await;
-    until_type(&mut q1, "queued").await;
-    send(
-        &mut q2,
-        r#"{"action":"join_queue","challenge_type":"prompt_duel"}"#,
-    )
-    .await;
-    let (found, _) = until_type(&mut q1, "match_found").await;
-    assert_eq!(found["source"], "queue");
+    assert_eq!(queue_match(&stack, "q1", "q2").await["source"], "queue");
     for n in [71, 72] {
         text_to(&stack, &day.number(n), "match_found").await;
     }

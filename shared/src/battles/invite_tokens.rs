@@ -125,15 +125,10 @@ impl BattleStore {
             "expires_at".into(),
             n(invitation.valid_until / 1000 + INVITE_TOKEN_TTL_SECS),
         );
-        let put_new = |item: Item| {
-            Put::builder()
-                .table_name(&self.battles_table)
-                .set_item(Some(item))
-                .condition_expression("attribute_not_exists(pk)")
-                .build()
-                .expect("table and item set")
-        };
-        let writes = vec![put_new(invitation.new_item()?), put_new(token_item)];
+        let writes = vec![
+            db::new_item_put(&self.battles_table, invitation.new_item()?),
+            db::new_item_put(&self.battles_table, token_item),
+        ];
         Ok(PhoneInvitation {
             invitation,
             token,

@@ -5,7 +5,7 @@ pub mod retry;
 pub mod tx;
 pub mod update;
 
-pub use tx::{Handle, Transaction, TxError};
+pub use tx::{new_item_put, Handle, Transaction, TxError};
 pub use update::UpdateExpr;
 
 use crate::error::Error;

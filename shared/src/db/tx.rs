@@ -40,12 +40,7 @@ impl Transaction {
     /// Puts `item` on the condition that no item has its key yet (the
     /// transactional form of `db::put_new`).
     pub fn put_new(&mut self, table: &str, item: Item) -> Handle {
-        self.put(
-            put_builder(table, item)
-                .condition_expression("attribute_not_exists(pk)")
-                .build()
-                .expect("table and item set"),
-        )
+        self.put(new_item_put(table, item))
     }
 
     pub fn update(&mut self, update: Update) -> Handle {
@@ -102,6 +97,15 @@ impl Transaction {
             }
         }
     }
+}
+
+/// A put of `item` that fails if its key exists: a write to hand to a
+/// transaction someone else commits (an SMS log and what goes with it).
+pub fn new_item_put(table: &str, item: Item) -> Put {
+    put_builder(table, item)
+        .condition_expression("attribute_not_exists(pk)")
+        .build()
+        .expect("table and item set")
 }
 
 fn put_builder(table: &str, item: Item) -> aws_sdk_dynamodb::types::builders::PutBuilder {

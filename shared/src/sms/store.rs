@@ -82,12 +82,7 @@ impl SmsStore {
         let mut item = once_key(once);
         item.insert("sms_id".into(), s(sms_id));
         item.insert("expires_at".into(), n(now_ms / 1000 + LOG_RETENTION_SECS));
-        Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .build()
-            .expect("table and item set")
+        db::new_item_put(&self.table, item)
     }
 
     pub async fn get_log(&self, id: &str) -> Result<Option<SmsLog>, Error> {

@@ -39,13 +39,26 @@ pub fn outbox(
     )
 }
 
+/// Preferences with a consent record (web form), every toggle on.
+pub fn consented() -> versus::sms::policy::Preferences {
+    use versus::sms::policy::{Consent, ConsentMethod, Preferences};
+    Preferences {
+        consent: Some(Consent {
+            at: 1,
+            method: ConsentMethod::WebForm,
+            ip_address: None,
+            text_version: "v1".into(),
+        }),
+        ..Default::default()
+    }
+}
+
 /// A request that passes every rule a test is not about: verified, consented, Kampala time.
 pub fn request(
     message_type: versus::sms::MessageType,
     phone: &str,
     user: &str,
 ) -> versus::sms::outbox::SmsRequest {
-    use versus::sms::policy::{Consent, ConsentMethod, Preferences};
     versus::sms::outbox::SmsRequest {
         to: PhoneNumber::parse(phone).unwrap(),
         message_type,
@@ -54,15 +67,7 @@ pub fn request(
         sender_id: None,
         related: None,
         verified: true,
-        preferences: Some(Preferences {
-            consent: Some(Consent {
-                at: 1,
-                method: ConsentMethod::WebForm,
-                ip_address: None,
-                text_version: "v1".into(),
-            }),
-            ..Default::default()
-        }),
+        preferences: Some(consented()),
         timezone: Some("Africa/Kampala".into()),
         with: Vec::new(),
         extra_limits: Vec::new(),

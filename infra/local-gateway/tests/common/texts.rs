@@ -4,7 +4,6 @@ use super::Stack;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Timelike;
 use versus::sms::log::SmsLog;
-use versus::sms::policy::{Consent, ConsentMethod, Preferences};
 
 /// A region where it is daytime now, well inside 08:00-21:00 (texts there
 /// are not held back by quiet hours, F-SMS-14): its time zone and a maker
@@ -49,15 +48,7 @@ pub async fn texted_player(stack: &Stack, user: &str, username: &str, phone: &st
     stack.create_profile(user, username).await;
     let client = stack.dynamodb().await;
     let users = stack.config("profile-api").tables.users;
-    let preferences = Preferences {
-        consent: Some(Consent {
-            at: 1,
-            method: ConsentMethod::WebForm,
-            ip_address: None,
-            text_version: "v1".into(),
-        }),
-        ..Default::default()
-    };
+    let preferences = super::sms::consented();
     client
         .update_item()
         .table_name(&users)
