@@ -607,11 +607,7 @@ mod tests {
 
     fn template() -> Template {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../template.yaml");
-        let overrides = HashMap::from([
-            ("JwtIssuer".to_string(), "versus-local".to_string()),
-            ("JwtAudience".to_string(), "versus".to_string()),
-        ]);
-        let mut t = Template::load(&path, "t_", &overrides).unwrap();
+        let mut t = Template::load(&path, "t_", &crate::local_parameters(&HashMap::new())).unwrap();
         for q in t.queues() {
             t.set_queue(
                 &q.logical_id,
