@@ -1,41 +1,105 @@
 //! How a function meets its trigger. Every function is an [`Invoke`]: raw event
-//! JSON in, raw response JSON out, exactly what the Lambda Runtime API moves.
-//! `main.rs` hands it to the runtime; the local gateway calls the same value
-//! in-process, so both run the same deserialization and the same handler.
+//! JSON and the invocation's [`Context`] in, raw response JSON out, exactly
+//! what the Lambda Runtime API moves. `main.rs` hands it to the runtime; the
+//! local gateway calls the same value in-process (with a context of its own
+//! making), so both run the same deserialization and the same handler.
 //! (HTTP API functions are built by the `versus-http` crate's `function`.)
+//!
+//! Every invocation runs in an `invocation` span that carries the user once
+//! known ([`record_user`]), inside the runtime's own span with the request
+//! id, so every log line of a request names both.
 
 use futures::future::BoxFuture;
+pub use lambda_runtime::Context;
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde::{de::DeserializeOwned, Serialize};
 use serde_json::Value;
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
+use tracing::Instrument;
 
 pub type BoxError = lambda_runtime::Error;
-pub type Invoke = Arc<dyn Fn(Value) -> BoxFuture<'static, Result<Value, BoxError>> + Send + Sync>;
+pub type Invoke =
+    Arc<dyn Fn(Value, Context) -> BoxFuture<'static, Result<Value, BoxError>> + Send + Sync>;
 
 /// A function with a typed event and response (WebSocket routes, authorizers, queues, schedules).
 pub fn typed<E, R, H, Fut>(handler: H) -> Invoke
 where
     E: DeserializeOwned + Send + 'static,
     R: Serialize + Send + 'static,
-    H: Fn(E) -> Fut + Clone + Send + Sync + 'static,
+    H: Fn(E, Context) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = Result<R, BoxError>> + Send + 'static,
 {
-    Arc::new(move |event: Value| {
+    Arc::new(move |event: Value, context: Context| {
         let handler = handler.clone();
-        Box::pin(async move {
+        Box::pin(in_invocation_span(async move {
             let event: E = serde_json::from_value(event)?;
-            let response = handler(event).await?;
+            let response = handler(event, context).await?;
             Ok(serde_json::to_value(response)?)
-        })
+        }))
     })
+}
+
+/// Runs an invocation's work in an `invocation` span, made when the work
+/// starts, so that it sits inside the span the runtime entered for the
+/// request; `user_id` is filled in by [`record_user`] once the caller is known.
+pub async fn in_invocation_span<F: Future>(work: F) -> F::Output {
+    work.instrument(tracing::info_span!(
+        "invocation",
+        user_id = tracing::field::Empty
+    ))
+    .await
+}
+
+/// Names the caller on the current invocation's span (and so on every
+/// later log line of the request).
+pub fn record_user(user_id: &str) {
+    tracing::Span::current().record("user_id", user_id);
+}
+
+/// The span the Lambda runtime opens around each invocation, with the same
+/// name and field, for invocations made outside Lambda (the local gateway).
+pub fn runtime_span(context: &Context) -> tracing::Span {
+    tracing::info_span!("Lambda runtime invoke", requestId = %context.request_id)
+}
+
+/// A context for an invocation outside Lambda: a fresh request id and the
+/// deadline `timeout` from now, as Lambda gives them.
+pub fn local_context(function_name: &str, timeout: Duration) -> Context {
+    let mut context = Context::default();
+    context.request_id = uuid_like();
+    context.deadline = crate::clock::now_ms() as u64 + timeout.as_millis() as u64;
+    context.invoked_function_arn =
+        format!("arn:aws:lambda:us-east-1:000000000000:function:{function_name}");
+    context
+}
+
+/// Time left before the invocation's deadline; `None` when it has none
+/// (a context made by hand).
+pub fn time_left(context: &Context, now_ms: i64) -> Option<Duration> {
+    (context.deadline > 0)
+        .then(|| Duration::from_millis(context.deadline.saturating_sub(now_ms.max(0) as u64)))
+}
+
+/// A request id in the shape Lambda's have (8-4-4-4-12 hex).
+fn uuid_like() -> String {
+    let bytes: [u8; 16] = rand::random();
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
 }
 
 /// Runs an [`Invoke`] on the Lambda Runtime API.
 pub async fn run(invoke: Invoke) -> Result<(), BoxError> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
-        invoke(event.payload)
+        invoke(event.payload, event.context)
     }))
     .await
 }
@@ -43,4 +107,26 @@ pub async fn run(invoke: Invoke) -> Result<(), BoxError> {
 /// Structured logs, once per process.
 pub fn init_tracing() {
     lambda_runtime::tracing::init_default_subscriber();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_contexts_look_like_lambdas() {
+        let context = local_context("profile-api", Duration::from_secs(10));
+        assert_eq!(context.request_id.len(), 36);
+        assert_ne!(
+            context.request_id,
+            local_context("x", Duration::ZERO).request_id
+        );
+        let left = time_left(&context, crate::clock::now_ms()).unwrap();
+        assert!(left <= Duration::from_secs(10) && left > Duration::from_secs(8));
+        assert_eq!(time_left(&Context::default(), 0), None);
+        assert_eq!(
+            time_left(&context, context.deadline as i64 + 5),
+            Some(Duration::ZERO)
+        );
+    }
 }

@@ -28,7 +28,9 @@ pub fn route_key(event: &ApiGatewayWebsocketProxyRequest) -> &str {
 
 /// The caller the authorizer established on `$connect`.
 pub fn caller(event: &ApiGatewayWebsocketProxyRequest) -> Result<Caller, Error> {
-    Caller::from_authorizer_context(&event.request_context.authorizer.fields)
+    let caller = Caller::from_authorizer_context(&event.request_context.authorizer.fields)?;
+    crate::lambda::record_user(&caller.user_id);
+    Ok(caller)
 }
 
 /// The message body as a JSON object.

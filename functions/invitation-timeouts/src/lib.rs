@@ -29,7 +29,7 @@ pub async fn function(config: &Config) -> Result<Invoke, Error> {
         battles: versus::wiring::battles(&client, config),
         pusher: versus::wiring::pusher(&sdk, &client, config)?,
     });
-    Ok(lambda::typed(move |event: SqsEvent| {
+    Ok(lambda::typed(move |event: SqsEvent, _: lambda::Context| {
         let app = app.clone();
         async move { Ok::<_, BoxError>(app.handle(event, versus::now_ms()).await) }
     }))

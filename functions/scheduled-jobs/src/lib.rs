@@ -47,29 +47,52 @@ pub async fn function(config: &Config) -> Result<Invoke, Error> {
         queue_url,
         budget: Duration::from_secs(config.job_budget_secs as u64),
     });
-    Ok(lambda::typed(move |event: Value| {
-        let app = app.clone();
-        async move { app.handle(event, versus::now_ms()).await }
-    }))
+    Ok(lambda::typed(
+        move |event: Value, context: lambda::Context| {
+            let app = app.clone();
+            async move {
+                let now_ms = versus::now_ms();
+                let budget = budget(app.budget, lambda::time_left(&context, now_ms));
+                app.handle(event, now_ms, budget).await
+            }
+        },
+    ))
+}
+
+/// What a run keeps back from the invocation's deadline: the page under
+/// way, and the continuation message (F-JOB-7).
+const DEADLINE_RESERVE: Duration = Duration::from_secs(20);
+
+/// The configured budget, or less when the invocation has less time left
+/// than that (its deadline, minus the reserve).
+pub fn budget(configured: Duration, time_left: Option<Duration>) -> Duration {
+    match time_left {
+        Some(left) => configured.min(left.saturating_sub(DEADLINE_RESERVE)),
+        None => configured,
+    }
 }
 
 impl App {
-    pub async fn handle(&self, event: Value, now_ms: i64) -> Result<Value, BoxError> {
+    pub async fn handle(
+        &self,
+        event: Value,
+        now_ms: i64,
+        budget: Duration,
+    ) -> Result<Value, BoxError> {
         if event.get("Records").is_some() {
             let batch: SqsEvent = serde_json::from_value(event)?;
             return Ok(serde_json::to_value(
-                self.continuations(batch, now_ms).await,
+                self.continuations(batch, now_ms, budget).await,
             )?);
         }
         let input: JobInput = serde_json::from_value(event)
             .map_err(|e| Error::bad_request("invalid_event", format!("not a job input: {e}")))?;
-        Ok(self.run(input, now_ms).await?)
+        Ok(self.run(input, now_ms, budget).await?)
     }
 
-    async fn run(&self, input: JobInput, now_ms: i64) -> Result<Value, Error> {
+    async fn run(&self, input: JobInput, now_ms: i64, budget: Duration) -> Result<Value, Error> {
         let date = input.date.unwrap_or_else(|| input.job.default_date(now_ms));
         let started = Instant::now();
-        let budget = self.budget;
         let mut should_stop = move || started.elapsed() >= budget;
         let outcome = self
             .jobs
@@ -101,13 +124,18 @@ impl App {
         Ok(())
     }
 
-    async fn continuations(&self, batch: SqsEvent, now_ms: i64) -> SqsBatchResponse {
+    async fn continuations(
+        &self,
+        batch: SqsEvent,
+        now_ms: i64,
+        budget: Duration,
+    ) -> SqsBatchResponse {
         let mut response = SqsBatchResponse::default();
         for record in batch.records {
             let parsed: Result<JobInput, _> =
                 serde_json::from_str(record.body.as_deref().unwrap_or(""));
             let result = match parsed {
-                Ok(input) => self.run(input, now_ms).await.map(|_| ()),
+                Ok(input) => self.run(input, now_ms, budget).await.map(|_| ()),
                 // Unreadable: dropped (logged), never retried forever.
                 Err(e) => {
                     tracing::error!(error = %e, "unreadable job message dropped");
@@ -122,5 +150,30 @@ impl App {
             }
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_budget_ends_before_the_invocation_does() {
+        let configured = Duration::from_secs(780);
+        assert_eq!(budget(configured, None), configured);
+        // A full 900 s invocation: the configured budget.
+        assert_eq!(
+            budget(configured, Some(Duration::from_secs(900))),
+            configured
+        );
+        // Redelivered late, or a shorter timeout: what is left, minus the reserve.
+        assert_eq!(
+            budget(configured, Some(Duration::from_secs(100))),
+            Duration::from_secs(80)
+        );
+        assert_eq!(
+            budget(configured, Some(Duration::from_secs(5))),
+            Duration::ZERO
+        );
     }
 }

@@ -90,7 +90,7 @@ pub async fn function(config: &Config) -> Result<Invoke, Error> {
         lease_ms: config.sms.lease_secs * 1000,
         requeue_ms: config.sms.requeue_after_secs * 1000,
     });
-    Ok(lambda::typed(move |event: Value| {
+    Ok(lambda::typed(move |event: Value, _: lambda::Context| {
         let app = app.clone();
         async move { app.dispatch(event, versus::now_ms()).await }
     }))

@@ -49,12 +49,14 @@ pub async fn function(config: &Config) -> Result<Invoke, Error> {
     });
     let sns_app = app.clone();
     let http = versus_http::function(router(app));
-    Ok(Arc::new(move |event: Value| {
+    Ok(Arc::new(move |event: Value, context| {
         if event["Records"][0]["EventSource"] == "aws:sns" {
             let app = sns_app.clone();
-            Box::pin(async move { Ok(app.sns_records(&event, versus::now_ms()).await?) })
+            Box::pin(versus::lambda::in_invocation_span(async move {
+                Ok(app.sns_records(&event, versus::now_ms()).await?)
+            }))
         } else {
-            http(event)
+            http(event, context)
         }
     }))
 }

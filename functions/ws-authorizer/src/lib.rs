@@ -16,7 +16,7 @@ use versus::{Config, Error};
 pub async fn function(config: &Config) -> Result<Invoke, Error> {
     let verifier = TokenVerifier::new(config.jwt.clone());
     Ok(lambda::typed(
-        move |event: ApiGatewayCustomAuthorizerRequestTypeRequest| {
+        move |event: ApiGatewayCustomAuthorizerRequestTypeRequest, _: lambda::Context| {
             let verifier = verifier.clone();
             async move { Ok::<_, BoxError>(authorize(&verifier, &event).await) }
         },

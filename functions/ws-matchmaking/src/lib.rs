@@ -66,7 +66,7 @@ pub async fn function(config: &Config) -> Result<Invoke, Error> {
         config: config.clone(),
     });
     Ok(lambda::typed(
-        move |event: ApiGatewayWebsocketProxyRequest| {
+        move |event: ApiGatewayWebsocketProxyRequest, _: lambda::Context| {
             let app = app.clone();
             async move { app.handle(event, versus::now_ms()).await }
         },

@@ -25,7 +25,7 @@ pub async fn function(config: &Config) -> Result<Invoke, Error> {
     db::warm_up(&client, &config.tables.users).await;
     let app = Arc::new(App::new(client, config.clone()));
     Ok(lambda::typed(
-        move |event: ApiGatewayWebsocketProxyRequest| {
+        move |event: ApiGatewayWebsocketProxyRequest, _: lambda::Context| {
             let app = app.clone();
             async move { app.handle(event, versus::now_ms()).await }
         },

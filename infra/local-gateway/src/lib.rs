@@ -25,6 +25,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use template::{HttpRoute, Template, WsRoute};
 use tokio::net::TcpListener;
+use tracing::Instrument;
 use versus::auth::TokenVerifier;
 use versus::config::{JwtConfig, JwtKeys};
 use versus::lambda::Invoke;
@@ -66,9 +67,14 @@ impl Gateway {
             .functions
             .get(logical_id)
             .ok_or(format!("no function {logical_id}"))?;
+        // As Lambda: a request id, the deadline, and the runtime's span.
+        let context = versus::lambda::local_context(logical_id, *timeout);
+        let span = versus::lambda::runtime_span(&context);
+        let invocation = f(event, context).instrument(span);
+        // (The function's own spans are made when its work starts, inside this one.)
         // Past its timeout Lambda stops the invocation wherever it is: the
         // future is dropped mid-flight, as a killed process would leave it.
-        match tokio::time::timeout(*timeout, f(event)).await {
+        match tokio::time::timeout(*timeout, invocation).await {
             Ok(result) => result.map_err(|e| e.to_string()),
             Err(_) => Err(format!(
                 "{logical_id}: Task timed out after {} seconds",

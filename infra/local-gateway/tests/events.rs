@@ -3,6 +3,8 @@
 
 mod common;
 
+use common::ctx;
+
 use common::{repo_root, Stack};
 use serde_json::{json, Value};
 use versus::lambda::Invoke;
@@ -63,26 +65,28 @@ fn body(response: &Value) -> Value {
 async fn profile_api_sample_events() {
     let stack = Stack::start().await;
     let f = function(&stack, "profile-api").await;
-    let r = f(event("profile-api/health.json")).await.unwrap();
+    let r = f(event("profile-api/health.json"), ctx()).await.unwrap();
     assert_eq!(
         (r["statusCode"].as_i64(), body(&r)),
         (Some(200), json!({"status":"ok"}))
     );
-    let r = f(event("profile-api/get-me.json")).await.unwrap();
+    let r = f(event("profile-api/get-me.json"), ctx()).await.unwrap();
     assert_eq!(r["statusCode"], 404);
-    let r = f(event("profile-api/put-me.json")).await.unwrap();
+    let r = f(event("profile-api/put-me.json"), ctx()).await.unwrap();
     assert_eq!(r["statusCode"], 201, "{r}");
     assert_eq!(body(&r)["role"], "learner");
-    let r = f(event("profile-api/get-me.json")).await.unwrap();
+    let r = f(event("profile-api/get-me.json"), ctx()).await.unwrap();
     assert_eq!(body(&r)["username"], "event_user");
-    let r = f(event("profile-api/put-availability.json")).await.unwrap();
+    let r = f(event("profile-api/put-availability.json"), ctx())
+        .await
+        .unwrap();
     assert_eq!(body(&r)["is_available_for_battles"], false);
-    let r = f(event("profile-api/request-phone-verification.json"))
+    let r = f(event("profile-api/request-phone-verification.json"), ctx())
         .await
         .unwrap();
     assert_eq!(r["statusCode"], 202, "{r}");
     assert_eq!(body(&r)["phone_number"], "+********3456");
-    let r = f(event("profile-api/put-sms-preferences.json"))
+    let r = f(event("profile-api/put-sms-preferences.json"), ctx())
         .await
         .unwrap();
     assert_eq!(r["statusCode"], 200, "{r}");
@@ -92,22 +96,25 @@ async fn profile_api_sample_events() {
         "profile-api/put-me-malformed.json",
         "profile-api/put-me-unknown-field.json",
     ] {
-        let r = f(event(bad)).await.unwrap();
+        let r = f(event(bad), ctx()).await.unwrap();
         assert_eq!(r["statusCode"], 400, "{bad}");
         assert!(body(&r)["error"]["code"].is_string());
     }
     // AWS's own payload 2.0 samples: claims without a subject, a route we do
     // not serve, and no authorizer at all.
     let mut sample = aws_fixture("example-apigw-v2-request-jwt-authorizer.json");
-    let r = f(sample.clone()).await.unwrap();
+    let r = f(sample.clone(), ctx()).await.unwrap();
     assert_eq!(r["statusCode"], 401);
     sample["requestContext"]["authorizer"]["jwt"]["claims"]["sub"] = json!("u1");
-    let r = f(sample).await.unwrap();
+    let r = f(sample, ctx()).await.unwrap();
     assert_eq!(r["statusCode"], 404);
     assert_eq!(body(&r)["error"]["code"], "route_not_found");
-    let r = f(aws_fixture("example-apigw-v2-request-no-authorizer.json"))
-        .await
-        .unwrap();
+    let r = f(
+        aws_fixture("example-apigw-v2-request-no-authorizer.json"),
+        ctx(),
+    )
+    .await
+    .unwrap();
     assert_eq!(r["statusCode"], 401);
     assert_eq!(body(&r)["error"]["code"], "unauthorized");
 }
@@ -117,7 +124,7 @@ async fn ws_presence_sample_events() {
     let stack = Stack::start().await;
     let f = function(&stack, "ws-presence").await;
     let presence = versus::wiring::presence(&stack.dynamodb().await, &stack.config("ws-presence"));
-    let r = f(event("ws-presence/connect.json")).await.unwrap();
+    let r = f(event("ws-presence/connect.json"), ctx()).await.unwrap();
     assert_eq!(r["statusCode"], 200);
     assert_eq!(
         presence
@@ -126,13 +133,17 @@ async fn ws_presence_sample_events() {
             .unwrap(),
         vec!["L0SM9cOFvHcCIhw="]
     );
-    let r = f(event("ws-presence/ping.json")).await.unwrap();
+    let r = f(event("ws-presence/ping.json"), ctx()).await.unwrap();
     assert_eq!(body(&r), json!({"type":"pong"}));
-    let r = f(event("ws-presence/unknown-action.json")).await.unwrap();
+    let r = f(event("ws-presence/unknown-action.json"), ctx())
+        .await
+        .unwrap();
     assert_eq!(body(&r)["code"], "unknown_action");
-    let r = f(event("ws-presence/malformed.json")).await.unwrap();
+    let r = f(event("ws-presence/malformed.json"), ctx()).await.unwrap();
     assert_eq!(body(&r)["code"], "invalid_json");
-    let r = f(event("ws-presence/disconnect.json")).await.unwrap();
+    let r = f(event("ws-presence/disconnect.json"), ctx())
+        .await
+        .unwrap();
     assert_eq!(r["statusCode"], 200);
     assert!(presence
         .connections("event-user", versus::now_ms())
@@ -140,12 +151,14 @@ async fn ws_presence_sample_events() {
         .unwrap()
         .is_empty());
     // Redelivered $disconnect: nothing to do, still fine.
-    let r = f(event("ws-presence/disconnect.json")).await.unwrap();
+    let r = f(event("ws-presence/disconnect.json"), ctx())
+        .await
+        .unwrap();
     assert_eq!(r["statusCode"], 200);
     // AWS's sample has no authorizer context: the $connect is refused, nothing recorded.
     let mut sample = aws_fixture("example-apigw-websocket-request.json");
     sample["requestContext"]["routeKey"] = json!("$connect");
-    let r = f(sample).await.unwrap();
+    let r = f(sample, ctx()).await.unwrap();
     assert_eq!(r["statusCode"], 401);
 }
 
@@ -163,13 +176,18 @@ async fn ws_authorizer_sample_events() {
         "ws-authorizer/missing-token.json",
         "ws-authorizer/bad-token.json",
     ] {
-        assert_eq!(effect(&f(event(name)).await.unwrap()), "Deny", "{name}");
+        assert_eq!(
+            effect(&f(event(name), ctx()).await.unwrap()),
+            "Deny",
+            "{name}"
+        );
     }
     assert_eq!(
         effect(
-            &f(aws_fixture(
-                "example-apigw-v2-custom-authorizer-websocket-request.json"
-            ))
+            &f(
+                aws_fixture("example-apigw-v2-custom-authorizer-websocket-request.json"),
+                ctx()
+            )
             .await
             .unwrap()
         ),
@@ -178,7 +196,7 @@ async fn ws_authorizer_sample_events() {
     let mut good = event("ws-authorizer/missing-token.json");
     good["queryStringParameters"] =
         json!({ "token": stack.token_with("u7", json!({"scope": "versus/service"})) });
-    let r = f(good).await.unwrap();
+    let r = f(good, ctx()).await.unwrap();
     assert_eq!(effect(&r), "Allow");
     assert_eq!(r["principalId"], "u7");
     assert_eq!(r["context"]["sub"], "u7");
@@ -205,7 +223,7 @@ async fn ws_matchmaking_sample_events() {
         e
     };
     // No profile yet: every action answers with an error on the connection.
-    let r = f(on_socket("ws-matchmaking/find-opponent.json"))
+    let r = f(on_socket("ws-matchmaking/find-opponent.json"), ctx())
         .await
         .unwrap();
     assert_eq!(r["statusCode"], 200);
@@ -233,14 +251,16 @@ async fn ws_matchmaking_sample_events() {
             json!({"code": "invalid_message"}),
         ),
     ] {
-        f(on_socket(name)).await.unwrap();
+        f(on_socket(name), ctx()).await.unwrap();
         let m = common::next_json(&mut socket).await;
         for (k, v) in reply.as_object().unwrap() {
             assert_eq!(&m[k], v, "{name}: {m}");
         }
     }
     // The files as they are name a connection that is gone: handled, not an error.
-    let r = f(event("ws-matchmaking/find-opponent.json")).await.unwrap();
+    let r = f(event("ws-matchmaking/find-opponent.json"), ctx())
+        .await
+        .unwrap();
     assert_eq!(r["statusCode"], 200);
 }
 
@@ -249,28 +269,28 @@ async fn invitations_api_sample_events() {
     let stack = Stack::start().await;
     let f = function(&stack, "invitations-api").await;
     stack.create_profile("event-user", "event_user").await;
-    let r = f(event("invitations-api/create-private-match.json"))
+    let r = f(event("invitations-api/create-private-match.json"), ctx())
         .await
         .unwrap();
     assert_eq!(r["statusCode"], 201, "{r}");
     assert_eq!(body(&r)["stake"], 500);
-    let r = f(event("invitations-api/list-outgoing.json"))
+    let r = f(event("invitations-api/list-outgoing.json"), ctx())
         .await
         .unwrap();
     assert_eq!(
         (r["statusCode"].as_i64(), body(&r)["items"].clone()),
         (Some(200), json!([]))
     );
-    let r = f(event("invitations-api/get-unknown-battle.json"))
+    let r = f(event("invitations-api/get-unknown-battle.json"), ctx())
         .await
         .unwrap();
     assert_eq!(body(&r)["error"]["code"], "battle_not_found");
-    let r = f(event("invitations-api/result-as-player.json"))
+    let r = f(event("invitations-api/result-as-player.json"), ctx())
         .await
         .unwrap();
     assert_eq!(r["statusCode"], 403);
     // F-SMS-19, F-SMS-20: an invitation by text; unknown links, public and not.
-    let r = f(event("invitations-api/invite-by-sms.json"))
+    let r = f(event("invitations-api/invite-by-sms.json"), ctx())
         .await
         .unwrap();
     assert_eq!(r["statusCode"], 201, "{r}");
@@ -280,7 +300,7 @@ async fn invitations_api_sample_events() {
         "invitations-api/preview-unknown-invite.json",
         "invitations-api/accept-unknown-invite-token.json",
     ] {
-        let r = f(event(sample)).await.unwrap();
+        let r = f(event(sample), ctx()).await.unwrap();
         assert_eq!(
             (r["statusCode"].as_i64(), body(&r)["error"]["code"].clone()),
             (Some(404), json!("invite_not_found")),
@@ -294,11 +314,16 @@ async fn invitation_timeouts_sample_events() {
     let stack = Stack::start().await;
     let f = function(&stack, "invitation-timeouts").await;
     // An unknown invitation and an unreadable body: both done with, no retries.
-    let r = f(event("invitation-timeouts/unknown-and-unreadable.json"))
+    let r = f(
+        event("invitation-timeouts/unknown-and-unreadable.json"),
+        ctx(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r["batchItemFailures"], json!([]));
+    let r = f(aws_fixture("example-sqs-event.json"), ctx())
         .await
         .unwrap();
-    assert_eq!(r["batchItemFailures"], json!([]));
-    let r = f(aws_fixture("example-sqs-event.json")).await.unwrap();
     assert_eq!(r["batchItemFailures"], json!([]));
     // A pending invitation that is not due yet: that record alone is reported.
     stack.create_profile("ta", "ta_name").await;
@@ -313,7 +338,7 @@ async fn invitation_timeouts_sample_events() {
         .await;
     let mut batch = event("invitation-timeouts/unknown-and-unreadable.json");
     batch["Records"][0]["body"] = json!(json!({"invitation_id": inv["invitation_id"]}).to_string());
-    let r = f(batch.clone()).await.unwrap();
+    let r = f(batch.clone(), ctx()).await.unwrap();
     assert_eq!(
         r["batchItemFailures"],
         json!([{"itemIdentifier": batch["Records"][0]["messageId"]}])
@@ -324,24 +349,28 @@ async fn invitation_timeouts_sample_events() {
 async fn points_api_sample_events() {
     let stack = Stack::start().await;
     let f = function(&stack, "points-api").await;
-    let r = f(event("points-api/my-points.json")).await.unwrap();
+    let r = f(event("points-api/my-points.json"), ctx()).await.unwrap();
     assert_eq!(body(&r)["error"]["code"], "profile_not_found");
     stack.create_profile("event-user", "event_user").await;
-    let r = f(event("points-api/my-points.json")).await.unwrap();
+    let r = f(event("points-api/my-points.json"), ctx()).await.unwrap();
     assert_eq!(
         (r["statusCode"].as_i64(), body(&r)["total_points"].as_i64()),
         (Some(200), Some(0))
     );
-    let r = f(event("points-api/leaderboard.json")).await.unwrap();
+    let r = f(event("points-api/leaderboard.json"), ctx())
+        .await
+        .unwrap();
     assert_eq!(body(&r)["items"], json!([]));
     // The sample's caller is a player: awarding is for the service scope (F-ID-3).
-    let r = f(event("points-api/award-as-player.json")).await.unwrap();
+    let r = f(event("points-api/award-as-player.json"), ctx())
+        .await
+        .unwrap();
     assert_eq!(r["statusCode"], 403);
     let mut as_service = event("points-api/award-as-player.json");
     as_service["requestContext"]["authorizer"]["jwt"]["claims"]["scope"] = json!("versus/service");
-    let r = f(as_service.clone()).await.unwrap();
+    let r = f(as_service.clone(), ctx()).await.unwrap();
     assert_eq!(r["statusCode"], 201, "{r}");
-    let r = f(as_service).await.unwrap();
+    let r = f(as_service, ctx()).await.unwrap();
     assert_eq!(
         (
             r["statusCode"].as_i64(),
@@ -359,17 +388,20 @@ async fn scheduled_jobs_sample_events() {
         "scheduled-jobs/streak-bonus.json",
         "scheduled-jobs/weekly-goals.json",
     ] {
-        let r = f(event(name)).await.unwrap();
+        let r = f(event(name), ctx()).await.unwrap();
         assert_eq!(r["status"], "done", "{name}: {r}");
     }
-    let r = f(event("scheduled-jobs/continue-from-queue.json"))
+    let r = f(event("scheduled-jobs/continue-from-queue.json"), ctx())
         .await
         .unwrap();
     assert_eq!(r["batchItemFailures"], json!([]));
     // AWS's scheduled-event shape carries no job: refused with a clear reason.
-    let err = f(json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}}))
-        .await
-        .unwrap_err();
+    let err = f(
+        json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}}),
+        ctx(),
+    )
+    .await
+    .unwrap_err();
     assert!(err.to_string().contains("not a job input"), "{err}");
 }
 
@@ -378,19 +410,23 @@ async fn sms_sender_sample_events() {
     let stack = Stack::start().await;
     let f = function(&stack, "sms-sender").await;
     // An unknown log and an unreadable body: nothing to send, nothing to retry.
-    let r = f(event("sms-sender/unknown-and-unreadable.json"))
+    let r = f(event("sms-sender/unknown-and-unreadable.json"), ctx())
         .await
         .unwrap();
     assert_eq!(r["batchItemFailures"], json!([]));
-    let r = f(aws_fixture("example-sqs-event.json")).await.unwrap();
+    let r = f(aws_fixture("example-sqs-event.json"), ctx())
+        .await
+        .unwrap();
     assert_eq!(r["batchItemFailures"], json!([]));
     // The release schedule's input, with nothing deferred.
-    let r = f(event("sms-sender/reconcile.json")).await.unwrap();
+    let r = f(event("sms-sender/reconcile.json"), ctx()).await.unwrap();
     assert_eq!(
         r,
         json!({"job": "reconcile_sms", "requeued": 0, "gave_up": 0})
     );
-    assert!(f(json!({"job": "release_everything"})).await.is_err());
+    assert!(f(json!({"job": "release_everything"}), ctx())
+        .await
+        .is_err());
 }
 
 #[tokio::test]
@@ -398,14 +434,14 @@ async fn webhooks_sample_events() {
     // Without an auth token the Twilio webhooks are closed (503) ...
     let stack = Stack::start().await;
     let f = function(&stack, "webhooks").await;
-    let r = f(event("webhooks/twilio-inbound-unsigned.json"))
+    let r = f(event("webhooks/twilio-inbound-unsigned.json"), ctx())
         .await
         .unwrap();
     assert_eq!(r["statusCode"], 503);
     // ... with one, an unsigned request is refused and changes nothing.
     let stack = Stack::start_with(&[("TwilioAuthToken", "t0ken")]).await;
     let f = function(&stack, "webhooks").await;
-    let r = f(event("webhooks/twilio-inbound-unsigned.json"))
+    let r = f(event("webhooks/twilio-inbound-unsigned.json"), ctx())
         .await
         .unwrap();
     assert_eq!(r["statusCode"], 403);
@@ -416,13 +452,13 @@ async fn webhooks_sample_events() {
     let phone = versus::phone::PhoneNumber::parse("+256772123456").unwrap();
     assert!(!store.is_opted_out(&phone).await.unwrap());
     // DMark's delivery report: closed without a secret, refused with a wrong one.
-    let r = f(event("webhooks/dmark-dlr-wrong-secret.json"))
+    let r = f(event("webhooks/dmark-dlr-wrong-secret.json"), ctx())
         .await
         .unwrap();
     assert_eq!(r["statusCode"], 503);
     let stack = Stack::start_with(&[("DmarkDlrSecret", "s3cret")]).await;
     let f = function(&stack, "webhooks").await;
-    let r = f(event("webhooks/dmark-dlr-wrong-secret.json"))
+    let r = f(event("webhooks/dmark-dlr-wrong-secret.json"), ctx())
         .await
         .unwrap();
     assert_eq!(r["statusCode"], 403);
@@ -462,16 +498,20 @@ async fn webhooks_sample_events() {
         )
         .await
         .unwrap();
-    let r = f(event("webhooks/sns-delivery-event.json")).await.unwrap();
+    let r = f(event("webhooks/sns-delivery-event.json"), ctx())
+        .await
+        .unwrap();
     assert_eq!(r, json!({"receipts": 1, "texts": 0, "skipped": 0}));
     let delivered = store.get_log(&log.sms_id).await.unwrap().unwrap();
     assert_eq!(delivered.status, versus::sms::store::Status::Delivered);
-    let r = f(event("webhooks/sns-inbound-stop.json")).await.unwrap();
+    let r = f(event("webhooks/sns-inbound-stop.json"), ctx())
+        .await
+        .unwrap();
     assert_eq!(r, json!({"receipts": 0, "texts": 1, "skipped": 0}));
     assert!(store.is_opted_out(&phone).await.unwrap());
     let mut stray = event("webhooks/sns-inbound-stop.json");
     stray["Records"][0]["Sns"]["Message"] = json!("not json");
-    let r = f(stray).await.unwrap();
+    let r = f(stray, ctx()).await.unwrap();
     assert_eq!(r["skipped"], 1);
 }
 
@@ -504,7 +544,7 @@ async fn routers_answer_404_and_405_in_the_error_shape() {
             "invitations-api" => ("/v1/matches/private", "DELETE"),
             _ => ("/v1/points/award", "GET"),
         };
-        let r = f(retarget(get_me.clone(), wrong_method, known))
+        let r = f(retarget(get_me.clone(), wrong_method, known), ctx())
             .await
             .unwrap();
         assert_eq!(r["statusCode"], 405, "{name}: {r}");
@@ -513,24 +553,24 @@ async fn routers_answer_404_and_405_in_the_error_shape() {
             "{name}: 405 names the allowed methods"
         );
         assert_eq!(body(&r)["error"]["code"], "method_not_allowed", "{name}");
-        let r = f(retarget(get_me.clone(), "GET", "/v1/nowhere"))
+        let r = f(retarget(get_me.clone(), "GET", "/v1/nowhere"), ctx())
             .await
             .unwrap();
         assert_eq!(r["statusCode"], 404, "{name}: {r}");
         assert_eq!(body(&r)["error"]["code"], "route_not_found", "{name}");
-        let r = f(retarget(anonymous.clone(), wrong_method, known))
+        let r = f(retarget(anonymous.clone(), wrong_method, known), ctx())
             .await
             .unwrap();
         assert_eq!(r["statusCode"], 401, "{name}: {r}");
         assert_eq!(body(&r)["error"]["code"], "unauthorized", "{name}");
     }
     let profiles = function(&stack, "profile-api").await;
-    let r = profiles(retarget(anonymous.clone(), "POST", "/v1/health"))
+    let r = profiles(retarget(anonymous.clone(), "POST", "/v1/health"), ctx())
         .await
         .unwrap();
     assert_eq!(r["statusCode"], 405, "{r}");
     assert_eq!(body(&r)["error"]["code"], "method_not_allowed");
-    let r = profiles(retarget(get_me.clone(), "GET", "/v1/health/"))
+    let r = profiles(retarget(get_me.clone(), "GET", "/v1/health/"), ctx())
         .await
         .unwrap();
     assert_eq!(
@@ -538,7 +578,7 @@ async fn routers_answer_404_and_405_in_the_error_shape() {
         (Some(200), json!({"status":"ok"}))
     );
     let webhooks = function(&stack, "webhooks").await;
-    let r = webhooks(retarget(anonymous, "PUT", "/v1/webhooks/dmark/dlr"))
+    let r = webhooks(retarget(anonymous, "PUT", "/v1/webhooks/dmark/dlr"), ctx())
         .await
         .unwrap();
     assert_eq!(r["statusCode"], 405, "{r}");

@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::ctx;
+
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use aws_sdk_dynamodb::types::AttributeValue;
 use common::sms::{local_sms, outbox, request, suppressed_reasons};
@@ -298,9 +300,13 @@ async fn a_redelivered_message_sends_once() {
     };
     let mut batch = SqsEvent::default();
     batch.records = (0..5).map(|i| record(&format!("m{i}"))).collect();
-    let r = f(serde_json::to_value(&batch).unwrap()).await.unwrap();
+    let r = f(serde_json::to_value(&batch).unwrap(), ctx())
+        .await
+        .unwrap();
     assert_eq!(r["batchItemFailures"], json!([]));
-    let r = f(serde_json::to_value(&batch).unwrap()).await.unwrap();
+    let r = f(serde_json::to_value(&batch).unwrap(), ctx())
+        .await
+        .unwrap();
     assert_eq!(r["batchItemFailures"], json!([]));
     assert_eq!(local_sms(&stack, PHONE).await.len(), 1);
     let sent = store.get_log(&log.sms_id).await.unwrap().unwrap();

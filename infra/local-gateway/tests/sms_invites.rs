@@ -10,36 +10,6 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use common::texts::{battle_items, logs_to, sms_logs, text_to, texted_player, Daytime};
 use common::{send, until_type, Stack};
 use serde_json::{json, Value};
-use std::sync::{Arc, Mutex, OnceLock};
-
-/// Everything the functions log in this test binary (they run in-process).
-fn captured_logs() -> Arc<Mutex<Vec<u8>>> {
-    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let buffer = Arc::new(Mutex::new(Vec::new()));
-        let sink = buffer.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::DEBUG)
-            .with_ansi(false)
-            .with_writer(move || Capture(sink.clone()))
-            .finish();
-        tracing::subscriber::set_global_default(subscriber).expect("one subscriber");
-        buffer
-    })
-    .clone()
-}
-
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Capture {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 async fn invite(stack: &Stack, user: &str, body: Value) -> (u16, Value) {
     stack
@@ -150,7 +120,7 @@ async fn inviting_a_players_number_is_an_in_app_invitation_and_a_text() {
 // one battle; the token is in the text and nowhere else.
 #[tokio::test]
 async fn a_friend_without_an_account_previews_and_accepts_the_link_once() {
-    let logs = captured_logs();
+    let logs = common::logs::captured();
     let stack = Stack::start().await;
     let day = Daytime::now();
     let (alice_phone, friend) = (day.number(11), day.number(12));

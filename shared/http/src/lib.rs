@@ -84,9 +84,9 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
 /// which answers every request itself, errors included, so the handler
 /// cannot fail the invocation.
 pub fn function(router: axum::Router) -> Invoke {
-    Arc::new(move |event: Value| {
+    Arc::new(move |event: Value, context: Context| {
         let router = router.clone();
-        Box::pin(async move {
+        Box::pin(versus::lambda::in_invocation_span(async move {
             let request: LambdaRequest = serde_json::from_value(event)?;
             let mut adapter = Adapter::from(service_fn(move |req: Request| {
                 let mut router = router.clone();
@@ -97,11 +97,10 @@ pub fn function(router: axum::Router) -> Invoke {
                     Ok::<_, Infallible>(into_lambda_response(response).await)
                 }
             }));
-            let response = adapter
-                .call(LambdaEvent::new(request, Context::default()))
-                .await?;
+            // The adapter hands the context to the request (`lambda_context()`).
+            let response = adapter.call(LambdaEvent::new(request, context)).await?;
             Ok(serde_json::to_value(response)?)
-        })
+        }))
     })
 }
 

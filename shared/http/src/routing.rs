@@ -228,6 +228,7 @@ pub fn authenticated(routes: Router, profiles: Profiles, throttle_secs: i64) -> 
                     Ok(c) => c,
                     Err(e) => return ApiError(e).into_response(),
                 };
+                versus::lambda::record_user(&caller.user_id);
                 let Now(now_ms) = Now::from_request_parts(&mut parts, &())
                     .await
                     .unwrap_or(Now(versus::clock::now_ms()));

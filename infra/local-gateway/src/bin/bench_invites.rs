@@ -43,7 +43,7 @@ fn http_event(method: &str, path: &str, query: &str, user: Option<&str>, body: V
 }
 
 async fn call(function: &Invoke, event: Value) -> Value {
-    let out = function(event).await.expect("the function answers");
+    let out = function(event, ctx()).await.expect("the function answers");
     let status = out["statusCode"].as_i64().unwrap_or(0);
     let body: Value = serde_json::from_str(out["body"].as_str().unwrap_or("null")).unwrap();
     assert!((200..300).contains(&status), "{status} {body}");
@@ -98,6 +98,11 @@ async fn measure(what: &str, function: &Invoke, events: Vec<Value>, counts: &Cou
     let (total, by_op) = counting_proxy::per(counts, events.len());
     println!("| {what} | {} | {total:.2} | {by_op} |", events.len());
     answers
+}
+
+/// An invocation context as Lambda gives one.
+fn ctx() -> versus::lambda::Context {
+    versus::lambda::local_context("bench", std::time::Duration::from_secs(60))
 }
 
 #[tokio::main]

@@ -40,6 +40,11 @@ fn batch(ids: &[String]) -> serde_json::Value {
     serde_json::to_value(event).unwrap()
 }
 
+/// An invocation context as Lambda gives one.
+fn ctx() -> versus::lambda::Context {
+    versus::lambda::local_context("bench", std::time::Duration::from_secs(60))
+}
+
 #[tokio::main]
 async fn main() {
     let messages: usize = std::env::args()
@@ -75,7 +80,9 @@ async fn main() {
             futures::stream::iter(ids.chunks(BATCH)),
             concurrency,
             |chunk| async move {
-                let out = sender(batch(chunk)).await.expect("the sender answers");
+                let out = sender(batch(chunk), ctx())
+                    .await
+                    .expect("the sender answers");
                 assert_eq!(out["batchItemFailures"], serde_json::json!([]));
             },
         )
@@ -87,7 +94,9 @@ async fn main() {
     counts.lock().unwrap().clear();
     let started = Instant::now();
     for chunk in last_ids.chunks(BATCH) {
-        sender(batch(chunk)).await.expect("the sender answers");
+        sender(batch(chunk), ctx())
+            .await
+            .expect("the sender answers");
     }
     print_row(
         "redelivery (all already sent)",

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod logs;
 pub mod sms;
 pub mod stubs;
 pub mod texts;
@@ -18,6 +19,12 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// An invocation context as Lambda gives one (request id, deadline in 60 s),
+/// for tests that call a function directly.
+pub fn ctx() -> versus::lambda::Context {
+    versus::lambda::local_context("test", Duration::from_secs(60))
+}
 
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
