@@ -80,7 +80,8 @@ start_moto() { # port
   "$TOOLS/venv/bin/moto_server" -H 127.0.0.1 -p "$1" >"$RUN/moto.log" 2>&1 &
   STARTED_PIDS+=($!)
   wait_for_port "$1" moto 60
-  export AWS_ENDPOINT_URL_SQS="http://127.0.0.1:$1" AWS_ENDPOINT_URL_SNS="http://127.0.0.1:$1"
+  export AWS_ENDPOINT_URL_SQS="http://127.0.0.1:$1" AWS_ENDPOINT_URL_SNS="http://127.0.0.1:$1" \
+    AWS_ENDPOINT_URL_SECRETS_MANAGER="http://127.0.0.1:$1"
 }
 
 # Stops what this script started: SIGTERM, up to 5 s to exit, then SIGKILL.

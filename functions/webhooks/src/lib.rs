@@ -40,6 +40,8 @@ pub struct App {
 
 pub async fn function(config: &Config) -> Result<Invoke, Error> {
     let sdk = db::aws_config().await;
+    // The providers' secrets come from Secrets Manager, read once here.
+    let config = &config.clone().with_secrets(&sdk).await?;
     let client = db::dynamodb(&sdk);
     db::warm_up(&client, &config.tables.sms).await;
     let app = Arc::new(App {

@@ -210,6 +210,55 @@ pub fn local_parameters(extra: &HashMap<String, String>) -> HashMap<String, Stri
     p
 }
 
+/// The template's secrets in Secrets Manager (moto locally), with the values
+/// the parameters gave (see `Template::secrets`); an existing one (a
+/// restarted gateway on the same moto) gets the new value.
+async fn create_secrets(
+    client: &aws_sdk_secretsmanager::Client,
+    template: &mut Template,
+) -> Result<(), String> {
+    for secret in template.secrets() {
+        let created = client
+            .create_secret()
+            .name(&secret.name)
+            .secret_string(&secret.value)
+            .send()
+            .await;
+        let arn = match created {
+            Ok(out) => out.arn,
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_exists_exception()) =>
+            {
+                client
+                    .put_secret_value()
+                    .secret_id(&secret.name)
+                    .secret_string(&secret.value)
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        format!(
+                            "secret {}: {}",
+                            secret.name,
+                            versus::db::DisplayErrorContext(&e)
+                        )
+                    })?
+                    .arn
+            }
+            Err(e) => {
+                return Err(format!(
+                    "creating the secret {} (is AWS_ENDPOINT_URL_SECRETS_MANAGER moto?): {}",
+                    secret.name,
+                    versus::db::DisplayErrorContext(&e)
+                ))
+            }
+        };
+        let arn = arn.ok_or(format!("secret {}: no ARN", secret.name))?;
+        template.set_secret(&secret.logical_id, arn);
+    }
+    Ok(())
+}
+
 /// Builds every function of the template, creates the tables and starts serving.
 pub async fn start(options: Options) -> Result<Running, String> {
     let mut template = Template::load(
@@ -232,6 +281,7 @@ pub async fn start(options: Options) -> Result<Running, String> {
     tables::create_all(&versus::db::dynamodb(&sdk), &template.tables()).await?;
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     queues::create_all(&sqs, &mut template).await?;
+    create_secrets(&aws_sdk_secretsmanager::Client::new(&sdk), &mut template).await?;
 
     let deployed_ws_prefix = format!("https://{}.execute-api.", template::LOCAL_WEBSOCKET_API_ID);
     let mut functions = HashMap::new();

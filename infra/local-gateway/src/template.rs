@@ -25,6 +25,19 @@ pub struct Template {
     /// Queues as created locally: logical id → (URL, ARN), which `!Ref` and
     /// `!GetAtt .Arn` resolve to once [`Template::set_queues`] has run.
     queues: HashMap<String, (String, String)>,
+    /// Secrets' values (JSON objects): the template's `SecretString`, with the
+    /// overrides that name one of its keys; logical id → value.
+    secret_values: BTreeMap<String, serde_json::Map<String, serde_json::Value>>,
+    /// Secrets as created locally: logical id → ARN, what `!Ref` gives.
+    secret_arns: HashMap<String, String>,
+}
+
+/// A Secrets Manager secret of the template, with its local value.
+#[derive(Clone, Debug)]
+pub struct SecretDef {
+    pub logical_id: String,
+    pub name: String,
+    pub value: String,
 }
 
 #[derive(Clone, Debug)]
@@ -124,6 +137,31 @@ impl Template {
                 declared.push(name);
             }
         }
+        // Locally a secret's value comes with the parameters: an override
+        // named like a key of a secret's JSON `SecretString` sets that key.
+        let mut secret_values = BTreeMap::new();
+        if let Some(Value::Mapping(resources)) = root.get("Resources") {
+            for (id, r) in resources {
+                if r.get("Type").and_then(Value::as_str) != Some("AWS::SecretsManager::Secret") {
+                    continue;
+                }
+                let text = r
+                    .get("Properties")
+                    .and_then(|p| p.get("SecretString"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("{}");
+                let mut value: serde_json::Map<String, serde_json::Value> =
+                    serde_json::from_str(text)
+                        .map_err(|e| format!("{id:?}: SecretString is not a JSON object: {e}"))?;
+                for (key, v) in value.iter_mut() {
+                    if let Some(given) = overrides.get(key) {
+                        *v = serde_json::Value::String(given.clone());
+                        declared.push(key.clone());
+                    }
+                }
+                secret_values.insert(id.as_str().unwrap_or_default().to_string(), value);
+            }
+        }
         // As CloudFormation does: a value for a parameter the template does
         // not declare is an error, not something silently ignored.
         let mut unknown: Vec<&String> =
@@ -131,7 +169,7 @@ impl Template {
         unknown.sort();
         if !unknown.is_empty() {
             return Err(format!(
-                "template.yaml declares no parameter {unknown:?} (see its Parameters section)"
+                "template.yaml declares no parameter {unknown:?} (see its Parameters section; secrets take the keys of their SecretString)"
             ));
         }
         let region = std::env::var("AWS_REGION").unwrap_or_else(|_| REGION_FALLBACK.into());
@@ -141,6 +179,8 @@ impl Template {
             table_prefix: table_prefix.to_string(),
             region,
             queues: HashMap::new(),
+            secret_values,
+            secret_arns: HashMap::new(),
         })
     }
 
@@ -200,6 +240,22 @@ impl Template {
             .collect();
         queues.sort_by_key(|q| q.properties.contains_key("RedrivePolicy"));
         queues
+    }
+
+    /// The secrets, with their local values.
+    pub fn secrets(&self) -> Vec<SecretDef> {
+        self.secret_values
+            .iter()
+            .map(|(id, value)| SecretDef {
+                logical_id: id.clone(),
+                name: self.table_name(id),
+                value: serde_json::Value::Object(value.clone()).to_string(),
+            })
+            .collect()
+    }
+
+    pub fn set_secret(&mut self, logical_id: &str, arn: String) {
+        self.secret_arns.insert(logical_id.to_string(), arn);
     }
 
     pub fn set_queue(&mut self, logical_id: &str, url: String, arn: String) {
@@ -510,6 +566,11 @@ impl Template {
                 .get(name)
                 .map(|(url, _)| url.clone())
                 .ok_or(format!("!Ref {name}: the queue has not been created")),
+            Some("AWS::SecretsManager::Secret") => self
+                .secret_arns
+                .get(name)
+                .cloned()
+                .ok_or(format!("!Ref {name}: the secret has not been created")),
             Some(_) => Ok(name.to_string()),
             None => Err(format!(
                 "!Ref {name}: no such parameter or resource (or a parameter without a value)"
@@ -608,6 +669,9 @@ mod tests {
     fn template() -> Template {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../template.yaml");
         let mut t = Template::load(&path, "t_", &crate::local_parameters(&HashMap::new())).unwrap();
+        for secret in t.secrets() {
+            t.set_secret(&secret.logical_id, format!("arn:secret:{}", secret.name));
+        }
         for q in t.queues() {
             t.set_queue(
                 &q.logical_id,

@@ -98,6 +98,9 @@ fn routes() -> Vec<(String, String, bool)> {
     for q in template.queues() {
         template.set_queue(&q.logical_id, "http://queue".into(), "arn:queue".into());
     }
+    for secret in template.secrets() {
+        template.set_secret(&secret.logical_id, "arn:secret".into());
+    }
     let mut routes = vec![];
     for f in template.functions().unwrap() {
         for r in f.http_routes {

@@ -5,6 +5,9 @@ use crate::error::Error;
 use crate::secret::Secret;
 use std::collections::HashMap;
 
+mod secrets;
+pub use secrets::SMS_SECRET_KEYS;
+
 /// How callers are authenticated when a function has to verify a token itself
 /// (the WebSocket authorizer; HTTP routes are verified by API Gateway).
 #[derive(Clone, Debug)]
@@ -65,6 +68,9 @@ pub struct Config {
     pub jobs_queue_url: Option<String>,
     pub sms: SmsConfig,
     pub texts: TextsConfig,
+    /// The Secrets Manager secret with the SMS providers' secrets; read by
+    /// [`Config::with_secrets`] at init.
+    pub sms_secrets_arn: Option<String>,
 }
 
 /// The texts about battles (F-SMS-19 … F-SMS-22).
@@ -340,6 +346,7 @@ impl Config {
                 webhook_base_url: get("WEBHOOK_BASE_URL")
                     .map(|u| u.trim_end_matches('/').to_string()),
             },
+            sms_secrets_arn: get("SMS_SECRETS_ARN"),
             texts: TextsConfig {
                 web_base_url: web_base_url(get("WEB_BASE_URL"))?,
                 only_offline: match get("BATTLE_TEXTS_ONLY_OFFLINE").as_deref() {

@@ -1,5 +1,9 @@
 use super::*;
 
+pub(super) fn base_config() -> Config {
+    Config::from_map(&base()).unwrap()
+}
+
 fn base() -> HashMap<String, String> {
     [
         ("USERS_TABLE", "u"),
