@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Two promises of scripts/dev, end to end:
-# - template parameters given on its command line reach the functions (here
+# Three promises of scripts/dev, end to end:
+# - settings given on its command line reach the functions (here the secret
 #   DmarkDlrSecret, which switches the DMark delivery-report webhook on);
+# - so do those in its env file: with a Twilio auth token there, a request
+#   signed by Twilio's own Python library (RequestValidator) is accepted by
+#   the inbound webhook;
 # - Ctrl-C stops everything it started, also after the API has served
 #   requests (a JVM that had served DynamoDB calls once outlived it).
 # Runs scripts/dev on free ports, calls the API, sends SIGINT to the group,
@@ -14,6 +17,8 @@ log="$RUN/dev-ctrl-c.log"
 mkdir -p "$RUN"
 export DYNAMODB_PORT="$(free_port)" MOTO_PORT="$(free_port)" HTTP_PORT="$(free_port)" WS_PORT="$(free_port)"
 export TABLE_PREFIX="ctrl-c-$$-"
+export LOCAL_ENV_FILE="$RUN/check-dev.env"
+printf '# written by check_dev.sh\nTwilioAuthToken=check-dev-twilio-token\n' >"$LOCAL_ENV_FILE"
 setsid scripts/dev DmarkDlrSecret=check-dev-secret >"$log" 2>&1 &
 leader=$!
 for _ in $(seq 1 600); do
@@ -33,6 +38,25 @@ dlr="http://127.0.0.1:$HTTP_PORT/v1/webhooks/dmark/dlr?ref=none&status=1&secret"
 [ "$(curl -s -o /dev/null -w '%{http_code}' "$dlr=wrong")" = 403 ] \
   || die "the DMark webhook took a wrong secret"
 echo "scripts/dev passed its parameter to the functions"
+inbound="http://127.0.0.1:$HTTP_PORT/v1/webhooks/twilio/inbound"
+signed() { # token -> the signature Twilio's RequestValidator computes
+  "$TOOLS/venv/bin/python" - "$1" "https://127.0.0.1:$HTTP_PORT/v1/webhooks/twilio/inbound" <<'PY'
+import sys
+from twilio.request_validator import RequestValidator
+params = {"From": "+256772000555", "To": "+15005550006", "Body": "HELP", "MessageSid": "SMcheckdev"}
+print(RequestValidator(sys.argv[1]).compute_signature(sys.argv[2], params))
+PY
+}
+twilio_post() { # signature -> HTTP status
+  curl -s -o /dev/null -w '%{http_code}' -X POST "$inbound" -H "X-Twilio-Signature: $1" \
+    --data-urlencode From=+256772000555 --data-urlencode To=+15005550006 \
+    --data-urlencode Body=HELP --data-urlencode MessageSid=SMcheckdev
+}
+[ "$(twilio_post "$(signed check-dev-twilio-token)")" = 200 ] \
+  || die "the Twilio webhook refused a request Twilio's library signed with the token from the env file"
+[ "$(twilio_post "$(signed another-token)")" = 403 ] \
+  || die "the Twilio webhook took a request signed with another token"
+echo "scripts/dev read its env file: a request signed by Twilio's RequestValidator was accepted"
 kill -INT -- "-$leader"
 for _ in $(seq 1 150); do
   pgrep -g "$leader" >/dev/null || { echo "scripts/dev stopped everything on Ctrl-C"; exit 0; }

