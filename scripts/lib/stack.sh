@@ -11,6 +11,9 @@ CFN_LINT_VERSION="1.58.0"
 CFN_LINT_SERVERLESS_VERSION="0.3.6"
 # Twilio's own library signs requests in the scripts/dev check (RequestValidator).
 TWILIO_PY_VERSION="9.13.0"
+# The AWS SAM CLI checks the template as a deploy would (its own venv: its
+# pinned boto3 is not moto's).
+SAM_CLI_VERSION="1.170.0"
 
 log() { printf '[%s] %s\n' "$(basename "$0")" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -46,6 +49,15 @@ ensure_python_tools() {
       "moto[server]==$MOTO_VERSION" "cfn-lint==$CFN_LINT_VERSION" \
       "cfn-lint-serverless==$CFN_LINT_SERVERLESS_VERSION" "twilio==$TWILIO_PY_VERSION" >/dev/null \
       || die "pip install moto/cfn-lint/cfn-lint-serverless/twilio failed"
+  fi
+}
+
+ensure_sam_cli() {
+  if ! "$TOOLS/sam/bin/sam" --version 2>/dev/null | grep -q "$SAM_CLI_VERSION"; then
+    log "installing aws-sam-cli==$SAM_CLI_VERSION into .tools/sam"
+    python3 -m venv "$TOOLS/sam" || die "python3 -m venv failed (install python3-venv)"
+    "$TOOLS/sam/bin/pip" install -q --disable-pip-version-check "aws-sam-cli==$SAM_CLI_VERSION" >/dev/null \
+      || die "pip install aws-sam-cli failed"
   fi
 }
 
