@@ -78,7 +78,7 @@ mod tests {
         let mut config = super::super::tests::base_config();
         config
             .apply_sms_secrets(
-                r#"{"TwilioAuthToken":"tok","DmarkPassword":"","DmarkDlrSecret":"dlr"}"#,
+                r#"{"TwilioAuthToken":"twilio-value-9x","DmarkPassword":"","DmarkDlrSecret":"dlr-value-9x"}"#,
             )
             .unwrap();
         assert_eq!(
@@ -93,6 +93,6 @@ mod tests {
         for bad in [r#"{"Other":"x"}"#, r#"{"TwilioAuthToken":1}"#, "[]", "tok"] {
             assert!(config.apply_sms_secrets(bad).is_err(), "{bad}");
         }
-        assert!(!format!("{config:?}").contains("tok"));
+        assert!(!format!("{config:?}").contains("-value-9x"));
     }
 }

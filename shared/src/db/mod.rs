@@ -27,7 +27,7 @@ pub fn dynamodb(sdk: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Client {
 }
 
 /// Opens the TLS connection during init, so the first request of a cold start
-/// does not pay for it (see ARCHITECTURE "Facts that bite").
+/// does not pay for it.
 pub async fn warm_up(client: &aws_sdk_dynamodb::Client, table: &str) {
     if let Err(e) = client.describe_table().table_name(table).send().await {
         tracing::warn!(error = %DisplayErrorContext(&e), "warm-up call failed");
