@@ -83,7 +83,7 @@ mod tests {
             .unwrap();
         assert_eq!(
             config.sms.twilio.auth_token.as_ref().unwrap().expose(),
-            "tok"
+            "twilio-value-9x"
         );
         assert!(config.sms.dmark.password.is_none());
         assert_eq!(
