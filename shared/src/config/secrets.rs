@@ -88,7 +88,7 @@ mod tests {
         assert!(config.sms.dmark.password.is_none());
         assert_eq!(
             config.sms.dmark.dlr_secret.as_ref().unwrap().expose(),
-            "dlr"
+            "dlr-value-9x"
         );
         for bad in [r#"{"Other":"x"}"#, r#"{"TwilioAuthToken":1}"#, "[]", "tok"] {
             assert!(config.apply_sms_secrets(bad).is_err(), "{bad}");
