@@ -96,6 +96,46 @@ fn uuid_like() -> String {
     )
 }
 
+/// A function's `main`: tracing, then `init` (configuration, clients), then
+/// the runtime loop. A failed init is not a silent exit: its reason is
+/// logged and posted to the Runtime API's init-error endpoint, where Lambda
+/// records it (`Runtime.InitError`) and `cargo lambda invoke` shows it.
+pub async fn start<F>(init: F) -> Result<(), BoxError>
+where
+    F: Future<Output = Result<Invoke, crate::Error>>,
+{
+    init_tracing();
+    match init.await {
+        Ok(invoke) => run(invoke).await,
+        Err(error) => {
+            tracing::error!(error = %error, "the function could not start");
+            report_init_error(&error).await;
+            Err(error.into())
+        }
+    }
+}
+
+/// `POST /2018-06-01/runtime/init/error`, as the Runtime API documents it.
+async fn report_init_error(error: &crate::Error) {
+    let Ok(api) = std::env::var("AWS_LAMBDA_RUNTIME_API") else {
+        return;
+    };
+    let body = serde_json::json!({
+        "errorMessage": error.to_string(),
+        "errorType": "Runtime.InitError",
+    });
+    let sent = reqwest::Client::new()
+        .post(format!("http://{api}/2018-06-01/runtime/init/error"))
+        .header("Lambda-Runtime-Function-Error-Type", "Runtime.InitError")
+        .json(&body)
+        .timeout(Duration::from_secs(2))
+        .send()
+        .await;
+    if let Err(e) = sent {
+        tracing::error!(error = %e, "the init error could not be reported to the Runtime API");
+    }
+}
+
 /// Runs an [`Invoke`] on the Lambda Runtime API.
 pub async fn run(invoke: Invoke) -> Result<(), BoxError> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {

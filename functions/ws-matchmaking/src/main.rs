@@ -2,7 +2,5 @@ use versus::lambda::{self, BoxError};
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
-    lambda::init_tracing();
-    let config = versus::Config::from_env()?;
-    lambda::run(ws_matchmaking::function(&config).await?).await
+    lambda::start(async { ws_matchmaking::function(&versus::Config::from_env()?).await }).await
 }
