@@ -93,7 +93,13 @@ impl App {
     async fn run(&self, input: JobInput, now_ms: i64, budget: Duration) -> Result<Value, Error> {
         let date = input.date.unwrap_or_else(|| input.job.default_date(now_ms));
         let started = Instant::now();
-        let mut should_stop = move || started.elapsed() >= budget;
+        // One page always runs, however little time is left: a run that
+        // stopped before any work would only hand the same work on.
+        let mut asked = 0u32;
+        let mut should_stop = move || {
+            asked += 1;
+            asked > 1 && started.elapsed() >= budget
+        };
         let outcome = self
             .jobs
             .run(input.job, date, now_ms, &mut should_stop)
