@@ -120,8 +120,7 @@ pub fn router(app: Arc<App>) -> Router {
         .with_state(app.clone());
     let authenticated = routing::authenticated(
         routes,
-        app.battles.profiles().clone(),
-        app.config.last_seen_throttle_secs,
+        routing::Authentication::new(&app.config, app.battles.profiles().clone()),
     );
     routing::with_public(public, authenticated)
 }

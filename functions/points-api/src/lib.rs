@@ -58,8 +58,7 @@ pub fn router(app: Arc<App>) -> Router {
         .with_state(app.clone());
     routing::authenticated(
         routes,
-        app.profiles.clone(),
-        app.config.last_seen_throttle_secs,
+        routing::Authentication::new(&app.config, app.profiles.clone()),
     )
 }
 

@@ -69,11 +69,8 @@ pub fn router(app: Arc<App>) -> Router {
             get(get_preferences).put(put_preferences),
         )
         .with_state(app.clone());
-    let throttle = app.config.last_seen_throttle_secs;
-    routing::with_public(
-        public,
-        routing::authenticated(own, app.profiles.clone(), throttle),
-    )
+    let auth = routing::Authentication::new(&app.config, app.profiles.clone());
+    routing::with_public(public, routing::authenticated(own, auth))
 }
 
 impl App {

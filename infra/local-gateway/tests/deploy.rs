@@ -79,3 +79,55 @@ fn no_function_environment_holds_a_secret() {
     }
     assert!(!text.contains("NoEcho"), "a parameter asks for a secret");
 }
+
+/// A request as `sam local start-api` delivers it: the shape of `sam local
+/// generate-event apigateway http-api-proxy`, no authorizer claims (SAM CLI
+/// runs no JWT authorizer), the bearer token in its header.
+fn sam_local_event(token: &str) -> serde_json::Value {
+    let path = common::repo_root().join("events/profile-api/sam-local-get-me.json");
+    let mut event: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    event["headers"]["authorization"] = format!("Bearer {token}").into();
+    event
+}
+
+#[tokio::test]
+async fn under_sam_local_the_functions_verify_the_token_themselves() {
+    let stack = Stack::start().await;
+    stack.create_profile("sam-user", "sam_user").await;
+    let mut config = stack.config("profile-api");
+    let status = |r: &serde_json::Value| r["statusCode"].as_i64().unwrap();
+    // Deployed (claims come from the authorizer): a bare token is not enough.
+    let deployed = profile_api::function(&config).await.unwrap();
+    let r = deployed(sam_local_event(&stack.token("sam-user")), common::ctx())
+        .await
+        .unwrap();
+    assert_eq!(status(&r), 401, "{r}");
+    // Under sam local: verified by the authorizer's rules.
+    config.sam_local = true;
+    let local = profile_api::function(&config).await.unwrap();
+    let r = local(sam_local_event(&stack.token("sam-user")), common::ctx())
+        .await
+        .unwrap();
+    assert_eq!(status(&r), 200, "{r}");
+    let body: serde_json::Value = serde_json::from_str(r["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["username"], "sam_user");
+    let expired = stack.token_with(
+        "sam-user",
+        serde_json::json!({"exp": chrono::Utc::now().timestamp() - 600}),
+    );
+    let wrong_key = versus::auth::mint_dev_token(
+        "not-the-secret",
+        &serde_json::json!({"sub": "sam-user", "iss": "versus-local", "aud": "versus", "exp": 4102444800u64}),
+    );
+    let other_audience = stack.token_with("sam-user", serde_json::json!({"aud": "someone-else"}));
+    for (what, token) in [
+        ("expired", expired),
+        ("wrong key", wrong_key),
+        ("other audience", other_audience),
+        ("none", String::new()),
+    ] {
+        let r = local(sam_local_event(&token), common::ctx()).await.unwrap();
+        assert_eq!(status(&r), 401, "{what}: {r}");
+    }
+}

@@ -16,9 +16,9 @@ use lambda_http::request::RequestContext;
 use lambda_http::RequestExt;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use versus::auth::Caller;
+use versus::auth::{Caller, TokenVerifier};
 use versus::profile::Profiles;
-use versus::Error;
+use versus::{Config, Error};
 
 pub use axum::routing::{delete, get, post, put};
 pub use axum::Router;
@@ -214,17 +214,65 @@ impl<S: Send + Sync> FromRequestParts<S> for SourceIp {
     }
 }
 
+/// How authenticated routes find their caller, and what they refresh.
+#[derive(Clone)]
+pub struct Authentication {
+    profiles: Profiles,
+    throttle_secs: i64,
+    /// Under `sam local` (`AWS_SAM_LOCAL=true`), which runs no JWT
+    /// authorizer: a request without claims has its bearer token verified
+    /// here, by the authorizer's rules (issuer, audience, expiry, key).
+    sam_local: Option<TokenVerifier>,
+}
+
+impl Authentication {
+    pub fn new(config: &Config, profiles: Profiles) -> Self {
+        Authentication {
+            profiles,
+            throttle_secs: config.last_seen_throttle_secs,
+            sam_local: config
+                .sam_local
+                .then(|| TokenVerifier::new(config.jwt.clone())),
+        }
+    }
+
+    /// The authorizer's claims; under `sam local`, without them, the
+    /// verified bearer token's.
+    async fn caller(&self, parts: &Parts) -> Result<Caller, Error> {
+        match (caller(parts), &self.sam_local) {
+            (Err(Error::Unauthorized(_)), Some(verifier)) if !has_claims(parts) => {
+                let token = parts
+                    .headers
+                    .get(axum::http::header::AUTHORIZATION)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.strip_prefix("Bearer "))
+                    .unwrap_or("");
+                verifier.verify(token).await
+            }
+            (found, _) => found,
+        }
+    }
+}
+
+fn has_claims(parts: &Parts) -> bool {
+    matches!(
+        parts.request_context_ref(),
+        Some(RequestContext::ApiGatewayV2(ctx))
+            if ctx.authorizer.as_ref().and_then(|a| a.jwt.as_ref()).is_some_and(|j| !j.claims.is_empty())
+    )
+}
+
 /// Puts `routes` behind authentication: a request without the authorizer's
 /// claims is a 401 before any route (or 404/405) is considered; an
 /// authenticated one refreshes `last_seen_at` (F-PR-2, throttled, best
 /// effort) alongside its own work.
-pub fn authenticated(routes: Router, profiles: Profiles, throttle_secs: i64) -> Router {
+pub fn authenticated(routes: Router, auth: Authentication) -> Router {
     finish(routes).layer(axum::middleware::from_fn(
         move |mut req: Request, next: Next| {
-            let profiles = profiles.clone();
+            let auth = auth.clone();
             async move {
                 let (mut parts, body) = req.into_parts();
-                let caller = match caller(&parts) {
+                let caller = match auth.caller(&parts).await {
                     Ok(c) => c,
                     Err(e) => return ApiError(e).into_response(),
                 };
@@ -234,7 +282,9 @@ pub fn authenticated(routes: Router, profiles: Profiles, throttle_secs: i64) -> 
                     .unwrap_or(Now(versus::clock::now_ms()));
                 parts.extensions.insert(caller.clone());
                 req = Request::from_parts(parts, body);
-                let touch = profiles.note_activity(&caller.user_id, now_ms, throttle_secs);
+                let touch =
+                    auth.profiles
+                        .note_activity(&caller.user_id, now_ms, auth.throttle_secs);
                 let (_, response) = tokio::join!(touch, next.run(req));
                 response
             }

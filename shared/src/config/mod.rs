@@ -71,6 +71,9 @@ pub struct Config {
     /// The Secrets Manager secret with the SMS providers' secrets; read by
     /// [`Config::with_secrets`] at init.
     pub sms_secrets_arn: Option<String>,
+    /// Running under `sam local` (SAM CLI sets `AWS_SAM_LOCAL=true` in its
+    /// containers), which runs no JWT authorizer.
+    pub sam_local: bool,
 }
 
 /// The texts about battles (F-SMS-19 … F-SMS-22).
@@ -347,6 +350,7 @@ impl Config {
                     .map(|u| u.trim_end_matches('/').to_string()),
             },
             sms_secrets_arn: get("SMS_SECRETS_ARN"),
+            sam_local: get("AWS_SAM_LOCAL").as_deref() == Some("true"),
             texts: TextsConfig {
                 web_base_url: web_base_url(get("WEB_BASE_URL"))?,
                 only_offline: match get("BATTLE_TEXTS_ONLY_OFFLINE").as_deref() {
