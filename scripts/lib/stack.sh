@@ -14,6 +14,9 @@ TWILIO_PY_VERSION="9.13.0"
 # The AWS SAM CLI checks the template as a deploy would (its own venv: its
 # pinned boto3 is not moto's).
 SAM_CLI_VERSION="1.170.0"
+# The contract test: requests generated from infra/openapi.yaml (own venv too).
+SCHEMATHESIS_VERSION="4.32.5"
+OPENAPI_VALIDATOR_VERSION="0.9.0"
 
 log() { printf '[%s] %s\n' "$(basename "$0")" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -58,6 +61,16 @@ ensure_sam_cli() {
     python3 -m venv "$TOOLS/sam" || die "python3 -m venv failed (install python3-venv)"
     "$TOOLS/sam/bin/pip" install -q --disable-pip-version-check "aws-sam-cli==$SAM_CLI_VERSION" >/dev/null \
       || die "pip install aws-sam-cli failed"
+  fi
+}
+
+ensure_contract_tools() {
+  if ! "$TOOLS/contract/bin/schemathesis" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
+    log "installing schemathesis==$SCHEMATHESIS_VERSION and openapi-spec-validator==$OPENAPI_VALIDATOR_VERSION into .tools/contract"
+    python3 -m venv "$TOOLS/contract" || die "python3 -m venv failed (install python3-venv)"
+    "$TOOLS/contract/bin/pip" install -q --disable-pip-version-check \
+      "schemathesis==$SCHEMATHESIS_VERSION" "openapi-spec-validator==$OPENAPI_VALIDATOR_VERSION" >/dev/null \
+      || die "pip install schemathesis/openapi-spec-validator failed"
   fi
 }
 

@@ -363,9 +363,9 @@ async fn create_private(
         .map(PhoneNumber::parse)
         .transpose()?;
     let me = app.own_profile(&caller).await?;
-    if phone.is_some() {
+    if let Some(phone) = &phone {
         app.invites
-            .check_private_invite(&me, &challenge_type, input.stake)?;
+            .check_private_invite(&me, phone, &challenge_type, input.stake)?;
     }
     let private = app
         .battles

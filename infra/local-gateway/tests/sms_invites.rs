@@ -399,6 +399,21 @@ async fn invite_phone_sends_the_private_code() {
         )
         .await;
     assert_eq!(status, 400, "{bad}");
+    // Her own number: refused before a code is made.
+    let own = json!({"challenge_type": "prompt_duel", "invite_phone": day.number(41)});
+    let (status, refused) = stack
+        .call(
+            "POST",
+            "/v1/matches/private",
+            Some("alice"),
+            Some(&own.to_string()),
+        )
+        .await;
+    assert_eq!(
+        (status, refused["error"]["code"].as_str()),
+        (422, Some("cannot_invite_yourself"))
+    );
+    assert_eq!(battle_items(&stack, "PRIVATE#").await.len(), 1);
 }
 
 /// `first` waits in the queue, `second` joins: both connected, both get

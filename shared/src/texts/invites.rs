@@ -103,14 +103,7 @@ impl SmsInvites {
     }
 
     async fn invitee(&self, sender: &Profile, phone: &PhoneNumber) -> Result<Invitee, Error> {
-        let owns =
-            |p: &Profile| p.phone.verified && p.phone.number.as_deref() == Some(phone.e164());
-        if owns(sender) {
-            return Err(Error::Unprocessable {
-                code: "cannot_invite_yourself",
-                message: "this is your own number; invite a friend's".into(),
-            });
-        }
+        not_own_number(sender, phone)?;
         let owner =
             crate::sms::ownership::owner_of(&self.battles.client, &self.battles.users_table, phone)
                 .await?;
@@ -118,7 +111,7 @@ impl SmsInvites {
             Some(id) => self.battles.profiles().get(&id).await?,
             None => None,
         };
-        Ok(match profile.filter(owns) {
+        Ok(match profile.filter(|p| owns(p, phone)) {
             Some(player) => Invitee::Player(Box::new(player)),
             None => Invitee::Stranger,
         })
@@ -263,14 +256,17 @@ impl SmsInvites {
         })
     }
 
-    /// Refuses, before the code is created, an `invite_phone` text that
-    /// would be longer than the segment cap.
+    /// Refuses, before the code is created, an `invite_phone` the text
+    /// could not go to: the sender's own number, or a text longer than the
+    /// segment cap.
     pub fn check_private_invite(
         &self,
         sender: &Profile,
+        phone: &PhoneNumber,
         challenge_type: &str,
         stake: Option<i64>,
     ) -> Result<(), Error> {
+        not_own_number(sender, phone)?;
         let placeholder = "X".repeat(crate::battles::private_code::CODE_LENGTH);
         let body = private_match_text(
             &sender.username,
@@ -313,6 +309,21 @@ impl SmsInvites {
         let request = self.request(&invitee, phone, sender, body, related);
         self.outbox.enqueue(request, now_ms).await
     }
+}
+
+/// The number is verified by this profile.
+fn owns(profile: &Profile, phone: &PhoneNumber) -> bool {
+    profile.phone.verified && profile.phone.number.as_deref() == Some(phone.e164())
+}
+
+fn not_own_number(sender: &Profile, phone: &PhoneNumber) -> Result<(), Error> {
+    if owns(sender, phone) {
+        return Err(Error::Unprocessable {
+            code: "cannot_invite_yourself",
+            message: "this is your own number; invite a friend's".into(),
+        });
+    }
+    Ok(())
 }
 
 fn related(invitation: &Invitation) -> Related {
