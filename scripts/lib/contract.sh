@@ -16,7 +16,9 @@ log_file="$RUN/contract-dev.log"
 mkdir -p "$RUN"
 export DYNAMODB_PORT="$(free_port)" MOTO_PORT="$(free_port)" HTTP_PORT="$(free_port)" WS_PORT="$(free_port)"
 export TABLE_PREFIX="contract-$$-" LOCAL_ENV_FILE=/dev/null RUST_LOG=warn
-setsid scripts/dev >"$log_file" 2>&1 &
+# The webhooks' secrets set, so they answer as deployed ones do (403 on a bad
+# signature) rather than 503 "not configured".
+setsid scripts/dev TwilioAuthToken=contract-twilio DmarkDlrSecret=contract-dlr >"$log_file" 2>&1 &
 leader=$!
 trap 'kill -INT -- "-$leader" 2>/dev/null || true; sleep 3; kill -KILL -- "-$leader" 2>/dev/null || true' EXIT
 for _ in $(seq 1 600); do
