@@ -13,20 +13,12 @@
 set -euo pipefail
 source "$(dirname "$0")/stack.sh"
 cd "$ROOT"
-log="$RUN/dev-ctrl-c.log"
 mkdir -p "$RUN"
-export DYNAMODB_PORT="$(free_port)" MOTO_PORT="$(free_port)" HTTP_PORT="$(free_port)" WS_PORT="$(free_port)"
 export TABLE_PREFIX="ctrl-c-$$-"
 export LOCAL_ENV_FILE="$RUN/check-dev.env"
 printf '# written by check_dev.sh\nTwilioAuthToken=check-dev-twilio-token\n' >"$LOCAL_ENV_FILE"
-setsid scripts/dev DmarkDlrSecret=check-dev-secret >"$log" 2>&1 &
-leader=$!
-for _ in $(seq 1 600); do
-  grep -q '^ready' "$log" && break
-  kill -0 "$leader" 2>/dev/null || die "scripts/dev exited before it was ready (see $log)"
-  sleep 0.2
-done
-grep -q '^ready' "$log" || die "scripts/dev was not ready within 120 s (see $log)"
+start_dev_background "$RUN/dev-ctrl-c.log" DmarkDlrSecret=check-dev-secret
+leader=$DEV_LEADER
 token="$(scripts/token ctrl-c-user | tail -1)"
 for _ in 1 2 3; do
   curl -fsS -X PUT "http://127.0.0.1:$HTTP_PORT/v1/me" -H "Authorization: Bearer $token" \
@@ -64,4 +56,4 @@ for _ in $(seq 1 150); do
 done
 pgrep -a -g "$leader" >&2 || true
 pkill -9 -g "$leader" || true
-die "after Ctrl-C these were still running 30 s later (see $log)"
+die "after Ctrl-C these were still running 30 s later (see $RUN/dev-ctrl-c.log)"

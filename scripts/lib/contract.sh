@@ -12,21 +12,11 @@ ensure_contract_tools
 "$TOOLS/contract/bin/python" -c 'import sys, yaml; d = yaml.safe_load(open("infra/asyncapi.yaml")); assert d["asyncapi"].startswith("3."), "not AsyncAPI 3"' \
   || die "infra/asyncapi.yaml is not an AsyncAPI 3 document"
 
-log_file="$RUN/contract-dev.log"
-mkdir -p "$RUN"
-export DYNAMODB_PORT="$(free_port)" MOTO_PORT="$(free_port)" HTTP_PORT="$(free_port)" WS_PORT="$(free_port)"
 export TABLE_PREFIX="contract-$$-" LOCAL_ENV_FILE=/dev/null RUST_LOG=warn
 # The webhooks' secrets set, so they answer as deployed ones do (403 on a bad
 # signature) rather than 503 "not configured".
-setsid scripts/dev TwilioAuthToken=contract-twilio DmarkDlrSecret=contract-dlr >"$log_file" 2>&1 &
-leader=$!
-trap 'kill -INT -- "-$leader" 2>/dev/null || true; sleep 3; kill -KILL -- "-$leader" 2>/dev/null || true' EXIT
-for _ in $(seq 1 600); do
-  grep -q '^ready' "$log_file" && break
-  kill -0 "$leader" 2>/dev/null || die "scripts/dev exited before it was ready (see $log_file)"
-  sleep 0.2
-done
-grep -q '^ready' "$log_file" || die "scripts/dev was not ready within 120 s (see $log_file)"
+trap '[ -z "${DEV_LEADER:-}" ] || { kill -INT -- "-$DEV_LEADER" 2>/dev/null; sleep 3; kill -KILL -- "-$DEV_LEADER" 2>/dev/null; } || true' EXIT
+start_dev_background "$RUN/contract-dev.log" TwilioAuthToken=contract-twilio DmarkDlrSecret=contract-dlr
 api="http://127.0.0.1:$HTTP_PORT"
 token="$(scripts/token contract-user | tail -1)"
 curl -fsS -X PUT "$api/v1/me" -H "Authorization: Bearer $token" -d '{"username":"contract_user"}' >/dev/null

@@ -74,6 +74,23 @@ ensure_contract_tools() {
   fi
 }
 
+# Starts scripts/dev on free ports in its own process group, logging to $1,
+# with the rest as its arguments; waits until it is ready. Sets DEV_LEADER
+# (the group to signal) and exports the *_PORT variables.
+start_dev_background() { # log args...
+  local log_file="$1"; shift
+  export DYNAMODB_PORT="$(free_port)" MOTO_PORT="$(free_port)" HTTP_PORT="$(free_port)" WS_PORT="$(free_port)"
+  mkdir -p "$RUN"
+  setsid "$ROOT/scripts/dev" "$@" >"$log_file" 2>&1 &
+  DEV_LEADER=$!
+  for _ in $(seq 1 600); do
+    grep -q '^ready' "$log_file" && return 0
+    kill -0 "$DEV_LEADER" 2>/dev/null || die "scripts/dev exited before it was ready (see $log_file)"
+    sleep 0.2
+  done
+  die "scripts/dev was not ready within 120 s (see $log_file)"
+}
+
 # A free TCP port on loopback.
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'

@@ -51,18 +51,7 @@ async fn secrets_are_read_from_secrets_manager_at_init() {
 #[test]
 fn no_function_environment_holds_a_secret() {
     let text = std::fs::read_to_string(common::repo_root().join("template.yaml")).unwrap();
-    let mut template = local_gateway::template::Template::parse(
-        &text,
-        "t_",
-        &local_gateway::local_parameters(&Default::default()),
-    )
-    .unwrap();
-    for q in template.queues() {
-        template.set_queue(&q.logical_id, "http://queue".into(), "arn:queue".into());
-    }
-    for secret in template.secrets() {
-        template.set_secret(&secret.logical_id, "arn:secret".into());
-    }
+    let template = common::offline_template();
     let looks_secret = |name: &str| {
         ["TOKEN", "PASSWORD", "SECRET", "KEY"]
             .iter()

@@ -88,19 +88,7 @@ fn forged_tokens(stack: &Stack) -> Vec<(&'static str, String)> {
 
 /// The template's HTTP routes, with `x` for every path parameter.
 fn routes() -> Vec<(String, String, bool)> {
-    let mut template = local_gateway::template::Template::load(
-        &common::repo_root().join("template.yaml"),
-        "t_",
-        &local_gateway::local_parameters(&Default::default()),
-    )
-    .unwrap();
-    // Only the routes are read here; queue URLs just have to resolve.
-    for q in template.queues() {
-        template.set_queue(&q.logical_id, "http://queue".into(), "arn:queue".into());
-    }
-    for secret in template.secrets() {
-        template.set_secret(&secret.logical_id, "arn:secret".into());
-    }
+    let template = common::offline_template();
     let mut routes = vec![];
     for f in template.functions().unwrap() {
         for r in f.http_routes {

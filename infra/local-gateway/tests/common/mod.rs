@@ -26,6 +26,25 @@ pub fn ctx() -> versus::lambda::Context {
     versus::lambda::local_context("test", Duration::from_secs(60))
 }
 
+/// The repository's template with the local parameters, its queues and
+/// secrets given stand-in URLs and ARNs: enough to read its functions,
+/// routes and environments without starting anything.
+pub fn offline_template() -> local_gateway::template::Template {
+    let mut template = local_gateway::template::Template::load(
+        &repo_root().join("template.yaml"),
+        "t_",
+        &local_gateway::local_parameters(&Default::default()),
+    )
+    .unwrap();
+    for q in template.queues() {
+        template.set_queue(&q.logical_id, "http://queue".into(), "arn:queue".into());
+    }
+    for secret in template.secrets() {
+        template.set_secret(&secret.logical_id, "arn:secret".into());
+    }
+    template
+}
+
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
