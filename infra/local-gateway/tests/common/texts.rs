@@ -5,39 +5,68 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Timelike;
 use versus::sms::log::SmsLog;
 
-/// A region where it is daytime now, well inside 08:00-21:00 (texts there
-/// are not held back by quiet hours, F-SMS-14): its time zone and a maker
-/// of valid mobile numbers in it.
+/// What is daytime now, well inside 08:00-21:00 (texts are not held back by
+/// quiet hours, F-SMS-14): a time zone for players (their profile's zone
+/// decides), and numbers. A number with no account is timed by its
+/// country's zone: `stranger` gives one only while one of the allowed
+/// regions below is in its day (not between about 00:00 and 06:00 UTC).
+/// (Not 07911 for the UK: the numbering plan gives that range to Guernsey,
+/// outside the allowed regions.)
 pub struct Daytime {
     pub timezone: &'static str,
     prefix: &'static str,
+    strangers_in_day: bool,
+}
+
+fn in_day(timezone: &str) -> bool {
+    let tz: chrono_tz::Tz = timezone.parse().unwrap();
+    (9..19).contains(&chrono::Utc::now().with_timezone(&tz).hour())
 }
 
 impl Daytime {
     pub fn now() -> Daytime {
-        let zones = [
+        let regions = [
             ("Africa/Kampala", "+2567721"),
-            ("Europe/London", "+4479111"),
+            ("Europe/London", "+4474001"),
             ("America/New_York", "+1415555"),
         ];
-        let now = chrono::Utc::now();
-        let (timezone, prefix) = zones
-            .into_iter()
-            .find(|(tz, _)| {
-                let tz: chrono_tz::Tz = tz.parse().unwrap();
-                (9..19).contains(&now.with_timezone(&tz).hour())
-            })
-            .expect("one of the three zones is in its day at any hour");
-        Daytime { timezone, prefix }
+        let zones = [
+            "Africa/Kampala",
+            "Europe/London",
+            "America/New_York",
+            "America/Los_Angeles",
+            "Pacific/Honolulu",
+            "Asia/Tokyo",
+            "Asia/Kolkata",
+        ];
+        let region = regions.iter().find(|(tz, _)| in_day(tz));
+        Daytime {
+            timezone: zones
+                .into_iter()
+                .find(|tz| in_day(tz))
+                .expect("one of the zones is in its day at any hour"),
+            prefix: region.map_or("+2567721", |(_, prefix)| prefix),
+            strangers_in_day: region.is_some(),
+        }
     }
 
-    /// The `i`-th number (0..100) of the region.
+    /// The `i`-th number (0..100): for players, any hour.
     pub fn number(&self, i: u32) -> String {
         assert!(i < 100);
         match self.prefix {
             "+1415555" => format!("+141555501{i:02}"),
             prefix => format!("{prefix}{i:05}"),
         }
+    }
+
+    /// The `i`-th number for someone with no account, when a text to it
+    /// would go now; `None` at night in every allowed region (the caller
+    /// says it skipped).
+    pub fn stranger(&self, i: u32) -> Option<String> {
+        if !self.strangers_in_day {
+            eprintln!("no allowed region is in its day now: texts to numbers with no account would wait for 08:00; skipped");
+        }
+        self.strangers_in_day.then(|| self.number(i))
     }
 }
 
