@@ -8,6 +8,7 @@
 //! the function's [`Invoke`].
 
 pub mod counting_proxy;
+pub mod fixtures;
 pub mod http_api;
 pub mod queues;
 pub mod registry;

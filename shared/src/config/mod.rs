@@ -6,7 +6,6 @@ use crate::secret::Secret;
 use std::collections::HashMap;
 
 mod secrets;
-pub use secrets::SMS_SECRET_KEYS;
 
 /// How callers are authenticated when a function has to verify a token itself
 /// (the WebSocket authorizer; HTTP routes are verified by API Gateway).

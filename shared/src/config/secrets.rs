@@ -10,7 +10,7 @@ use crate::secret::Secret;
 use serde_json::{Map, Value};
 
 /// The keys of the SMS providers' secret, and the setting each fills.
-pub const SMS_SECRET_KEYS: [&str; 3] = ["TwilioAuthToken", "DmarkPassword", "DmarkDlrSecret"];
+const SMS_SECRET_KEYS: [&str; 3] = ["TwilioAuthToken", "DmarkPassword", "DmarkDlrSecret"];
 
 impl Config {
     /// Fills the SMS providers' secrets from Secrets Manager when

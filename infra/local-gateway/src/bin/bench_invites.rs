@@ -10,7 +10,6 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use local_gateway::counting_proxy::{self, Counts};
 use serde_json::{json, Value};
 use versus::lambda::Invoke;
-use versus::sms::policy::{Consent, ConsentMethod, Preferences};
 
 /// An API Gateway HTTP API (payload 2.0) event, as API Gateway sends it
 /// once its JWT authorizer has let `user` in.
@@ -48,44 +47,6 @@ async fn call(function: &Invoke, event: Value) -> Value {
     let body: Value = serde_json::from_str(out["body"].as_str().unwrap_or("null")).unwrap();
     assert!((200..300).contains(&status), "{status} {body}");
     body
-}
-
-/// A verified, consenting number for `user` (what verification leaves).
-async fn verify(
-    client: &aws_sdk_dynamodb::Client,
-    config: &versus::Config,
-    user: &str,
-    phone: &str,
-) {
-    let consent = Preferences {
-        consent: Some(Consent {
-            at: 1,
-            method: ConsentMethod::Api,
-            ip_address: None,
-            text_version: "bench".into(),
-        }),
-        ..Default::default()
-    };
-    client
-        .update_item()
-        .table_name(&config.tables.users)
-        .set_key(Some(versus::keys::users::profile_key(user)))
-        .update_expression("SET phone_number = :n, phone_verified = :t, sms_preferences = :p")
-        .expression_attribute_values(":n", AttributeValue::S(phone.into()))
-        .expression_attribute_values(":t", AttributeValue::Bool(true))
-        .expression_attribute_values(":p", serde_dynamo::to_attribute_value(&consent).unwrap())
-        .send()
-        .await
-        .unwrap();
-    let mut claim = versus::keys::users::phone_claim_key(phone);
-    claim.insert("user_id".into(), AttributeValue::S(user.into()));
-    client
-        .put_item()
-        .table_name(&config.tables.users)
-        .set_item(Some(claim))
-        .send()
-        .await
-        .unwrap();
 }
 
 /// Runs `calls` events through `function` and prints their row.
@@ -139,10 +100,26 @@ async fn main() {
         .await;
     }
     for (i, user) in users("sender").enumerate() {
-        verify(&direct, &config, &user, &format!("+2567731{i:05}")).await;
+        local_gateway::fixtures::verified_phone(
+            &direct,
+            &config.tables.users,
+            &user,
+            &format!("+2567731{i:05}"),
+            None,
+        )
+        .await
+        .unwrap();
     }
     for (i, user) in users("player").enumerate() {
-        verify(&direct, &config, &user, &format!("+2567732{i:05}")).await;
+        local_gateway::fixtures::verified_phone(
+            &direct,
+            &config.tables.users,
+            &user,
+            &format!("+2567732{i:05}"),
+            None,
+        )
+        .await
+        .unwrap();
     }
     let counts = counting_proxy::start(&upstream).await;
     let invitations = invitations_api::function(&config)

@@ -39,20 +39,6 @@ pub fn outbox(
     )
 }
 
-/// Preferences with a consent record (web form), every toggle on.
-pub fn consented() -> versus::sms::policy::Preferences {
-    use versus::sms::policy::{Consent, ConsentMethod, Preferences};
-    Preferences {
-        consent: Some(Consent {
-            at: 1,
-            method: ConsentMethod::WebForm,
-            ip_address: None,
-            text_version: "v1".into(),
-        }),
-        ..Default::default()
-    }
-}
-
 /// A request that passes every rule a test is not about: verified, consented, Kampala time.
 pub fn request(
     message_type: versus::sms::MessageType,
@@ -67,7 +53,7 @@ pub fn request(
         sender_id: None,
         related: None,
         verified: true,
-        preferences: Some(consented()),
+        preferences: Some(local_gateway::fixtures::consented()),
         timezone: Some("Africa/Kampala".into()),
         with: Vec::new(),
         extra_limits: Vec::new(),

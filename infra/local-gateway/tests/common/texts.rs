@@ -75,37 +75,8 @@ impl Daytime {
 /// directly, so no verification text stands in the 30 s gap of F-SMS-12).
 pub async fn texted_player(stack: &Stack, user: &str, username: &str, phone: &str, tz: &str) {
     stack.create_profile(user, username).await;
-    let client = stack.dynamodb().await;
     let users = stack.config("profile-api").tables.users;
-    let preferences = super::sms::consented();
-    client
-        .update_item()
-        .table_name(&users)
-        .set_key(Some(versus::keys::users::profile_key(user)))
-        .update_expression(
-            "SET phone_number = :n, phone_verified = :t, phone_verified_at = :at, \
-             #tz = :tz, sms_preferences = :p",
-        )
-        .expression_attribute_names("#tz", "timezone")
-        .expression_attribute_values(":n", AttributeValue::S(phone.into()))
-        .expression_attribute_values(":t", AttributeValue::Bool(true))
-        .expression_attribute_values(":at", AttributeValue::N("1".into()))
-        .expression_attribute_values(":tz", AttributeValue::S(tz.into()))
-        .expression_attribute_values(
-            ":p",
-            serde_dynamo::to_attribute_value(&preferences).unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
-    let mut claim = versus::keys::users::phone_claim_key(phone);
-    claim.insert("user_id".into(), AttributeValue::S(user.into()));
-    claim.insert("verified_at".into(), AttributeValue::N("1".into()));
-    client
-        .put_item()
-        .table_name(&users)
-        .set_item(Some(claim))
-        .send()
+    local_gateway::fixtures::verified_phone(&stack.dynamodb().await, &users, user, phone, Some(tz))
         .await
         .unwrap();
 }
