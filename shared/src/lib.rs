@@ -19,6 +19,7 @@ pub mod profile;
 pub mod realtime;
 pub mod secret;
 pub mod sms;
+pub mod sweep;
 pub mod texts;
 pub mod wiring;
 pub mod ws;

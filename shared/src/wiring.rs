@@ -16,8 +16,12 @@ use crate::realtime::Pusher;
 use crate::sms::outbox::Outbox;
 use crate::sms::store::SmsStore;
 use crate::sms::verification::Verification;
+use crate::texts::events::EventTexts;
 use crate::texts::invites::{InviteSettings, SmsInvites};
 use crate::texts::notices::BattleNotices;
+use crate::texts::player::PlayerTexts;
+use crate::texts::reminders::BattleReminders;
+use crate::texts::streaks::StreakAlerts;
 use crate::texts::Links;
 use crate::Config;
 use aws_sdk_dynamodb::Client;
@@ -60,6 +64,7 @@ pub fn ledger(client: &Client, config: &Config) -> Ledger {
         &config.tables.users,
         config.leaderboard_shards,
         Cursors::new(client.clone(), &config.tables.users),
+        config.texts.streak_alert_window,
     )
 }
 
@@ -123,10 +128,9 @@ pub fn battle_notices(
     config: &Config,
 ) -> BattleNotices {
     BattleNotices::new(
-        profiles(client, config),
+        player_texts(outbox, client, config),
         presence(client, config),
         pusher,
-        outbox,
         Links::new(&config.texts.web_base_url),
         config.texts.only_offline,
     )
@@ -143,5 +147,40 @@ pub fn sms_invites(pusher: Pusher, outbox: Outbox, client: &Client, config: &Con
             message_max_chars: config.texts.invite_message_max_chars,
             max_segments: config.texts.invite_max_segments,
         },
+    )
+}
+
+/// How every notice reaches a player (profile, then outbox).
+pub fn player_texts(outbox: Outbox, client: &Client, config: &Config) -> PlayerTexts {
+    PlayerTexts::new(profiles(client, config), outbox)
+}
+
+/// F-JOB-4, F-SMS-23.
+pub fn battle_reminders(outbox: Outbox, client: &Client, config: &Config) -> BattleReminders {
+    BattleReminders::new(
+        player_texts(outbox, client, config),
+        &config.tables.battles,
+        Links::new(&config.texts.web_base_url),
+    )
+}
+
+/// F-JOB-2, F-SMS-24.
+pub fn streak_alerts(outbox: Outbox, client: &Client, config: &Config) -> StreakAlerts {
+    StreakAlerts::new(
+        player_texts(outbox, client, config),
+        client.clone(),
+        &config.tables.users,
+        Links::new(&config.texts.web_base_url),
+        config.texts.streak_alert_window,
+    )
+}
+
+/// F-EV-1, F-SMS-25: texts caused by other services' events.
+pub fn event_texts(outbox: Outbox, client: &Client, config: &Config) -> EventTexts {
+    EventTexts::new(
+        player_texts(outbox, client, config),
+        presence(client, config),
+        Links::new(&config.texts.web_base_url),
+        config.online_window_secs,
     )
 }

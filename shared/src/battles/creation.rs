@@ -6,7 +6,7 @@ use super::Battle;
 use crate::config::Tables;
 use crate::db::{self, key, s, Cost, Handle, Item, Transaction, TxError};
 use crate::error::Error;
-use crate::keys::battles::{battle_pk, BATTLE_SK};
+use crate::keys::battles::{battle_pk, deadline_pk, deadline_sk, BATTLE_SK};
 use crate::keys::users::profile_key;
 use crate::profile::Profiles;
 use aws_sdk_dynamodb::types::Update;
@@ -81,6 +81,12 @@ impl BattleStore {
     ) -> Result<Vec<Handle>, Error> {
         let mut item: Item = serde_dynamo::to_item(battle)?;
         item.extend(key(battle_pk(&battle.battle_id), BATTLE_SK));
+        // Listed by deadline while active (battle reminders, F-JOB-4).
+        item.insert("gsi1pk".into(), s(deadline_pk(battle.deadline_at)));
+        item.insert(
+            "gsi1sk".into(),
+            s(deadline_sk(battle.deadline_at, &battle.battle_id)),
+        );
         tx.put_new(&self.battles_table, item);
         let expression = if clear_pending {
             "SET active_battle_id = :battle REMOVE pending_invitation_id, pending_until"

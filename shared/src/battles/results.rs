@@ -97,6 +97,9 @@ impl BattleStore {
                 .set("status", s("completed"))
                 .set("outcome", serde_dynamo::to_attribute_value(input.outcome)?)
                 .set("completed_at", n(now_ms))
+                // Out of the deadline listing: no reminder for an ended battle.
+                .remove("gsi1pk")
+                .remove("gsi1sk")
                 .condition("#status = :active")
                 .value(":active", s("active"));
             if let Some(w) = &winner {

@@ -89,6 +89,8 @@ pub struct TextsConfig {
     pub invite_max_segments: u32,
     /// Invite-link previews allowed per source IP per minute (F-SMS-20).
     pub previews_per_ip_minute: u64,
+    /// F-SMS-24: the local evening hours streak alerts go out in.
+    pub streak_alert_window: crate::points::rules::EveningWindow,
 }
 
 #[derive(Clone, Debug)]
@@ -366,9 +368,32 @@ impl Config {
                 invite_max_segments: bounded("SMS_INVITE_MAX_SEGMENTS", 3, 1..=10)? as u32,
                 previews_per_ip_minute: bounded("INVITE_PREVIEWS_PER_IP_MINUTE", 30, 1..=10_000)?
                     as u64,
+                streak_alert_window: evening_window(get("STREAK_ALERT_WINDOW"))?,
             },
         })
     }
+}
+
+/// `STREAK_ALERT_WINDOW`: `HH-HH` in local time, start before end, within a day.
+fn evening_window(raw: Option<String>) -> Result<crate::points::rules::EveningWindow, Error> {
+    let Some(raw) = raw else {
+        return Ok(Default::default());
+    };
+    let bad = || {
+        Error::Config(format!(
+            "STREAK_ALERT_WINDOW must be HH-HH (start before end, 0-24), got {raw:?}"
+        ))
+    };
+    let (start, end) = raw.trim().split_once('-').ok_or_else(bad)?;
+    let start: u32 = start.trim().parse().map_err(|_| bad())?;
+    let end: u32 = end.trim().parse().map_err(|_| bad())?;
+    if start >= end || end > 24 {
+        return Err(bad());
+    }
+    Ok(crate::points::rules::EveningWindow {
+        start_hour: start,
+        end_hour: end,
+    })
 }
 
 /// Links in texts must be absolute http(s) URLs; a trailing `/` is dropped.

@@ -113,6 +113,40 @@ pub async fn get_projected<T: serde::de::DeserializeOwned>(
         .map_err(Error::from)
 }
 
+/// Up to 100 items of one table by key, in one request (unprocessed keys
+/// are read again); absent items are left out, and the order is not kept.
+pub async fn batch_get<T: serde::de::DeserializeOwned>(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    mut keys: Vec<Item>,
+) -> Result<Vec<T>, Error> {
+    let mut out = Vec::new();
+    while !keys.is_empty() {
+        let request = aws_sdk_dynamodb::types::KeysAndAttributes::builder()
+            .set_keys(Some(std::mem::take(&mut keys)))
+            .build()
+            .expect("keys set");
+        let page = client
+            .batch_get_item()
+            .request_items(table, request)
+            .send()
+            .await
+            .map_err(dependency)?;
+        for item in page
+            .responses()
+            .and_then(|r| r.get(table))
+            .into_iter()
+            .flatten()
+        {
+            out.push(serde_dynamo::from_item(item.clone())?);
+        }
+        if let Some(rest) = page.unprocessed_keys().and_then(|u| u.get(table)) {
+            keys = rest.keys().to_vec();
+        }
+    }
+    Ok(out)
+}
+
 /// A page cursor for clients: the `LastEvaluatedKey`, opaque (base64url JSON).
 pub fn encode_cursor(last_key: &Item) -> String {
     use base64::Engine;

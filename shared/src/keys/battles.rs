@@ -50,3 +50,18 @@ pub fn private_code_key(code: &str) -> Item {
 pub fn invite_token_key(token_hash: &str) -> Item {
     key(format!("INVITE#{token_hash}"), "TOKEN")
 }
+
+/// `gsi1pk` of an active battle: the UTC hour of its deadline
+/// (`DEADLINE#2026-11-22T18`), so reminders read only the battles due soon
+/// (F-JOB-4). Removed when the battle ends.
+pub fn deadline_pk(deadline_ms: i64) -> String {
+    let hour = chrono::DateTime::from_timestamp_millis(deadline_ms)
+        .unwrap_or_default()
+        .format("%Y-%m-%dT%H");
+    format!("DEADLINE#{hour}")
+}
+
+/// `gsi1sk` of an active battle: its deadline, then its id.
+pub fn deadline_sk(deadline_ms: i64, battle_id: &str) -> String {
+    format!("{deadline_ms:013}#{battle_id}")
+}

@@ -46,6 +46,21 @@ pub fn cost_day_key(date: &str) -> Item {
     key(format!("COST#{date}"), "DAY")
 }
 
+/// The partition of a day's cost counters: `DAY`, and one per message type
+/// and provider (`TYPE#<type>#<provider>`), which the daily report reads.
+pub fn cost_day_pk(date: &str) -> String {
+    format!("COST#{date}")
+}
+
+pub const COST_TYPE_PREFIX: &str = "TYPE#";
+
+pub fn cost_type_key(date: &str, message_type: &str, provider: &str) -> Item {
+    key(
+        cost_day_pk(date),
+        format!("{COST_TYPE_PREFIX}{message_type}#{provider}"),
+    )
+}
+
 /// `VERIFY#<user>` / `CODE`: the pending verification code (hashed).
 pub fn verification_code_key(user_id: &str) -> Item {
     key(format!("VERIFY#{user_id}"), "CODE")

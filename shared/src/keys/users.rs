@@ -103,9 +103,10 @@ pub fn quest_key(quest_id: &str) -> Item {
     key(QUESTS_PK, quest_tracker_id(quest_id))
 }
 
-/// `JOB#<name>#<date>` / `STATE`: a scheduled job's progress for one day.
-pub fn job_state_key(job_slug: &str, date: NaiveDate) -> Item {
-    key(format!("JOB#{job_slug}#{date}"), "STATE")
+/// `JOB#<name>#<run>` / `STATE`: a scheduled job's progress for one run
+/// (a date, a week, an hour).
+pub fn job_state_key(job_slug: &str, run: &str) -> Item {
+    key(format!("JOB#{job_slug}#{run}"), "STATE")
 }
 
 /// The HMAC key that signs page cursors (created on first use).

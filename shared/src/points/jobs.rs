@@ -13,11 +13,13 @@ use super::trackers::week_start;
 use super::tracking::Tracking;
 use crate::db::{self, s, Item};
 use crate::error::Error;
-use crate::keys::users::{job_state_key, profile_key};
+use crate::keys::users::profile_key;
 use crate::profile::Profile;
-use aws_sdk_dynamodb::types::KeysAndAttributes;
+pub use crate::sweep::{Checkpoint, RunOutcome};
+use crate::sweep::{Runner, Segment, Sweep};
 use aws_sdk_dynamodb::Client;
 use chrono::NaiveDate;
+use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
 /// Users read per page of the index (BatchGetItem takes at most 100 keys).
@@ -68,32 +70,42 @@ impl JobName {
     }
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Checkpoint {
-    /// Index into the job's days.
-    pub day: usize,
-    /// Where the next page starts within that day (an index cursor).
-    #[serde(default)]
-    pub cursor: Option<String>,
-    pub done: bool,
-    /// Users visited so far (a user active on several days counts on each).
-    pub visited: u64,
-    /// Payments or goals this job created (reruns add nothing).
-    pub effects: u64,
-}
-
-#[derive(Debug, PartialEq)]
-pub enum RunOutcome {
-    Done(Checkpoint),
-    Stopped(Checkpoint),
-}
-
+/// The points jobs: each run walks the `active_by_date` partitions of its days.
 #[derive(Clone)]
 pub struct Jobs {
     client: Client,
     table: String,
     tracking: Tracking,
-    page: i32,
+    runner: Runner,
+}
+
+/// One run of a points job, as the sweep runner drives it.
+struct PointsSweep<'a> {
+    jobs: &'a Jobs,
+    job: JobName,
+    date: NaiveDate,
+    now_ms: i64,
+}
+
+impl Sweep for PointsSweep<'_> {
+    fn visit<'a>(&'a self, items: Vec<Item>) -> BoxFuture<'a, Result<u64, Error>> {
+        Box::pin(async move {
+            let users: Vec<String> = items
+                .iter()
+                .filter_map(|i| db::get_s(i, "user_id").map(str::to_string))
+                .collect();
+            match self.job {
+                JobName::StreakBonus => {
+                    self.jobs
+                        .pay_streak_bonuses(&users, self.date, self.now_ms)
+                        .await
+                }
+                JobName::WeeklyGoals => {
+                    self.jobs.create_goals(&users, self.date, self.now_ms).await
+                }
+            }
+        })
+    }
 }
 
 impl Jobs {
@@ -103,41 +115,17 @@ impl Jobs {
         tracking: Tracking,
         page: i32,
     ) -> Self {
+        let table = users_table.into();
         Jobs {
             tracking,
+            runner: Runner::new(client.clone(), &table, page),
             client,
-            table: users_table.into(),
-            page: page.clamp(1, 100),
+            table,
         }
     }
 
-    fn state_key(job: JobName, date: NaiveDate) -> Item {
-        job_state_key(job.slug(), date)
-    }
-
     pub async fn checkpoint(&self, job: JobName, date: NaiveDate) -> Result<Checkpoint, Error> {
-        Ok(
-            db::get_item(&self.client, &self.table, Self::state_key(job, date))
-                .await?
-                .unwrap_or_default(),
-        )
-    }
-
-    async fn save(&self, job: JobName, date: NaiveDate, cp: &Checkpoint) -> Result<(), Error> {
-        let mut item: Item = serde_dynamo::to_item(cp)?;
-        item.extend(Self::state_key(job, date));
-        item.insert(
-            "expires_at".into(),
-            db::n(chrono::Utc::now().timestamp() + 60 * 24 * 3600),
-        );
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(db::dependency)?;
-        Ok(())
+        self.runner.checkpoint(job.slug(), &date.to_string()).await
     }
 
     /// Runs (or continues) `job` for `date` until it is done or `should_stop`
@@ -149,54 +137,32 @@ impl Jobs {
         now_ms: i64,
         should_stop: &mut (dyn FnMut() -> bool + Send),
     ) -> Result<RunOutcome, Error> {
-        let mut cp = self.checkpoint(job, date).await?;
-        let days = job.days(date);
-        loop {
-            if cp.done || cp.day >= days.len() {
-                cp.done = true;
-                self.save(job, date, &cp).await?;
-                return Ok(RunOutcome::Done(cp));
-            }
-            if should_stop() {
-                self.save(job, date, &cp).await?;
-                return Ok(RunOutcome::Stopped(cp));
-            }
-            let start = cp
-                .cursor
-                .as_deref()
-                .map(|c| db::decode_cursor(c, &["pk", "sk", "active_date", "user_id"]))
-                .transpose()?;
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name("active_by_date")
-                .key_condition_expression("active_date = :d")
-                .expression_attribute_values(":d", s(days[cp.day].to_string()))
-                .limit(self.page)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(db::dependency)?;
-            let users: Vec<String> = out
-                .items()
-                .iter()
-                .filter_map(|i| db::get_s(i, "user_id").map(str::to_string))
-                .collect();
-            cp.visited += users.len() as u64;
-            cp.effects += match job {
-                JobName::StreakBonus => self.pay_streak_bonuses(&users, date, now_ms).await?,
-                JobName::WeeklyGoals => self.create_goals(&users, date, now_ms).await?,
-            };
-            match out.last_evaluated_key() {
-                Some(k) => cp.cursor = Some(db::encode_cursor(k)),
-                None => {
-                    cp.cursor = None;
-                    cp.day += 1;
-                }
-            }
-            self.save(job, date, &cp).await?;
-        }
+        let segments: Vec<Segment> = job
+            .days(date)
+            .into_iter()
+            .map(|day| Segment {
+                table: self.table.clone(),
+                index: "active_by_date",
+                partition: ("active_date", s(day.to_string())),
+                sort_between: None,
+                cursor_attributes: &["pk", "sk", "active_date", "user_id"],
+            })
+            .collect();
+        let sweep = PointsSweep {
+            jobs: self,
+            job,
+            date,
+            now_ms,
+        };
+        self.runner
+            .run(
+                job.slug(),
+                &date.to_string(),
+                &segments,
+                &sweep,
+                should_stop,
+            )
+            .await
     }
 
     /// F-JOB-1: 5 × min(streak, 100) to each user with a streak, once per date.
@@ -250,35 +216,13 @@ impl Jobs {
         Ok(created)
     }
 
-    /// Up to 100 profiles in one request (unprocessed keys are read again).
     async fn profiles(&self, users: &[String]) -> Result<Vec<Profile>, Error> {
-        let mut keys: Vec<Item> = users.iter().map(|u| profile_key(u)).collect();
-        let mut out = Vec::new();
-        while !keys.is_empty() {
-            let request = KeysAndAttributes::builder()
-                .set_keys(Some(std::mem::take(&mut keys)))
-                .build()
-                .expect("keys set");
-            let page = self
-                .client
-                .batch_get_item()
-                .request_items(&self.table, request)
-                .send()
-                .await
-                .map_err(db::dependency)?;
-            for item in page
-                .responses()
-                .and_then(|r| r.get(&self.table))
-                .into_iter()
-                .flatten()
-            {
-                out.push(serde_dynamo::from_item(item.clone())?);
-            }
-            if let Some(rest) = page.unprocessed_keys().and_then(|u| u.get(&self.table)) {
-                keys = rest.keys().to_vec();
-            }
-        }
-        Ok(out)
+        db::batch_get(
+            &self.client,
+            &self.table,
+            users.iter().map(|u| profile_key(u)).collect(),
+        )
+        .await
     }
 }
 

@@ -34,6 +34,7 @@ pub struct Ledger {
     table: String,
     leaderboard_shards: u32,
     cursors: crate::cursor::Cursors,
+    evening: rules::EveningWindow,
 }
 
 impl Ledger {
@@ -43,12 +44,14 @@ impl Ledger {
         users_table: impl Into<String>,
         leaderboard_shards: u32,
         cursors: crate::cursor::Cursors,
+        evening: rules::EveningWindow,
     ) -> Self {
         Ledger {
             cursors,
             client,
             table: users_table.into(),
             leaderboard_shards,
+            evening,
         }
     }
 
@@ -137,18 +140,27 @@ impl Ledger {
                     break;
                 }
                 let next = rules::streak_after(streak_of(&profile.points), today);
+                // F-JOB-2: the hour whose streak-alert run finds this user
+                // if they are not active tomorrow (the sparse index's key).
+                let alert_hour =
+                    rules::streak_alert_hour(next.current, today, &profile.timezone, self.evening);
+                let expression = match alert_hour {
+                    Some(_) => "SET current_streak_days = :cur, longest_streak_days = :long, last_activity_date = :today, streak_alert_hour = :alert",
+                    None => "SET current_streak_days = :cur, longest_streak_days = :long, last_activity_date = :today REMOVE streak_alert_hour",
+                };
                 let mut update = self
                     .client
                     .update_item()
                     .table_name(&self.table)
                     .set_key(Some(profile_key(&req.user_id)))
-                    .update_expression(
-                        "SET current_streak_days = :cur, longest_streak_days = :long, last_activity_date = :today",
-                    )
+                    .update_expression(expression)
                     .expression_attribute_values(":cur", n(next.current))
                     .expression_attribute_values(":long", n(next.longest))
                     .expression_attribute_values(":today", s(today.to_string()))
                     .return_consumed_capacity(ReturnConsumedCapacity::Total);
+                if let Some(hour) = alert_hour {
+                    update = update.expression_attribute_values(":alert", s(hour));
+                }
                 update = match profile.points.last_activity_date {
                     Some(prev) => update
                         .condition_expression("last_activity_date = :prev")

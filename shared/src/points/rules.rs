@@ -163,6 +163,64 @@ pub fn streak_bonus(current_streak: u32) -> i64 {
     5 * i64::from(current_streak.min(100))
 }
 
+/// F-SMS-24: the local evening hours in which a streak at risk is worth a
+/// text (`start` inclusive, `end` exclusive, 0-24).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EveningWindow {
+    pub start_hour: u32,
+    pub end_hour: u32,
+}
+
+impl Default for EveningWindow {
+    fn default() -> Self {
+        EveningWindow {
+            start_hour: 19,
+            end_hour: 20,
+        }
+    }
+}
+
+impl EveningWindow {
+    pub fn contains(&self, local_hour: u32) -> bool {
+        (self.start_hour..self.end_hour).contains(&local_hour)
+    }
+}
+
+/// Streaks this long are worth a reminder when at risk (F-SMS-24).
+pub const STREAK_ALERT_MIN_DAYS: u32 = 3;
+
+/// F-JOB-2: the UTC hour (`YYYY-MM-DDTHH`) whose hourly run finds a streak
+/// last extended on local `date`: the day after, at the evening window's
+/// start in `timezone`, rounded up to a whole UTC hour (so a +05:30 zone's
+/// 19:00 is found at 19:30, still inside the window). A user active again
+/// gets a later hour, which is how "no activity today" stays true of
+/// everyone the run finds. `None` for a streak too short to alert.
+pub fn streak_alert_hour(
+    streak_days: u32,
+    date: NaiveDate,
+    timezone: &str,
+    window: EveningWindow,
+) -> Option<String> {
+    use chrono::{TimeZone, Timelike};
+    if streak_days < STREAK_ALERT_MIN_DAYS {
+        return None;
+    }
+    let tz: chrono_tz::Tz = timezone.parse().unwrap_or(chrono_tz::UTC);
+    let next_day = date.succ_opt()?;
+    // A start hour inside a DST gap moves to the next hour that exists.
+    let start = (window.start_hour..window.end_hour.max(window.start_hour + 1))
+        .filter_map(|h| next_day.and_hms_opt(h, 0, 0))
+        .find_map(|t| tz.from_local_datetime(&t).earliest())?
+        .with_timezone(&chrono::Utc);
+    let hour = start.with_minute(0)?.with_second(0)?;
+    let hour = if hour < start {
+        hour + chrono::Duration::hours(1)
+    } else {
+        hour
+    };
+    Some(hour.format("%Y-%m-%dT%H").to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -254,5 +312,43 @@ mod tests {
             let l = level_for(a);
             prop_assert!(level_threshold(l) <= a && a < level_threshold(l + 1));
         }
+    }
+
+    #[test]
+    fn streak_alert_hours_follow_the_zone() {
+        let d: NaiveDate = "2026-11-22".parse().unwrap();
+        let w = EveningWindow::default();
+        // Kampala is UTC+3: 19:00 on the 23rd is 16:00 UTC.
+        assert_eq!(
+            streak_alert_hour(3, d, "Africa/Kampala", w).as_deref(),
+            Some("2026-11-23T16")
+        );
+        // Kolkata is UTC+05:30: 19:00 is 13:30 UTC, found by the 14:00 run (19:30 local).
+        assert_eq!(
+            streak_alert_hour(5, d, "Asia/Kolkata", w).as_deref(),
+            Some("2026-11-23T14")
+        );
+        // Los Angeles is UTC-8 in November: 19:00 on the 23rd is 03:00 UTC on the 24th.
+        assert_eq!(
+            streak_alert_hour(3, d, "America/Los_Angeles", w).as_deref(),
+            Some("2026-11-24T03")
+        );
+        // Too short a streak: no alert; an unknown zone counts as UTC.
+        assert_eq!(streak_alert_hour(2, d, "UTC", w), None);
+        assert_eq!(
+            streak_alert_hour(3, d, "Not/AZone", w).as_deref(),
+            Some("2026-11-23T19")
+        );
+        // A DST gap at the window's start (London, 29 March 2026, 01:00 -> 02:00).
+        let gap = EveningWindow {
+            start_hour: 1,
+            end_hour: 3,
+        };
+        let before: NaiveDate = "2026-03-28".parse().unwrap();
+        assert_eq!(
+            streak_alert_hour(3, before, "Europe/London", gap).as_deref(),
+            Some("2026-03-29T01")
+        );
+        assert!(w.contains(19) && !w.contains(20) && !w.contains(18));
     }
 }

@@ -6,7 +6,9 @@ use super::policy::Reason;
 use super::store::SmsStore;
 use crate::db::{self, n, retry, Cost, Handle, Transaction, UpdateExpr};
 use crate::error::Error;
-use crate::keys::sms::{cost_day_key, cost_month_key, limit_count_key, limit_gap_key};
+use crate::keys::sms::{
+    cost_day_key, cost_month_key, cost_type_key, limit_count_key, limit_gap_key,
+};
 use aws_sdk_dynamodb::types::Update;
 
 /// One limit a send is subject to (F-SMS-12).
@@ -150,13 +152,20 @@ impl SmsStore {
     }
 
     /// F-SMS-16: per-day and per-month counters of messages, segments and
-    /// estimated cost, moved when a message is sent.
+    /// estimated cost, and the day's per type and provider, moved when a
+    /// message is sent.
     pub async fn record_cost(&self, log: &SmsLog, now_ms: i64) -> Result<(), Error> {
         let day = crate::clock::utc_date(now_ms);
         // The two counters are independent: updated side by side, not in turn.
+        let date = day.to_string();
         let updates = [
             cost_month_key(&day.format("%Y-%m").to_string()),
-            cost_day_key(&day.to_string()),
+            cost_day_key(&date),
+            cost_type_key(
+                &date,
+                &super::wire_name(log.message_type),
+                log.provider.as_deref().unwrap_or("unknown"),
+            ),
         ]
         .map(|counter| {
             // Aliased by the builder: `segments` is a DynamoDB reserved word.

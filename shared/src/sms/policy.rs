@@ -23,6 +23,8 @@ pub enum Reason {
     /// F-SMS-19: the number had an invitation from someone in the last 7 days.
     RecipientRecentlyInvited,
     PhoneCooldown,
+    /// F-SMS-13: a direct-message notice for this thread went out in the last 5 minutes.
+    DirectMessageDebounced,
     VerificationPhoneLimit,
     VerificationDailyLimit,
     VerificationCountryLimit,

@@ -5,13 +5,20 @@
 //! - `notices`: `match_found` and `battle_result` to players who are not
 //!   connected (F-SMS-21, F-SMS-22), once per battle, player and type;
 //! - `invites`: battle invitations by phone number, to players and to
-//!   people without an account (F-SMS-19), and private match codes (F-MM-6).
+//!   people without an account (F-SMS-19), and private match codes (F-MM-6);
+//! - `reminders` and `streaks`: what the schedules text (F-SMS-23, F-SMS-24);
+//! - `events`: what other services' events text (F-EV-1, F-SMS-25);
+//! - `player`: how any of these reaches a player, once per key.
 //!
 //! Templates stay within GSM-7; a sender's personal message is folded to
 //! GSM-7 where a look-alike exists (curly quotes, dashes, ellipses).
 
+pub mod events;
 pub mod invites;
 pub mod notices;
+pub mod player;
+pub mod reminders;
+pub mod streaks;
 
 use crate::battles::{Battle, Outcome};
 use crate::error::Error;
@@ -46,6 +53,14 @@ impl Links {
     pub fn private_match(&self, code: &str) -> String {
         format!("{}/join/{code}", self.base)
     }
+
+    /// A page of the web client (`""` for its home, `"messages/<thread>"`).
+    pub fn page(&self, path: &str) -> String {
+        match path {
+            "" => format!("{}/", self.base),
+            path => format!("{}/{path}", self.base),
+        }
+    }
 }
 
 /// F-SMS-21: to `user_id`, about their new battle.
@@ -76,6 +91,22 @@ fn opponent_name<'a>(battle: &'a Battle, user_id: &str) -> &'a str {
         .opponent_of(user_id)
         .map(|p| p.username.as_str())
         .unwrap_or("your opponent")
+}
+
+/// F-SMS-23: the battle's deadline is about an hour away.
+pub fn battle_reminder_text(battle: &Battle, user_id: &str, link: &str) -> String {
+    let opponent = opponent_name(battle, user_id);
+    format!(
+        "Versus: your {} battle with {opponent} ends in about an hour. Play now: {link}",
+        battle.challenge_type
+    )
+}
+
+/// F-SMS-24: a streak that ends tonight unless the player plays.
+pub fn streak_alert_text(streak_days: u32, link: &str) -> String {
+    format!(
+        "Versus: your {streak_days}-day streak ends at midnight. One battle keeps it alive: {link}"
+    )
 }
 
 /// F-SMS-19: names the sender; the outbox adds the STOP line (F-SMS-10).

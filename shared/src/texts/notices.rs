@@ -3,43 +3,38 @@
 //! `only_offline` off: always). Each goes once per battle, player and type,
 //! whatever replays or redeliveries follow. Only a verified number is texted.
 
+use super::player::{Notice, PlayerTexts};
 use super::{battle_result_text, match_found_text, Links};
 use crate::battles::results::ResultListener;
 use crate::battles::{messages, Battle};
 use crate::error::Error;
-use crate::phone::PhoneNumber;
 use crate::presence::Presence;
-use crate::profile::Profiles;
 use crate::realtime::Pusher;
-use crate::sms::outbox::{Outbox, SmsRequest};
 use crate::sms::store::Related;
 use crate::sms::{wire_name, MessageType};
 use futures::future::BoxFuture;
 
 #[derive(Clone)]
 pub struct BattleNotices {
-    profiles: Profiles,
+    texts: PlayerTexts,
     presence: Presence,
     pusher: Pusher,
-    outbox: Outbox,
     links: Links,
     only_offline: bool,
 }
 
 impl BattleNotices {
     pub fn new(
-        profiles: Profiles,
+        texts: PlayerTexts,
         presence: Presence,
         pusher: Pusher,
-        outbox: Outbox,
         links: Links,
         only_offline: bool,
     ) -> Self {
         BattleNotices {
-            profiles,
+            texts,
             presence,
             pusher,
-            outbox,
             links,
             only_offline,
         }
@@ -102,32 +97,23 @@ impl BattleNotices {
         body: String,
         now_ms: i64,
     ) -> Result<(), Error> {
-        let Some(profile) = self.profiles.get(user_id).await? else {
-            return Ok(());
-        };
-        let number = match (&profile.phone.number, profile.phone.verified) {
-            (Some(number), true) => PhoneNumber::parse(number)?,
-            _ => return Ok(()),
-        };
-        let request = SmsRequest {
-            to: number,
+        let notice = Notice {
             message_type,
             body,
-            user_id: Some(user_id.to_string()),
-            sender_id: None,
-            related: Some(Related {
-                kind: "battle".into(),
-                id: battle.battle_id.clone(),
-            }),
-            verified: true,
-            preferences: profile.sms_preferences.clone(),
-            timezone: Some(profile.timezone.clone()).filter(|t| !t.is_empty()),
-            with: Vec::new(),
+            related: Some(battle_related(battle)),
+            once: format!("{}#{}#{user_id}", wire_name(message_type), battle.battle_id),
             extra_limits: Vec::new(),
         };
-        let once = format!("{}#{}#{user_id}", wire_name(message_type), battle.battle_id);
-        self.outbox.enqueue_once(request, &once, now_ms).await?;
+        self.texts.text(user_id, notice, now_ms).await?;
         Ok(())
+    }
+}
+
+/// What a text about a battle is related to (F-SMS-2).
+pub fn battle_related(battle: &Battle) -> Related {
+    Related {
+        kind: "battle".into(),
+        id: battle.battle_id.clone(),
     }
 }
 

@@ -1,0 +1,172 @@
+//! Resumable walks over index partitions, the shape of every scheduled job
+//! (F-JOB-7): a job names the partitions it reads (`Segment`s, never a
+//! scan) and what to do with each page of items; the runner pages through
+//! them, saves a checkpoint after every page and stops starting pages when
+//! told to (the function's time budget). A later run with the same name and
+//! run key continues from the checkpoint. What a page does must be safe to
+//! repeat (idempotency keys, once-markers, conditional writes): a run that
+//! dies between a page's effects and its checkpoint does that page again.
+
+use crate::db::{self, Item};
+use crate::error::Error;
+use crate::keys::users::job_state_key;
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::Client;
+use futures::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+
+/// One index partition to read, optionally a range of its sort key.
+#[derive(Clone, Debug)]
+pub struct Segment {
+    pub table: String,
+    pub index: &'static str,
+    pub partition: (&'static str, AttributeValue),
+    /// `sort BETWEEN low AND high`.
+    pub sort_between: Option<(&'static str, AttributeValue, AttributeValue)>,
+    /// The attributes of a page's last key: the table's and the index's keys.
+    pub cursor_attributes: &'static [&'static str],
+}
+
+/// What a job does with what it reads.
+pub trait Sweep: Send + Sync {
+    /// Handles one page of items; returns how many effects it had (texts
+    /// queued, payments made) that an earlier run had not.
+    fn visit<'a>(&'a self, items: Vec<Item>) -> BoxFuture<'a, Result<u64, Error>>;
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// Index into the job's segments (stored as `day`: the first jobs'
+    /// segments were days, and saved checkpoints keep their meaning).
+    #[serde(rename = "day")]
+    pub segment: usize,
+    /// Where the next page starts within that segment (an index cursor).
+    #[serde(default)]
+    pub cursor: Option<String>,
+    pub done: bool,
+    /// Items visited so far (an item found in several segments counts on each).
+    pub visited: u64,
+    /// Effects this job had (reruns add nothing).
+    pub effects: u64,
+}
+
+#[derive(Debug, PartialEq)]
+pub enum RunOutcome {
+    Done(Checkpoint),
+    Stopped(Checkpoint),
+}
+
+impl RunOutcome {
+    pub fn checkpoint(&self) -> &Checkpoint {
+        match self {
+            RunOutcome::Done(cp) | RunOutcome::Stopped(cp) => cp,
+        }
+    }
+}
+
+/// Where checkpoints are kept (the users table, `JOB#<name>#<run>` / `STATE`).
+#[derive(Clone)]
+pub struct Runner {
+    client: Client,
+    state_table: String,
+    page: i32,
+}
+
+/// How long a checkpoint is kept: long after any run could continue it.
+const CHECKPOINT_TTL_SECS: i64 = 60 * 86_400;
+
+impl Runner {
+    /// `page`: items per query (1 to 100; 100 is what BatchGetItem takes).
+    pub fn new(client: Client, state_table: impl Into<String>, page: i32) -> Self {
+        Runner {
+            client,
+            state_table: state_table.into(),
+            page: page.clamp(1, 100),
+        }
+    }
+
+    pub async fn checkpoint(&self, name: &str, run: &str) -> Result<Checkpoint, Error> {
+        Ok(
+            db::get_item(&self.client, &self.state_table, job_state_key(name, run))
+                .await?
+                .unwrap_or_default(),
+        )
+    }
+
+    async fn save(&self, name: &str, run: &str, cp: &Checkpoint) -> Result<(), Error> {
+        let mut item: Item = serde_dynamo::to_item(cp)?;
+        item.extend(job_state_key(name, run));
+        item.insert(
+            "expires_at".into(),
+            db::n(chrono::Utc::now().timestamp() + CHECKPOINT_TTL_SECS),
+        );
+        self.client
+            .put_item()
+            .table_name(&self.state_table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(db::dependency)?;
+        Ok(())
+    }
+
+    /// Runs (or continues) the job `name` for `run` until every segment is
+    /// read or `should_stop` says to stop before the next page.
+    pub async fn run(
+        &self,
+        name: &str,
+        run: &str,
+        segments: &[Segment],
+        sweep: &dyn Sweep,
+        should_stop: &mut (dyn FnMut() -> bool + Send),
+    ) -> Result<RunOutcome, Error> {
+        let mut cp = self.checkpoint(name, run).await?;
+        loop {
+            if cp.done || cp.segment >= segments.len() {
+                cp.done = true;
+                self.save(name, run, &cp).await?;
+                return Ok(RunOutcome::Done(cp));
+            }
+            if should_stop() {
+                self.save(name, run, &cp).await?;
+                return Ok(RunOutcome::Stopped(cp));
+            }
+            let segment = &segments[cp.segment];
+            let start = cp
+                .cursor
+                .as_deref()
+                .map(|c| db::decode_cursor(c, segment.cursor_attributes))
+                .transpose()?;
+            let mut query = self
+                .client
+                .query()
+                .table_name(&segment.table)
+                .index_name(segment.index)
+                .expression_attribute_names("#p", segment.partition.0)
+                .expression_attribute_values(":p", segment.partition.1.clone())
+                .limit(self.page)
+                .set_exclusive_start_key(start);
+            query = match &segment.sort_between {
+                Some((attribute, low, high)) => query
+                    .key_condition_expression("#p = :p AND #s BETWEEN :low AND :high")
+                    .expression_attribute_names("#s", *attribute)
+                    .expression_attribute_values(":low", low.clone())
+                    .expression_attribute_values(":high", high.clone()),
+                None => query.key_condition_expression("#p = :p"),
+            };
+            let out = query.send().await.map_err(db::dependency)?;
+            let next = out.last_evaluated_key().map(db::encode_cursor);
+            let items = out.items.unwrap_or_default();
+            cp.visited += items.len() as u64;
+            cp.effects += sweep.visit(items).await?;
+            match next {
+                Some(cursor) => cp.cursor = Some(cursor),
+                None => {
+                    cp.cursor = None;
+                    cp.segment += 1;
+                }
+            }
+            self.save(name, run, &cp).await?;
+        }
+    }
+}
