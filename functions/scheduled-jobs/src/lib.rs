@@ -1,33 +1,63 @@
-//! scheduled-jobs: the EventBridge schedules of points (F-JOB-1 daily streak
-//! bonus, F-JOB-3 weekly goals), and their continuation queue.
+//! scheduled-jobs: the EventBridge schedules (F-JOB-1 daily streak bonus,
+//! F-JOB-2 streak alerts, F-JOB-3 weekly goals, F-JOB-4 battle reminders,
+//! F-JOB-6 the SMS cost report), and their continuation queue.
 //!
-//! A schedule delivers its constant input (`{"job":"streak_bonus"}`; a `date`
-//! may be added for a backfill). A run that reaches its time budget saves its
-//! checkpoint and sends `{job, date}` to the jobs queue; that message (this
-//! function again, through SQS) continues where the run stopped (F-JOB-7).
+//! A schedule delivers its constant input (`{"job":"streak_bonus"}`); a
+//! `date` (the daily and weekly jobs, the report) or an `at` instant (the
+//! hourly and quarter-hourly ones) may be added to run one for another time.
+//! A run that reaches its time budget saves its checkpoint and sends
+//! `{job, date, at}` to the jobs queue; that message (this function again,
+//! through SQS) continues where the run stopped (F-JOB-7).
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use versus::db::DisplayErrorContext;
 use versus::lambda::{self, BoxError, Invoke};
-use versus::points::jobs::{JobName, Jobs, RunOutcome, DEFAULT_PAGE};
+use versus::points::jobs::{JobName, Jobs, DEFAULT_PAGE};
+use versus::sms::report::emf_documents;
+use versus::sms::store::SmsStore;
+use versus::sweep::{RunOutcome, Runner};
+use versus::texts::reminders::BattleReminders;
+use versus::texts::streaks::{run_hour, StreakAlerts};
+
+/// Battle reminders run every quarter hour; a run stands for its quarter.
+const QUARTER_MS: i64 = 15 * 60_000;
 use versus::{db, Config, Error};
+
+/// Every job a schedule can start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Job {
+    StreakBonus,
+    WeeklyGoals,
+    BattleReminders,
+    StreakAlerts,
+    SmsCostReport,
+}
 
 /// A schedule's input, and the continuation message.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JobInput {
-    pub job: JobName,
-    #[serde(default)]
+    pub job: Job,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date: Option<NaiveDate>,
+    /// The time an hourly or quarter-hourly run stands for (default: now).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<DateTime<Utc>>,
 }
 
 pub struct App {
     jobs: Jobs,
+    reminders: BattleReminders,
+    streak_alerts: StreakAlerts,
+    sms: SmsStore,
+    cap_micros: u64,
+    runner: Runner,
     sqs: aws_sdk_sqs::Client,
     queue_url: String,
     budget: Duration,
@@ -41,8 +71,14 @@ pub async fn function(config: &Config) -> Result<Invoke, Error> {
         .jobs_queue_url
         .clone()
         .ok_or_else(|| Error::Config("JOBS_QUEUE_URL is not set".into()))?;
+    let outbox = versus::wiring::outbox(&sdk, &client, config);
     let app = Arc::new(App {
         jobs: versus::wiring::jobs(&client, config, DEFAULT_PAGE),
+        reminders: versus::wiring::battle_reminders(outbox.clone(), &client, config),
+        streak_alerts: versus::wiring::streak_alerts(outbox.clone(), &client, config),
+        sms: outbox.store().clone(),
+        cap_micros: config.sms.monthly_cap_micros,
+        runner: Runner::new(client.clone(), &config.tables.users, DEFAULT_PAGE),
         sqs: aws_sdk_sqs::Client::new(&sdk),
         queue_url,
         budget: Duration::from_secs(config.job_budget_secs as u64),
@@ -91,7 +127,6 @@ impl App {
     }
 
     async fn run(&self, input: JobInput, now_ms: i64, budget: Duration) -> Result<Value, Error> {
-        let date = input.date.unwrap_or_else(|| input.job.default_date(now_ms));
         let started = Instant::now();
         // One page always runs, however little time is left: a run that
         // stopped before any work would only hand the same work on.
@@ -100,26 +135,95 @@ impl App {
             asked += 1;
             asked > 1 && started.elapsed() >= budget
         };
-        let outcome = self
-            .jobs
-            .run(input.job, date, now_ms, &mut should_stop)
-            .await?;
+        let at_ms = input.at.map_or(now_ms, |t| t.timestamp_millis());
+        let (run, outcome) = match input.job {
+            Job::StreakBonus | Job::WeeklyGoals => {
+                let job = match input.job {
+                    Job::StreakBonus => JobName::StreakBonus,
+                    _ => JobName::WeeklyGoals,
+                };
+                let date = input.date.unwrap_or_else(|| job.default_date(now_ms));
+                let outcome = self.jobs.run(job, date, now_ms, &mut should_stop).await?;
+                (json!({"date": date}), outcome)
+            }
+            Job::BattleReminders => {
+                let quarter = at_ms - at_ms.rem_euclid(QUARTER_MS);
+                let key = DateTime::from_timestamp_millis(quarter)
+                    .unwrap_or_default()
+                    .format("%Y-%m-%dT%H:%M")
+                    .to_string();
+                let outcome = self
+                    .runner
+                    .run(
+                        "battle_reminders",
+                        &key,
+                        &self.reminders.segments(quarter),
+                        &self.reminders.sweep(now_ms),
+                        &mut should_stop,
+                    )
+                    .await?;
+                (json!({"at": key}), outcome)
+            }
+            Job::StreakAlerts => {
+                let hour = run_hour(at_ms);
+                let outcome = self
+                    .runner
+                    .run(
+                        "streak_alerts",
+                        &hour,
+                        &self.streak_alerts.segments(at_ms),
+                        &self.streak_alerts.sweep(at_ms, now_ms),
+                        &mut should_stop,
+                    )
+                    .await?;
+                (json!({"at": versus::rfc3339(at_ms), "hour": hour}), outcome)
+            }
+            Job::SmsCostReport => {
+                // Fired just after midnight UTC: the day that just ended.
+                let date = input
+                    .date
+                    .unwrap_or_else(|| versus::clock::utc_date(now_ms - 86_400_000));
+                return self.cost_report(date, now_ms).await;
+            }
+        };
         let (status, checkpoint) = match outcome {
             RunOutcome::Done(cp) => ("done", cp),
             RunOutcome::Stopped(cp) => {
-                self.continue_later(input.job, date).await?;
+                let continuation = JobInput {
+                    job: input.job,
+                    date: run["date"].as_str().and_then(|d| d.parse().ok()),
+                    at: input.at.or_else(|| DateTime::from_timestamp_millis(at_ms)),
+                };
+                self.continue_later(&continuation).await?;
                 ("continuing", cp)
             }
         };
-        tracing::info!(job = ?input.job, %date, status, visited = checkpoint.visited, effects = checkpoint.effects, "job run");
-        Ok(json!({ "job": input.job, "date": date, "status": status, "checkpoint": checkpoint }))
+        tracing::info!(job = ?input.job, %run, status, visited = checkpoint.visited, effects = checkpoint.effects, "job run");
+        let mut out = json!({ "job": input.job, "status": status, "checkpoint": checkpoint });
+        if let (Value::Object(out), Value::Object(run)) = (&mut out, run) {
+            out.extend(run);
+        }
+        Ok(out)
     }
 
-    async fn continue_later(&self, job: JobName, date: NaiveDate) -> Result<(), Error> {
-        let body = serde_json::to_string(&JobInput {
-            job,
-            date: Some(date),
-        })?;
+    /// F-JOB-6: the day's counts and cost, logged as one structured line and
+    /// as EMF metric documents (each alone on its line, as CloudWatch reads
+    /// them; the tracing output would wrap them, so they go to stdout).
+    async fn cost_report(&self, date: NaiveDate, now_ms: i64) -> Result<Value, Error> {
+        let report = self.sms.cost_report(date, self.cap_micros).await?;
+        let report_json = serde_json::to_value(&report)?;
+        tracing::info!(report = %report_json, "sms cost report");
+        let documents = emf_documents(&report, now_ms);
+        for document in &documents {
+            println!("{document}");
+        }
+        Ok(
+            json!({ "job": Job::SmsCostReport, "status": "done", "report": report_json, "metric_documents": documents.len() }),
+        )
+    }
+
+    async fn continue_later(&self, input: &JobInput) -> Result<(), Error> {
+        let body = serde_json::to_string(input)?;
         self.sqs
             .send_message()
             .queue_url(&self.queue_url)

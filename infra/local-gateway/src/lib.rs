@@ -8,6 +8,7 @@
 //! the function's [`Invoke`].
 
 pub mod counting_proxy;
+pub mod eventbridge;
 pub mod fixtures;
 pub mod http_api;
 pub mod queues;
@@ -59,6 +60,13 @@ pub struct Gateway {
     /// The sms table, where the console provider records what it "sent".
     pub(crate) sms_table: String,
     pub(crate) dynamodb: aws_sdk_dynamodb::Client,
+    /// EventBridge rules of the template, and how each function's
+    /// asynchronous invocations are retried and dead-lettered.
+    pub(crate) event_rules: Vec<template::EventRule>,
+    pub(crate) async_configs: HashMap<String, template::AsyncConfig>,
+    pub(crate) sqs: aws_sdk_sqs::Client,
+    /// The template's queues: logical id → (URL, ARN).
+    pub(crate) queue_urls: HashMap<String, (String, String)>,
 }
 
 impl Gateway {
@@ -290,6 +298,8 @@ pub async fn start(options: Options) -> Result<Running, String> {
     let mut http_routes = Vec::new();
     let mut sqs_sources = Vec::new();
     let mut schedules = Vec::new();
+    let mut event_rules = Vec::new();
+    let mut async_configs = HashMap::new();
     for def in template.functions()? {
         let mut env = def.environment.clone();
         for value in env.values_mut() {
@@ -316,7 +326,14 @@ pub async fn start(options: Options) -> Result<Running, String> {
         http_routes.extend(def.http_routes.clone());
         sqs_sources.extend(def.sqs_sources.clone());
         schedules.extend(def.schedules.clone());
+        event_rules.extend(def.event_rules.clone());
+        async_configs.insert(def.logical_id.clone(), def.async_config.clone());
     }
+    let queue_urls = template
+        .queues()
+        .iter()
+        .filter_map(|q| Some((q.logical_id.clone(), template.queue(&q.logical_id)?)))
+        .collect();
     // Literal segments before parameters, as API Gateway prefers the most specific route.
     http_routes.sort_by_key(|r| r.path.matches('{').count());
     let ws_routes = template
@@ -344,6 +361,10 @@ pub async fn start(options: Options) -> Result<Running, String> {
         schedules: schedules.clone(),
         sms_table: template.table_name("SmsTable"),
         dynamodb: versus::db::dynamodb(&sdk),
+        event_rules,
+        async_configs,
+        sqs: sqs.clone(),
+        queue_urls,
     });
 
     let http_app = Router::new()
@@ -352,6 +373,8 @@ pub async fn start(options: Options) -> Result<Running, String> {
             axum::routing::post(schedules::trigger),
         )
         .route("/_local/sms", get(console_sms))
+        // EventBridge's PutEvents (the AWS JSON protocol posts to `/`).
+        .route("/", axum::routing::post(eventbridge::put_events))
         .fallback(any(http_api::handle))
         .with_state(gateway.clone());
     let ws_app = Router::new()

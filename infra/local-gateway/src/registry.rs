@@ -20,6 +20,7 @@ pub fn builder(name: &str) -> Option<Builder> {
         "scheduled-jobs" => |c| Box::pin(scheduled_jobs::function(c)),
         "sms-sender" => |c| Box::pin(sms_sender::function(c)),
         "webhooks" => |c| Box::pin(webhooks::function(c)),
+        "domain-events" => |c| Box::pin(domain_events::function(c)),
         _ => return None,
     })
 }

@@ -68,6 +68,28 @@ pub struct SqsSource {
     pub report_batch_item_failures: bool,
 }
 
+/// An EventBridge rule of a function (`Events: {Type: EventBridgeRule}`).
+#[derive(Clone, Debug)]
+pub struct EventRule {
+    /// The event's name in the template.
+    pub name: String,
+    pub function: String,
+    /// The bus's name (`default` when the event names none).
+    pub bus: String,
+    /// The event pattern, as JSON.
+    pub pattern: serde_json::Value,
+}
+
+/// How Lambda handles a function's asynchronous invocations (`EventInvokeConfig`).
+#[derive(Clone, Debug)]
+pub struct AsyncConfig {
+    /// Retries after a failed invocation (Lambda's default: 2).
+    pub maximum_retry_attempts: u32,
+    /// The queue (logical id) that gets the record of an event whose
+    /// retries are spent.
+    pub on_failure_queue: Option<String>,
+}
+
 #[derive(Clone, Debug)]
 pub struct FunctionDef {
     pub logical_id: String,
@@ -80,6 +102,8 @@ pub struct FunctionDef {
     pub http_routes: Vec<HttpRoute>,
     pub sqs_sources: Vec<SqsSource>,
     pub schedules: Vec<ScheduleDef>,
+    pub event_rules: Vec<EventRule>,
+    pub async_config: AsyncConfig,
 }
 
 #[derive(Clone, Debug)]
@@ -320,8 +344,29 @@ impl Template {
             let mut http_routes = Vec::new();
             let mut sqs_sources = Vec::new();
             let mut schedules = Vec::new();
+            let mut event_rules = Vec::new();
             if let Some(Value::Mapping(events)) = props.get("Events") {
                 for (event_name, event) in events {
+                    if event.get("Type").and_then(Value::as_str) == Some("EventBridgeRule") {
+                        let p = event
+                            .get("Properties")
+                            .ok_or(format!("{id}: EventBridgeRule event without Properties"))?;
+                        let pattern = p
+                            .get("Pattern")
+                            .ok_or(format!("{id}: EventBridgeRule event without a Pattern"))?;
+                        event_rules.push(EventRule {
+                            name: scalar_string(event_name),
+                            function: id.to_string(),
+                            bus: p
+                                .get("EventBusName")
+                                .map(|v| self.resolve(v))
+                                .transpose()?
+                                .unwrap_or_else(|| "default".into()),
+                            pattern: serde_json::to_value(pattern)
+                                .map_err(|e| format!("{id}: Pattern: {e}"))?,
+                        });
+                        continue;
+                    }
                     if matches!(
                         event.get("Type").and_then(Value::as_str),
                         Some("Schedule" | "ScheduleV2")
@@ -409,6 +454,21 @@ impl Template {
                 http_routes,
                 sqs_sources,
                 schedules,
+                event_rules,
+                async_config: AsyncConfig {
+                    maximum_retry_attempts: props
+                        .get("EventInvokeConfig")
+                        .and_then(|c| c.get("MaximumRetryAttempts"))
+                        .and_then(Value::as_u64)
+                        .unwrap_or(2)
+                        .min(2) as u32,
+                    on_failure_queue: props
+                        .get("EventInvokeConfig")
+                        .and_then(|c| c.get("DestinationConfig"))
+                        .and_then(|c| c.get("OnFailure"))
+                        .and_then(|c| c.get("Destination"))
+                        .and_then(getatt_target),
+                },
             });
         }
         Ok(out)
@@ -566,6 +626,13 @@ impl Template {
                 .get(name)
                 .map(|(url, _)| url.clone())
                 .ok_or(format!("!Ref {name}: the queue has not been created")),
+            // A bus's `Ref` is its name.
+            Some("AWS::Events::EventBus") => self
+                .resource_props(name)
+                .and_then(|p| p.get("Name"))
+                .map(|v| self.resolve(v))
+                .transpose()?
+                .ok_or(format!("!Ref {name}: the bus has no Name")),
             Some("AWS::SecretsManager::Secret") => self
                 .secret_arns
                 .get(name)
