@@ -110,6 +110,11 @@ impl Gateway {
         self.ws_routes.get(key)
     }
 
+    /// A queue of the template, as created locally: (URL, ARN).
+    pub fn queue(&self, logical_id: &str) -> Option<(String, String)> {
+        self.queue_urls.get(logical_id).cloned()
+    }
+
     pub fn open_connections(&self) -> usize {
         self.connections.lock().expect("lock").len()
     }

@@ -53,6 +53,7 @@ async fn function(stack: &Stack, name: &str) -> Invoke {
         "scheduled-jobs" => scheduled_jobs::function(&config).await.unwrap(),
         "sms-sender" => sms_sender::function(&config).await.unwrap(),
         "webhooks" => webhooks::function(&config).await.unwrap(),
+        "domain-events" => domain_events::function(&config).await.unwrap(),
         other => panic!("no function {other}"),
     }
 }
@@ -387,6 +388,9 @@ async fn scheduled_jobs_sample_events() {
     for name in [
         "scheduled-jobs/streak-bonus.json",
         "scheduled-jobs/weekly-goals.json",
+        "scheduled-jobs/streak-alerts.json",
+        "scheduled-jobs/battle-reminders.json",
+        "scheduled-jobs/sms-cost-report.json",
     ] {
         let r = f(event(name), ctx()).await.unwrap();
         assert_eq!(r["status"], "done", "{name}: {r}");
@@ -403,6 +407,38 @@ async fn scheduled_jobs_sample_events() {
     .await
     .unwrap_err();
     assert!(err.to_string().contains("not a job input"), "{err}");
+}
+
+// F-EV-1: one sample per detail-type; with no such user there is nobody to
+// text, and the malformed one is rejected with its reason (not an error,
+// which Lambda would retry). AWS's own EventBridge sample is not ours.
+#[tokio::test]
+async fn domain_events_sample_events() {
+    let stack = Stack::start().await;
+    let f = function(&stack, "domain-events").await;
+    for name in [
+        "direct-message-created",
+        "achievement-unlocked",
+        "challenge-deadline-approaching",
+        "security-event",
+        "payment-settled",
+    ] {
+        let r = f(event(&format!("domain-events/{name}.json")), ctx())
+            .await
+            .unwrap();
+        assert_eq!(r["outcome"], "no_number", "{name}: {r}");
+    }
+    let r = f(event("domain-events/malformed-detail.json"), ctx())
+        .await
+        .unwrap();
+    assert_eq!(r["outcome"], "rejected", "{r}");
+    assert!(r["reason"].as_str().unwrap().contains("status"), "{r}");
+    let r = f(aws_fixture("example-eventbridge-event-obj.json"), ctx())
+        .await
+        .unwrap();
+    assert_eq!(r["outcome"], "rejected", "{r}");
+    let r = f(json!([1, 2]), ctx()).await.unwrap();
+    assert_eq!(r["outcome"], "rejected", "{r}");
 }
 
 #[tokio::test]

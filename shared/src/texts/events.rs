@@ -145,7 +145,12 @@ impl DomainEvent {
             if !v.is_object() {
                 return Err(Rejected("detail must be a JSON object".into()));
             }
-            serde_json::from_value(v.clone()).map_err(|e| Rejected(format!("detail: {e}")))
+            serde_path_to_error::deserialize(v).map_err(|e| {
+                Rejected(match e.path().to_string().as_str() {
+                    "." => format!("detail: {}", e.inner()),
+                    path => format!("detail.{path}: {}", e.inner()),
+                })
+            })
         }
         let event = match envelope.detail_type.as_str() {
             "DirectMessageCreated" => {

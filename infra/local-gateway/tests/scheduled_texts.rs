@@ -1,0 +1,426 @@
+//! The texts that come from time (F-JOB-2, F-JOB-4, F-SMS-23, F-SMS-24)
+//! and the daily SMS cost report (F-JOB-6, F-SMS-16), through the local
+//! gateway's schedule trigger as EventBridge would fire them.
+
+mod common;
+
+use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use chrono::{Duration, Timelike};
+use common::texts::{logs_to, Daytime};
+use common::{eventually, Stack};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use versus::points::award::AwardRequest;
+use versus::points::rules::ActivityType;
+use versus::sms::store::Status;
+
+async fn run_schedule(stack: &Stack, name: &str, input: Value) -> Value {
+    let response = stack
+        .http
+        .post(format!(
+            "{}/_local/schedules/{name}",
+            stack.running.http_url
+        ))
+        .json(&input)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+// F-JOB-4: a battle whose deadline is 60 minutes away gets one reminder per
+// player across three runs; an ended battle gets none.
+#[tokio::test]
+async fn battle_reminders_go_once_per_player() {
+    let stack = Stack::start_with(&[("BattleDurationSeconds", "3600")]).await;
+    let day = Daytime::now();
+    for user in ["r_a", "r_b", "r_c", "r_d"] {
+        stack.create_profile(user, user).await;
+    }
+    let live = stack.battle_between("r_a", "r_b").await;
+    let ended = stack.battle_between("r_c", "r_d").await;
+    let service = stack.token_with("svc", json!({"scope": "versus/service"}));
+    let (status, body) = stack
+        .call_with_token(
+            "POST",
+            &format!("/v1/battles/{ended}/result"),
+            Some(&service),
+            Some(r#"{"outcome": "tie"}"#),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    // Numbers verified once the battles exist: no match_found text stands in
+    // the 30 s gap between texts to one number.
+    let users_table = stack.config("scheduled-jobs").tables.users;
+    for (i, user) in ["r_a", "r_b", "r_c", "r_d"].iter().enumerate() {
+        local_gateway::fixtures::verified_phone(
+            &stack.dynamodb().await,
+            &users_table,
+            user,
+            &day.number(i as u32),
+            Some(day.timezone),
+        )
+        .await
+        .unwrap();
+    }
+    let now = chrono::Utc::now();
+    // Runs of one quarter share a checkpoint: effects are summed per quarter.
+    let mut effects = HashMap::new();
+    for at in [
+        now - Duration::minutes(10),
+        now,
+        now + Duration::minutes(10),
+    ] {
+        let out = run_schedule(&stack, "BattleReminders", json!({"at": rfc3339(at)})).await;
+        assert_eq!(out["status"], "done", "{out}");
+        effects.insert(
+            out["at"].as_str().unwrap().to_string(),
+            out["checkpoint"]["effects"].as_u64().unwrap(),
+        );
+    }
+    assert_eq!(effects.values().sum::<u64>(), 2, "{effects:?}");
+    for i in 0..2 {
+        let logs = logs_to(&stack, &day.number(i), "battle_reminder").await;
+        assert_eq!(logs.len(), 1, "player {i}: {logs:?}");
+        assert_ne!(logs[0].status, Status::Suppressed, "{:?}", logs[0].reason);
+        assert_eq!(logs[0].related.as_ref().unwrap().id, live);
+        assert!(
+            logs[0].body.contains("ends in about an hour"),
+            "{}",
+            logs[0].body
+        );
+    }
+    for i in 2..4 {
+        assert!(logs_to(&stack, &day.number(i), "battle_reminder")
+            .await
+            .is_empty());
+    }
+    // The same quarter again, with its checkpoint gone: the once-key holds.
+    stack
+        .dynamodb()
+        .await
+        .delete_item()
+        .table_name(&users_table)
+        .set_key(Some(versus::keys::users::job_state_key(
+            "battle_reminders",
+            &{
+                let q = now.timestamp_millis() - now.timestamp_millis().rem_euclid(900_000);
+                chrono::DateTime::from_timestamp_millis(q)
+                    .unwrap()
+                    .format("%Y-%m-%dT%H:%M")
+                    .to_string()
+            },
+        )))
+        .send()
+        .await
+        .unwrap();
+    let out = run_schedule(&stack, "BattleReminders", json!({"at": rfc3339(now)})).await;
+    assert_eq!(out["checkpoint"]["visited"], 1, "{out}");
+    assert_eq!(out["checkpoint"]["effects"], 0, "{out}");
+    assert_eq!(
+        logs_to(&stack, &day.number(0), "battle_reminder")
+            .await
+            .len(),
+        1
+    );
+}
+
+/// The `Etc/GMT` zone where the local hour is now `hour`.
+fn zone_at_local_hour(hour: i32) -> String {
+    let utc = chrono::Utc::now().hour() as i32;
+    let mut offset = (hour - utc).rem_euclid(24);
+    if offset > 14 {
+        offset -= 24;
+    }
+    match offset {
+        0 => "Etc/GMT".into(),
+        o if o > 0 => format!("Etc/GMT-{o}"),
+        o => format!("Etc/GMT+{}", -o),
+    }
+}
+
+fn award(user: &str) -> AwardRequest {
+    AwardRequest {
+        user_id: user.into(),
+        amount: 1,
+        activity_type: ActivityType::Comment,
+        description: "a comment".into(),
+        idempotency_key: None,
+    }
+}
+
+// F-JOB-2: players in three zones; only those in their local evening, with a
+// streak of 3+ and no activity yet today, get one alert; a second run of the
+// same hour sends nothing.
+#[tokio::test]
+async fn streak_alerts_reach_only_streaks_at_risk_in_their_evening() {
+    let stack = Stack::start().await;
+    let config = stack.config("scheduled-jobs");
+    let client = stack.dynamodb().await;
+    let ledger = versus::wiring::ledger(&client, &config);
+    let evening = zone_at_local_hour(19);
+    let afternoon = zone_at_local_hour(13);
+    let night = zone_at_local_hour(23);
+    let now = chrono::Utc::now();
+    // (user, zone, days active before today, active today too)
+    let players = [
+        ("at_risk", evening.as_str(), 3, false),
+        ("too_short", evening.as_str(), 2, false),
+        ("played_today", evening.as_str(), 3, true),
+        ("afternoon", afternoon.as_str(), 3, false),
+        ("night", night.as_str(), 4, false),
+    ];
+    for (i, (user, zone, days, today)) in players.iter().enumerate() {
+        stack.create_profile(user, user).await;
+        local_gateway::fixtures::verified_phone(
+            &client,
+            &config.tables.users,
+            user,
+            &format!("+2567721000{i:02}"),
+            Some(zone),
+        )
+        .await
+        .unwrap();
+        for d in (1..=*days).rev() {
+            ledger
+                .add_points(&award(user), (now - Duration::days(d)).timestamp_millis())
+                .await
+                .unwrap();
+        }
+        if *today {
+            ledger
+                .add_points(&award(user), now.timestamp_millis())
+                .await
+                .unwrap();
+        }
+    }
+    let first = run_schedule(&stack, "StreakAlerts", json!({})).await;
+    assert_eq!(first["status"], "done", "{first}");
+    assert_eq!(
+        first["checkpoint"]["visited"], 1,
+        "only the evening's streak is read: {first}"
+    );
+    assert_eq!(first["checkpoint"]["effects"], 1, "{first}");
+    let alerts = logs_to(&stack, "+256772100000", "streak_alert").await;
+    assert_eq!(alerts.len(), 1);
+    assert!(
+        alerts[0].body.contains("3-day streak"),
+        "{}",
+        alerts[0].body
+    );
+    for i in 1..players.len() {
+        assert!(
+            logs_to(&stack, &format!("+2567721000{i:02}"), "streak_alert")
+                .await
+                .is_empty(),
+            "{}",
+            players[i].0
+        );
+    }
+    let second = run_schedule(&stack, "StreakAlerts", json!({})).await;
+    assert_eq!(
+        second["checkpoint"]["effects"], 1,
+        "the same run, already done: {second}"
+    );
+    // With its checkpoint gone, the run reads the player again; the once-key holds.
+    client
+        .delete_item()
+        .table_name(&config.tables.users)
+        .set_key(Some(versus::keys::users::job_state_key(
+            "streak_alerts",
+            second["hour"].as_str().unwrap(),
+        )))
+        .send()
+        .await
+        .unwrap();
+    let third = run_schedule(&stack, "StreakAlerts", json!({})).await;
+    assert_eq!(third["checkpoint"]["effects"], 0, "{third}");
+    assert_eq!(
+        logs_to(&stack, "+256772100000", "streak_alert").await.len(),
+        1
+    );
+}
+
+// F-JOB-7: over 5,000 streaks of one hour, a run stops at its budget and
+// continues through the jobs queue until every one is read.
+#[tokio::test]
+async fn the_streak_alert_job_stops_at_its_budget_and_continues() {
+    let stack = Stack::start().await;
+    let config = stack.config("scheduled-jobs");
+    let client = stack.dynamodb().await;
+    let now = chrono::Utc::now();
+    let hour = versus::texts::streaks::run_hour(now.timestamp_millis());
+    let yesterday = (now - Duration::days(1)).date_naive().to_string();
+    // Profiles as the ledger leaves them (no phone: nobody is texted),
+    // copied from one made through the API.
+    stack.create_profile("bulk_model", "bulk_model").await;
+    let model = client
+        .get_item()
+        .table_name(&config.tables.users)
+        .set_key(Some(versus::keys::users::profile_key("bulk_model")))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    let items: Vec<WriteRequest> = (0..5000)
+        .map(|i| {
+            let user = format!("bulk{i:05}");
+            let mut item: HashMap<String, AttributeValue> = model.clone();
+            item.extend(versus::keys::users::profile_key(&user));
+            for (k, v) in [
+                ("user_id", user.clone()),
+                ("username", user.clone()),
+                ("timezone", "UTC".into()),
+                ("streak_alert_hour", hour.clone()),
+                ("last_activity_date", yesterday.clone()),
+            ] {
+                item.insert(k.into(), AttributeValue::S(v));
+            }
+            item.insert("current_streak_days".into(), AttributeValue::N("5".into()));
+            WriteRequest::builder()
+                .put_request(PutRequest::builder().set_item(Some(item)).build().unwrap())
+                .build()
+        })
+        .collect();
+    let writes = items.chunks(25).map(|chunk| {
+        client
+            .batch_write_item()
+            .request_items(&config.tables.users, chunk.to_vec())
+            .send()
+    });
+    for chunk in futures::future::join_all(writes).await {
+        assert!(chunk
+            .unwrap()
+            .unprocessed_items()
+            .is_none_or(|u| u.is_empty()));
+    }
+    // A budget of nothing: one page, then the rest is handed to the jobs queue.
+    let mut tight = config.clone();
+    tight.job_budget_secs = 0;
+    let handler = scheduled_jobs::function(&tight).await.unwrap();
+    let out = handler(json!({"job": "streak_alerts"}), common::ctx())
+        .await
+        .unwrap();
+    assert_eq!(out["status"], "continuing", "{out}");
+    assert_eq!(out["checkpoint"]["visited"], 100);
+    let runner = versus::sweep::Runner::new(client.clone(), &config.tables.users, 100);
+    eventually("the continuation reads every streak", || async {
+        runner
+            .checkpoint("streak_alerts", &hour)
+            .await
+            .unwrap()
+            .done
+    })
+    .await;
+    let done = runner.checkpoint("streak_alerts", &hour).await.unwrap();
+    assert_eq!(done.visited, 5000);
+}
+
+// F-JOB-6: counts, segments and cost per type and provider for a day with
+// sends through two providers, the spend cap's state, and EMF that parses.
+#[tokio::test]
+async fn the_cost_report_counts_per_type_and_provider() {
+    let stack = Stack::start().await;
+    let config = stack.config("scheduled-jobs");
+    let sms = versus::sms::store::SmsStore::new(stack.dynamodb().await, &config.tables.sms);
+    let day = chrono::Utc::now() - Duration::days(1);
+    let at = day.timestamp_millis();
+    let sent = |kind: versus::sms::MessageType, provider: &str, to: &str, body: &str| {
+        let mut log = versus::sms::log::SmsLog::pending(
+            versus::phone::PhoneNumber::parse(to).unwrap(),
+            kind,
+            body.into(),
+            Some("u1".into()),
+            &config.sms,
+            at,
+        );
+        log.provider = Some(provider.into());
+        log
+    };
+    use versus::sms::MessageType::*;
+    let long = "x".repeat(200); // two GSM-7 segments
+    let logs = [
+        sent(MatchFound, "dmark", "+256772123456", "hi"),
+        sent(MatchFound, "dmark", "+256772123457", &long),
+        sent(MatchFound, "twilio", "+14155550100", "hi"),
+        sent(SecurityAlert, "twilio", "+14155550101", "hi"),
+    ];
+    for log in &logs {
+        sms.record_cost(log, at).await.unwrap();
+    }
+    let date = day.date_naive().to_string();
+    let out = run_schedule(&stack, "SmsCostReport", json!({"date": date})).await;
+    let report = &out["report"];
+    assert_eq!(report["date"], date);
+    assert_eq!(report["total"]["messages"], 4);
+    assert_eq!(report["total"]["segments"], 5);
+    let cost = |i: usize| logs[i].cost_micros;
+    assert_eq!(
+        report["total"]["cost_micros"],
+        logs.iter().map(|l| l.cost_micros).sum::<u64>()
+    );
+    assert_eq!(
+        report["lines"],
+        json!([
+            {"message_type": "match_found", "provider": "dmark", "messages": 2, "segments": 3, "cost_micros": cost(0) + cost(1)},
+            {"message_type": "match_found", "provider": "twilio", "messages": 1, "segments": 1, "cost_micros": cost(2)},
+            {"message_type": "security_alert", "provider": "twilio", "messages": 1, "segments": 1, "cost_micros": cost(3)},
+        ])
+    );
+    assert_eq!(report["spend"]["cap_micros"], config.sms.monthly_cap_micros);
+    assert_eq!(report["spend"]["cap_reached"], false);
+    assert_eq!(out["metric_documents"], 4);
+    // The EMF documents, checked against the specification's rules.
+    let report: versus::sms::report::CostReport =
+        versus::sms::store::SmsStore::new(stack.dynamodb().await, &config.tables.sms)
+            .cost_report(day.date_naive(), config.sms.monthly_cap_micros)
+            .await
+            .unwrap();
+    let documents = versus::sms::report::emf_documents(&report, versus::now_ms());
+    assert_eq!(documents.len(), 4);
+    for document in &documents {
+        let line = document.to_string();
+        assert!(!line.contains('\n'));
+        check_emf(&serde_json::from_str(&line).unwrap());
+    }
+    assert_eq!(documents[0]["DailySegments"], 3);
+    assert_eq!(documents[0]["Provider"], "dmark");
+}
+
+/// The Embedded Metric Format's rules (CloudWatch's specification): an
+/// `_aws` object with an integer `Timestamp` and `CloudWatchMetrics`
+/// directives, each with a `Namespace`, `Dimensions` (arrays of at most 30
+/// names) and at most 100 `Metrics` (`Name`, optional `Unit`), every name a
+/// member of the root; metric values are numbers, dimension values strings.
+fn check_emf(doc: &Value) {
+    let aws = doc["_aws"].as_object().expect("_aws is an object");
+    assert!(aws["Timestamp"].is_i64() || aws["Timestamp"].is_u64());
+    let directives = aws["CloudWatchMetrics"].as_array().unwrap();
+    assert!(!directives.is_empty());
+    const UNITS: [&str; 2] = ["Count", "None"];
+    for directive in directives {
+        assert!(!directive["Namespace"].as_str().unwrap().is_empty());
+        for set in directive["Dimensions"].as_array().unwrap() {
+            let set = set.as_array().unwrap();
+            assert!(set.len() <= 30);
+            for name in set {
+                assert!(doc[name.as_str().unwrap()].is_string(), "{name}");
+            }
+        }
+        let metrics = directive["Metrics"].as_array().unwrap();
+        assert!(!metrics.is_empty() && metrics.len() <= 100);
+        for metric in metrics {
+            let name = metric["Name"].as_str().unwrap();
+            assert!(doc[name].is_number(), "{name} has a number");
+            assert!(UNITS.contains(&metric["Unit"].as_str().unwrap()));
+        }
+    }
+}
