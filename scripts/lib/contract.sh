@@ -3,7 +3,8 @@
 # 3.1 document, and requests schemathesis generates from it (examples,
 # boundary values, random ones) against scripts/dev on free ports get no
 # 5xx, no status, content type or body the description does not allow.
-# infra/asyncapi.yaml (the WebSocket API) must at least be well-formed.
+# infra/asyncapi.yaml (the WebSocket API) must at least be well-formed, and
+# infra/events.asyncapi.yaml's schemas must hold for the sample events.
 set -euo pipefail
 source "$(dirname "$0")/stack.sh"
 cd "$ROOT"
@@ -11,6 +12,8 @@ ensure_contract_tools
 "$TOOLS/contract/bin/openapi-spec-validator" infra/openapi.yaml
 "$TOOLS/contract/bin/python" -c 'import sys, yaml; d = yaml.safe_load(open("infra/asyncapi.yaml")); assert d["asyncapi"].startswith("3."), "not AsyncAPI 3"' \
   || die "infra/asyncapi.yaml is not an AsyncAPI 3 document"
+# The domain events' detail schemas against the sample events.
+"$TOOLS/contract/bin/python" scripts/lib/event_schemas.py
 
 export TABLE_PREFIX="contract-$$-" LOCAL_ENV_FILE=/dev/null RUST_LOG=warn
 # The webhooks' secrets set, so they answer as deployed ones do (403 on a bad

@@ -215,13 +215,12 @@ async fn streak_alerts_reach_only_streaks_at_risk_in_their_evening() {
         "{}",
         alerts[0].body
     );
-    for i in 1..players.len() {
+    for (i, (user, ..)) in players.iter().enumerate().skip(1) {
         assert!(
             logs_to(&stack, &format!("+2567721000{i:02}"), "streak_alert")
                 .await
                 .is_empty(),
-            "{}",
-            players[i].0
+            "{user}"
         );
     }
     let second = run_schedule(&stack, "StreakAlerts", json!({})).await;

@@ -385,7 +385,9 @@ async fn quiet_hours_defer_promotions_only() {
         .unwrap();
     let release = || common::sms::reconcile(&stack);
     let ran = release().await;
-    assert_eq!(ran["requeued"], 2, "{ran}");
+    // The gateway also fires ReconcileSms every minute: a tick between the
+    // enqueues and this run may have released them first.
+    assert!(ran["requeued"].as_u64().unwrap() <= 2, "{ran}");
     common::eventually("the due promotion is sent", || async {
         local_sms(&stack, due).await.len() == 1
     })
