@@ -110,6 +110,14 @@ impl Gateway {
         self.ws_routes.get(key)
     }
 
+    /// The event buses the template's rules listen on.
+    pub fn event_buses(&self) -> Vec<String> {
+        let mut buses: Vec<String> = self.event_rules.iter().map(|r| r.bus.clone()).collect();
+        buses.sort();
+        buses.dedup();
+        buses
+    }
+
     /// A queue of the template, as created locally: (URL, ARN).
     pub fn queue(&self, logical_id: &str) -> Option<(String, String)> {
         self.queue_urls.get(logical_id).cloned()

@@ -59,6 +59,12 @@ async fn main() {
         "@connections:    {}/@connections/<id>",
         running.management_endpoint
     );
+    for bus in running.gateway.event_buses() {
+        println!(
+            "EventBridge:     {} (PutEvents; AWS_ENDPOINT_URL_EVENTBRIDGE), bus {bus}",
+            running.http_url
+        );
+    }
     let _ = tokio::signal::ctrl_c().await;
     running.stop().await;
 }

@@ -483,3 +483,97 @@ async fn malformed_events_are_rejected_once() {
         .unwrap_err();
     assert!(format!("{too_many:?}").contains("ValidationException"));
 }
+
+// A failure worth retrying (here: a profile the function cannot read) is
+// retried twice, as Lambda retries an asynchronous invocation, and then its
+// record lands in the on-failure destination queue.
+#[tokio::test]
+async fn a_failing_event_is_retried_then_parked() {
+    let stack = Stack::start().await;
+    let mut broken = versus::keys::users::profile_key("broken");
+    broken.insert("user_id".into(), AttributeValue::S("broken".into()));
+    broken.insert("username".into(), AttributeValue::N("7".into()));
+    stack
+        .dynamodb()
+        .await
+        .put_item()
+        .table_name(stack.config("domain-events").tables.users)
+        .set_item(Some(broken))
+        .send()
+        .await
+        .unwrap();
+    let ids = publish(
+        &stack,
+        vec![entry(
+            "SecurityEvent",
+            json!({"user_id": "broken", "kind": "new_login"}),
+        )],
+    )
+    .await;
+    let (dlq, _) = stack.running.gateway.queue("AsyncFailuresDlq").unwrap();
+    let sqs = aws_sdk_sqs::Client::new(&versus::db::aws_config().await);
+    let mut record = None;
+    for _ in 0..20 {
+        let out = sqs
+            .receive_message()
+            .queue_url(&dlq)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .unwrap();
+        if let Some(m) = out.messages().first() {
+            record = Some(serde_json::from_str::<Value>(m.body().unwrap()).unwrap());
+            break;
+        }
+    }
+    let record = record.expect("the record reaches the on-failure queue");
+    assert_eq!(record["requestContext"]["condition"], "RetriesExhausted");
+    assert_eq!(record["requestContext"]["approximateInvokeCount"], 3);
+    assert_eq!(record["requestPayload"]["id"], ids[0]);
+    assert_eq!(record["responseContext"]["functionError"], "Unhandled");
+}
+
+// PutEvents refuses bodies EventBridge refuses, with its error shapes.
+#[tokio::test]
+async fn put_events_refuses_hostile_requests() {
+    let stack = Stack::start().await;
+    let post = |target: &'static str, body: String| {
+        stack
+            .http
+            .post(format!("{}/", stack.running.http_url))
+            .header("x-amz-target", target)
+            .header("content-type", "application/x-amz-json-1.1")
+            .body(body)
+            .send()
+    };
+    for (target, body, kind) in [
+        ("AWSEvents.PutEvents", "[1,2]".to_string(), "SerializationException"),
+        ("AWSEvents.PutEvents", "{".to_string(), "SerializationException"),
+        ("AWSEvents.PutEvents", r#"{"Entries":[]}"#.to_string(), "ValidationException"),
+        ("AWSEvents.PutEvents", r#"{"Entries":"x"}"#.to_string(), "ValidationException"),
+        (
+            "AWSEvents.PutEvents",
+            json!({"Entries": [{"Source": "s", "DetailType": "SecurityEvent", "Detail": json!({"pad": "x".repeat(300_000)}).to_string(), "EventBusName": BUS}]}).to_string(),
+            "ValidationException",
+        ),
+        ("AWSEvents.PutRule", "{}".to_string(), "UnknownOperationException"),
+    ] {
+        let response = post(target, body).await.unwrap();
+        assert_eq!(response.status(), 400);
+        let error: Value = response.json().await.unwrap();
+        assert_eq!(error["__type"], kind, "{error}");
+    }
+    // An entry whose detail is not an object, and a number where a string goes.
+    let response = post(
+        "AWSEvents.PutEvents",
+        json!({"Entries": [
+            {"Source": "s", "DetailType": "SecurityEvent", "Detail": "[1]", "EventBusName": BUS},
+            {"Source": 5, "DetailType": "SecurityEvent", "Detail": "{}", "EventBusName": BUS},
+        ]})
+        .to_string(),
+    )
+    .await
+    .unwrap();
+    let out: Value = response.json().await.unwrap();
+    assert_eq!(out["FailedEntryCount"], 2, "{out}");
+}
