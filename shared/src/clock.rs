@@ -33,6 +33,40 @@ pub fn local_date(now_ms: i64, timezone: &str) -> NaiveDate {
     }
 }
 
+/// A time zone by IANA name; UTC when the name is unknown.
+pub fn zone(timezone: &str) -> chrono_tz::Tz {
+    timezone.parse().unwrap_or(chrono_tz::UTC)
+}
+
+/// The hour of the day (0-23) in `timezone` at an instant.
+pub fn local_hour(now_ms: i64, timezone: &str) -> u32 {
+    use chrono::Timelike;
+    chrono::DateTime::from_timestamp_millis(now_ms)
+        .unwrap_or_default()
+        .with_timezone(&zone(timezone))
+        .hour()
+}
+
+/// The first instant (ms) of the day after `now_ms`'s, in `timezone`.
+pub fn local_day_end(now_ms: i64, timezone: &str) -> i64 {
+    let tz = zone(timezone);
+    let next = local_date(now_ms, timezone)
+        .succ_opt()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .and_then(|t| tz.from_local_datetime(&t).earliest());
+    next.map_or(now_ms + 86_400_000, |t| t.timestamp_millis())
+}
+
+/// The UTC hour of an instant as a key (`2026-11-22T18`): index partitions
+/// by hour (battle deadlines, streak alerts) are named by it, written and
+/// read alike.
+pub fn utc_hour_key(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .format("%Y-%m-%dT%H")
+        .to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

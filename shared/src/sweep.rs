@@ -34,6 +34,24 @@ pub trait Sweep: Send + Sync {
     fn visit<'a>(&'a self, items: Vec<Item>) -> BoxFuture<'a, Result<u64, Error>>;
 }
 
+/// The items of a page as `T`; one that does not read is logged and
+/// skipped, so it cannot stop the run for everyone after it.
+pub fn readable<T: serde::de::DeserializeOwned>(items: Vec<Item>) -> Vec<T> {
+    items
+        .into_iter()
+        .filter_map(|item| {
+            let key = format!(
+                "{}/{}",
+                db::get_s(&item, "pk").unwrap_or_default(),
+                db::get_s(&item, "sk").unwrap_or_default()
+            );
+            serde_dynamo::from_item(item)
+                .map_err(|e| tracing::error!(%key, error = %e, "unreadable item skipped"))
+                .ok()
+        })
+        .collect()
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Checkpoint {
     /// Index into the job's segments (stored as `day`: the first jobs'

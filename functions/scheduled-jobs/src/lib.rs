@@ -136,7 +136,9 @@ impl App {
             asked > 1 && started.elapsed() >= budget
         };
         let at_ms = input.at.map_or(now_ms, |t| t.timestamp_millis());
-        let (run, outcome) = match input.job {
+        // What the run reports of itself, and what a continuation carries.
+        let at = DateTime::from_timestamp_millis(at_ms);
+        let (run, continuation, outcome) = match input.job {
             Job::StreakBonus | Job::WeeklyGoals => {
                 let job = match input.job {
                     Job::StreakBonus => JobName::StreakBonus,
@@ -144,7 +146,7 @@ impl App {
                 };
                 let date = input.date.unwrap_or_else(|| job.default_date(now_ms));
                 let outcome = self.jobs.run(job, date, now_ms, &mut should_stop).await?;
-                (json!({"date": date}), outcome)
+                (json!({"date": date}), (Some(date), None), outcome)
             }
             Job::BattleReminders => {
                 let quarter = at_ms - at_ms.rem_euclid(QUARTER_MS);
@@ -162,7 +164,7 @@ impl App {
                         &mut should_stop,
                     )
                     .await?;
-                (json!({"at": key}), outcome)
+                (json!({"at": key}), (None, at), outcome)
             }
             Job::StreakAlerts => {
                 let hour = run_hour(at_ms);
@@ -176,7 +178,11 @@ impl App {
                         &mut should_stop,
                     )
                     .await?;
-                (json!({"at": versus::rfc3339(at_ms), "hour": hour}), outcome)
+                (
+                    json!({"at": versus::rfc3339(at_ms), "hour": hour}),
+                    (None, at),
+                    outcome,
+                )
             }
             Job::SmsCostReport => {
                 // Fired just after midnight UTC: the day that just ended.
@@ -189,12 +195,13 @@ impl App {
         let (status, checkpoint) = match outcome {
             RunOutcome::Done(cp) => ("done", cp),
             RunOutcome::Stopped(cp) => {
-                let continuation = JobInput {
+                let (date, at) = continuation;
+                self.continue_later(&JobInput {
                     job: input.job,
-                    date: run["date"].as_str().and_then(|d| d.parse().ok()),
-                    at: input.at.or_else(|| DateTime::from_timestamp_millis(at_ms)),
-                };
-                self.continue_later(&continuation).await?;
+                    date,
+                    at,
+                })
+                .await?;
                 ("continuing", cp)
             }
         };

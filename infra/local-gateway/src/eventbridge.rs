@@ -124,22 +124,37 @@ pub async fn put_events(
         );
     }
     let buses: Vec<&str> = gateway.event_rules.iter().map(|r| r.bus.as_str()).collect();
+    // A name or an ARN; absent means the default bus.
+    let bus_of = |entry: &Value| -> Option<String> {
+        match entry.get("EventBusName") {
+            None | Some(Value::Null) => Some("default".into()),
+            Some(Value::String(b)) => Some(b.rsplit('/').next().unwrap_or(b).to_string()),
+            Some(_) => None,
+        }
+    };
+    // Every bus is checked before any entry is delivered: a refused request
+    // delivers nothing, so the caller's retry cannot deliver twice.
+    if let Some(unknown) = entries
+        .iter()
+        .filter_map(bus_of)
+        .find(|b| b != "default" && !buses.contains(&b.as_str()))
+    {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "ResourceNotFoundException",
+            &format!("Event bus {unknown} does not exist."),
+        );
+    }
     let mut results = Vec::new();
     let mut failed = 0;
     let now = chrono::Utc::now();
     for entry in entries {
-        let bus_name = entry
-            .get("EventBusName")
-            .and_then(Value::as_str)
-            .map(|b| b.rsplit('/').next().unwrap_or(b))
-            .unwrap_or("default");
-        if bus_name != "default" && !buses.contains(&bus_name) {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "ResourceNotFoundException",
-                &format!("Event bus {bus_name} does not exist."),
-            );
-        }
+        let Some(bus_name) = bus_of(entry) else {
+            failed += 1;
+            results.push(json!({"ErrorCode": "InvalidArgument", "ErrorMessage": "EventBusName must be a string."}));
+            continue;
+        };
+        let bus_name = bus_name.as_str();
         match event_of(entry, now) {
             Ok(event) => {
                 results.push(json!({"EventId": event["id"]}));

@@ -132,6 +132,49 @@ async fn battle_reminders_go_once_per_player() {
     );
 }
 
+// F-SMS-14 meets F-SMS-23: a reminder that quiet hours would hold past the
+// battle's deadline is refused, not sent the next morning.
+#[tokio::test]
+async fn a_reminder_is_not_held_past_its_deadline() {
+    let stack = Stack::start_with(&[("BattleDurationSeconds", "3600")]).await;
+    let day = Daytime::now();
+    let night = zone_at_local_hour(23);
+    for user in ["n_night", "n_day"] {
+        stack.create_profile(user, user).await;
+    }
+    stack.battle_between("n_night", "n_day").await;
+    let users_table = stack.config("scheduled-jobs").tables.users;
+    for (i, (user, zone)) in [("n_night", night.as_str()), ("n_day", day.timezone)]
+        .into_iter()
+        .enumerate()
+    {
+        local_gateway::fixtures::verified_phone(
+            &stack.dynamodb().await,
+            &users_table,
+            user,
+            &day.number(i as u32),
+            Some(zone),
+        )
+        .await
+        .unwrap();
+    }
+    run_schedule(&stack, "BattleReminders", json!({})).await;
+    let at_night = logs_to(&stack, &day.number(0), "battle_reminder").await;
+    assert_eq!(at_night.len(), 1);
+    assert_eq!(
+        at_night[0].reason.map(versus::sms::wire_name).as_deref(),
+        Some("too_late_after_quiet_hours")
+    );
+    let by_day = logs_to(&stack, &day.number(1), "battle_reminder").await;
+    assert_eq!(by_day.len(), 1);
+    assert_ne!(
+        by_day[0].status,
+        Status::Suppressed,
+        "{:?}",
+        by_day[0].reason
+    );
+}
+
 /// The `Etc/GMT` zone where the local hour is now `hour`.
 fn zone_at_local_hour(hour: i32) -> String {
     let utc = chrono::Utc::now().hour() as i32;

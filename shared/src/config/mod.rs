@@ -374,20 +374,21 @@ impl Config {
     }
 }
 
-/// `STREAK_ALERT_WINDOW`: `HH-HH` in local time, start before end, within a day.
+/// `STREAK_ALERT_WINDOW`: `HH-HH` in local time, start before end, outside
+/// quiet hours (08-21, F-SMS-14), so an alert is never held until morning.
 fn evening_window(raw: Option<String>) -> Result<crate::points::rules::EveningWindow, Error> {
     let Some(raw) = raw else {
         return Ok(Default::default());
     };
     let bad = || {
         Error::Config(format!(
-            "STREAK_ALERT_WINDOW must be HH-HH (start before end, 0-24), got {raw:?}"
+            "STREAK_ALERT_WINDOW must be HH-HH within 08-21 (start before end), got {raw:?}"
         ))
     };
     let (start, end) = raw.trim().split_once('-').ok_or_else(bad)?;
     let start: u32 = start.trim().parse().map_err(|_| bad())?;
     let end: u32 = end.trim().parse().map_err(|_| bad())?;
-    if start >= end || end > 24 {
+    if start >= end || start < 8 || end > 21 {
         return Err(bad());
     }
     Ok(crate::points::rules::EveningWindow {

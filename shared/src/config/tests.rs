@@ -136,3 +136,22 @@ fn texts_settings() {
     env.insert("BATTLE_TEXTS_ONLY_OFFLINE".into(), "maybe".into());
     assert!(Config::from_map(&env).is_err());
 }
+
+// F-SMS-24: the streak-alert window is local hours outside quiet hours.
+#[test]
+fn the_streak_alert_window_stays_out_of_quiet_hours() {
+    let window = |raw: &str| {
+        let mut env = base();
+        env.insert("STREAK_ALERT_WINDOW".into(), raw.into());
+        Config::from_map(&env).map(|c| c.texts.streak_alert_window)
+    };
+    assert_eq!(
+        Config::from_map(&base()).unwrap().texts.streak_alert_window,
+        crate::points::rules::EveningWindow::default()
+    );
+    let w = window(" 18-21 ").unwrap();
+    assert_eq!((w.start_hour, w.end_hour), (18, 21));
+    for bad in ["20-19", "19-19", "7-9", "19-22", "19", "a-b", "19-20-21"] {
+        assert!(window(bad).is_err(), "{bad}");
+    }
+}

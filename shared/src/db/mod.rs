@@ -115,11 +115,11 @@ pub async fn get_projected<T: serde::de::DeserializeOwned>(
 
 /// Up to 100 items of one table by key, in one request (unprocessed keys
 /// are read again); absent items are left out, and the order is not kept.
-pub async fn batch_get<T: serde::de::DeserializeOwned>(
+pub async fn batch_get(
     client: &aws_sdk_dynamodb::Client,
     table: &str,
     mut keys: Vec<Item>,
-) -> Result<Vec<T>, Error> {
+) -> Result<Vec<Item>, Error> {
     let mut out = Vec::new();
     while !keys.is_empty() {
         let request = aws_sdk_dynamodb::types::KeysAndAttributes::builder()
@@ -138,7 +138,7 @@ pub async fn batch_get<T: serde::de::DeserializeOwned>(
             .into_iter()
             .flatten()
         {
-            out.push(serde_dynamo::from_item(item.clone())?);
+            out.push(item.clone());
         }
         if let Some(rest) = page.unprocessed_keys().and_then(|u| u.get(table)) {
             keys = rest.keys().to_vec();

@@ -55,10 +55,7 @@ pub fn invite_token_key(token_hash: &str) -> Item {
 /// (`DEADLINE#2026-11-22T18`), so reminders read only the battles due soon
 /// (F-JOB-4). Removed when the battle ends.
 pub fn deadline_pk(deadline_ms: i64) -> String {
-    let hour = chrono::DateTime::from_timestamp_millis(deadline_ms)
-        .unwrap_or_default()
-        .format("%Y-%m-%dT%H");
-    format!("DEADLINE#{hour}")
+    format!("DEADLINE#{}", crate::clock::utc_hour_key(deadline_ms))
 }
 
 /// `gsi1sk` of an active battle: its deadline, then its id.

@@ -15,8 +15,8 @@ use crate::db::{self, s, Item};
 use crate::error::Error;
 use crate::keys::users::profile_key;
 use crate::profile::Profile;
+use crate::sweep::{readable, Runner, Segment, Sweep};
 pub use crate::sweep::{Checkpoint, RunOutcome};
-use crate::sweep::{Runner, Segment, Sweep};
 use aws_sdk_dynamodb::Client;
 use chrono::NaiveDate;
 use futures::future::BoxFuture;
@@ -217,12 +217,10 @@ impl Jobs {
     }
 
     async fn profiles(&self, users: &[String]) -> Result<Vec<Profile>, Error> {
-        db::batch_get(
-            &self.client,
-            &self.table,
-            users.iter().map(|u| profile_key(u)).collect(),
-        )
-        .await
+        let keys = users.iter().map(|u| profile_key(u)).collect();
+        Ok(readable(
+            db::batch_get(&self.client, &self.table, keys).await?,
+        ))
     }
 }
 

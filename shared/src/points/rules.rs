@@ -205,7 +205,7 @@ pub fn streak_alert_hour(
     if streak_days < STREAK_ALERT_MIN_DAYS {
         return None;
     }
-    let tz: chrono_tz::Tz = timezone.parse().unwrap_or(chrono_tz::UTC);
+    let tz = crate::clock::zone(timezone);
     let next_day = date.succ_opt()?;
     // A start hour inside a DST gap moves to the next hour that exists.
     let start = (window.start_hour..window.end_hour.max(window.start_hour + 1))
@@ -218,7 +218,7 @@ pub fn streak_alert_hour(
     } else {
         hour
     };
-    Some(hour.format("%Y-%m-%dT%H").to_string())
+    Some(crate::clock::utc_hour_key(hour.timestamp_millis()))
 }
 
 #[cfg(test)]

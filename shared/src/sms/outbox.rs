@@ -34,6 +34,9 @@ pub struct SmsRequest {
     /// Limits of this request's own, counted with the usual ones (one
     /// invitation per number per 7 days, F-SMS-19).
     pub extra_limits: Vec<Limit>,
+    /// When the text stops being worth sending (a reminder, its deadline):
+    /// quiet hours that would hold it past then refuse it instead.
+    pub send_by: Option<i64>,
 }
 
 /// The SQS message `sms-sender` receives.
@@ -189,12 +192,22 @@ impl Outbox {
             timezone: timezone.as_deref(),
             has_account: request.user_id.is_some(),
         };
+        let quiet_until =
+            policy::quiet_hours_until(request.message_type, timezone.as_deref(), now_ms);
         let verdict = match policy::check(
             request.message_type,
             &recipient,
             &self.config.allowed_regions,
         ) {
             Err(reason) => Err(reason),
+            // F-SMS-14 meets a deadline: held until 08:00 it would arrive late.
+            Ok(())
+                if quiet_until
+                    .zip(request.send_by)
+                    .is_some_and(|(u, by)| u > by) =>
+            {
+                Err(Reason::TooLateAfterQuietHours)
+            }
             Ok(()) => {
                 // The request's own limits first: when several refuse, the
                 // first is reported, and "invited this week" says more than
@@ -217,9 +230,7 @@ impl Outbox {
         }
         let mut with = request.with;
         with.extend(once_put);
-        if let Some(until) =
-            policy::quiet_hours_until(request.message_type, timezone.as_deref(), now_ms)
-        {
+        if let Some(until) = quiet_until {
             log.status = Status::Deferred;
             log.due_at = Some(until);
             let written = self.store.put_log_with(&log, with).await?;

@@ -25,6 +25,9 @@ pub enum Reason {
     PhoneCooldown,
     /// F-SMS-13: a direct-message notice for this thread went out in the last 5 minutes.
     DirectMessageDebounced,
+    /// F-SMS-14: quiet hours would hold it past the time it is for (a
+    /// reminder after its deadline).
+    TooLateAfterQuietHours,
     VerificationPhoneLimit,
     VerificationDailyLimit,
     VerificationCountryLimit,

@@ -135,6 +135,7 @@ impl Verification {
                     timezone: None,
                     with: vec![code_put],
                     extra_limits: Vec::new(),
+                    send_by: None,
                 },
                 now_ms,
             )

@@ -139,6 +139,7 @@ impl SmsInvites {
             timezone: None,
             with: Vec::new(),
             extra_limits: Vec::new(),
+            send_by: None,
         };
         match invitee {
             Invitee::Player(player) => {

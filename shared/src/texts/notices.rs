@@ -103,6 +103,7 @@ impl BattleNotices {
             related: Some(battle_related(battle)),
             once: format!("{}#{}#{user_id}", wire_name(message_type), battle.battle_id),
             extra_limits: Vec::new(),
+            send_by: None,
         };
         self.texts.text(user_id, notice, now_ms).await?;
         Ok(())

@@ -22,6 +22,9 @@ pub struct Notice {
     /// Limits of this notice's own (one direct-message notice per thread per
     /// 5 minutes, F-SMS-13), counted with the usual ones.
     pub extra_limits: Vec<Limit>,
+    /// After this the notice is pointless (a deadline): quiet hours do not
+    /// hold it past then, they refuse it.
+    pub send_by: Option<i64>,
 }
 
 /// What became of a notice.
@@ -81,6 +84,7 @@ impl PlayerTexts {
             timezone: Some(profile.timezone.clone()).filter(|t| !t.is_empty()),
             with: Vec::new(),
             extra_limits: notice.extra_limits,
+            send_by: notice.send_by,
         };
         Ok(
             match self

@@ -14,7 +14,7 @@ use crate::error::Error;
 use crate::keys::battles::{deadline_pk, deadline_sk};
 use crate::sms::store::Status;
 use crate::sms::MessageType;
-use crate::sweep::{Segment, Sweep};
+use crate::sweep::{readable, Segment, Sweep};
 use futures::future::BoxFuture;
 
 /// Reminders go this long before a deadline...
@@ -93,6 +93,8 @@ impl BattleReminders {
                 related: Some(battle_related(battle)),
                 once: format!("battle_reminder#{}#{}", battle.battle_id, player.id),
                 extra_limits: Vec::new(),
+                // Not held by quiet hours past the deadline it is about.
+                send_by: Some(battle.deadline_at),
             };
             if let Texted::Logged(log) = self.texts.text(&player.id, notice, now_ms).await? {
                 queued += u64::from(log.status != Status::Suppressed);
@@ -110,10 +112,7 @@ pub struct ReminderSweep<'a> {
 impl Sweep for ReminderSweep<'_> {
     fn visit<'a>(&'a self, items: Vec<Item>) -> BoxFuture<'a, Result<u64, Error>> {
         Box::pin(async move {
-            let battles: Vec<Battle> = items
-                .into_iter()
-                .map(serde_dynamo::from_item)
-                .collect::<Result<_, _>>()?;
+            let battles = readable::<Battle>(items);
             let each = battles
                 .iter()
                 .map(|b| self.reminders.remind(b, self.now_ms));

@@ -7,7 +7,7 @@
 
 use super::player::{Notice, PlayerTexts, Texted};
 use super::{streak_alert_text, Links};
-use crate::clock::local_date;
+use crate::clock::{local_date, local_day_end, local_hour, utc_hour_key};
 use crate::db::{self, s, Item};
 use crate::error::Error;
 use crate::keys::users::profile_key;
@@ -15,8 +15,7 @@ use crate::points::rules::{EveningWindow, STREAK_ALERT_MIN_DAYS};
 use crate::profile::Profile;
 use crate::sms::store::Status;
 use crate::sms::MessageType;
-use crate::sweep::{Segment, Sweep};
-use chrono::Timelike;
+use crate::sweep::{readable, Segment, Sweep};
 use futures::future::BoxFuture;
 
 #[derive(Clone)]
@@ -39,19 +38,15 @@ pub fn at_risk(profile: &Profile, at_ms: i64, window: EveningWindow) -> Option<c
     if points.last_activity_date? != today.pred_opt()? {
         return None;
     }
-    let tz: chrono_tz::Tz = profile.timezone.parse().unwrap_or(chrono_tz::UTC);
-    let hour = chrono::DateTime::from_timestamp_millis(at_ms)?
-        .with_timezone(&tz)
-        .hour();
-    window.contains(hour).then_some(today)
+    window
+        .contains(local_hour(at_ms, &profile.timezone))
+        .then_some(today)
 }
 
-/// The UTC hour (`YYYY-MM-DDTHH`) a run at `at_ms` covers.
+/// The UTC hour (`YYYY-MM-DDTHH`) a run at `at_ms` covers: the partition
+/// `points::rules::streak_alert_hour` filed its players under.
 pub fn run_hour(at_ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(at_ms)
-        .unwrap_or_default()
-        .format("%Y-%m-%dT%H")
-        .to_string()
+    utc_hour_key(at_ms)
 }
 
 impl StreakAlerts {
@@ -102,6 +97,8 @@ impl StreakAlerts {
             related: None,
             once: format!("streak_alert#{}#{today}", profile.user_id),
             extra_limits: Vec::new(),
+            // At midnight the streak is gone: a text held past it says nothing true.
+            send_by: Some(local_day_end(at_ms, &profile.timezone)),
         };
         Ok(
             match self.texts.text_profile(profile, notice, now_ms).await? {
@@ -129,8 +126,9 @@ impl Sweep for StreakSweep<'_> {
                 .filter_map(|i| db::get_s(i, "user_id"))
                 .map(profile_key)
                 .collect();
-            let profiles: Vec<Profile> =
+            let items: Vec<Item> =
                 db::batch_get(&self.alerts.client, &self.alerts.users_table, keys).await?;
+            let profiles = readable::<Profile>(items);
             let mut queued = 0;
             for chunk in profiles.chunks(CONCURRENCY) {
                 let each = chunk

@@ -57,6 +57,7 @@ pub fn request(
         timezone: Some("Africa/Kampala".into()),
         with: Vec::new(),
         extra_limits: Vec::new(),
+        send_by: None,
     }
 }
 

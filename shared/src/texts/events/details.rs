@@ -117,6 +117,17 @@ fn id(field: &str, value: &str) -> Result<(), Rejected> {
     }
 }
 
+/// A user id as tokens carry it (`sub`): what `ids::is_valid_user_id` takes.
+fn user_id(field: &str, value: &str) -> Result<(), Rejected> {
+    if crate::ids::is_valid_user_id(value) {
+        Ok(())
+    } else {
+        Err(Rejected(format!(
+            "{field} must be a user id: 1-128 bytes, no control characters or '#'"
+        )))
+    }
+}
+
 fn text(field: &str, value: &str) -> Result<(), Rejected> {
     let length = value.chars().count();
     if value.trim().is_empty() || length > TEXT_MAX || value.chars().any(char::is_control) {
@@ -130,6 +141,10 @@ fn text(field: &str, value: &str) -> Result<(), Rejected> {
 impl DomainEvent {
     /// Reads an envelope's detail by its `detail-type`, and checks its values.
     pub fn parse(envelope: &Envelope) -> Result<DomainEvent, Rejected> {
+        // The id keys the once-marker: bounded like any key we write.
+        if envelope.id.is_empty() || envelope.id.len() > ID_MAX {
+            return Err(Rejected(format!("id must be 1-{ID_MAX} characters")));
+        }
         fn detail<T: serde::de::DeserializeOwned>(v: &Value) -> Result<T, Rejected> {
             if !v.is_object() {
                 return Err(Rejected("detail must be a JSON object".into()));
@@ -145,8 +160,8 @@ impl DomainEvent {
             "DirectMessageCreated" => {
                 let d: DirectMessageCreated = detail(&envelope.detail)?;
                 id("thread_id", &d.thread_id)?;
-                id("sender_id", &d.sender_id)?;
-                id("recipient_id", &d.recipient_id)?;
+                user_id("sender_id", &d.sender_id)?;
+                user_id("recipient_id", &d.recipient_id)?;
                 if let Some(p) = &d.preview {
                     text("preview", p)?;
                 }
@@ -157,14 +172,14 @@ impl DomainEvent {
             }
             "AchievementUnlocked" => {
                 let d: AchievementUnlocked = detail(&envelope.detail)?;
-                id("user_id", &d.user_id)?;
+                user_id("user_id", &d.user_id)?;
                 id("achievement_id", &d.achievement_id)?;
                 text("name", &d.name)?;
                 DomainEvent::AchievementUnlocked(d)
             }
             "ChallengeDeadlineApproaching" => {
                 let d: ChallengeDeadlineApproaching = detail(&envelope.detail)?;
-                id("user_id", &d.user_id)?;
+                user_id("user_id", &d.user_id)?;
                 id("challenge_id", &d.challenge_id)?;
                 text("title", &d.title)?;
                 if ![24, 1].contains(&d.hours_left) {
@@ -174,12 +189,12 @@ impl DomainEvent {
             }
             "SecurityEvent" => {
                 let d: SecurityEvent = detail(&envelope.detail)?;
-                id("user_id", &d.user_id)?;
+                user_id("user_id", &d.user_id)?;
                 DomainEvent::SecurityEvent(d)
             }
             "PaymentSettled" => {
                 let d: PaymentSettled = detail(&envelope.detail)?;
-                id("user_id", &d.user_id)?;
+                user_id("user_id", &d.user_id)?;
                 id("reference", &d.reference)?;
                 if !(d.amount.is_finite() && d.amount > 0.0 && d.amount < 1e12) {
                     return Err(Rejected("amount must be a positive number".into()));
@@ -242,6 +257,17 @@ impl DomainEvent {
         }
     }
 
+    /// A challenge reminder is pointless once the challenge closed: quiet
+    /// hours do not hold it past then.
+    pub fn send_by(&self, now_ms: i64) -> Option<i64> {
+        match self {
+            DomainEvent::ChallengeDeadlineApproaching(d) => {
+                Some(now_ms + i64::from(d.hours_left) * 3_600_000)
+            }
+            _ => None,
+        }
+    }
+
     pub(super) fn related(&self) -> Option<Related> {
         let (kind, id) = match self {
             DomainEvent::DirectMessageCreated(d) => ("thread", &d.thread_id),
@@ -278,6 +304,15 @@ mod tests {
             json!({"user_id":"u1","status":"FAILED","amount":5000,"currency":"UGX","reference":"MM-1"}),
         );
         let event = DomainEvent::parse(&ok).unwrap();
+        // User ids are token subjects (`auth0|...`, e-mail addresses).
+        let subject = envelope(
+            "SecurityEvent",
+            json!({"user_id": "auth0|5f7c8ec7", "kind": "new_login"}),
+        );
+        assert_eq!(
+            DomainEvent::parse(&subject).unwrap().recipient(),
+            "auth0|5f7c8ec7"
+        );
         assert_eq!(event.message_type(), MessageType::PaymentFailure);
         assert_eq!(event.once_key("e1"), "payment_failure#u1#MM-1");
         for (kind, detail, says) in [
@@ -302,6 +337,11 @@ mod tests {
                 "extra",
             ),
             ("SecurityEvent", json!({"kind":"new_login"}), "user_id"),
+            (
+                "SecurityEvent",
+                json!({"user_id":"USER#x","kind":"new_login"}),
+                "user_id",
+            ),
             (
                 "ChallengeDeadlineApproaching",
                 json!({"user_id":"u1","challenge_id":"c","title":"T","hours_left":2}),

@@ -1,6 +1,6 @@
 //! F-EV-1, F-SMS-25: events other services put on the domain-events bus,
 //! and the texts they cause. Each `detail-type` has its own `detail` shape
-//! (documented in docs/events.md); a detail that does not fit is rejected
+//! (documented in infra/events.asyncapi.yaml); a detail that does not fit is rejected
 //! with its reason, never retried. Each text goes through the full SMS
 //! policy, once per event (redelivered events send nothing more).
 
@@ -26,7 +26,12 @@ pub fn event_text(event: &DomainEvent, sender: Option<&str>, links: &Links) -> S
         DomainEvent::DirectMessageCreated(d) => {
             let from = sender.unwrap_or("a player");
             let link = links.page(&format!("messages/{}", d.thread_id));
-            match d.preview.as_deref().map(|p| preview(p, 60)) {
+            match d
+                .preview
+                .as_deref()
+                .map(|p| preview(p, 60))
+                .filter(|p| !p.is_empty())
+            {
                 Some(p) => format!("Versus: {from} sent you a message: \"{p}\" Reply: {link}"),
                 None => format!("Versus: {from} sent you a message. Reply: {link}"),
             }
@@ -83,9 +88,21 @@ fn format_amount(amount: f64) -> String {
     }
 }
 
+/// `example.com`, `http://x`, `a@b`: not `Rematch?` or `tonight.`
+fn could_be_link(word: &str) -> bool {
+    word.trim_end_matches(['.', ',', '!', '?', ';', ':', ')', '"', '\''])
+        .contains(['.', '/', '@', ':', '\\'])
+}
+
 /// The start of a message, on one line, cut at a word where it can be.
+/// Words that could be links or addresses are left out: the text goes from
+/// our number, and a sender must not be able to put a link in it.
 fn preview(text: &str, max_chars: usize) -> String {
-    let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let one_line = text
+        .split_whitespace()
+        .filter(|word| !could_be_link(word))
+        .collect::<Vec<_>>()
+        .join(" ");
     if one_line.chars().count() <= max_chars {
         return one_line;
     }
@@ -175,6 +192,7 @@ impl EventTexts {
             related: event.related(),
             once: event.once_key(event_id),
             extra_limits,
+            send_by: event.send_by(now_ms),
         };
         Ok(
             match self.texts.text_profile(&profile, notice, now_ms).await? {
@@ -210,6 +228,29 @@ mod tests {
                 "Are you up for a rematch tonight?  I have been practising all week long".into(),
             ),
         });
+        let linked = DomainEvent::DirectMessageCreated(DirectMessageCreated {
+            thread_id: "t1".into(),
+            sender_id: "a".into(),
+            recipient_id: "b".into(),
+            preview: Some(
+                "Claim your prize at evil.example/win or www.x.io, mail me@x.com now.".into(),
+            ),
+        });
+        let body = event_text(&linked, Some("alice"), &links);
+        assert!(
+            body.contains("\"Claim your prize at or mail now.\""),
+            "{body}"
+        );
+        let only_links = DomainEvent::DirectMessageCreated(DirectMessageCreated {
+            thread_id: "t1".into(),
+            sender_id: "a".into(),
+            recipient_id: "b".into(),
+            preview: Some("https://evil.example".into()),
+        });
+        assert_eq!(
+            event_text(&only_links, Some("alice"), &links),
+            "Versus: alice sent you a message. Reply: https://play.example.com/messages/t1"
+        );
         let body = event_text(&dm, Some("alice"), &links);
         assert!(
             body.contains("alice") && body.contains("practising..."),
