@@ -60,3 +60,20 @@ pub async fn verified_phone(
         .map_err(|e| versus::db::DisplayErrorContext(&e).to_string())?;
     Ok(())
 }
+
+/// A time zone (`Etc/GMT±N`) in which the local hour is now `hour`: players
+/// whose evening, or night, it is whenever a test or bench runs.
+pub fn zone_at_local_hour(hour: u32) -> String {
+    use chrono::Timelike;
+    let utc = chrono::Utc::now().hour() as i32;
+    let mut offset = (hour as i32 - utc).rem_euclid(24);
+    if offset > 14 {
+        offset -= 24;
+    }
+    // Etc/GMT names have the sign the other way round.
+    match offset {
+        0 => "Etc/GMT".into(),
+        o if o > 0 => format!("Etc/GMT-{o}"),
+        o => format!("Etc/GMT+{}", -o),
+    }
+}

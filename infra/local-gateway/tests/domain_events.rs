@@ -68,21 +68,6 @@ async fn offline(stack: &Stack, user: &str) {
         .unwrap();
 }
 
-/// A zone where it is now well inside quiet hours (about 23:00).
-fn night_zone() -> String {
-    let hour = chrono::Utc::now().hour() as i32;
-    let mut offset = 23 - hour;
-    if offset > 14 {
-        offset -= 24;
-    }
-    // Etc/GMT zones have the sign the other way round.
-    match offset {
-        0 => "Etc/GMT".into(),
-        o if o > 0 => format!("Etc/GMT-{o}"),
-        o => format!("Etc/GMT+{}", -o),
-    }
-}
-
 async fn logs_of(
     stack: &Stack,
     phone: &str,
@@ -216,7 +201,7 @@ async fn each_event_type_texts_its_message_once() {
 async fn the_sms_policy_applies_to_every_event() {
     let stack = Stack::start().await;
     let day = Daytime::now();
-    let night = night_zone();
+    let night = local_gateway::fixtures::zone_at_local_hour(23);
     let sms = SmsStore::new(
         stack.dynamodb().await,
         stack.config("domain-events").tables.sms,

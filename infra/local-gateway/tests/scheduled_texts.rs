@@ -5,7 +5,7 @@
 mod common;
 
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
-use chrono::{Duration, Timelike};
+use chrono::Duration;
 use common::texts::{logs_to, Daytime};
 use common::{eventually, Stack};
 use serde_json::{json, Value};
@@ -138,7 +138,7 @@ async fn battle_reminders_go_once_per_player() {
 async fn a_reminder_is_not_held_past_its_deadline() {
     let stack = Stack::start_with(&[("BattleDurationSeconds", "3600")]).await;
     let day = Daytime::now();
-    let night = zone_at_local_hour(23);
+    let night = local_gateway::fixtures::zone_at_local_hour(23);
     for user in ["n_night", "n_day"] {
         stack.create_profile(user, user).await;
     }
@@ -175,20 +175,6 @@ async fn a_reminder_is_not_held_past_its_deadline() {
     );
 }
 
-/// The `Etc/GMT` zone where the local hour is now `hour`.
-fn zone_at_local_hour(hour: i32) -> String {
-    let utc = chrono::Utc::now().hour() as i32;
-    let mut offset = (hour - utc).rem_euclid(24);
-    if offset > 14 {
-        offset -= 24;
-    }
-    match offset {
-        0 => "Etc/GMT".into(),
-        o if o > 0 => format!("Etc/GMT-{o}"),
-        o => format!("Etc/GMT+{}", -o),
-    }
-}
-
 fn award(user: &str) -> AwardRequest {
     AwardRequest {
         user_id: user.into(),
@@ -208,9 +194,9 @@ async fn streak_alerts_reach_only_streaks_at_risk_in_their_evening() {
     let config = stack.config("scheduled-jobs");
     let client = stack.dynamodb().await;
     let ledger = versus::wiring::ledger(&client, &config);
-    let evening = zone_at_local_hour(19);
-    let afternoon = zone_at_local_hour(13);
-    let night = zone_at_local_hour(23);
+    let evening = local_gateway::fixtures::zone_at_local_hour(19);
+    let afternoon = local_gateway::fixtures::zone_at_local_hour(13);
+    let night = local_gateway::fixtures::zone_at_local_hour(23);
     let now = chrono::Utc::now();
     // (user, zone, days active before today, active today too)
     let players = [

@@ -34,20 +34,6 @@ async fn measure(what: &str, function: &Invoke, events: &[Value], counts: &Count
     println!("| {what} | {} | {total:.2} | {by_op} |", events.len());
 }
 
-/// The `Etc/GMT` zone whose local hour is now 19:00-19:59.
-fn evening_zone() -> String {
-    let utc = chrono::Utc::now().hour() as i32;
-    let mut offset = (19 - utc).rem_euclid(24);
-    if offset > 14 {
-        offset -= 24;
-    }
-    match offset {
-        0 => "Etc/GMT".into(),
-        o if o > 0 => format!("Etc/GMT-{o}"),
-        o => format!("Etc/GMT+{}", -o),
-    }
-}
-
 #[tokio::main]
 async fn main() {
     let n: usize = std::env::args()
@@ -65,7 +51,7 @@ async fn main() {
     // Players with verified, consenting numbers whose local evening it is,
     // a 3-day streak that ends tonight, filed under this hour (as the
     // ledger files them); written straight to DynamoDB Local.
-    let zone = evening_zone();
+    let zone = local_gateway::fixtures::zone_at_local_hour(19);
     let now = chrono::Utc::now();
     let tz: chrono_tz::Tz = zone.parse().unwrap();
     let yesterday = (now.with_timezone(&tz).date_naive() - chrono::Days::new(1)).to_string();
