@@ -125,14 +125,17 @@ pub async fn create_all(client: &Client, defs: &[TableDef]) -> Result<(), String
     Ok(())
 }
 
-/// Fresh tables named with `prefix`, as template.yaml (read from the current
-/// directory) declares them, and the configuration a function gets for them,
-/// plus `extra` variables: storage without a gateway, for the benchmarks.
+/// Fresh tables, named `<tag>_<unique id>_<logical id>`, as template.yaml
+/// (read from the current directory) declares them, and the configuration a
+/// function gets for them, plus `extra` variables: storage without a gateway,
+/// for the benchmarks.
 pub async fn scratch_config(
     client: &Client,
-    prefix: &str,
+    tag: &str,
     extra: &[(&str, String)],
 ) -> Result<versus::Config, String> {
+    let prefix = format!("{tag}_{}_", ulid::Ulid::new().to_string().to_lowercase());
+    let prefix = prefix.as_str();
     let params = crate::local_parameters(&std::collections::HashMap::new());
     let template = crate::template::Template::load("template.yaml".as_ref(), prefix, &params)?;
     create_all(client, &template.tables()).await?;

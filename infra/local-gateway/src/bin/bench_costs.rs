@@ -35,14 +35,9 @@ async fn main() {
     println!("| registered | online | finds | invited | requests (mean) | requests (min-max) | read units (mean) | write units (mean) | load s |");
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for size in sizes {
-        let prefix = format!(
-            "bench{}_{}_",
-            size,
-            ulid::Ulid::new().to_string().to_lowercase()
-        );
         let config = local_gateway::tables::scratch_config(
             &client,
-            &prefix,
+            &format!("bench{size}"),
             &[("ONLINE_SHARDS", SHARDS.to_string())],
         )
         .await
@@ -89,8 +84,7 @@ async fn main() {
 
 /// F-PT-1 and F-PT-8 costs, on 1,000 users with points.
 async fn points_costs(client: &aws_sdk_dynamodb::Client) {
-    let prefix = format!("benchpt_{}_", ulid::Ulid::new().to_string().to_lowercase());
-    let config = local_gateway::tables::scratch_config(client, &prefix, &[])
+    let config = local_gateway::tables::scratch_config(client, "benchpt", &[])
         .await
         .expect("tables and configuration");
     let now = versus::now_ms();

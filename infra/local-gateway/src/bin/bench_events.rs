@@ -44,8 +44,7 @@ async fn main() {
     let upstream = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").expect("DynamoDB Local's endpoint");
     let sdk = versus::db::aws_config().await;
     let direct = versus::db::dynamodb(&sdk);
-    let prefix = format!("benchev_{}_", ulid::Ulid::new().to_string().to_lowercase());
-    let config = local_gateway::tables::scratch_config(&direct, &prefix, &[])
+    let config = local_gateway::tables::scratch_config(&direct, "benchev", &[])
         .await
         .expect("tables and configuration");
     // Players with verified, consenting numbers whose local evening it is,

@@ -76,13 +76,12 @@ async fn main() {
     let upstream = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").expect("DynamoDB Local's endpoint");
     let sdk = versus::db::aws_config().await;
     let direct = versus::db::dynamodb(&sdk);
-    let prefix = format!("benchinv_{}_", ulid::Ulid::new().to_string().to_lowercase());
     // No WebSocket API: nobody is connected, so no push is attempted.
     let extra = [(
         "WEBSOCKET_API_ENDPOINT",
         "http://127.0.0.1:9/prod".to_string(),
     )];
-    let config = local_gateway::tables::scratch_config(&direct, &prefix, &extra)
+    let config = local_gateway::tables::scratch_config(&direct, "benchinv", &extra)
         .await
         .expect("tables and configuration");
     // Set-up goes straight to DynamoDB Local; what is measured, through the proxy.

@@ -54,8 +54,7 @@ async fn main() {
     let upstream = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").expect("DynamoDB Local's endpoint");
     let sdk = versus::db::aws_config().await;
     let direct = versus::db::dynamodb(&sdk);
-    let prefix = format!("benchsms_{}_", ulid::Ulid::new().to_string().to_lowercase());
-    let config = local_gateway::tables::scratch_config(&direct, &prefix, &[])
+    let config = local_gateway::tables::scratch_config(&direct, "benchsms", &[])
         .await
         .expect("tables and configuration");
     let store = SmsStore::new(direct.clone(), &config.tables.sms);
