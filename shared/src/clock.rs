@@ -1,11 +1,33 @@
 //! Every reading and rendering of time. Handlers take one reading per event
 //! ([`now_ms`]) and pass it down; the rules below are pure functions of it.
+//!
+//! Deployed, that reading is the system clock and nothing else. The local
+//! gateway runs each invocation inside [`with_source`], so the functions it
+//! hosts read the gateway's clock, which tests pin and advance. The source is
+//! a task-local value set by the process that hosts the handler, never
+//! something a request can carry.
 
 use chrono::{NaiveDate, TimeZone};
+use std::future::Future;
+use std::sync::Arc;
+
+/// Where an invocation reads the time from, when not the system clock.
+pub type Source = Arc<dyn Fn() -> i64 + Send + Sync>;
+
+tokio::task_local! {
+    static SOURCE: Source;
+}
 
 /// Milliseconds since the epoch: the one clock reading a handler takes per event.
 pub fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
+    SOURCE
+        .try_with(|source| source())
+        .unwrap_or_else(|_| chrono::Utc::now().timestamp_millis())
+}
+
+/// Runs `work` with [`now_ms`] reading `source` (the local gateway's clock).
+pub async fn with_source<F: Future>(source: Source, work: F) -> F::Output {
+    SOURCE.scope(source, work).await
 }
 
 /// A timestamp as clients see it: RFC 3339, UTC, milliseconds.
@@ -70,6 +92,14 @@ pub fn utc_hour_key(ms: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_hosted_invocation_reads_its_hosts_clock() {
+        let pinned: Source = Arc::new(|| 1_000);
+        assert_eq!(with_source(pinned, async { now_ms() }).await, 1_000);
+        // Outside the scope, the system clock (well after 1970).
+        assert!(now_ms() > 1_700_000_000_000);
+    }
 
     #[test]
     fn local_dates_follow_the_time_zone() {

@@ -147,7 +147,7 @@ pub async fn put_events(
     }
     let mut results = Vec::new();
     let mut failed = 0;
-    let now = chrono::Utc::now();
+    let now = gateway.clock.now();
     for entry in entries {
         let Some(bus_name) = bus_of(entry) else {
             failed += 1;
@@ -274,7 +274,7 @@ async fn invoke_async(gateway: &Gateway, rule: &EventRule, event: Value) {
     };
     let record = json!({
         "version": "1.0",
-        "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "timestamp": gateway.clock.now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         "requestContext": {
             "requestId": uuid_like(),
             "functionArn": format!("arn:aws:lambda:{}:{}:function:{}:$LATEST", crate::template::REGION_FALLBACK, crate::template::ACCOUNT_ID, rule.function),

@@ -61,11 +61,13 @@ pub async fn verified_phone(
     Ok(())
 }
 
-/// A time zone (`Etc/GMT±N`) in which the local hour is now `hour`: players
-/// whose evening, or night, it is whenever a test or bench runs.
-pub fn zone_at_local_hour(hour: u32) -> String {
+/// A time zone (`Etc/GMT±N`) in which the local hour is `hour` at `now_ms`:
+/// players whose evening, or night, it is at the instant a test pinned.
+pub fn zone_at_local_hour(hour: u32, now_ms: i64) -> String {
     use chrono::Timelike;
-    let utc = chrono::Utc::now().hour() as i32;
+    let utc = chrono::DateTime::from_timestamp_millis(now_ms)
+        .expect("an instant in range")
+        .hour() as i32;
     let mut offset = (hour as i32 - utc).rem_euclid(24);
     if offset > 14 {
         offset -= 24;

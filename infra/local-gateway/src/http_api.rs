@@ -38,7 +38,7 @@ pub async fn handle(State(gw): State<Arc<Gateway>>, request: Request) -> Respons
         return gateway_message(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large");
     };
     let route_key = format!("{} {}", route.method, route.path);
-    let event = event(
+    let mut event = event(
         &parts.headers,
         &parts.uri,
         &method,
@@ -47,6 +47,10 @@ pub async fn handle(State(gw): State<Arc<Gateway>>, request: Request) -> Respons
         claims,
         &bytes,
     );
+    // As API Gateway stamps it, by the gateway's clock.
+    let now = gw.clock.now();
+    event["requestContext"]["time"] = json!(now.format("%d/%b/%Y:%H:%M:%S +0000").to_string());
+    event["requestContext"]["timeEpoch"] = json!(now.timestamp_millis());
     match gw.invoke(&route.function, event).await {
         Ok(response) => into_response(response),
         Err(e) => {
@@ -69,6 +73,7 @@ fn event(
     claims: Option<HashMap<String, String>>,
     body: &[u8],
 ) -> Value {
+    let now = chrono::Utc::now();
     let mut header_map: Map<String, Value> = Map::new();
     for (name, value) in headers {
         let value = value.to_str().unwrap_or_default();
@@ -90,7 +95,6 @@ fn event(
         };
         query.insert(k, Value::String(joined));
     }
-    let now = chrono::Utc::now();
     let (body, is_base64) = match std::str::from_utf8(body) {
         Ok(text) => (text.to_string(), false),
         Err(_) => (base64::engine::general_purpose::STANDARD.encode(body), true),

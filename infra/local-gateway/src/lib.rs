@@ -7,6 +7,7 @@
 //! in `template`, turned into events shaped as AWS shapes them, and handed to
 //! the function's [`Invoke`].
 
+pub mod clock;
 pub mod counting_proxy;
 pub mod eventbridge;
 pub mod fixtures;
@@ -47,6 +48,8 @@ pub struct Options {
     pub dev_secret: String,
     /// Template parameter values beyond the local defaults.
     pub parameters: HashMap<String, String>,
+    /// Where the gateway's clock starts; `None`: the system clock.
+    pub clock: Option<clock::Start>,
 }
 
 pub struct Gateway {
@@ -67,6 +70,8 @@ pub struct Gateway {
     pub(crate) sqs: aws_sdk_sqs::Client,
     /// The template's queues: logical id → (URL, ARN).
     pub(crate) queue_urls: HashMap<String, (String, String)>,
+    /// What every hosted function, schedule and event reads the time from.
+    pub clock: clock::Clock,
 }
 
 impl Gateway {
@@ -79,7 +84,8 @@ impl Gateway {
         // As Lambda: a request id, the deadline, and the runtime's span.
         let context = versus::lambda::local_context(logical_id, *timeout);
         let span = versus::lambda::runtime_span(&context);
-        let invocation = f(event, context).instrument(span);
+        let invocation =
+            versus::clock::with_source(self.clock.source(), f(event, context)).instrument(span);
         // (The function's own spans are made when its work starts, inside this one.)
         // Past its timeout Lambda stops the invocation wherever it is: the
         // future is dropped mid-flight, as a killed process would leave it.
@@ -378,6 +384,7 @@ pub async fn start(options: Options) -> Result<Running, String> {
         async_configs,
         sqs: sqs.clone(),
         queue_urls,
+        clock: clock::Clock::new(options.clock),
     });
 
     let http_app = Router::new()
@@ -386,6 +393,7 @@ pub async fn start(options: Options) -> Result<Running, String> {
             axum::routing::post(schedules::trigger),
         )
         .route("/_local/sms", get(console_sms))
+        .route("/_local/clock", get(clock::show).post(clock::change))
         // EventBridge's PutEvents (the AWS JSON protocol posts to `/`).
         .route("/", axum::routing::post(eventbridge::put_events))
         .fallback(any(http_api::handle))

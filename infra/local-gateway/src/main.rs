@@ -3,7 +3,9 @@
 //! Environment: `HTTP_PORT` (3000), `WS_PORT` (3001), `TEMPLATE` (template.yaml),
 //! `TABLE_PREFIX` (`versus-dev-`), `JWT_DEV_SECRET` (required),
 //! `PARAMETER_OVERRIDES` (template parameters, `Key=Value Key2=Value2` as
-//! `sam deploy --parameter-overrides` takes them), plus the AWS SDK's own
+//! `sam deploy --parameter-overrides` takes them), `LOCAL_CLOCK` (where the
+//! gateway's clock starts: `2026-12-24T07:59:00Z`, or with `,frozen`; the
+//! system clock when unset), plus the AWS SDK's own
 //! variables (`AWS_ENDPOINT_URL_DYNAMODB`, ...).
 
 use std::net::SocketAddr;
@@ -45,6 +47,15 @@ async fn main() {
                 std::process::exit(2)
             }
         },
+        clock: std::env::var("LOCAL_CLOCK")
+            .ok()
+            .filter(|v| !v.is_empty())
+            .map(|raw| {
+                local_gateway::clock::Start::parse(&raw).unwrap_or_else(|e| {
+                    eprintln!("LOCAL_CLOCK: {e}");
+                    std::process::exit(2)
+                })
+            }),
     };
     let running = match local_gateway::start(options).await {
         Ok(r) => r,
@@ -58,6 +69,13 @@ async fn main() {
     println!(
         "@connections:    {}/@connections/<id>",
         running.management_endpoint
+    );
+    println!(
+        "Clock:           {} ({}/_local/clock: GET to read, POST to set or advance)",
+        running.gateway.clock.view()["now"]
+            .as_str()
+            .unwrap_or_default(),
+        running.http_url
     );
     for bus in running.gateway.event_buses() {
         println!(

@@ -1,7 +1,9 @@
-//! EventBridge schedules, locally: each `Schedule` event of the template fires
-//! its function on its `cron(...)` or `rate(...)` (checked every minute, in
-//! UTC, as EventBridge does), and `POST /_local/schedules/{name}` fires one
-//! by hand, with an optional JSON object merged into its input (e.g. a date).
+//! EventBridge Scheduler, locally: each `ScheduleV2` event of the template
+//! fires its function on its `cron(...)` or `rate(...)` in UTC, by the
+//! gateway's clock, with `<aws.scheduler.scheduled-time>` in its input
+//! replaced by the slot it stands for, as the Scheduler does.
+//! `POST /_local/schedules/{name}` fires one by hand, with an optional JSON
+//! object merged into its input (e.g. another `scheduled_time`).
 
 use crate::template::ScheduleDef;
 use crate::Gateway;
@@ -138,18 +140,27 @@ impl When {
     }
 }
 
-/// The event a schedule delivers: its constant input, or EventBridge's
-/// scheduled-event shape when it has none; `extra` is merged in.
-pub fn event(schedule: &ScheduleDef, extra: Option<&Value>, now: DateTime<Utc>) -> Value {
+/// What EventBridge Scheduler puts in place of this in a target's input:
+/// the time the run was scheduled for (F-JOB-7).
+pub const SCHEDULED_TIME: &str = "<aws.scheduler.scheduled-time>";
+
+/// The event a schedule delivers for its `slot`: its constant input (with the
+/// scheduled time filled in), or EventBridge's scheduled-event shape when it
+/// has none; `extra` is merged in.
+pub fn event(schedule: &ScheduleDef, extra: Option<&Value>, slot: DateTime<Utc>) -> Value {
+    let slot_text = slot.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let mut event = match &schedule.input {
-        Some(input) => serde_json::from_str(input).unwrap_or(Value::String(input.clone())),
+        Some(input) => {
+            let input = input.replace(SCHEDULED_TIME, &slot_text);
+            serde_json::from_str(&input).unwrap_or(Value::String(input))
+        }
         None => json!({
             "version": "0",
             "id": ulid::Ulid::new().to_string(),
             "detail-type": "Scheduled Event",
             "source": "aws.events",
             "account": crate::template::ACCOUNT_ID,
-            "time": now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            "time": slot_text,
             "region": crate::template::REGION_FALLBACK,
             "resources": [format!("arn:aws:events:{}:{}:rule/{}", crate::template::REGION_FALLBACK, crate::template::ACCOUNT_ID, schedule.name)],
             "detail": {},
@@ -161,7 +172,44 @@ pub fn event(schedule: &ScheduleDef, extra: Option<&Value>, now: DateTime<Utc>) 
     event
 }
 
-/// Fires every schedule on time until `stop`.
+/// Minutes since the epoch of an instant (the ticker's unit).
+fn minute_of(t: DateTime<Utc>) -> i64 {
+    t.timestamp().div_euclid(60)
+}
+
+fn minute_start(minute: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(minute * 60, 0).expect("minutes in chrono's range")
+}
+
+/// The latest minute in `(after, upto]` at which a cron schedule fires
+/// (rates have no fixed minutes: `None`).
+fn latest_slot(when: &When, after: i64, upto: i64) -> Option<DateTime<Utc>> {
+    if matches!(when, When::Rate { .. }) {
+        return None;
+    }
+    // At most a year back: no schedule of ours is rarer than weekly.
+    let floor = after.max(upto - 366 * 1440);
+    (floor + 1..=upto)
+        .rev()
+        .map(minute_start)
+        .find(|t| when.fires_at(*t, 0))
+}
+
+fn spawn_run(gateway: &Arc<Gateway>, schedule: &ScheduleDef, slot: DateTime<Utc>) {
+    let gateway = gateway.clone();
+    let event = event(schedule, None, slot);
+    let schedule = schedule.clone();
+    tokio::spawn(async move {
+        if let Err(e) = gateway.invoke(&schedule.function, event).await {
+            tracing::warn!(schedule = %schedule.name, error = %e, "scheduled run failed");
+        }
+    });
+}
+
+/// Fires every schedule on time, by the gateway's clock, until `stop`. A
+/// frozen clock fires nothing; a clock set or advanced by more than a minute
+/// fires nothing for the minutes it skipped (`POST /_local/clock` with
+/// `run_schedules` runs those on purpose).
 pub fn spawn_ticker(
     gateway: Arc<Gateway>,
     schedules: Vec<ScheduleDef>,
@@ -178,34 +226,61 @@ pub fn spawn_ticker(
                 }
             })
             .collect();
-        let mut minutes: u64 = 0;
+        let mut ticks: u64 = 0;
+        let mut last = minute_of(gateway.clock.now());
         loop {
-            let now = Utc::now();
-            let to_next_minute = 60_000 - (now.timestamp_millis() % 60_000) as u64;
             tokio::select! {
                 _ = stop.changed() => return,
-                _ = tokio::time::sleep(Duration::from_millis(to_next_minute)) => {}
+                _ = tokio::time::sleep(Duration::from_millis(200)) => {}
             }
-            minutes += 1;
-            let tick = Utc::now();
+            let minute = minute_of(gateway.clock.now());
+            let natural_tick = minute == last + 1 && !gateway.clock.is_frozen();
+            last = minute;
+            if !natural_tick {
+                continue;
+            }
+            ticks += 1;
+            let slot = minute_start(minute);
             for (schedule, when) in &parsed {
-                if when.fires_at(tick, minutes) {
-                    let gateway = gateway.clone();
-                    let event = event(schedule, None, tick);
-                    let schedule = schedule.clone();
-                    tokio::spawn(async move {
-                        if let Err(e) = gateway.invoke(&schedule.function, event).await {
-                            tracing::warn!(schedule = %schedule.name, error = %e, "scheduled run failed");
-                        }
-                    });
+                if when.fires_at(slot, ticks) {
+                    spawn_run(&gateway, schedule, slot);
                 }
             }
         }
     })
 }
 
+/// Runs, once each and to the end, every cron schedule whose time came in
+/// `(from, to]`, for the latest such slot; answers what ran.
+pub async fn run_between(
+    gateway: &Arc<Gateway>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Vec<Value> {
+    let mut ran = vec![];
+    for schedule in &gateway.schedules {
+        let Ok(when) = parse(&schedule.expression) else {
+            continue;
+        };
+        let Some(slot) = latest_slot(&when, minute_of(from), minute_of(to)) else {
+            continue;
+        };
+        let result = gateway
+            .invoke(&schedule.function, event(schedule, None, slot))
+            .await;
+        ran.push(json!({
+            "schedule": schedule.name,
+            "slot": slot.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            "ok": result.is_ok(),
+        }));
+    }
+    ran
+}
+
 /// `POST /_local/schedules/{name}`: runs a schedule now and answers with the
-/// function's result.
+/// function's result. The run stands for the schedule's latest slot by the
+/// gateway's clock (the current minute for a rate); a body's fields are
+/// merged into the input (a `scheduled_time` there names another slot).
 pub async fn trigger(
     State(gateway): State<Arc<Gateway>>,
     Path(name): Path<String>,
@@ -236,7 +311,12 @@ pub async fn trigger(
             }
         }
     };
-    let event = event(&schedule, extra.as_ref(), Utc::now());
+    let now = minute_of(gateway.clock.now());
+    let slot = parse(&schedule.expression)
+        .ok()
+        .and_then(|when| latest_slot(&when, i64::MIN, now))
+        .unwrap_or_else(|| minute_start(now));
+    let event = event(&schedule, extra.as_ref(), slot);
     match gateway.invoke(&schedule.function, event).await {
         Ok(result) => (StatusCode::OK, Json(result)),
         Err(e) => (
@@ -268,6 +348,29 @@ mod tests {
         let weekdays = parse("cron(0 9 ? * MON-FRI *)").unwrap();
         assert!(weekdays.fires_at(at("2026-11-27T09:00:00Z"), 1)); // Friday
         assert!(!weekdays.fires_at(at("2026-11-28T09:00:00Z"), 1)); // Saturday
+    }
+
+    #[test]
+    fn a_run_stands_for_its_latest_slot() {
+        let hourly = parse("cron(0 * * * ? *)").unwrap();
+        let upto = minute_of(at("2026-11-22T20:00:30Z"));
+        assert_eq!(
+            latest_slot(&hourly, i64::MIN, upto),
+            Some(at("2026-11-22T20:00:00Z"))
+        );
+        // Nothing of it between 20:01 and 20:59.
+        let after = minute_of(at("2026-11-22T20:00:00Z"));
+        assert_eq!(latest_slot(&hourly, after, after + 59), None);
+        let input = ScheduleDef {
+            name: "StreakAlerts".into(),
+            function: "F".into(),
+            expression: "cron(0 * * * ? *)".into(),
+            input: Some(format!(
+                r#"{{"job":"streak_alerts","scheduled_time":"{SCHEDULED_TIME}"}}"#
+            )),
+        };
+        let e = event(&input, None, at("2026-11-22T19:00:00Z"));
+        assert_eq!(e["scheduled_time"], "2026-11-22T19:00:00Z");
     }
 
     #[test]

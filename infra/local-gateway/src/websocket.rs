@@ -51,7 +51,7 @@ fn base_context(
     connected_at: i64,
     user_agent: &str,
 ) -> Value {
-    let now = chrono::Utc::now();
+    let now = gw.clock.now();
     json!({
         "routeKey": route_key,
         "eventType": event_type,

@@ -61,7 +61,7 @@ async fn offline(stack: &Stack, user: &str) {
         .update_expression("SET last_seen_at = :t")
         .expression_attribute_values(
             ":t",
-            AttributeValue::N((versus::now_ms() - 3_600_000).to_string()),
+            AttributeValue::N((stack.now_ms() - 3_600_000).to_string()),
         )
         .send()
         .await
@@ -86,7 +86,7 @@ async fn logs_of(
 #[tokio::test]
 async fn each_event_type_texts_its_message_once() {
     let stack = Stack::start().await;
-    let day = Daytime::now();
+    let day = Daytime::of(&stack);
     let players = [
         "ev_dm",
         "ev_ach",
@@ -200,8 +200,8 @@ async fn each_event_type_texts_its_message_once() {
 #[tokio::test]
 async fn the_sms_policy_applies_to_every_event() {
     let stack = Stack::start().await;
-    let day = Daytime::now();
-    let night = local_gateway::fixtures::zone_at_local_hour(23);
+    let day = Daytime::of(&stack);
+    let night = local_gateway::fixtures::zone_at_local_hour(23, stack.now_ms());
     let sms = SmsStore::new(
         stack.dynamodb().await,
         stack.config("domain-events").tables.sms,
@@ -211,7 +211,7 @@ async fn the_sms_policy_applies_to_every_event() {
     sms.opt_out(
         &PhoneNumber::parse(&day.number(10)).unwrap(),
         "STOP",
-        versus::now_ms(),
+        stack.now_ms(),
     )
     .await
     .unwrap();
@@ -286,7 +286,7 @@ async fn the_sms_policy_applies_to_every_event() {
 #[tokio::test]
 async fn direct_message_notices_are_debounced_per_thread() {
     let stack = Stack::start().await;
-    let day = Daytime::now();
+    let day = Daytime::of(&stack);
     texted_player(&stack, "dm_to", "dm_to", &day.number(20), day.timezone).await;
     offline(&stack, "dm_to").await;
     stack.create_profile("dm_from", "dm_from").await;
@@ -330,7 +330,7 @@ async fn direct_message_notices_are_debounced_per_thread() {
         source: "com.example.tests".into(),
         detail: json!({"thread_id": thread, "sender_id": "dm_from", "recipient_id": "dm_to"}),
     };
-    let now = versus::now_ms();
+    let now = stack.now_ms();
     let out = texts
         .handle(&envelope("online-1", "other"), now)
         .await

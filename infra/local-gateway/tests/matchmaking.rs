@@ -119,7 +119,7 @@ async fn two_online_players_find_each_other() {
 #[tokio::test]
 async fn the_candidate_filter_holds() {
     let stack = Stack::start().await;
-    let now = versus::now_ms();
+    let now = stack.now_ms();
     let mut caller = player(&stack, "caller").await;
 
     // Offline: last seen 6 minutes ago and no connection.

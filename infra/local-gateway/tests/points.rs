@@ -564,10 +564,11 @@ async fn weekly_goals_and_side_quests_pay_once() {
         .filter(|a| a["activity_type"].as_s().unwrap() == "side_quest")
         .count();
     assert_eq!(quest_rewards, 1);
-    // This week's goals over HTTP.
-    let this_week = week_start(versus::clock::utc_date(versus::now_ms()));
+    // This week's goals over HTTP; no week turns between making and reading.
+    stack.freeze_clock().await;
+    let this_week = week_start(versus::clock::utc_date(stack.now_ms()));
     tracking
-        .create_weekly_goals("g1", this_week, versus::now_ms())
+        .create_weekly_goals("g1", this_week, stack.now_ms())
         .await
         .unwrap();
     let (_, goals) = stack

@@ -40,7 +40,10 @@ fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
 #[tokio::test]
 async fn battle_reminders_go_once_per_player() {
     let stack = Stack::start_with(&[("BattleDurationSeconds", "3600")]).await;
-    let day = Daytime::now();
+    // Runs at chosen instants around the deadline: the clock moves only
+    // when the test says.
+    stack.freeze_clock().await;
+    let day = Daytime::of(&stack);
     for user in ["r_a", "r_b", "r_c", "r_d"] {
         stack.create_profile(user, user).await;
     }
@@ -70,7 +73,7 @@ async fn battle_reminders_go_once_per_player() {
         .await
         .unwrap();
     }
-    let now = chrono::Utc::now();
+    let now = stack.now();
     // Runs of one quarter share a checkpoint: effects are summed per quarter.
     let mut effects = HashMap::new();
     for at in [
@@ -137,8 +140,11 @@ async fn battle_reminders_go_once_per_player() {
 #[tokio::test]
 async fn a_reminder_is_not_held_past_its_deadline() {
     let stack = Stack::start_with(&[("BattleDurationSeconds", "3600")]).await;
-    let day = Daytime::now();
-    let night = local_gateway::fixtures::zone_at_local_hour(23);
+    // Runs at chosen instants around the deadline: the clock moves only
+    // when the test says.
+    stack.freeze_clock().await;
+    let day = Daytime::of(&stack);
+    let night = local_gateway::fixtures::zone_at_local_hour(23, stack.now_ms());
     for user in ["n_night", "n_day"] {
         stack.create_profile(user, user).await;
     }
@@ -191,13 +197,15 @@ fn award(user: &str) -> AwardRequest {
 #[tokio::test]
 async fn streak_alerts_reach_only_streaks_at_risk_in_their_evening() {
     let stack = Stack::start().await;
+    // Awards and runs in one hour: no hour turns in between.
+    stack.freeze_clock().await;
     let config = stack.config("scheduled-jobs");
     let client = stack.dynamodb().await;
     let ledger = versus::wiring::ledger(&client, &config);
-    let evening = local_gateway::fixtures::zone_at_local_hour(19);
-    let afternoon = local_gateway::fixtures::zone_at_local_hour(13);
-    let night = local_gateway::fixtures::zone_at_local_hour(23);
-    let now = chrono::Utc::now();
+    let evening = local_gateway::fixtures::zone_at_local_hour(19, stack.now_ms());
+    let afternoon = local_gateway::fixtures::zone_at_local_hour(13, stack.now_ms());
+    let night = local_gateway::fixtures::zone_at_local_hour(23, stack.now_ms());
+    let now = stack.now();
     // (user, zone, days active before today, active today too)
     let players = [
         ("at_risk", evening.as_str(), 3, false),
@@ -281,9 +289,10 @@ async fn streak_alerts_reach_only_streaks_at_risk_in_their_evening() {
 #[tokio::test]
 async fn the_streak_alert_job_stops_at_its_budget_and_continues() {
     let stack = Stack::start().await;
+    stack.freeze_clock().await;
     let config = stack.config("scheduled-jobs");
     let client = stack.dynamodb().await;
-    let now = chrono::Utc::now();
+    let now = stack.now();
     let hour = versus::texts::streaks::run_hour(now.timestamp_millis());
     let yesterday = (now - Duration::days(1)).date_naive().to_string();
     // Profiles as the ledger leaves them (no phone: nobody is texted),
@@ -334,9 +343,12 @@ async fn the_streak_alert_job_stops_at_its_budget_and_continues() {
     let mut tight = config.clone();
     tight.job_budget_secs = 0;
     let handler = scheduled_jobs::function(&tight).await.unwrap();
-    let out = handler(json!({"job": "streak_alerts"}), common::ctx())
-        .await
-        .unwrap();
+    let out = versus::clock::with_source(
+        stack.running.gateway.clock.source(),
+        handler(json!({"job": "streak_alerts"}), common::ctx()),
+    )
+    .await
+    .unwrap();
     assert_eq!(out["status"], "continuing", "{out}");
     assert_eq!(out["checkpoint"]["visited"], 100);
     let runner = versus::sweep::Runner::new(client.clone(), &config.tables.users, 100);
@@ -359,7 +371,7 @@ async fn the_cost_report_counts_per_type_and_provider() {
     let stack = Stack::start().await;
     let config = stack.config("scheduled-jobs");
     let sms = versus::sms::store::SmsStore::new(stack.dynamodb().await, &config.tables.sms);
-    let day = chrono::Utc::now() - Duration::days(1);
+    let day = stack.now() - Duration::days(1);
     let at = day.timestamp_millis();
     let sent = |kind: versus::sms::MessageType, provider: &str, to: &str, body: &str| {
         let mut log = versus::sms::log::SmsLog::pending(
@@ -412,7 +424,7 @@ async fn the_cost_report_counts_per_type_and_provider() {
             .cost_report(day.date_naive(), config.sms.monthly_cap_micros)
             .await
             .unwrap();
-    let documents = versus::sms::report::emf_documents(&report, versus::now_ms());
+    let documents = versus::sms::report::emf_documents(&report, stack.now_ms());
     assert_eq!(documents.len(), 4);
     for document in &documents {
         let line = document.to_string();

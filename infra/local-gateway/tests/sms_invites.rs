@@ -58,14 +58,14 @@ async fn accept_token(stack: &Stack, user: &str, token: &str) -> (u16, Value) {
 #[tokio::test]
 async fn inviting_a_players_number_is_an_in_app_invitation_and_a_text() {
     let stack = Stack::start().await;
-    let day = Daytime::now();
+    let day = Daytime::of(&stack);
     let (alice_phone, bob_phone) = (day.number(1), day.number(2));
     texted_player(&stack, "alice", "alice", &alice_phone, day.timezone).await;
     texted_player(&stack, "bob", "bob", &bob_phone, day.timezone).await;
     let mut bob_socket = stack.connect(Some(&stack.token("bob"))).await.unwrap();
     common::eventually("bob's connection is recorded", || async {
         versus::wiring::presence(&stack.dynamodb().await, &stack.config("profile-api"))
-            .connections("bob", versus::now_ms())
+            .connections("bob", stack.now_ms())
             .await
             .unwrap()
             .len()
@@ -122,10 +122,8 @@ async fn inviting_a_players_number_is_an_in_app_invitation_and_a_text() {
 async fn a_friend_without_an_account_previews_and_accepts_the_link_once() {
     let logs = common::logs::captured();
     let stack = Stack::start().await;
-    let day = Daytime::now();
-    let Some(friend) = day.stranger(12) else {
-        return;
-    };
+    let day = Daytime::for_strangers(&stack).await;
+    let friend = day.number(12);
     let alice_phone = day.number(11);
     texted_player(&stack, "alice", "alice", &alice_phone, day.timezone).await;
 
@@ -256,10 +254,9 @@ async fn a_friend_without_an_account_previews_and_accepts_the_link_once() {
 #[tokio::test]
 async fn refused_invitations_leave_no_token() {
     let stack = Stack::start().await;
-    let day = Daytime::now();
-    if day.stranger(0).is_none() {
-        return;
-    }
+    let day = Daytime::for_strangers(&stack).await;
+    // Five an hour: no hour may turn while they are counted.
+    stack.freeze_clock().await;
     texted_player(&stack, "alice", "alice", &day.number(21), day.timezone).await;
     texted_player(&stack, "dave", "dave", &day.number(22), day.timezone).await;
     let body = |n: u32| json!({"phone_number": day.number(n), "challenge_type": "prompt_duel"});
@@ -270,7 +267,7 @@ async fn refused_invitations_leave_no_token() {
         stack.dynamodb().await,
         &stack.config("profile-api").tables.sms,
     )
-    .opt_out(&stopped, "STOP", versus::now_ms())
+    .opt_out(&stopped, "STOP", stack.now_ms())
     .await
     .unwrap();
     let (status, refused) = invite(&stack, "alice", body(30)).await;
@@ -369,10 +366,8 @@ async fn refused_invitations_leave_no_token() {
 #[tokio::test]
 async fn invite_phone_sends_the_private_code() {
     let stack = Stack::start().await;
-    let day = Daytime::now();
-    let Some(friend) = day.stranger(42) else {
-        return;
-    };
+    let day = Daytime::for_strangers(&stack).await;
+    let friend = day.number(42);
     texted_player(&stack, "alice", "alice", &day.number(41), day.timezone).await;
     let (status, private) = stack
         .call(
@@ -441,7 +436,7 @@ async fn queue_match(stack: &Stack, first: &str, second: &str) -> Value {
 async fn gone(stack: &Stack, user: &str) {
     common::eventually(&format!("{user}'s connections are gone"), || async {
         versus::wiring::presence(&stack.dynamodb().await, &stack.config("profile-api"))
-            .connections(user, versus::now_ms())
+            .connections(user, stack.now_ms())
             .await
             .unwrap()
             .is_empty()
@@ -453,7 +448,7 @@ async fn connected(stack: &Stack, user: &str) -> common::Socket {
     let socket = stack.connect(Some(&stack.token(user))).await.unwrap();
     common::eventually(&format!("{user}'s connection is recorded"), || async {
         !versus::wiring::presence(&stack.dynamodb().await, &stack.config("profile-api"))
-            .connections(user, versus::now_ms())
+            .connections(user, stack.now_ms())
             .await
             .unwrap()
             .is_empty()
@@ -467,7 +462,7 @@ async fn connected(stack: &Stack, user: &str) -> common::Socket {
 #[tokio::test]
 async fn match_and_result_texts_reach_players_who_are_not_connected() {
     let stack = Stack::start().await;
-    let day = Daytime::now();
+    let day = Daytime::of(&stack);
     let players = ["p1", "p2", "d1", "d2", "q1", "q2", "r1", "r2", "s1", "s2"];
     for (i, p) in players.iter().enumerate() {
         texted_player(
@@ -576,7 +571,7 @@ async fn match_and_result_texts_reach_players_who_are_not_connected() {
 #[tokio::test]
 async fn random_and_queue_matches_text_as_configured() {
     let stack = Stack::start_with(&[("BattleTextsOnlyOffline", "false")]).await;
-    let day = Daytime::now();
+    let day = Daytime::of(&stack);
     texted_player(&stack, "q1", "q1_name", &day.number(71), day.timezone).await;
     texted_player(&stack, "q2", "q2_name", &day.number(72), day.timezone).await;
     assert_eq!(queue_match(&stack, "q1", "q2").await["source"], "queue");
@@ -628,7 +623,7 @@ async fn random_and_queue_matches_text_as_configured() {
 #[tokio::test]
 async fn invitation_routes_refuse_what_they_cannot_use() {
     let stack = Stack::start_with(&[]).await;
-    let day = Daytime::now();
+    let day = Daytime::of(&stack);
     texted_player(&stack, "alice", "alice", &day.number(81), day.timezone).await;
     for (body, code) in [
         (
@@ -692,7 +687,9 @@ async fn invitation_routes_refuse_what_they_cannot_use() {
     );
     assert!(battle_items(&stack, "INVITE#").await.is_empty());
     assert!(sms_logs(&stack).await.is_empty());
-    // Guessing is rate-limited per address (30 a minute by default).
+    // Guessing is rate-limited per address (30 a minute by default); the
+    // clock stands still, so no minute turns between the 30th and the 31st.
+    stack.freeze_clock().await;
     let guess = "B".repeat(43);
     let mut statuses = vec![];
     for _ in 0..31 {

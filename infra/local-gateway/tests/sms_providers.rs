@@ -25,7 +25,7 @@ async fn send(stack: &Stack, phone: &str) -> String {
     let log = outbox
         .enqueue(
             request(MessageType::SecurityAlert, phone, &user),
-            versus::now_ms(),
+            stack.now_ms(),
         )
         .await
         .unwrap();
@@ -471,7 +471,7 @@ async fn a_log_the_queue_never_got_is_queued_by_the_reconciler() {
     let log = outbox
         .enqueue(
             request(MessageType::SecurityAlert, "+14155550180", "u-dual"),
-            versus::now_ms(),
+            stack.now_ms(),
         )
         .await
         .expect("an SMS failure never fails the caller");
@@ -512,21 +512,21 @@ async fn a_claim_whose_sender_died_is_taken_again() {
             "New sign-in to your Versus account.".into(),
             None,
             &config.sms,
-            versus::now_ms(),
+            stack.now_ms(),
         )
     };
     let killed = new_log();
     store.put_log(&killed).await.unwrap();
     // What a killed sender leaves: its claim, and nothing after it.
     let claimed = store
-        .claim(&killed.sms_id, versus::now_ms(), 1000)
+        .claim(&killed.sms_id, stack.now_ms(), 1000)
         .await
         .unwrap()
         .unwrap();
     assert_eq!(claimed.status, Status::Sending);
     assert!(
         store
-            .claim(&killed.sms_id, versus::now_ms(), 1000)
+            .claim(&killed.sms_id, stack.now_ms(), 1000)
             .await
             .unwrap()
             .is_none(),
@@ -537,7 +537,7 @@ async fn a_claim_whose_sender_died_is_taken_again() {
     // Five senders, each dead after its claim (leases that ended at once).
     for _ in 0..sms_sender::MAX_ATTEMPTS {
         let claimed = store
-            .claim(&exhausted.sms_id, versus::now_ms() - 60_000, 0)
+            .claim(&exhausted.sms_id, stack.now_ms() - 60_000, 0)
             .await
             .unwrap();
         assert!(claimed.is_some(), "an expired lease is taken again");

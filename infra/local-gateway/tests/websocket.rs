@@ -10,10 +10,10 @@ use versus::presence::Presence;
 use versus::realtime::{management_client, Pusher};
 
 /// The records of `user`'s connections go, eventually (they follow a socket close).
-async fn no_connections_left(presence: &Presence, user: &str, what: &str) {
+async fn no_connections_left(stack: &Stack, presence: &Presence, user: &str, what: &str) {
     eventually(what, || async {
         presence
-            .connections(user, versus::now_ms())
+            .connections(user, stack.now_ms())
             .await
             .unwrap()
             .is_empty()
@@ -21,8 +21,8 @@ async fn no_connections_left(presence: &Presence, user: &str, what: &str) {
     .await;
 }
 
-async fn open_connections(presence: &Presence, user: &str) -> Vec<String> {
-    presence.connections(user, versus::now_ms()).await.unwrap()
+async fn open_connections(stack: &Stack, presence: &Presence, user: &str) -> Vec<String> {
+    presence.connections(user, stack.now_ms()).await.unwrap()
 }
 
 async fn presence(stack: &Stack) -> Presence {
@@ -38,7 +38,7 @@ async fn connect_with_a_good_token_and_ping() {
         .await
         .expect("handshake accepted");
     let presence = presence(&stack).await;
-    assert_eq!(open_connections(&presence, "u1").await.len(), 1);
+    assert_eq!(open_connections(&stack, &presence, "u1").await.len(), 1);
 
     send(&mut socket, r#"{"action":"ping"}"#).await;
     assert_eq!(next_json(&mut socket).await, json!({"type": "pong"}));
@@ -111,10 +111,10 @@ async fn a_push_reaches_every_connection_of_the_user_and_forgets_gone_ones() {
     let presence = presence(&stack).await;
     // A record whose socket no longer exists (a $disconnect that never came).
     presence
-        .connect("u1", "GoneConnXYZ12=", versus::now_ms())
+        .connect("u1", "GoneConnXYZ12=", stack.now_ms())
         .await
         .unwrap();
-    assert_eq!(open_connections(&presence, "u1").await.len(), 3);
+    assert_eq!(open_connections(&stack, &presence, "u1").await.len(), 3);
 
     let sdk = versus::db::aws_config().await;
     let pusher = Pusher::new(
@@ -122,7 +122,7 @@ async fn a_push_reaches_every_connection_of_the_user_and_forgets_gone_ones() {
         presence.clone(),
     );
     let message = json!({"type": "invitation_received", "invitation_id": "inv-1"});
-    let report = pusher.push("u1", &message, versus::now_ms()).await.unwrap();
+    let report = pusher.push("u1", &message, stack.now_ms()).await.unwrap();
     assert_eq!(
         (report.delivered, report.gone_removed, report.failed),
         (2, 1, 0)
@@ -130,7 +130,7 @@ async fn a_push_reaches_every_connection_of_the_user_and_forgets_gone_ones() {
 
     assert_eq!(next_json(&mut phone).await, message);
     assert_eq!(next_json(&mut laptop).await, message);
-    let left = open_connections(&presence, "u1").await;
+    let left = open_connections(&stack, &presence, "u1").await;
     assert_eq!(left.len(), 2);
     assert!(!left.contains(&"GoneConnXYZ12=".to_string()));
 
@@ -144,10 +144,10 @@ async fn disconnect_removes_the_connection_records() {
     let stack = Stack::start().await;
     let mut socket = stack.connect(Some(&stack.token("u1"))).await.unwrap();
     let presence = presence(&stack).await;
-    assert_eq!(open_connections(&presence, "u1").await.len(), 1);
+    assert_eq!(open_connections(&stack, &presence, "u1").await.len(), 1);
     socket.close(None).await.unwrap();
     while socket.next().await.is_some() {}
-    no_connections_left(&presence, "u1", "the $disconnect cleanup").await;
+    no_connections_left(&stack, &presence, "u1", "the $disconnect cleanup").await;
 }
 
 #[tokio::test]
@@ -155,7 +155,10 @@ async fn the_management_api_can_close_a_connection() {
     let stack = Stack::start().await;
     let mut socket = stack.connect(Some(&stack.token("u1"))).await.unwrap();
     let presence = presence(&stack).await;
-    let id = open_connections(&presence, "u1").await.pop().unwrap();
+    let id = open_connections(&stack, &presence, "u1")
+        .await
+        .pop()
+        .unwrap();
     let sdk = versus::db::aws_config().await;
     let client = management_client(&sdk, &stack.running.management_endpoint);
     let info = client
@@ -172,7 +175,13 @@ async fn the_management_api_can_close_a_connection() {
         .await
         .unwrap();
     while socket.next().await.is_some() {}
-    no_connections_left(&presence, "u1", "the records of a closed connection go").await;
+    no_connections_left(
+        &stack,
+        &presence,
+        "u1",
+        "the records of a closed connection go",
+    )
+    .await;
     let gone = client
         .post_to_connection()
         .connection_id(&id)

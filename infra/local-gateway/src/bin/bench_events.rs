@@ -50,8 +50,8 @@ async fn main() {
     // Players with verified, consenting numbers whose local evening it is,
     // a 3-day streak that ends tonight, filed under this hour (as the
     // ledger files them); written straight to DynamoDB Local.
-    let zone = local_gateway::fixtures::zone_at_local_hour(19);
     let now = chrono::Utc::now();
+    let zone = local_gateway::fixtures::zone_at_local_hour(19, now.timestamp_millis());
     let tz: chrono_tz::Tz = zone.parse().unwrap();
     let yesterday = (now.with_timezone(&tz).date_naive() - chrono::Days::new(1)).to_string();
     let hour = versus::texts::streaks::run_hour(now.timestamp_millis());

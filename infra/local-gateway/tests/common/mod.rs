@@ -45,6 +45,18 @@ pub fn offline_template() -> local_gateway::template::Template {
     template
 }
 
+/// Where every stack's clock starts: `VERSUS_TEST_CLOCK` (an RFC 3339
+/// instant, optionally `,frozen`), so the whole suite can be run at any
+/// instant (`scripts/test --clock 2026-12-31T23:59:50Z`); unset, the system
+/// clock. Tests compute what they expect from the stack's clock, never
+/// from the wall clock.
+pub fn suite_clock() -> Option<local_gateway::clock::Start> {
+    let raw = std::env::var("VERSUS_TEST_CLOCK")
+        .ok()
+        .filter(|v| !v.is_empty())?;
+    Some(local_gateway::clock::Start::parse(&raw).expect("VERSUS_TEST_CLOCK"))
+}
+
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
@@ -79,6 +91,7 @@ impl Stack {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect::<HashMap<_, _>>(),
+            clock: suite_clock(),
         })
         .await
         .expect("local gateway starts");
@@ -88,6 +101,45 @@ impl Stack {
             http: reqwest::Client::new(),
             prefix,
         }
+    }
+
+    /// The stack's clock: what its functions read (ms since the epoch).
+    pub fn now_ms(&self) -> i64 {
+        self.running.gateway.clock.now_ms()
+    }
+
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.running.gateway.clock.now()
+    }
+
+    /// Sets the stack's clock (`POST /_local/clock`), frozen there or running on.
+    pub async fn set_clock(&self, at: chrono::DateTime<chrono::Utc>, frozen: bool) {
+        self.clock_change(json!({
+            "set": at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            "frozen": frozen,
+        }))
+        .await;
+    }
+
+    /// Stops the stack's clock where it is: no hour, day or week turns while
+    /// a test counts within one.
+    pub async fn freeze_clock(&self) {
+        self.set_clock(self.now(), true).await;
+    }
+
+    pub async fn advance_clock(&self, secs: f64) {
+        self.clock_change(json!({ "advance_secs": secs })).await;
+    }
+
+    async fn clock_change(&self, change: Value) {
+        let response = self
+            .http
+            .post(format!("{}/_local/clock", self.running.http_url))
+            .json(&change)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "clock change {change}");
     }
 
     pub fn token_with(&self, user: &str, extra: Value) -> String {

@@ -5,31 +5,40 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Timelike;
 use versus::sms::log::SmsLog;
 
-/// What is daytime now, well inside 08:00-21:00 (texts are not held back by
-/// quiet hours, F-SMS-14): a time zone for players (their profile's zone
-/// decides), and numbers. A number with no account is timed by its
-/// country's zone: `stranger` gives one only while one of the allowed
-/// regions below is in its day (not between about 00:00 and 06:00 UTC).
-/// (Not 07911 for the UK: the numbering plan gives that range to Guernsey,
-/// outside the allowed regions.)
+/// What is daytime at the stack's instant, well inside 08:00-21:00 (texts
+/// are not held back by quiet hours, F-SMS-14): a time zone for players
+/// (their profile's zone decides), and numbers. A number with no account is
+/// timed by its own zones: [`Daytime::for_strangers`] first moves the
+/// stack's clock to the next instant at which one of the allowed regions
+/// below is in its day, if none is. (Not 07911 for the UK: the numbering
+/// plan gives that range to Guernsey, outside the allowed regions.)
 pub struct Daytime {
     pub timezone: &'static str,
     prefix: &'static str,
-    strangers_in_day: bool,
 }
 
-fn in_day(timezone: &str) -> bool {
+const REGIONS: [(&str, &str); 3] = [
+    ("Africa/Kampala", "+2567721"),
+    ("Europe/London", "+4474001"),
+    // San Francisco (+1 415): its number's zone is Los Angeles.
+    ("America/Los_Angeles", "+1415555"),
+];
+
+fn in_day(timezone: &str, now_ms: i64) -> bool {
     let tz: chrono_tz::Tz = timezone.parse().unwrap();
-    (9..19).contains(&chrono::Utc::now().with_timezone(&tz).hour())
+    let local = chrono::DateTime::from_timestamp_millis(now_ms)
+        .unwrap()
+        .with_timezone(&tz);
+    (9..19).contains(&local.hour())
 }
 
 impl Daytime {
-    pub fn now() -> Daytime {
-        let regions = [
-            ("Africa/Kampala", "+2567721"),
-            ("Europe/London", "+4474001"),
-            ("America/New_York", "+1415555"),
-        ];
+    /// Daytime at the stack's instant, for players (whose profile zone counts).
+    pub fn of(stack: &Stack) -> Daytime {
+        Self::at(stack.now_ms())
+    }
+
+    fn at(now_ms: i64) -> Daytime {
         let zones = [
             "Africa/Kampala",
             "Europe/London",
@@ -39,34 +48,43 @@ impl Daytime {
             "Asia/Tokyo",
             "Asia/Kolkata",
         ];
-        let region = regions.iter().find(|(tz, _)| in_day(tz));
+        let region = REGIONS.iter().find(|(tz, _)| in_day(tz, now_ms));
         Daytime {
             timezone: zones
                 .into_iter()
-                .find(|tz| in_day(tz))
+                .find(|tz| in_day(tz, now_ms))
                 .expect("one of the zones is in its day at any hour"),
             prefix: region.map_or("+2567721", |(_, prefix)| prefix),
-            strangers_in_day: region.is_some(),
         }
     }
 
-    /// The `i`-th number (0..100): for players, any hour.
+    /// Daytime for numbers with no account: when no allowed region is in its
+    /// day at the stack's instant, the clock moves on (running) to the next
+    /// hour at which one is.
+    pub async fn for_strangers(stack: &Stack) -> Daytime {
+        let now = stack.now_ms();
+        if !REGIONS.iter().any(|(tz, _)| in_day(tz, now)) {
+            let next = (1..24)
+                .map(|h| now + h * 3_600_000)
+                .find(|t| REGIONS.iter().any(|(tz, _)| in_day(tz, *t)))
+                .expect("some region is in its day within a day");
+            stack
+                .set_clock(
+                    chrono::DateTime::from_timestamp_millis(next).unwrap(),
+                    false,
+                )
+                .await;
+        }
+        Self::of(stack)
+    }
+
+    /// The `i`-th number (0..100).
     pub fn number(&self, i: u32) -> String {
         assert!(i < 100);
         match self.prefix {
             "+1415555" => format!("+141555501{i:02}"),
             prefix => format!("{prefix}{i:05}"),
         }
-    }
-
-    /// The `i`-th number for someone with no account, when a text to it
-    /// would go now; `None` at night in every allowed region (the caller
-    /// says it skipped).
-    pub fn stranger(&self, i: u32) -> Option<String> {
-        if !self.strangers_in_day {
-            eprintln!("no allowed region is in its day now: texts to numbers with no account would wait for 08:00; skipped");
-        }
-        self.strangers_in_day.then(|| self.number(i))
     }
 }
 
