@@ -25,6 +25,12 @@ pub fn now_ms() -> i64 {
         .unwrap_or_else(|_| chrono::Utc::now().timestamp_millis())
 }
 
+/// The system clock, whoever hosts the handler: for what Lambda itself
+/// times (an invocation's deadline), never for a rule.
+pub fn system_now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
 /// Runs `work` with [`now_ms`] reading `source` (the local gateway's clock).
 pub async fn with_source<F: Future>(source: Source, work: F) -> F::Output {
     SOURCE.scope(source, work).await

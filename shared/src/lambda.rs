@@ -69,17 +69,23 @@ pub fn runtime_span(context: &Context) -> tracing::Span {
 pub fn local_context(function_name: &str, timeout: Duration) -> Context {
     let mut context = Context::default();
     context.request_id = uuid_like();
-    context.deadline = crate::clock::now_ms() as u64 + timeout.as_millis() as u64;
+    context.deadline = crate::clock::system_now_ms() as u64 + timeout.as_millis() as u64;
     context.invoked_function_arn =
         format!("arn:aws:lambda:us-east-1:000000000000:function:{function_name}");
     context
 }
 
 /// Time left before the invocation's deadline; `None` when it has none
-/// (a context made by hand).
-pub fn time_left(context: &Context, now_ms: i64) -> Option<Duration> {
-    (context.deadline > 0)
-        .then(|| Duration::from_millis(context.deadline.saturating_sub(now_ms.max(0) as u64)))
+/// (a context made by hand). The deadline is Lambda's, in real time: it is
+/// read against the system clock even where the rules read a pinned one.
+pub fn time_left(context: &Context) -> Option<Duration> {
+    time_left_at(context, crate::clock::system_now_ms())
+}
+
+fn time_left_at(context: &Context, system_now_ms: i64) -> Option<Duration> {
+    (context.deadline > 0).then(|| {
+        Duration::from_millis(context.deadline.saturating_sub(system_now_ms.max(0) as u64))
+    })
 }
 
 /// A request id in the shape Lambda's have (8-4-4-4-12 hex).
@@ -161,11 +167,11 @@ mod tests {
             context.request_id,
             local_context("x", Duration::ZERO).request_id
         );
-        let left = time_left(&context, crate::clock::now_ms()).unwrap();
+        let left = time_left(&context).unwrap();
         assert!(left <= Duration::from_secs(10) && left > Duration::from_secs(8));
-        assert_eq!(time_left(&Context::default(), 0), None);
+        assert_eq!(time_left(&Context::default()), None);
         assert_eq!(
-            time_left(&context, context.deadline as i64 + 5),
+            time_left_at(&context, context.deadline as i64 + 5),
             Some(Duration::ZERO)
         );
     }

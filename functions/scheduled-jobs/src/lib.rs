@@ -88,7 +88,7 @@ pub async fn function(config: &Config) -> Result<Invoke, Error> {
             let app = app.clone();
             async move {
                 let now_ms = versus::now_ms();
-                let budget = budget(app.budget, lambda::time_left(&context, now_ms));
+                let budget = budget(app.budget, lambda::time_left(&context));
                 app.handle(event, now_ms, budget).await
             }
         },

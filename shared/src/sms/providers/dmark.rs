@@ -219,12 +219,13 @@ impl Provider for Dmark {
 
     fn send<'a>(&'a self, message: &'a Outgoing<'a>) -> BoxFuture<'a, Result<String, SendError>> {
         Box::pin(async move {
-            let mut token = self.token(crate::clock::now_ms()).await?;
+            // The token's lifetime is the provider's, in real time.
+            let mut token = self.token(crate::clock::system_now_ms()).await?;
             let mut status = self.post(&token, message).await?;
             // A token revoked before its time: one fresh token, one more try.
             if status == 401 || status == 403 {
                 self.forget(&token).await;
-                token = self.token(crate::clock::now_ms()).await?;
+                token = self.token(crate::clock::system_now_ms()).await?;
                 status = self.post(&token, message).await?;
             }
             if (200..300).contains(&status) {
