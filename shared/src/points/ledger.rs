@@ -129,8 +129,15 @@ impl Ledger {
         cost: &mut Cost,
     ) -> Result<Awarded, Error> {
         let mut profile = self.read_profile(&req.user_id, cost).await?;
+        let zone = crate::profile::day_zone(
+            &profile.timezone,
+            profile
+                .phone_number
+                .as_deref()
+                .filter(|_| profile.phone_verified),
+        );
         if !req.activity_type.is_reward() {
-            let today = local_date(now_ms, &profile.timezone);
+            let today = local_date(now_ms, &zone);
             for _ in 0..3 {
                 if profile
                     .points
@@ -142,8 +149,7 @@ impl Ledger {
                 let next = rules::streak_after(streak_of(&profile.points), today);
                 // F-JOB-2: the hour whose streak-alert run finds this user
                 // if they are not active tomorrow (the sparse index's key).
-                let alert_hour =
-                    rules::streak_alert_hour(next.current, today, &profile.timezone, self.evening);
+                let alert_hour = rules::streak_alert_hour(next.current, today, &zone, self.evening);
                 let expression = match alert_hour {
                     Some(_) => "SET current_streak_days = :cur, longest_streak_days = :long, last_activity_date = :today, streak_alert_hour = :alert",
                     None => "SET current_streak_days = :cur, longest_streak_days = :long, last_activity_date = :today REMOVE streak_alert_hour",
@@ -255,7 +261,7 @@ impl Ledger {
     /// The part of the profile an award works with, and nothing else.
     async fn read_profile(&self, user_id: &str, cost: &mut Cost) -> Result<PointsOwner, Error> {
         let mut attributes = PointsState::ATTRIBUTES.to_vec();
-        attributes.push("timezone");
+        attributes.extend(["timezone", "phone_number", "phone_verified"]);
         db::get_projected(
             &self.client,
             &self.table,
@@ -400,7 +406,12 @@ impl Ledger {
 /// and the points state (F-PT-4), projected out of the item.
 #[derive(Deserialize)]
 struct PointsOwner {
+    #[serde(default)]
     timezone: String,
+    #[serde(default)]
+    phone_number: Option<String>,
+    #[serde(default)]
+    phone_verified: bool,
     #[serde(flatten)]
     points: PointsState,
 }

@@ -290,7 +290,8 @@ pub fn apply_input(
                 display_name: display_name.unwrap_or_else(|| username.clone()),
                 username,
                 role: role.unwrap_or(PlayerRole::Explorer),
-                timezone: timezone.unwrap_or_else(|| "UTC".into()),
+                // Absent is not UTC: "" until the player sets one.
+                timezone: timezone.unwrap_or_default(),
                 created_at: now_ms,
                 updated_at: now_ms,
                 version: 1,
@@ -310,6 +311,29 @@ pub fn apply_input(
     }
 }
 
+/// The zone a player's days follow (F-PT-4, F-SMS-24): the one they set;
+/// else their verified number's, when it has exactly one; else UTC.
+pub fn day_zone(set: &str, verified_number: Option<&str>) -> String {
+    if !set.is_empty() {
+        return set.to_string();
+    }
+    verified_number
+        .and_then(|n| crate::phone::PhoneNumber::parse(n).ok())
+        .and_then(|n| crate::phone::zones::single(&n))
+        .unwrap_or("UTC")
+        .to_string()
+}
+
+impl Profile {
+    /// See [`day_zone`].
+    pub fn day_zone(&self) -> String {
+        day_zone(
+            &self.timezone,
+            self.phone.number.as_deref().filter(|_| self.phone.verified),
+        )
+    }
+}
+
 /// The profile as `GET /v1/me` shows it to its owner (the caller adds
 /// `sms_preferences`, which the SMS domain renders).
 pub fn owner_view(p: &Profile, online: bool) -> Value {
@@ -318,7 +342,8 @@ pub fn owner_view(p: &Profile, online: bool) -> Value {
         "username": p.username,
         "display_name": p.display_name,
         "role": p.role,
-        "timezone": p.timezone,
+        // Unset is null, not UTC: quiet hours then follow the number (F-SMS-14).
+        "timezone": Some(&p.timezone).filter(|t| !t.is_empty()),
         "is_available_for_battles": p.availability.is_available_for_battles,
         "online": online,
         "active_battle_id": p.guards.active_battle_id,
@@ -377,7 +402,8 @@ mod tests {
         let p = apply_input(None, input(Some("Ann_1")), &player("u1"), 5, 16).unwrap();
         assert_eq!(p.display_name, "Ann_1");
         assert_eq!(p.role, PlayerRole::Explorer);
-        assert_eq!(p.timezone, "UTC");
+        assert_eq!(p.timezone, "");
+        assert_eq!(p.day_zone(), "UTC");
         assert!(p.availability.is_available_for_battles);
         assert_eq!(p.version, 1);
         assert_eq!(

@@ -180,20 +180,16 @@ impl Outbox {
         );
         log.related = request.related.clone();
         let opted_out = self.store.is_opted_out(&request.to).await?;
-        let timezone = request
-            .timezone
-            .clone()
-            .or_else(|| policy::region_timezone(request.to.region()).map(str::to_string));
+        let zones = policy::recipient_zones(request.timezone.as_deref(), &request.to);
         let recipient = Recipient {
             phone: &request.to,
             opted_out,
             verified: request.verified,
             preferences: request.preferences.as_ref(),
-            timezone: timezone.as_deref(),
+            timezone: zones.first().copied(),
             has_account: request.user_id.is_some(),
         };
-        let quiet_until =
-            policy::quiet_hours_until(request.message_type, timezone.as_deref(), now_ms);
+        let quiet_until = policy::quiet_hours_until(request.message_type, &zones, now_ms);
         let verdict = match policy::check(
             request.message_type,
             &recipient,

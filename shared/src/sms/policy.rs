@@ -132,20 +132,38 @@ pub fn check(
     Ok(())
 }
 
-/// F-SMS-14: quiet hours are 21:00–08:00 in the recipient's time zone. A
-/// promotional message inside them waits until 08:00; returns when, in ms.
-pub fn quiet_hours_until(
-    message_type: MessageType,
-    timezone: Option<&str>,
-    now_ms: i64,
-) -> Option<i64> {
+/// F-SMS-14: quiet hours are 21:00–08:00 at the recipient's location. A
+/// promotional message inside them waits; returns until when, in ms. With
+/// several `zones` (a number whose prefix spans zones) the window is open
+/// only while it is 08:00–21:00 in every one of them, so the message waits
+/// for the first such instant. Zones that share no such instant (a whole
+/// country's list, Guam to Halifax) fall back to the first zone's window.
+pub fn quiet_hours_until(message_type: MessageType, zones: &[&str], now_ms: i64) -> Option<i64> {
     if message_type.category() != Category::Promotional {
         return None;
     }
-    let tz: chrono_tz::Tz = timezone
-        .and_then(|t| t.parse().ok())
-        .unwrap_or(chrono_tz::UTC);
-    let local = chrono::DateTime::from_timestamp_millis(now_ms)?.with_timezone(&tz);
+    let zones: Vec<chrono_tz::Tz> = zones.iter().filter_map(|z| z.parse().ok()).collect();
+    let zones = if zones.is_empty() {
+        vec![chrono_tz::UTC]
+    } else {
+        zones
+    };
+    let mut at = now_ms;
+    // Each step moves to the latest opening among the zones still closed;
+    // a common window, if any, is reached within a few steps.
+    for _ in 0..8 {
+        let latest = zones.iter().filter_map(|tz| opens_at(*tz, at)).max();
+        match latest {
+            None => return (at > now_ms).then_some(at),
+            Some(next) => at = next,
+        }
+    }
+    opens_at(zones[0], now_ms)
+}
+
+/// When the 08:00–21:00 window next opens in `tz`, if it is closed at `ms`.
+fn opens_at(tz: chrono_tz::Tz, ms: i64) -> Option<i64> {
+    let local = chrono::DateTime::from_timestamp_millis(ms)?.with_timezone(&tz);
     let hour = local.hour();
     if (8..21).contains(&hour) {
         return None;
@@ -161,22 +179,19 @@ pub fn quiet_hours_until(
         .map(|t| t.timestamp_millis())
 }
 
-/// A time zone for a number whose owner has none on file: the first one the
-/// numbering plan's region uses (F-SMS-14 "else the number's country").
-pub fn region_timezone(region: Option<&str>) -> Option<&'static str> {
-    match region? {
-        "UG" => Some("Africa/Kampala"),
-        "KE" => Some("Africa/Nairobi"),
-        "TZ" => Some("Africa/Dar_es_Salaam"),
-        "RW" => Some("Africa/Kigali"),
-        "NG" => Some("Africa/Lagos"),
-        "GH" => Some("Africa/Accra"),
-        "ZA" => Some("Africa/Johannesburg"),
-        "GB" => Some("Europe/London"),
-        "FR" => Some("Europe/Paris"),
-        "DE" => Some("Europe/Berlin"),
-        "US" | "CA" => Some("America/New_York"),
-        _ => None,
+/// The zones quiet hours count in: the one the player set; else the
+/// number's own (libphonenumber's prefix map); else UTC.
+pub fn recipient_zones<'a>(set: Option<&'a str>, phone: &PhoneNumber) -> Vec<&'a str> {
+    match set.filter(|z| !z.is_empty()) {
+        Some(zone) => vec![zone],
+        None => {
+            let zones = crate::phone::zones::of(phone);
+            if zones.is_empty() {
+                vec!["UTC"]
+            } else {
+                zones
+            }
+        }
     }
 }
 
@@ -310,7 +325,7 @@ mod tests {
         assert_eq!(
             quiet_hours_until(
                 MessageType::StreakAlert,
-                Some("Africa/Kampala"),
+                &["Africa/Kampala"],
                 ms("2026-11-22T19:30:00Z")
             ),
             Some(ms("2026-11-23T05:00:00Z"))
@@ -319,7 +334,7 @@ mod tests {
         assert_eq!(
             quiet_hours_until(
                 MessageType::StreakAlert,
-                Some("Africa/Kampala"),
+                &["Africa/Kampala"],
                 ms("2026-11-22T00:00:00Z")
             ),
             Some(ms("2026-11-22T05:00:00Z"))
@@ -327,15 +342,39 @@ mod tests {
         assert_eq!(
             quiet_hours_until(
                 MessageType::StreakAlert,
-                Some("Africa/Kampala"),
+                &["Africa/Kampala"],
                 ms("2026-11-22T10:00:00Z")
             ),
             None
         );
+        // +1 415 with no zone set: Los Angeles. 13:30 UTC is 05:30 there.
+        let sf = PhoneNumber::parse("+14155550123").unwrap();
+        let ny = PhoneNumber::parse("+12125550123").unwrap();
+        let at = ms("2026-12-07T13:30:00Z");
+        assert_eq!(
+            quiet_hours_until(MessageType::StreakAlert, &recipient_zones(None, &sf), at),
+            Some(ms("2026-12-07T16:00:00Z"))
+        );
+        assert_eq!(
+            quiet_hours_until(MessageType::StreakAlert, &recipient_zones(None, &ny), at),
+            None
+        );
+        // Several zones: open only once the last of them reaches 08:00.
+        assert_eq!(
+            quiet_hours_until(
+                MessageType::StreakAlert,
+                &["America/New_York", "America/Chicago", "America/Denver"],
+                ms("2026-12-07T12:30:00Z")
+            ),
+            Some(ms("2026-12-07T15:00:00Z"))
+        );
+        // A zone the player set wins over the number's.
+        assert_eq!(recipient_zones(Some("Asia/Tokyo"), &sf), ["Asia/Tokyo"]);
+        assert_eq!(recipient_zones(Some(""), &sf), ["America/Los_Angeles"]);
         assert_eq!(
             quiet_hours_until(
                 MessageType::SecurityAlert,
-                Some("Africa/Kampala"),
+                &["Africa/Kampala"],
                 ms("2026-11-22T19:30:00Z")
             ),
             None

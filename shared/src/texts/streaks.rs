@@ -34,13 +34,12 @@ pub fn at_risk(profile: &Profile, at_ms: i64, window: EveningWindow) -> Option<c
     if points.current_streak_days < STREAK_ALERT_MIN_DAYS {
         return None;
     }
-    let today = local_date(at_ms, &profile.timezone);
+    let zone = profile.day_zone();
+    let today = local_date(at_ms, &zone);
     if points.last_activity_date? != today.pred_opt()? {
         return None;
     }
-    window
-        .contains(local_hour(at_ms, &profile.timezone))
-        .then_some(today)
+    window.contains(local_hour(at_ms, &zone)).then_some(today)
 }
 
 /// The UTC hour (`YYYY-MM-DDTHH`) a run at `at_ms` covers: the partition
@@ -98,7 +97,7 @@ impl StreakAlerts {
             once: format!("streak_alert#{}#{today}", profile.user_id),
             extra_limits: Vec::new(),
             // At midnight the streak is gone: a text held past it says nothing true.
-            send_by: Some(local_day_end(at_ms, &profile.timezone)),
+            send_by: Some(local_day_end(at_ms, &profile.day_zone())),
         };
         Ok(
             match self.texts.text_profile(profile, notice, now_ms).await? {

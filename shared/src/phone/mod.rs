@@ -287,3 +287,5 @@ mod tests {
         }
     }
 }
+
+pub mod zones;
