@@ -2,9 +2,11 @@
 //! F-JOB-2 streak alerts, F-JOB-3 weekly goals, F-JOB-4 battle reminders,
 //! F-JOB-6 the SMS cost report), and their continuation queue.
 //!
-//! A schedule delivers its constant input (`{"job":"streak_bonus"}`); a
-//! `date` (the daily and weekly jobs, the report) or an `at` instant (the
-//! hourly and quarter-hourly ones) may be added to run one for another time.
+//! A schedule delivers its input with the time it was scheduled for
+//! (`{"job":"streak_alerts","at":"2026-11-22T19:00:00Z"}`, EventBridge
+//! Scheduler's `<aws.scheduler.scheduled-time>`): the run works on that
+//! slot whenever it runs (F-JOB-7). A `date` (the daily and weekly jobs, the
+//! report) may be given instead to run one for another day.
 //! A run that reaches its time budget saves its checkpoint and sends
 //! `{job, date, at}` to the jobs queue; that message (this function again,
 //! through SQS) continues where the run stopped (F-JOB-7).
@@ -46,7 +48,8 @@ pub struct JobInput {
     pub job: Job,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date: Option<NaiveDate>,
-    /// The time an hourly or quarter-hourly run stands for (default: now).
+    /// The slot the run stands for (the scheduler's scheduled time; default:
+    /// now); the daily jobs take their date from it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub at: Option<DateTime<Utc>>,
 }
@@ -144,7 +147,8 @@ impl App {
                     Job::StreakBonus => JobName::StreakBonus,
                     _ => JobName::WeeklyGoals,
                 };
-                let date = input.date.unwrap_or_else(|| job.default_date(now_ms));
+                // The slot's date, not the invocation's (F-JOB-7).
+                let date = input.date.unwrap_or_else(|| job.default_date(at_ms));
                 let outcome = self.jobs.run(job, date, now_ms, &mut should_stop).await?;
                 (json!({"date": date}), (Some(date), None), outcome)
             }
@@ -188,7 +192,7 @@ impl App {
                 // Fired just after midnight UTC: the day that just ended.
                 let date = input
                     .date
-                    .unwrap_or_else(|| versus::clock::utc_date(now_ms - 86_400_000));
+                    .unwrap_or_else(|| versus::clock::utc_date(at_ms - 86_400_000));
                 return self.cost_report(date, now_ms).await;
             }
         };

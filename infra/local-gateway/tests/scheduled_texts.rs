@@ -464,3 +464,55 @@ fn check_emf(doc: &Value) {
         }
     }
 }
+
+// F-JOB-7: a streak-alert run that starts at 20:00:30 for the 19:00 slot
+// (a retry past the hour) texts the 19:00 players, not the 20:00 ones.
+#[tokio::test]
+async fn a_late_streak_alert_run_works_on_its_own_slot() {
+    use chrono::{DurationRound, TimeDelta};
+    let stack = Stack::start().await;
+    stack.freeze_clock().await;
+    let slot = stack.now().duration_trunc(TimeDelta::hours(1)).unwrap();
+    let config = stack.config("scheduled-jobs");
+    let client = stack.dynamodb().await;
+    let ledger = versus::wiring::ledger(&client, &config);
+    // Evening (19:xx) at the slot; 20:xx an hour later, still in the window.
+    let zone = local_gateway::fixtures::zone_at_local_hour(19, slot.timestamp_millis());
+    let phone = "+256772100099";
+    stack.create_profile("late_slot", "late_slot").await;
+    local_gateway::fixtures::verified_phone(
+        &client,
+        &config.tables.users,
+        "late_slot",
+        phone,
+        Some(&zone),
+    )
+    .await
+    .unwrap();
+    for d in (1..=3).rev() {
+        ledger
+            .add_points(
+                &award("late_slot"),
+                (slot - Duration::days(d)).timestamp_millis(),
+            )
+            .await
+            .unwrap();
+    }
+    // The run starts at 20:00:30 UTC-relative to the slot.
+    stack
+        .set_clock(slot + Duration::hours(1) + Duration::seconds(30), true)
+        .await;
+    // The next hour's run (the default slot now) does not find them...
+    let next = run_schedule(&stack, "StreakAlerts", json!({})).await;
+    assert_eq!(next["checkpoint"]["visited"], 0, "{next}");
+    // ...the late run for 19:00 does, and texts them.
+    let late = run_schedule(&stack, "StreakAlerts", json!({ "at": rfc3339(slot) })).await;
+    assert_eq!(
+        late["hour"],
+        versus::clock::utc_hour_key(slot.timestamp_millis()),
+        "{late}"
+    );
+    assert_eq!(late["checkpoint"]["visited"], 1, "{late}");
+    assert_eq!(late["checkpoint"]["effects"], 1, "{late}");
+    assert_eq!(logs_to(&stack, phone, "streak_alert").await.len(), 1);
+}
