@@ -778,7 +778,11 @@ mod tests {
             .find(|s| s.name == "StreakBonus")
             .unwrap();
         assert_eq!(bonus.expression, "cron(55 23 * * ? *)");
-        assert_eq!(bonus.input.as_deref(), Some(r#"{"job":"streak_bonus"}"#));
+        // EventBridge Scheduler fills in the slot (F-JOB-7).
+        assert_eq!(
+            bonus.input.as_deref(),
+            Some(r#"{"job":"streak_bonus","at":"<aws.scheduler.scheduled-time>"}"#)
+        );
         let source = &timeouts.sqs_sources[0];
         assert_eq!(source.queue, "InvitationTimeoutsQueue");
         assert_eq!(source.batch_size, 10);
