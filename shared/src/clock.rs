@@ -22,7 +22,7 @@ tokio::task_local! {
 pub fn now_ms() -> i64 {
     SOURCE
         .try_with(|source| source())
-        .unwrap_or_else(|_| chrono::Utc::now().timestamp_millis())
+        .unwrap_or_else(|_| system_now_ms())
 }
 
 /// The system clock, whoever hosts the handler: for what Lambda itself

@@ -47,7 +47,7 @@ pub async fn handle(State(gw): State<Arc<Gateway>>, request: Request) -> Respons
         claims,
         &bytes,
     );
-    // As API Gateway stamps it, by the gateway's clock.
+    // Stamped as API Gateway stamps it, by the gateway's clock.
     let now = gw.clock.now();
     event["requestContext"]["time"] = json!(now.format("%d/%b/%Y:%H:%M:%S +0000").to_string());
     event["requestContext"]["timeEpoch"] = json!(now.timestamp_millis());
@@ -73,7 +73,6 @@ fn event(
     claims: Option<HashMap<String, String>>,
     body: &[u8],
 ) -> Value {
-    let now = chrono::Utc::now();
     let mut header_map: Map<String, Value> = Map::new();
     for (name, value) in headers {
         let value = value.to_str().unwrap_or_default();
@@ -114,8 +113,6 @@ fn event(
         "requestId": ulid::Ulid::new().to_string(),
         "routeKey": route_key,
         "stage": "$default",
-        "time": now.format("%d/%b/%Y:%H:%M:%S +0000").to_string(),
-        "timeEpoch": now.timestamp_millis(),
     });
     if let Some(claims) = claims {
         context["authorizer"] = json!({ "jwt": { "claims": claims, "scopes": null } });

@@ -3,7 +3,7 @@
 //! gateway's clock, with `<aws.scheduler.scheduled-time>` in its input
 //! replaced by the slot it stands for, as the Scheduler does.
 //! `POST /_local/schedules/{name}` fires one by hand, with an optional JSON
-//! object merged into its input (e.g. another `scheduled_time`).
+//! object merged into its input (e.g. another slot as `at`).
 
 use crate::template::ScheduleDef;
 use crate::Gateway;
@@ -280,7 +280,7 @@ pub async fn run_between(
 /// `POST /_local/schedules/{name}`: runs a schedule now and answers with the
 /// function's result. The run stands for the schedule's latest slot by the
 /// gateway's clock (the current minute for a rate); a body's fields are
-/// merged into the input (a `scheduled_time` there names another slot).
+/// merged into the input (an `at` there names another slot).
 pub async fn trigger(
     State(gateway): State<Arc<Gateway>>,
     Path(name): Path<String>,
@@ -366,11 +366,11 @@ mod tests {
             function: "F".into(),
             expression: "cron(0 * * * ? *)".into(),
             input: Some(format!(
-                r#"{{"job":"streak_alerts","scheduled_time":"{SCHEDULED_TIME}"}}"#
+                r#"{{"job":"streak_alerts","at":"{SCHEDULED_TIME}"}}"#
             )),
         };
         let e = event(&input, None, at("2026-11-22T19:00:00Z"));
-        assert_eq!(e["scheduled_time"], "2026-11-22T19:00:00Z");
+        assert_eq!(e["at"], "2026-11-22T19:00:00Z");
     }
 
     #[test]

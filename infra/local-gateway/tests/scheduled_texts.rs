@@ -164,7 +164,13 @@ async fn a_reminder_is_not_held_past_its_deadline() {
         .await
         .unwrap();
     }
-    run_schedule(&stack, "BattleReminders", json!({})).await;
+    // A run standing for now (the deadline 60 minutes ahead, in its window).
+    run_schedule(
+        &stack,
+        "BattleReminders",
+        json!({"at": rfc3339(stack.now())}),
+    )
+    .await;
     let at_night = logs_to(&stack, &day.number(0), "battle_reminder").await;
     assert_eq!(at_night.len(), 1);
     assert_eq!(

@@ -310,6 +310,55 @@ async fn a_redelivered_message_sends_once() {
 }
 
 // F-SMS-14, F-SMS-10: quiet hours defer a promotion to 08:00 and let a transactional message through.
+// F-SMS-14: a player with no zone set is timed by their number's own
+// zones: +1 415 (Los Angeles) waits at 13:30 UTC, +1 212 (New York) does
+// not, and +1 605 (Denver and North Dakota's Central) waits for the last.
+#[tokio::test]
+async fn quiet_hours_follow_the_numbers_own_zones() {
+    use versus::sms::store::Status;
+    use versus::sms::MessageType;
+    let stack = Stack::start().await;
+    let sdk = versus::db::aws_config().await;
+    let outbox = outbox(&stack, stack.dynamodb().await, &sdk, |c| {
+        c.allowed_regions = vec!["US".into()];
+    });
+    let at = |t: &str| {
+        chrono::DateTime::parse_from_rfc3339(t)
+            .unwrap()
+            .timestamp_millis()
+    };
+    let now = at("2026-12-07T13:30:00Z");
+    stack
+        .set_clock(chrono::DateTime::from_timestamp_millis(now).unwrap(), true)
+        .await;
+    let mut logs = vec![];
+    for (phone, user) in [
+        ("+14155550123", "sf"),
+        ("+12125550123", "ny"),
+        ("+16055550123", "sd"),
+    ] {
+        let mut promo = request(MessageType::StreakAlert, phone, user);
+        promo.timezone = None;
+        logs.push(outbox.enqueue(promo, now).await.unwrap());
+    }
+    assert_eq!(
+        (logs[0].status, logs[0].due_at),
+        (Status::Deferred, Some(at("2026-12-07T16:00:00Z"))),
+        "08:00 in Los Angeles"
+    );
+    assert_eq!(logs[1].status, Status::Pending, "08:30 in New York");
+    assert_eq!(
+        (logs[2].status, logs[2].due_at),
+        (Status::Deferred, Some(at("2026-12-07T15:00:00Z"))),
+        "08:00 in Denver, an hour after Central"
+    );
+    common::eventually("the New York text is sent", || async {
+        local_sms(&stack, "+12125550123").await.len() == 1
+    })
+    .await;
+    assert!(local_sms(&stack, "+14155550123").await.is_empty());
+}
+
 #[tokio::test]
 async fn quiet_hours_defer_promotions_only() {
     use versus::sms::store::Status;
@@ -317,12 +366,13 @@ async fn quiet_hours_defer_promotions_only() {
     let stack = Stack::start().await;
     let sdk = versus::db::aws_config().await;
     let outbox = outbox(&stack, stack.dynamodb().await, &sdk, |_| {});
+    // 22:30 in Kampala. The stack's clock stands at that instant: the
+    // release below sees what is due then, whatever the date the suite runs
+    // on, and no minute tick of the gateway releases anything behind the
+    // test's back.
     let late = chrono::DateTime::parse_from_rfc3339("2026-11-22T19:30:00Z")
         .unwrap()
-        .timestamp_millis(); // 22:30 in Kampala
-                             // The stack's clock stands at that instant: the release below sees
-                             // what is due then, whatever the date the suite runs on, and no minute
-                             // tick of the gateway releases anything behind the test's back.
+        .timestamp_millis();
     stack
         .set_clock(chrono::DateTime::from_timestamp_millis(late).unwrap(), true)
         .await;

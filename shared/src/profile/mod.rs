@@ -392,6 +392,15 @@ mod tests {
     }
 
     #[test]
+    fn days_follow_the_set_zone_else_the_verified_numbers_single_zone() {
+        assert_eq!(day_zone("Asia/Tokyo", Some("+14155550123")), "Asia/Tokyo");
+        assert_eq!(day_zone("", Some("+14155550123")), "America/Los_Angeles");
+        // A UK mobile maps to four zones: none is the one.
+        assert_eq!(day_zone("", Some("+447400123456")), "UTC");
+        assert_eq!(day_zone("", None), "UTC");
+    }
+
+    #[test]
     fn create_needs_a_username_and_fills_defaults() {
         assert_eq!(
             apply_input(None, input(None), &player("u1"), 5, 16)

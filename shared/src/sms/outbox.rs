@@ -186,7 +186,6 @@ impl Outbox {
             opted_out,
             verified: request.verified,
             preferences: request.preferences.as_ref(),
-            timezone: zones.first().copied(),
             has_account: request.user_id.is_some(),
         };
         let quiet_until = policy::quiet_hours_until(request.message_type, &zones, now_ms);

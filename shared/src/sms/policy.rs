@@ -87,7 +87,6 @@ pub struct Recipient<'a> {
     /// The number is verified by the user this message is for.
     pub verified: bool,
     pub preferences: Option<&'a Preferences>,
-    pub timezone: Option<&'a str>,
     /// The number belongs to a user we text as such (`user_id` is set).
     pub has_account: bool,
 }
@@ -228,7 +227,6 @@ mod tests {
             opted_out: true,
             verified: true,
             preferences: Some(&prefs),
-            timezone: None,
             has_account: true,
         };
         assert_eq!(
@@ -249,7 +247,6 @@ mod tests {
             opted_out: false,
             verified: true,
             preferences: None,
-            timezone: None,
             has_account: true,
         };
         assert_eq!(
