@@ -15,6 +15,15 @@
 //! opt-out list is checked again after the claim: a STOP that arrived while
 //! the message waited still stops it (F-SMS-11).
 //!
+//! The policy holds at send time too (F-SMS-12, F-SMS-14): right before the
+//! provider call the sender checks quiet hours in the recipient's zones, the
+//! recipient's hourly and daily caps (for a text deferred overnight: counted
+//! when it leaves) and the number's 30 s gap. A text that would break quiet
+//! hours or the gap is deferred to the first instant it would not (08:00
+//! local; the last text + 30 s), never refused for it; one whose deferral
+//! would pass its `send_by` is refused. Texts released together so leave
+//! the gap apart, not in a burst.
+//!
 //! Every minute a schedule (`{"job":"reconcile_sms"}`) reads the in-flight
 //! logs that are due (the sparse `due` index, never a scan) and queues them
 //! again: deferred messages whose quiet hours ended (F-JOB-5), pending ones
@@ -26,8 +35,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use versus::lambda::{self, BoxError, Invoke};
-use versus::sms::outbox::{Outbox, SendMessage};
-use versus::sms::policy::Reason;
+use versus::sms::log::SmsLog;
+use versus::sms::outbox::{gap_scope, recipient_caps, Outbox, SendMessage, GAP_SECS};
+use versus::sms::policy::{self, Reason};
 use versus::sms::providers::{self, Outgoing, Router, SendError};
 use versus::sms::store::{Finish, Reconciled, SmsStore};
 use versus::{db, Config, Error};
@@ -54,6 +64,9 @@ pub struct App {
 pub enum Job {
     ReconcileSms,
 }
+
+/// SQS's longest message delay: a longer deferral is the reconciler's.
+const MAX_QUEUE_DELAY_SECS: i64 = 900;
 
 /// One reconciler run reads at most this many pages of due logs.
 const RECONCILE_PAGES: usize = 20;
@@ -107,6 +120,8 @@ pub enum Outcome {
     Failed,
     /// To be delivered again (transient failure).
     Retry,
+    /// Held back by quiet hours or the gap: due again later.
+    Deferred,
 }
 
 impl App {
@@ -202,6 +217,9 @@ impl App {
             tracing::info!(sms_id = %log.sms_id, to = %log.to, "opted out while queued: suppressed");
             return Ok(Outcome::Skipped);
         }
+        if let Some(held) = self.hold(&log, now_ms).await? {
+            return Ok(held);
+        }
         let outgoing = Outgoing {
             sms_id: &log.sms_id,
             to: &log.to,
@@ -274,6 +292,78 @@ impl App {
                 Ok(Outcome::Retry)
             }
         }
+    }
+
+    /// The policy at send time (see the module docs): `Some` when the text
+    /// does not go now (deferred, or refused for good).
+    async fn hold(&self, log: &SmsLog, now_ms: i64) -> Result<Option<Outcome>, Error> {
+        let zones: Vec<&str> = log.zones.iter().map(String::as_str).collect();
+        if !zones.is_empty() {
+            if let Some(until) = policy::quiet_hours_until(log.message_type, &zones, now_ms) {
+                return self.defer(log, until, false, now_ms).await.map(Some);
+            }
+        }
+        let caps_taken = log.caps_pending;
+        if let (true, Some(user)) = (caps_taken, &log.user_id) {
+            if let Err(reason) = self.store.take(&recipient_caps(user), now_ms).await? {
+                return self.refuse(log, reason, now_ms).await.map(Some);
+            }
+        }
+        let gap = self
+            .store
+            .take_gap(&gap_scope(&log.to), GAP_SECS, log.gap_at, now_ms)
+            .await?;
+        match gap {
+            Ok(()) => Ok(None),
+            Err(last) => self
+                .defer(log, last + GAP_SECS * 1000, caps_taken, now_ms)
+                .await
+                .map(Some),
+        }
+    }
+
+    /// Defers the claimed text to `until`, or refuses it when that is past
+    /// its `send_by`. A short wait comes back by a delayed queue message; a
+    /// long one (quiet hours) by the reconciler.
+    async fn defer(
+        &self,
+        log: &SmsLog,
+        until: i64,
+        caps_taken: bool,
+        now_ms: i64,
+    ) -> Result<Outcome, Error> {
+        if log.send_by.is_some_and(|by| until > by) {
+            return self
+                .refuse(log, Reason::TooLateAfterQuietHours, now_ms)
+                .await;
+        }
+        self.store
+            .finish(
+                &log.sms_id,
+                Finish::Deferred {
+                    due_at: until,
+                    caps_taken,
+                },
+                now_ms,
+            )
+            .await?;
+        tracing::info!(sms_id = %log.sms_id, to = %log.to, until = %versus::rfc3339(until), "SMS deferred at send time");
+        // Rounded up: a message received before its time is not claimed.
+        let wait_secs = (until - now_ms + 999) / 1000;
+        if wait_secs <= MAX_QUEUE_DELAY_SECS {
+            if let Err(e) = self.outbox.queue_in(&log.sms_id, wait_secs as i32).await {
+                tracing::warn!(sms_id = %log.sms_id, error = %e, "could not queue; the reconciler releases it");
+            }
+        }
+        Ok(Outcome::Deferred)
+    }
+
+    async fn refuse(&self, log: &SmsLog, reason: Reason, now_ms: i64) -> Result<Outcome, Error> {
+        self.store
+            .finish(&log.sms_id, Finish::Suppressed { reason }, now_ms)
+            .await?;
+        tracing::info!(sms_id = %log.sms_id, to = %log.to, ?reason, "SMS refused at send time");
+        Ok(Outcome::Skipped)
     }
 
     /// One provider call within the send budget; running out of it is a

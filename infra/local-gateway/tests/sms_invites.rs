@@ -555,7 +555,7 @@ async fn match_and_result_texts_reach_players_who_are_not_connected() {
         assert_eq!(count(p, "match_found"), 0, "{p} was connected");
     }
     // r2's result text falls in the 30 s gap after its match text
-    // (F-SMS-12): it is recorded once, refused, never twice.
+    // (F-SMS-12): it is recorded once and waits for the gap, never twice.
     assert_eq!(count("r2", "battle_result"), 1);
     assert_eq!(count("r1", "battle_result"), 0);
     for p in ["q1", "q2", "r1"] {

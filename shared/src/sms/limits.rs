@@ -67,12 +67,8 @@ impl<R> Limit<R> {
             return Update::builder()
                 .table_name(table)
                 .set_key(Some(limit_gap_key(&self.scope)))
-                .update_expression("SET last_at = :now, expires_at = :exp")
-                // A gap either way: senders' clocks differ by a little, and
-                // a send stamped before the last one is still too close to it.
-                .condition_expression(
-                    "attribute_not_exists(last_at) OR last_at <= :before OR last_at >= :after",
-                )
+                .update_expression(GAP_UPDATE)
+                .condition_expression(GAP_CONDITION)
                 .expression_attribute_values(":now", n(now_ms))
                 .expression_attribute_values(":before", n(now_ms - self.window_secs * 1000))
                 .expression_attribute_values(":after", n(now_ms + self.window_secs * 1000))
@@ -104,6 +100,13 @@ impl<R> Limit<R> {
             .expect("table, key and expression set")
     }
 }
+
+/// A spacing limit's write: the scope's last send is now.
+const GAP_UPDATE: &str = "SET last_at = :now, expires_at = :exp";
+/// A gap either way: senders' clocks differ by a little, and a send stamped
+/// before the last one is still too close to it.
+const GAP_CONDITION: &str =
+    "attribute_not_exists(last_at) OR last_at <= :before OR last_at >= :after";
 
 /// What a period-named counter (window 0) is kept for: a month and then some.
 const PERIOD_COUNTER_SECS: i64 = 40 * 86_400;
@@ -149,6 +152,47 @@ impl SmsStore {
             message: "too many concurrent sends, retry".into(),
             retry_after_secs: 1,
         })
+    }
+
+    /// F-SMS-12 at send time: takes the gap of `scope` (one text per
+    /// `gap_secs`), or answers when the last text in it was sent, so the
+    /// caller can defer to that + the gap. `own`: when this same text took
+    /// the gap before (a code request, an earlier attempt); that does not
+    /// hold it back.
+    pub async fn take_gap(
+        &self,
+        scope: &str,
+        gap_secs: i64,
+        own: Option<i64>,
+        now_ms: i64,
+    ) -> Result<Result<(), i64>, Error> {
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(limit_gap_key(scope)))
+            .update_expression(GAP_UPDATE)
+            .expression_attribute_values(":now", n(now_ms))
+            .expression_attribute_values(":before", n(now_ms - gap_secs * 1000))
+            .expression_attribute_values(":after", n(now_ms + gap_secs * 1000))
+            .expression_attribute_values(":exp", n(now_ms / 1000 + gap_secs + 60));
+        update = match own {
+            Some(at) => update
+                .condition_expression(format!("{GAP_CONDITION} OR last_at = :own"))
+                .expression_attribute_values(":own", n(at)),
+            None => update.condition_expression(GAP_CONDITION),
+        };
+        if db::conditional(update.send().await)?.is_some() {
+            return Ok(Ok(()));
+        }
+        #[derive(serde::Deserialize)]
+        struct Gap {
+            last_at: i64,
+        }
+        let last: Option<Gap> =
+            db::get_item(&self.client, &self.table, limit_gap_key(scope)).await?;
+        // Gone since (its TTL): the gap is over; the next attempt takes it.
+        Ok(Err(last.map_or(now_ms, |g| g.last_at)))
     }
 
     /// F-SMS-16: per-day and per-month counters of messages, segments and

@@ -67,6 +67,21 @@ pub struct SmsLog {
     /// attempt goes there too, never back to the first provider.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub on_fallback: bool,
+    /// A promotional text's recipient zones (F-SMS-14): quiet hours are
+    /// checked again right before the provider call.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub zones: Vec<String>,
+    /// When the text stops being worth sending; a deferral past it refuses it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_by: Option<i64>,
+    /// The recipient's hourly and daily caps are counted when it goes, not
+    /// when it was made (a text deferred overnight counts at 08:00).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub caps_pending: bool,
+    /// When this text took its number's 30 s gap (F-SMS-12): its own later
+    /// attempt is not held back by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gap_at: Option<i64>,
 }
 
 impl SmsLog {
@@ -108,6 +123,10 @@ impl SmsLog {
             // Nobody has queued it yet: due at once, until the outbox says otherwise.
             due_at: Some(now_ms),
             on_fallback: false,
+            zones: Vec::new(),
+            send_by: None,
+            caps_pending: false,
+            gap_at: None,
         }
     }
 
@@ -146,8 +165,16 @@ pub enum Finish<'a> {
         error: &'a str,
         due_at: i64,
     },
-    /// Refused after it was queued (a STOP while it waited).
+    /// Refused after it was queued (a STOP while it waited, a cap when it
+    /// came to go, quiet hours past its `send_by`).
     Suppressed {
         reason: Reason,
+    },
+    /// Held back right before the provider call (quiet hours, the 30 s gap,
+    /// F-SMS-12, F-SMS-14) until `due_at`; `caps_taken`: its caps were
+    /// counted on the way.
+    Deferred {
+        due_at: i64,
+        caps_taken: bool,
     },
 }

@@ -53,47 +53,71 @@ pub struct Outbox {
     config: SmsConfig,
 }
 
-/// The counted limits a request is subject to (F-SMS-12, F-SMS-27). Every
-/// send reserves its estimated cost in the month's spend counter; only
-/// promotions are refused by the cap, transactional messages still go.
+/// The scope of a number's 30 s gap between texts (F-SMS-12).
+pub fn gap_scope(phone: &PhoneNumber) -> String {
+    format!("phone#{}", phone.e164())
+}
+
+/// The 30 s gap between texts to one number (F-SMS-12).
+pub const GAP_SECS: i64 = 30;
+
+/// The caps on what one user is sent (F-SMS-12): counted when the text
+/// goes, so a text deferred overnight counts in the hour it leaves.
+pub fn recipient_caps(user_id: &str) -> Vec<Limit> {
+    vec![
+        Limit::count(
+            format!("user#{user_id}#h"),
+            3600,
+            10,
+            Reason::UserHourlyLimit,
+        ),
+        Limit::count(
+            format!("user#{user_id}#d"),
+            86_400,
+            30,
+            Reason::UserDailyLimit,
+        ),
+    ]
+}
+
+/// The counted limits a request is subject to when it is made (F-SMS-12,
+/// F-SMS-27); `deferred`: it waits for quiet hours to end, and the
+/// recipient's caps are counted when it leaves instead. Every send reserves
+/// its estimated cost in the month's spend counter; only promotions are
+/// refused by the cap, transactional messages still go. The 30 s gap is
+/// taken by the sender right before the provider call, where it defers;
+/// only a code request takes it here, and is answered "try again" (a code
+/// that arrived 30 s late would only confuse).
 pub fn limits_for(
     request: &SmsRequest,
     cost_micros: u64,
     config: &SmsConfig,
     now_ms: i64,
+    deferred: bool,
 ) -> Vec<Limit> {
     let phone = request.to.e164();
     let month = crate::clock::utc_date(now_ms).format("%Y-%m");
-    let mut limits = vec![
-        Limit::spacing(format!("phone#{phone}"), 30, Reason::PhoneCooldown),
-        Limit {
-            scope: format!("spend#{month}"),
-            window_secs: 0,
-            limit: match request.message_type.category() {
-                super::Category::Promotional => config.monthly_cap_micros,
-                super::Category::Transactional => UNCAPPED,
-            },
-            amount: cost_micros,
-            reason: Reason::SpendCap,
-            spacing: false,
+    let mut limits = vec![Limit {
+        scope: format!("spend#{month}"),
+        window_secs: 0,
+        limit: match request.message_type.category() {
+            super::Category::Promotional => config.monthly_cap_micros,
+            super::Category::Transactional => UNCAPPED,
         },
-    ];
-    if let Some(user) = &request.user_id {
-        limits.push(Limit::count(
-            format!("user#{user}#h"),
-            3600,
-            10,
-            Reason::UserHourlyLimit,
-        ));
-        limits.push(Limit::count(
-            format!("user#{user}#d"),
-            86_400,
-            30,
-            Reason::UserDailyLimit,
-        ));
+        amount: cost_micros,
+        reason: Reason::SpendCap,
+        spacing: false,
+    }];
+    if let Some(user) = request.user_id.as_deref().filter(|_| !deferred) {
+        limits.extend(recipient_caps(user));
     }
     match request.message_type {
         MessageType::PhoneVerification => {
+            limits.push(Limit::spacing(
+                gap_scope(&request.to),
+                GAP_SECS,
+                Reason::PhoneCooldown,
+            ));
             limits.push(Limit::count(
                 format!("verify#{phone}#10m"),
                 600,
@@ -208,10 +232,25 @@ impl Outbox {
                 // first is reported, and "invited this week" says more than
                 // "texted a moment ago".
                 let mut limits = std::mem::take(&mut request.extra_limits);
-                limits.extend(limits_for(&request, log.cost_micros, &self.config, now_ms));
+                limits.extend(limits_for(
+                    &request,
+                    log.cost_micros,
+                    &self.config,
+                    now_ms,
+                    quiet_until.is_some(),
+                ));
                 self.store.take(&limits, now_ms).await?
             }
         };
+        // What the sender checks again right before the provider call.
+        if request.message_type.category() == super::Category::Promotional {
+            log.zones = zones.iter().map(|z| z.to_string()).collect();
+        }
+        log.send_by = request.send_by;
+        log.caps_pending = quiet_until.is_some() && request.user_id.is_some();
+        if request.message_type == MessageType::PhoneVerification {
+            log.gap_at = Some(now_ms);
+        }
         let once_put = once.map(|key| self.store.once_put(key, &log.sms_id, now_ms));
         if let Err(reason) = verdict {
             log.status = Status::Suppressed;
@@ -246,6 +285,12 @@ impl Outbox {
 
     /// Puts a log id on the SMS queue (also how deferred logs are released).
     pub async fn queue(&self, sms_id: &str) -> Result<(), Error> {
+        self.queue_in(sms_id, 0).await
+    }
+
+    /// Puts a log id on the SMS queue, to be received in `delay_secs` (at
+    /// most SQS's 900): a text held back a few seconds comes back on time.
+    pub async fn queue_in(&self, sms_id: &str, delay_secs: i32) -> Result<(), Error> {
         let url = self
             .config
             .queue_url
@@ -257,6 +302,7 @@ impl Outbox {
             .message_body(serde_json::to_string(&SendMessage {
                 sms_id: sms_id.to_string(),
             })?)
+            .delay_seconds(delay_secs.clamp(0, 900))
             .send()
             .await
             .map_err(|e| Error::Dependency(DisplayErrorContext(&e).to_string()))?;

@@ -168,10 +168,27 @@ impl SmsStore {
                 .set("error", s(error)),
             Finish::Suppressed { reason } => done(UpdateExpr::new(), "suppressed")
                 .set("reason", serde_dynamo::to_attribute_value(reason)?),
+            // The attempt took the number's gap and the caps before the
+            // provider call: the next attempt neither waits on the first nor
+            // counts again.
             Finish::Retry { error, due_at } => UpdateExpr::new()
                 .set("status", s("pending"))
                 .set("error", s(error))
-                .set("due_at", n(due_at)),
+                .set("due_at", n(due_at))
+                .set("gap_at", n(now_ms))
+                .remove("caps_pending"),
+            // Held back, not tried: the claim's attempt is given back.
+            Finish::Deferred { due_at, caps_taken } => {
+                let update = UpdateExpr::new()
+                    .set("status", s("deferred"))
+                    .set("due_at", n(due_at))
+                    .add("attempts", n(-1));
+                if caps_taken {
+                    update.remove("caps_pending")
+                } else {
+                    update
+                }
+            }
         };
         let update = update
             .condition("#status = :sending")

@@ -79,6 +79,11 @@ impl ProviderStub {
             .collect()
     }
 
+    /// What message sends answer from now on.
+    pub fn set_send_status(&self, status: u16) {
+        self.state.lock().unwrap().send_status = status;
+    }
+
     pub fn set_token_ttl(&self, secs: i64) {
         self.state.lock().unwrap().token_ttl_secs = secs;
     }
