@@ -1,6 +1,7 @@
 //! Resumable walks over index partitions, the shape of every scheduled job
 //! (F-JOB-7): a job names the partitions it reads (`Segment`s, never a
-//! scan) and what to do with each page of items; the runner pages through
+//! scan; a one-off migration of items no index lists yet is the one
+//! exception) and what to do with each page of items; the runner pages through
 //! them, saves a checkpoint after every page and stops starting pages when
 //! told to (the function's time budget). A later run with the same name and
 //! run key continues from the checkpoint. What a page does must be safe to
@@ -15,16 +16,31 @@ use aws_sdk_dynamodb::Client;
 use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
-/// One index partition to read, optionally a range of its sort key.
+/// One part of what a job reads.
 #[derive(Clone, Debug)]
 pub struct Segment {
     pub table: String,
-    pub index: &'static str,
-    pub partition: (&'static str, AttributeValue),
-    /// `sort BETWEEN low AND high`.
-    pub sort_between: Option<(&'static str, AttributeValue, AttributeValue)>,
+    pub read: Read,
     /// The attributes of a page's last key: the table's and the index's keys.
     pub cursor_attributes: &'static [&'static str],
+}
+
+#[derive(Clone, Debug)]
+pub enum Read {
+    /// One index partition, optionally a range of its sort key
+    /// (`sort BETWEEN low AND high`).
+    Partition {
+        index: &'static str,
+        partition: (&'static str, AttributeValue),
+        sort_between: Option<(&'static str, AttributeValue, AttributeValue)>,
+    },
+    /// The whole table, filtered: only for a one-off migration of items that
+    /// no index lists yet. A scheduled job always reads partitions.
+    Scan {
+        filter: &'static str,
+        names: &'static [(&'static str, &'static str)],
+        values: Vec<(&'static str, AttributeValue)>,
+    },
 }
 
 /// What a job does with what it reads.
@@ -155,26 +171,7 @@ impl Runner {
                 .as_deref()
                 .map(|c| db::decode_cursor(c, segment.cursor_attributes))
                 .transpose()?;
-            let mut query = self
-                .client
-                .query()
-                .table_name(&segment.table)
-                .index_name(segment.index)
-                .expression_attribute_names("#p", segment.partition.0)
-                .expression_attribute_values(":p", segment.partition.1.clone())
-                .limit(self.page)
-                .set_exclusive_start_key(start);
-            query = match &segment.sort_between {
-                Some((attribute, low, high)) => query
-                    .key_condition_expression("#p = :p AND #s BETWEEN :low AND :high")
-                    .expression_attribute_names("#s", *attribute)
-                    .expression_attribute_values(":low", low.clone())
-                    .expression_attribute_values(":high", high.clone()),
-                None => query.key_condition_expression("#p = :p"),
-            };
-            let out = query.send().await.map_err(db::dependency)?;
-            let next = out.last_evaluated_key().map(db::encode_cursor);
-            let items = out.items.unwrap_or_default();
+            let (items, next) = self.page(segment, start).await?;
             cp.visited += items.len() as u64;
             cp.effects += sweep.visit(items).await?;
             match next {
@@ -186,5 +183,65 @@ impl Runner {
             }
             self.save(name, run, &cp).await?;
         }
+    }
+
+    /// One page of `segment` from `start`: its items and the next page's cursor.
+    async fn page(
+        &self,
+        segment: &Segment,
+        start: Option<Item>,
+    ) -> Result<(Vec<Item>, Option<String>), Error> {
+        let (items, last) = match &segment.read {
+            Read::Partition {
+                index,
+                partition,
+                sort_between,
+            } => {
+                let mut query = self
+                    .client
+                    .query()
+                    .table_name(&segment.table)
+                    .index_name(*index)
+                    .expression_attribute_names("#p", partition.0)
+                    .expression_attribute_values(":p", partition.1.clone())
+                    .limit(self.page)
+                    .set_exclusive_start_key(start);
+                query = match sort_between {
+                    Some((attribute, low, high)) => query
+                        .key_condition_expression("#p = :p AND #s BETWEEN :low AND :high")
+                        .expression_attribute_names("#s", *attribute)
+                        .expression_attribute_values(":low", low.clone())
+                        .expression_attribute_values(":high", high.clone()),
+                    None => query.key_condition_expression("#p = :p"),
+                };
+                let out = query.send().await.map_err(db::dependency)?;
+                (out.items, out.last_evaluated_key)
+            }
+            Read::Scan {
+                filter,
+                names,
+                values,
+            } => {
+                let mut scan = self
+                    .client
+                    .scan()
+                    .table_name(&segment.table)
+                    .filter_expression(*filter)
+                    .limit(self.page)
+                    .set_exclusive_start_key(start);
+                for (alias, name) in *names {
+                    scan = scan.expression_attribute_names(*alias, *name);
+                }
+                for (alias, value) in values {
+                    scan = scan.expression_attribute_values(*alias, value.clone());
+                }
+                let out = scan.send().await.map_err(db::dependency)?;
+                (out.items, out.last_evaluated_key)
+            }
+        };
+        Ok((
+            items.unwrap_or_default(),
+            last.as_ref().map(db::encode_cursor),
+        ))
     }
 }

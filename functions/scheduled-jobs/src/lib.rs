@@ -17,6 +17,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use versus::battles::backfill::DeadlineBackfill;
+use versus::battles::creation::BattleStore;
 use versus::db::DisplayErrorContext;
 use versus::lambda::{self, BoxError, Invoke};
 use versus::points::jobs::{JobName, Jobs, DEFAULT_PAGE};
@@ -39,6 +41,9 @@ pub enum Job {
     BattleReminders,
     StreakAlerts,
     SmsCostReport,
+    /// Not scheduled: run once by hand after upgrading (see
+    /// `versus::battles::backfill`).
+    BackfillDeadlineListing,
 }
 
 /// A schedule's input, and the continuation message.
@@ -56,6 +61,7 @@ pub struct JobInput {
 
 pub struct App {
     jobs: Jobs,
+    battles: BattleStore,
     reminders: BattleReminders,
     streak_alerts: StreakAlerts,
     sms: SmsStore,
@@ -77,6 +83,7 @@ pub async fn function(config: &Config) -> Result<Invoke, Error> {
     let outbox = versus::wiring::outbox(&sdk, &client, config);
     let app = Arc::new(App {
         jobs: versus::wiring::jobs(&client, config, DEFAULT_PAGE),
+        battles: versus::wiring::battles(&client, config),
         reminders: versus::wiring::battle_reminders(outbox.clone(), &client, config),
         streak_alerts: versus::wiring::streak_alerts(outbox.clone(), &client, config),
         sms: outbox.store().clone(),
@@ -187,6 +194,19 @@ impl App {
                     (None, at),
                     outcome,
                 )
+            }
+            Job::BackfillDeadlineListing => {
+                let outcome = self
+                    .runner
+                    .run(
+                        "backfill_deadline_listing",
+                        "once",
+                        &self.battles.unlisted_battles(),
+                        &DeadlineBackfill(&self.battles),
+                        &mut should_stop,
+                    )
+                    .await?;
+                (json!({}), (None, None), outcome)
             }
             Job::SmsCostReport => {
                 // Fired just after midnight UTC: the day that just ended.

@@ -407,6 +407,7 @@ async fn scheduled_jobs_sample_events() {
         "scheduled-jobs/streak-alerts.json",
         "scheduled-jobs/battle-reminders.json",
         "scheduled-jobs/sms-cost-report.json",
+        "scheduled-jobs/backfill-deadline-listing.json",
     ] {
         let r = f(event(name), ctx()).await.unwrap();
         assert_eq!(r["status"], "done", "{name}: {r}");

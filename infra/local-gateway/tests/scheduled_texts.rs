@@ -522,3 +522,113 @@ async fn a_late_streak_alert_run_works_on_its_own_slot() {
     assert_eq!(late["checkpoint"]["effects"], 1, "{late}");
     assert_eq!(logs_to(&stack, phone, "streak_alert").await.len(), 1);
 }
+
+// F-JOB-4, F-JOB-7: battles made before the deadline listing existed are
+// listed by the one-off backfill, once; ended ones are not.
+#[tokio::test]
+async fn the_backfill_lists_old_active_battles_once() {
+    let stack = Stack::start().await;
+    for user in ["old_a", "old_b", "old_c", "old_d"] {
+        stack.create_profile(user, user).await;
+    }
+    let active = stack.battle_between("old_a", "old_b").await;
+    let ended = stack.battle_between("old_c", "old_d").await;
+    let service = stack.token_with("svc", json!({"scope": "versus/service"}));
+    let (status, body) = stack
+        .call_with_token(
+            "POST",
+            &format!("/v1/battles/{ended}/result"),
+            Some(&service),
+            Some(r#"{"outcome": "tie"}"#),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    // As such battles were stored: without the listing.
+    let client = stack.dynamodb().await;
+    let table = stack.config("scheduled-jobs").tables.battles;
+    let battle_key = |id: &str| {
+        HashMap::from([
+            ("pk".to_string(), AttributeValue::S(format!("BATTLE#{id}"))),
+            ("sk".to_string(), AttributeValue::S("BATTLE".into())),
+        ])
+    };
+    client
+        .update_item()
+        .table_name(&table)
+        .set_key(Some(battle_key(&active)))
+        .update_expression("REMOVE gsi1pk, gsi1sk")
+        .send()
+        .await
+        .unwrap();
+    let item = |id: String| {
+        let (client, table) = (client.clone(), table.clone());
+        let key = battle_key(&id);
+        async move {
+            client
+                .get_item()
+                .table_name(table)
+                .set_key(Some(key))
+                .send()
+                .await
+                .unwrap()
+                .item
+                .unwrap()
+        }
+    };
+    let backfill = || async {
+        stack
+            .running
+            .gateway
+            .invoke(
+                "ScheduledJobsFunction",
+                json!({"job": "backfill_deadline_listing"}),
+            )
+            .await
+            .unwrap()
+    };
+    let first = backfill().await;
+    assert_eq!(first["status"], "done", "{first}");
+    assert_eq!(
+        (
+            first["checkpoint"]["visited"].as_u64(),
+            first["checkpoint"]["effects"].as_u64()
+        ),
+        (Some(1), Some(1)),
+        "only the active, unlisted battle: {first}"
+    );
+    let listed = item(active.clone()).await;
+    let deadline: i64 = listed["deadline_at"].as_n().unwrap().parse().unwrap();
+    assert_eq!(
+        listed["gsi1pk"].as_s().unwrap(),
+        &versus::keys::battles::deadline_pk(deadline)
+    );
+    assert_eq!(
+        listed["gsi1sk"].as_s().unwrap(),
+        &versus::keys::battles::deadline_sk(deadline, &active)
+    );
+    assert!(
+        !item(ended).await.contains_key("gsi1pk"),
+        "an ended battle stays out"
+    );
+    // Done is done; and with its checkpoint gone, a rerun finds nothing to list.
+    assert_eq!(backfill().await["checkpoint"]["effects"], 1);
+    client
+        .delete_item()
+        .table_name(&stack.config("scheduled-jobs").tables.users)
+        .set_key(Some(versus::keys::users::job_state_key(
+            "backfill_deadline_listing",
+            "once",
+        )))
+        .send()
+        .await
+        .unwrap();
+    let again = backfill().await;
+    assert_eq!(
+        (
+            again["checkpoint"]["visited"].as_u64(),
+            again["checkpoint"]["effects"].as_u64()
+        ),
+        (Some(0), Some(0)),
+        "{again}"
+    );
+}

@@ -27,6 +27,19 @@ pub struct BattleSettings {
     pub online_shards: u32,
 }
 
+/// An active battle's entry in the deadline listing (the `gsi1` index, by
+/// the UTC hour of its deadline), which battle reminders read (F-JOB-4).
+/// Written with the battle, removed when its result is recorded.
+pub fn deadline_listing(battle: &Battle) -> Item {
+    Item::from([
+        ("gsi1pk".to_string(), s(deadline_pk(battle.deadline_at))),
+        (
+            "gsi1sk".to_string(),
+            s(deadline_sk(battle.deadline_at, &battle.battle_id)),
+        ),
+    ])
+}
+
 #[derive(Clone)]
 pub struct BattleStore {
     pub(crate) client: Client,
@@ -81,12 +94,7 @@ impl BattleStore {
     ) -> Result<Vec<Handle>, Error> {
         let mut item: Item = serde_dynamo::to_item(battle)?;
         item.extend(key(battle_pk(&battle.battle_id), BATTLE_SK));
-        // Listed by deadline while active (battle reminders, F-JOB-4).
-        item.insert("gsi1pk".into(), s(deadline_pk(battle.deadline_at)));
-        item.insert(
-            "gsi1sk".into(),
-            s(deadline_sk(battle.deadline_at, &battle.battle_id)),
-        );
+        item.extend(deadline_listing(battle));
         tx.put_new(&self.battles_table, item);
         let expression = if clear_pending {
             "SET active_battle_id = :battle REMOVE pending_invitation_id, pending_until"

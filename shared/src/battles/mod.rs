@@ -16,6 +16,7 @@
 //! interleaving can put a player in two battles (F-MM-8).
 
 pub mod answers;
+pub mod backfill;
 pub mod creation;
 pub mod invitations;
 pub mod invite_tokens;

@@ -15,7 +15,7 @@ use crate::db::{self, s, Item};
 use crate::error::Error;
 use crate::keys::users::profile_key;
 use crate::profile::Profile;
-use crate::sweep::{readable, Runner, Segment, Sweep};
+use crate::sweep::{readable, Read, Runner, Segment, Sweep};
 pub use crate::sweep::{Checkpoint, RunOutcome};
 use aws_sdk_dynamodb::Client;
 use chrono::NaiveDate;
@@ -142,9 +142,11 @@ impl Jobs {
             .into_iter()
             .map(|day| Segment {
                 table: self.table.clone(),
-                index: "active_by_date",
-                partition: ("active_date", s(day.to_string())),
-                sort_between: None,
+                read: Read::Partition {
+                    index: "active_by_date",
+                    partition: ("active_date", s(day.to_string())),
+                    sort_between: None,
+                },
                 cursor_attributes: &["pk", "sk", "active_date", "user_id"],
             })
             .collect();

@@ -14,7 +14,7 @@ use crate::error::Error;
 use crate::keys::battles::{deadline_pk, deadline_sk};
 use crate::sms::store::Status;
 use crate::sms::MessageType;
-use crate::sweep::{readable, Segment, Sweep};
+use crate::sweep::{readable, Read, Segment, Sweep};
 use futures::future::BoxFuture;
 
 /// Reminders go this long before a deadline...
@@ -56,14 +56,16 @@ impl BattleReminders {
             .into_iter()
             .map(|hour| Segment {
                 table: self.battles_table.clone(),
-                index: "gsi1",
-                partition: ("gsi1pk", s(hour)),
-                sort_between: Some((
-                    "gsi1sk",
-                    s(deadline_sk(from, "")),
-                    // Past every id of that millisecond.
-                    s(deadline_sk(to, "~")),
-                )),
+                read: Read::Partition {
+                    index: "gsi1",
+                    partition: ("gsi1pk", s(hour)),
+                    sort_between: Some((
+                        "gsi1sk",
+                        s(deadline_sk(from, "")),
+                        // Past every id of that millisecond.
+                        s(deadline_sk(to, "~")),
+                    )),
+                },
                 cursor_attributes: &["pk", "sk", "gsi1pk", "gsi1sk"],
             })
             .collect()

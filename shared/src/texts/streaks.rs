@@ -15,7 +15,7 @@ use crate::points::rules::{EveningWindow, STREAK_ALERT_MIN_DAYS};
 use crate::profile::Profile;
 use crate::sms::store::Status;
 use crate::sms::MessageType;
-use crate::sweep::{readable, Segment, Sweep};
+use crate::sweep::{readable, Read, Segment, Sweep};
 use futures::future::BoxFuture;
 
 #[derive(Clone)]
@@ -69,9 +69,11 @@ impl StreakAlerts {
     pub fn segments(&self, at_ms: i64) -> Vec<Segment> {
         vec![Segment {
             table: self.users_table.clone(),
-            index: "streak_alerts",
-            partition: ("streak_alert_hour", s(run_hour(at_ms))),
-            sort_between: None,
+            read: Read::Partition {
+                index: "streak_alerts",
+                partition: ("streak_alert_hour", s(run_hour(at_ms))),
+                sort_between: None,
+            },
             cursor_attributes: &["pk", "sk", "streak_alert_hour", "user_id"],
         }]
     }
