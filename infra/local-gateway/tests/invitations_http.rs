@@ -243,7 +243,7 @@ async fn private_codes() {
 
     let (status, short_lived) = create("pa", r#"{"challenge_type":"prompt_duel"}"#).await;
     assert_eq!(status, 201, "{short_lived}");
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    stack.advance_clock(1.1).await;
     let join = |code: &str| format!("/v1/matches/private/{code}/join");
     let (status, body) = stack
         .call(

@@ -249,6 +249,9 @@ async fn unanswered_invitations_expire() {
     let sent = next_json(&mut a).await;
     assert_eq!(sent["type"], "invitation_sent");
     assert_eq!(next_json(&mut b).await["type"], "invitation_received");
+    // Its two seconds pass on the stack's clock too (frozen or running),
+    // before the delayed timeout message arrives.
+    stack.advance_clock(2.0).await;
     let (expired_a, _) = until_type(&mut a, "invitation_expired").await;
     let (expired_b, _) = until_type(&mut b, "invitation_expired").await;
     assert_eq!(expired_a["invitation_id"], sent["invitation_id"]);

@@ -480,7 +480,8 @@ async fn a_log_the_queue_never_got_is_queued_by_the_reconciler() {
         outbox.queue(&log.sms_id).await.is_err(),
         "the queue is down"
     );
-    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    // The requeue time passes on the stack's clock (frozen or running).
+    stack.advance_clock(1.5).await;
     // (Unless the minute schedule ran meanwhile: it is the same reconciler.)
     let ran = common::sms::reconcile(&stack).await;
     assert!(ran["requeued"].as_u64().unwrap() <= 1, "{ran}");
@@ -542,7 +543,7 @@ async fn a_claim_whose_sender_died_is_taken_again() {
             .unwrap();
         assert!(claimed.is_some(), "an expired lease is taken again");
     }
-    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    stack.advance_clock(1.2).await;
     // (The minute schedule may have run first: outcomes are what count.)
     let ran = common::sms::reconcile(&stack).await;
     assert!(ran["requeued"].as_u64().unwrap() <= 1, "{ran}");
@@ -556,7 +557,7 @@ async fn a_claim_whose_sender_died_is_taken_again() {
     assert_eq!(failed.status, Status::Failed);
     assert!(failed.error.unwrap().contains("gave up"));
     // Nothing left in flight: a later run does nothing, nothing goes twice.
-    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    stack.advance_clock(1.2).await;
     let ran = common::sms::reconcile(&stack).await;
     assert_eq!(
         (ran["requeued"].as_u64(), ran["gave_up"].as_u64()),
