@@ -49,16 +49,7 @@ async fn battle_reminders_go_once_per_player() {
     }
     let live = stack.battle_between("r_a", "r_b").await;
     let ended = stack.battle_between("r_c", "r_d").await;
-    let service = stack.token_with("svc", json!({"scope": "versus/service"}));
-    let (status, body) = stack
-        .call_with_token(
-            "POST",
-            &format!("/v1/battles/{ended}/result"),
-            Some(&service),
-            Some(r#"{"outcome": "tie"}"#),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
+    stack.record_result(&ended, json!({"outcome": "tie"})).await;
     // Numbers verified once the battles exist: no match_found text stands in
     // the 30 s gap between texts to one number.
     let users_table = stack.config("scheduled-jobs").tables.users;
@@ -533,16 +524,7 @@ async fn the_backfill_lists_old_active_battles_once() {
     }
     let active = stack.battle_between("old_a", "old_b").await;
     let ended = stack.battle_between("old_c", "old_d").await;
-    let service = stack.token_with("svc", json!({"scope": "versus/service"}));
-    let (status, body) = stack
-        .call_with_token(
-            "POST",
-            &format!("/v1/battles/{ended}/result"),
-            Some(&service),
-            Some(r#"{"outcome": "tie"}"#),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
+    stack.record_result(&ended, json!({"outcome": "tie"})).await;
     // As such battles were stored: without the listing.
     let client = stack.dynamodb().await;
     let table = stack.config("scheduled-jobs").tables.battles;

@@ -7,7 +7,7 @@ mod common;
 
 use chrono::{DateTime, Duration, Utc};
 use common::sms::{outbox, reconcile, request};
-use common::stubs::ProviderStub;
+use common::stubs::{twilio_parameters, ProviderStub, TWILIO_MESSAGES};
 use common::texts::{logs_to, texted_player};
 use common::{eventually, eventually_within, Stack};
 use serde_json::json;
@@ -41,6 +41,20 @@ async fn settled(stack: &Stack, id: &str, status: Status) -> SmsLog {
     })
     .await;
     log(stack, id).await
+}
+
+/// Waits until a `kind` text to `phone` has `status`.
+async fn until_text(stack: &Stack, phone: &str, kind: &str, status: Status) {
+    eventually(
+        &format!("a {kind} text to {phone} is {status:?}"),
+        || async {
+            logs_to(stack, phone, kind)
+                .await
+                .iter()
+                .any(|l| l.status == status)
+        },
+    )
+    .await;
 }
 
 /// The statuses of `ids`, in their order.
@@ -162,44 +176,19 @@ async fn a_result_judged_within_the_gap_follows_the_match_text() {
     }
     let battle = stack.battle_between("gp1", "gp2").await;
     for (_, phone) in players {
-        eventually("the match text is sent", || async {
-            logs_to(&stack, phone, "match_found")
-                .await
-                .iter()
-                .any(|l| l.status == Status::Sent)
-        })
-        .await;
+        until_text(&stack, phone, "match_found", Status::Sent).await;
     }
     stack.advance_clock(10.0).await;
-    let service = stack.token_with("svc", json!({"scope": "versus/service"}));
-    let (status, body) = stack
-        .call_with_token(
-            "POST",
-            &format!("/v1/battles/{battle}/result"),
-            Some(&service),
-            Some(r#"{"outcome": "win", "winner_id": "gp1"}"#),
-        )
+    stack
+        .record_result(&battle, json!({"outcome": "win", "winner_id": "gp1"}))
         .await;
-    assert_eq!(status, 200, "{body}");
     for (_, phone) in players {
-        eventually("the result text waits for the gap", || async {
-            logs_to(&stack, phone, "battle_result")
-                .await
-                .iter()
-                .any(|l| l.status == Status::Deferred)
-        })
-        .await;
+        until_text(&stack, phone, "battle_result", Status::Deferred).await;
     }
     stack.advance_clock(20.0).await;
     reconcile(&stack).await;
     for (_, phone) in players {
-        eventually("the result text is sent", || async {
-            logs_to(&stack, phone, "battle_result")
-                .await
-                .iter()
-                .any(|l| l.status == Status::Sent)
-        })
-        .await;
+        until_text(&stack, phone, "battle_result", Status::Sent).await;
         let matched = logs_to(&stack, phone, "match_found").await[0]
             .sent_at
             .unwrap();
@@ -214,15 +203,11 @@ async fn a_result_judged_within_the_gap_follows_the_match_text() {
 #[tokio::test]
 async fn a_retry_that_would_land_in_quiet_hours_waits_for_the_morning() {
     let stub = ProviderStub::start(503).await;
-    let parameters = [
-        ("SmsProvider", "twilio".to_string()),
-        ("TwilioAccountSid", "AC0123456789abcdef".into()),
-        ("TwilioAuthToken", "twilio-test-token".into()),
-        ("TwilioFrom", "+15005550006".into()),
-        ("TwilioApiBase", stub.url.clone()),
-        ("WebhookBaseUrl", "https://api.example.test".into()),
-        ("SmsRetryBaseSeconds", "5".into()),
-    ];
+    let mut parameters = twilio_parameters(&stub, "https://api.example.test");
+    parameters.push(("SmsProvider", "twilio".into()));
+    // The first retry 5 s later: time for the test to move the clock on.
+    parameters.retain(|(k, _)| *k != "SmsRetryBaseSeconds");
+    parameters.push(("SmsRetryBaseSeconds", "5".into()));
     let borrowed: Vec<(&str, &str)> = parameters.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let stack = Stack::start_with(&borrowed).await;
     let sdk = versus::db::aws_config().await;
@@ -253,4 +238,4 @@ async fn a_retry_that_would_land_in_quiet_hours_waits_for_the_morning() {
     assert_eq!(stub.requests(MESSAGES).len(), 2);
 }
 
-const MESSAGES: &str = "/2010-04-01/Accounts/AC0123456789abcdef/Messages.json";
+const MESSAGES: &str = TWILIO_MESSAGES;

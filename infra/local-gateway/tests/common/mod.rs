@@ -245,6 +245,21 @@ impl Stack {
         joined["battle"]["battle_id"].as_str().unwrap().to_string()
     }
 
+    /// Records a battle's result as the judging service does (a service
+    /// token), and expects it taken.
+    pub async fn record_result(&self, battle_id: &str, result: Value) {
+        let service = self.token_with("svc", json!({"scope": "versus/service"}));
+        let (status, body) = self
+            .call_with_token(
+                "POST",
+                &format!("/v1/battles/{battle_id}/result"),
+                Some(&service),
+                Some(&result.to_string()),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+
     pub async fn connect(
         &self,
         token: Option<&str>,

@@ -166,3 +166,19 @@ async fn answer(
     )
         .into_response()
 }
+
+/// The template parameters that point the Twilio provider at `stub`
+/// (transient failures retried after 1 s, 2 s, ...).
+pub fn twilio_parameters(stub: &ProviderStub, webhooks: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("TwilioAccountSid", "AC0123456789abcdef".into()),
+        ("TwilioAuthToken", "twilio-test-token".into()),
+        ("TwilioFrom", "+15005550006".into()),
+        ("TwilioApiBase", stub.url.clone()),
+        ("WebhookBaseUrl", webhooks.into()),
+        ("SmsRetryBaseSeconds", "1".into()),
+    ]
+}
+
+/// Where the Twilio stub takes message sends.
+pub const TWILIO_MESSAGES: &str = "/2010-04-01/Accounts/AC0123456789abcdef/Messages.json";
