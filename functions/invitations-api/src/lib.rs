@@ -367,18 +367,19 @@ async fn create_private(
         app.invites
             .check_private_invite(&me, phone, &challenge_type, input.stake)?;
     }
-    let private = app
-        .battles
-        .create_private_match(&me, &challenge_type, input.stake, now_ms)
+    let Some(phone) = phone else {
+        let private = app
+            .battles
+            .create_private_match(&me, &challenge_type, input.stake, now_ms)
+            .await?;
+        return Ok(Reply(201, private.view(now_ms)));
+    };
+    let (private, sms) = app
+        .invites
+        .create_private_with_text(&me, &challenge_type, input.stake, phone, now_ms)
         .await?;
     let mut view = private.view(now_ms);
-    if let Some(phone) = phone {
-        let sms = app
-            .invites
-            .send_private_code(&me, &private, phone, now_ms)
-            .await?;
-        view["sms"] = sms_view(&sms);
-    }
+    view["sms"] = sms_view(&sms);
     Ok(Reply(201, view))
 }
 

@@ -217,6 +217,11 @@ impl App {
             tracing::info!(sms_id = %log.sms_id, to = %log.to, "opted out while queued: suppressed");
             return Ok(Outcome::Skipped);
         }
+        // Retries that ran past the text's use (a code's or link's expiry, a
+        // deadline) end here: it is refused, and its secret masked.
+        if log.send_by.is_some_and(|by| now_ms >= by) {
+            return self.refuse(&log, Reason::Expired, now_ms).await;
+        }
         if let Some(held) = self.hold(&log, now_ms).await? {
             return Ok(held);
         }

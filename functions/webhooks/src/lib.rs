@@ -28,7 +28,7 @@ use versus::phone::PhoneNumber;
 use versus::secret::Secret;
 use versus::sms::inbound::{self, Keyword};
 use versus::sms::preferences::PreferencesStore;
-use versus::sms::store::SmsStore;
+use versus::sms::store::{Receipt, ReceiptFor, ReceiptOutcome, SmsStore};
 use versus::{db, Config, Error};
 use versus_http::routing::{self, get, post, ApiError, Now, Reply, Router};
 
@@ -240,13 +240,17 @@ impl App {
             {
                 match inbound::sns_event_delivered(kind) {
                     Some(delivered) => {
-                        let error = format!(
-                            "sns: {kind} {}",
-                            message["messageStatusDescription"].as_str().unwrap_or("")
-                        );
-                        let error = (!delivered).then_some(error.trim_end());
+                        let receipt = if delivered {
+                            Receipt::delivered(now_ms)
+                        } else {
+                            let description =
+                                message["messageStatusDescription"].as_str().unwrap_or("");
+                            Receipt::failed(format!("sns: {kind} {description}").trim_end(), now_ms)
+                        };
+                        // SNS does not echo our id: its own, through the index
+                        // (a log not in it yet fails the invocation: retried).
                         self.store
-                            .record_receipt(id, delivered, error, now_ms)
+                            .record_receipt(ReceiptFor::ProviderMessage(id), &receipt)
                             .await?;
                         receipts += 1;
                     }
@@ -311,22 +315,18 @@ impl App {
         }
         let reference = get("ref").ok_or_else(|| Error::validation("ref is missing"))?;
         let status = get("status").ok_or_else(|| Error::validation("status is missing"))?;
-        let outcome = inbound::dmark_status(status);
-        let found = match outcome {
-            Some(true) => {
-                self.store
-                    .record_receipt(reference, true, None, now_ms)
-                    .await?
-            }
-            Some(false) => {
-                let error = format!("dmark: {status}");
-                self.store
-                    .record_receipt(reference, false, Some(&error), now_ms)
-                    .await?
-            }
-            None => Some(reference.to_string()),
+        let receipt = match inbound::dmark_status(status) {
+            Some(true) => Receipt::delivered(now_ms),
+            Some(false) => Receipt::failed(format!("dmark: {status}"), now_ms),
+            // Not final yet (buffered, sent to the network): nothing to record.
+            None => return Ok(Reply(200, json!({"received": true}))),
         };
-        if found.is_none() {
+        // `ref` is our log id: the report is tied to its log by key.
+        let outcome = self
+            .store
+            .record_receipt(ReceiptFor::Log(reference), &receipt)
+            .await?;
+        if outcome == ReceiptOutcome::Unknown {
             tracing::warn!(reference, "DMark delivery report for no known message");
         }
         Ok(Reply(200, json!({"received": true})))
@@ -341,18 +341,29 @@ impl App {
         let params = self.verified_twilio_form(req, body)?;
         let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
         let sid = get("MessageSid").ok_or_else(|| Error::validation("MessageSid is missing"))?;
-        match get("MessageStatus") {
-            Some("delivered") => {
-                self.store.record_receipt(sid, true, None, now_ms).await?;
-            }
-            Some(status @ ("failed" | "undelivered")) => {
-                let error = format!("{status} (error {})", get("ErrorCode").unwrap_or("unknown"));
-                self.store
-                    .record_receipt(sid, false, Some(&error), now_ms)
-                    .await?;
-            }
+        let receipt = match get("MessageStatus") {
+            Some("delivered") => Receipt::delivered(now_ms),
+            Some(status @ ("failed" | "undelivered")) => Receipt::failed(
+                format!("{status} (error {})", get("ErrorCode").unwrap_or("unknown")),
+                now_ms,
+            ),
             // queued, sending, sent: nothing to record yet.
-            _ => {}
+            _ => return Ok(axum::http::StatusCode::NO_CONTENT.into_response()),
+        };
+        // The callback URL names our log (`?sms_id=`, signed with the rest);
+        // one without it predates that and is found by Twilio's id.
+        let sms_id = form_urlencoded::parse(req.uri.query().unwrap_or("").as_bytes())
+            .find(|(name, _)| name == "sms_id")
+            .map(|(_, id)| id.into_owned());
+        let about = match &sms_id {
+            Some(id) => ReceiptFor::Log(id),
+            None => ReceiptFor::ProviderMessage(sid),
+        };
+        if self.store.record_receipt(about, &receipt).await? == ReceiptOutcome::Unknown {
+            tracing::warn!(
+                message_sid = sid,
+                "Twilio status callback for no known message"
+            );
         }
         Ok(axum::http::StatusCode::NO_CONTENT.into_response())
     }

@@ -9,7 +9,7 @@ use common::ctx;
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use aws_sdk_dynamodb::types::AttributeValue;
-use common::sms::{local_sms, outbox, request, suppressed_reasons};
+use common::sms::{local_sms, outbox, raw_log, request, suppressed_reasons};
 use common::Stack;
 use serde_json::{json, Value};
 use versus::phone::PhoneNumber;
@@ -608,25 +608,25 @@ async fn stop_start_and_help_by_sms() {
     );
 }
 
-// F-SMS-15: Twilio's status callback moves the log to delivered or failed.
+// F-SMS-15: Twilio's status callback moves the log to delivered or failed,
+// matched by the log id its URL carries (read by key, consistently).
 #[tokio::test]
 async fn delivery_receipts_update_the_log() {
     use versus::sms::store::Status;
     use versus::sms::MessageType;
     let stack = Stack::start_with(&[("TwilioAuthToken", TWILIO_TOKEN)]).await;
+    stack.freeze_clock().await;
     let sdk = versus::db::aws_config().await;
     let outbox = outbox(&stack, stack.dynamodb().await, &sdk, |_| {});
-    let noon = chrono::DateTime::parse_from_rfc3339("2026-11-22T09:00:00Z")
-        .unwrap()
-        .timestamp_millis();
+    let now = stack.now_ms();
     let a = outbox
-        .enqueue(request(MessageType::SecurityAlert, PHONE, "d1"), noon)
+        .enqueue(request(MessageType::SecurityAlert, PHONE, "d1"), now)
         .await
         .unwrap();
     let b = outbox
         .enqueue(
             request(MessageType::SecurityAlert, "+256772000444", "d2"),
-            noon,
+            now,
         )
         .await
         .unwrap();
@@ -639,12 +639,12 @@ async fn delivery_receipts_update_the_log() {
         x.status == Status::Sent && y.status == Status::Sent
     })
     .await;
-    let status = "/v1/webhooks/twilio/status";
+    let status_of = |id: &str| format!("/v1/webhooks/twilio/status?sms_id={id}");
     let sid_a = format!("console-{}", a.sms_id);
     let sid_b = format!("console-{}", b.sms_id);
     let (code, _) = twilio(
         &stack,
-        status,
+        &status_of(&a.sms_id),
         &[("MessageSid", &sid_a), ("MessageStatus", "delivered")],
         None,
     )
@@ -652,7 +652,7 @@ async fn delivery_receipts_update_the_log() {
     assert_eq!(code, 204);
     let (code, _) = twilio(
         &stack,
-        status,
+        &status_of(&b.sms_id),
         &[
             ("MessageSid", &sid_b),
             ("MessageStatus", "undelivered"),
@@ -662,33 +662,88 @@ async fn delivery_receipts_update_the_log() {
     )
     .await;
     assert_eq!(code, 204);
-    // A late "sent" does not undo "delivered"; an unknown id is fine.
-    twilio(
-        &stack,
-        status,
-        &[("MessageSid", &sid_a), ("MessageStatus", "sent")],
-        None,
-    )
-    .await;
+    // A late "sent" and a repeated "undelivered" change nothing.
+    for (id, sid, state) in [
+        (&a.sms_id, &sid_a, "sent"),
+        (&b.sms_id, &sid_b, "undelivered"),
+    ] {
+        let params = [("MessageSid", sid.as_str()), ("MessageStatus", state)];
+        assert_eq!(twilio(&stack, &status_of(id), &params, None).await.0, 204);
+    }
+    // A log id nobody has: nothing to retry. A callback without one (from
+    // before the URL named the log) is found by Twilio's id through the
+    // index; one not in it yet is answered 503, to be tried again.
+    let unknown = [("MessageSid", "SMnope"), ("MessageStatus", "delivered")];
     assert_eq!(
-        twilio(
-            &stack,
-            status,
-            &[("MessageSid", "SMnope"), ("MessageStatus", "delivered")],
-            None
-        )
-        .await
-        .0,
+        twilio(&stack, &status_of("nope"), &unknown, None).await.0,
         204
+    );
+    assert_eq!(
+        twilio(&stack, "/v1/webhooks/twilio/status", &unknown, None)
+            .await
+            .0,
+        503
     );
     let a = store.get_log(&a.sms_id).await.unwrap().unwrap();
     let b = store.get_log(&b.sms_id).await.unwrap().unwrap();
     assert_eq!(a.status, Status::Delivered);
-    assert!(a.delivered_at.is_some());
+    assert_eq!(a.delivered_at, Some(stack.now_ms()));
     assert_eq!(
         (b.status, b.error.as_deref()),
         (Status::Failed, Some("undelivered (error 30003)"))
     );
+}
+
+// F-SMS-15: a receipt that arrives before its log is recorded as sent (the
+// provider answered, the sender has not written it yet) is held on the log
+// and applied when the send is: the log ends delivered, nothing is dropped.
+#[tokio::test]
+async fn a_receipt_before_its_log_is_sent_is_applied_when_it_is() {
+    use versus::sms::store::{Finish, Status};
+    use versus::sms::MessageType;
+    let stack = Stack::start_with(&[("TwilioAuthToken", TWILIO_TOKEN)]).await;
+    stack.freeze_clock().await;
+    let sdk = versus::db::aws_config().await;
+    let store = outbox(&stack, stack.dynamodb().await, &sdk, |_| {})
+        .store()
+        .clone();
+    let now = stack.now_ms();
+    // Written, not queued, and due a day later: only this test moves it.
+    let mut log = versus::sms::log::SmsLog::pending(
+        versus::phone::PhoneNumber::parse(PHONE).unwrap(),
+        MessageType::SecurityAlert,
+        "New login to your account.".into(),
+        Some("early".into()),
+        &stack.config("profile-api").sms,
+        now,
+    );
+    log.due_at = Some(now + 86_400_000);
+    store.put_log(&log).await.unwrap();
+    let claimed = store.claim(&log.sms_id, now, 60_000).await.unwrap();
+    assert_eq!(claimed.unwrap().status, Status::Sending);
+    let path = format!("/v1/webhooks/twilio/status?sms_id={}", log.sms_id);
+    let params = [("MessageSid", "SMearly"), ("MessageStatus", "delivered")];
+    assert_eq!(twilio(&stack, &path, &params, None).await.0, 204);
+    let held = store.get_log(&log.sms_id).await.unwrap().unwrap();
+    assert_eq!(held.status, Status::Sending, "not sent yet: held");
+    store
+        .finish(
+            &log.sms_id,
+            Finish::Sent {
+                provider: "twilio",
+                provider_message_id: "SMearly",
+            },
+            now + 1000,
+        )
+        .await
+        .unwrap();
+    let done = store.get_log(&log.sms_id).await.unwrap().unwrap();
+    assert_eq!(done.status, Status::Delivered);
+    assert_eq!(done.delivered_at, Some(now));
+    assert_eq!(done.sent_at, Some(now + 1000));
+    assert_eq!(done.provider_message_id.as_deref(), Some("SMearly"));
+    let item = raw_log(&stack, &log.sms_id).await;
+    assert!(!item.contains_key("early_receipt"), "{item:?}");
 }
 
 // F-SMS-8, F-SMS-9: preferences with consent capture; F-SMS-11: STOP by SMS

@@ -112,7 +112,7 @@ async fn twilio_gets_the_documented_request() {
     assert_eq!(form["Body"], sent.body);
     assert_eq!(
         form["StatusCallback"],
-        format!("{WEBHOOKS}/v1/webhooks/twilio/status")
+        format!("{WEBHOOKS}/v1/webhooks/twilio/status?sms_id={id}")
     );
     assert_eq!(form.len(), 4);
     assert_eq!(sent.provider.as_deref(), Some("twilio"));

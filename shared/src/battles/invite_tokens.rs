@@ -9,13 +9,12 @@ use super::answers::concurrent_answer;
 use super::invitations::{not_pending, Invitation, InvitationStatus};
 use super::{Battle, BattleStore, MatchSource, Player};
 use crate::clock::rfc3339;
-use crate::db::{self, n, Cost, Item};
+use crate::db::{self, n, Cost, Item, Transaction};
 use crate::error::Error;
 use crate::keys::battles::invite_token_key;
 use crate::phone::PhoneNumber;
 use crate::profile::Profile;
 use crate::secret::{sha256_hex, Secret};
-use aws_sdk_dynamodb::types::Put;
 use base64::Engine;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
@@ -42,7 +41,7 @@ struct TokenRecord {
 pub struct PhoneInvitation {
     pub invitation: Invitation,
     pub token: Secret,
-    pub writes: Vec<Put>,
+    pub writes: Transaction,
 }
 
 /// F-SMS-20: what the public preview shows.
@@ -125,10 +124,9 @@ impl BattleStore {
             "expires_at".into(),
             n(invitation.valid_until / 1000 + INVITE_TOKEN_TTL_SECS),
         );
-        let writes = vec![
-            db::new_item_put(&self.battles_table, invitation.new_item()?),
-            db::new_item_put(&self.battles_table, token_item),
-        ];
+        let mut writes = Transaction::new();
+        writes.put_new(&self.battles_table, invitation.new_item()?);
+        writes.put_new(&self.battles_table, token_item);
         Ok(PhoneInvitation {
             invitation,
             token,

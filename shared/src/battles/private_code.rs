@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 
 pub const CODE_ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
 pub const CODE_LENGTH: usize = 6;
-const MAX_CREATE_ATTEMPTS: u32 = 5;
+pub const MAX_CREATE_ATTEMPTS: u32 = 5;
 const MAX_JOIN_ATTEMPTS: u32 = 5;
 /// Used codes stay readable (for a clear "already used") this long.
 const RETENTION_SECS: i64 = 7 * 24 * 3600;
@@ -82,6 +82,11 @@ pub fn normalize_code(raw: &str) -> Result<String, Error> {
     }
 }
 
+/// Drawn codes kept colliding: not the caller's fault, and not expected.
+pub fn code_space_exhausted() -> Error {
+    Error::internal("could not draw a free match code")
+}
+
 fn code_not_found() -> Error {
     Error::not_found("code_not_found", "no private match with that code")
 }
@@ -94,33 +99,48 @@ impl BattleStore {
         stake: Option<i64>,
         now_ms: i64,
     ) -> Result<PrivateMatch, Error> {
-        if creator.guards.active_battle_id.is_some() {
-            return Err(already_in_battle());
-        }
         for _ in 0..MAX_CREATE_ATTEMPTS {
-            let code = new_code(&mut rand::rng());
-            let private = PrivateMatch {
-                code: code.clone(),
-                creator: Player::of(creator),
-                challenge_type: challenge_type.to_string(),
-                stake,
-                created_at: now_ms,
-                valid_until: now_ms + self.config.private_code_ttl_secs * 1000,
-                status: CodeStatus::Open,
-                battle_id: None,
-            };
-            let mut item: Item = serde_dynamo::to_item(&private)?;
-            item.extend(private_code_key(&code));
-            item.insert(
-                "expires_at".into(),
-                n(private.valid_until / 1000 + RETENTION_SECS),
-            );
+            let (private, item) =
+                self.draft_private_match(creator, challenge_type, stake, now_ms)?;
             // `false`: the code is taken (one in ~900 million): draw again.
             if db::put_new(&self.client, &self.battles_table, item).await? {
                 return Ok(private);
             }
         }
-        Err(Error::internal("could not draw a free match code"))
+        Err(code_space_exhausted())
+    }
+
+    /// A new code and the item that creates it (on the condition that the
+    /// code is free), not written: a code sent by text commits with its
+    /// text's log (`texts::invites`).
+    pub fn draft_private_match(
+        &self,
+        creator: &Profile,
+        challenge_type: &str,
+        stake: Option<i64>,
+        now_ms: i64,
+    ) -> Result<(PrivateMatch, Item), Error> {
+        if creator.guards.active_battle_id.is_some() {
+            return Err(already_in_battle());
+        }
+        let code = new_code(&mut rand::rng());
+        let private = PrivateMatch {
+            code: code.clone(),
+            creator: Player::of(creator),
+            challenge_type: challenge_type.to_string(),
+            stake,
+            created_at: now_ms,
+            valid_until: now_ms + self.config.private_code_ttl_secs * 1000,
+            status: CodeStatus::Open,
+            battle_id: None,
+        };
+        let mut item: Item = serde_dynamo::to_item(&private)?;
+        item.extend(private_code_key(&code));
+        item.insert(
+            "expires_at".into(),
+            n(private.valid_until / 1000 + RETENTION_SECS),
+        );
+        Ok((private, item))
     }
 
     pub async fn get_private_match(&self, code: &str) -> Result<Option<PrivateMatch>, Error> {

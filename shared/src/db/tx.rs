@@ -14,7 +14,7 @@ use aws_sdk_dynamodb::Client;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Handle(usize);
 
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Transaction {
     items: Vec<TransactWriteItem>,
 }
@@ -148,6 +148,12 @@ impl TxError {
     /// Cancelled because the condition of `item` failed.
     pub fn condition_failed(&self, item: Handle) -> bool {
         matches!(self, TxError::Cancelled(c) if c.condition_failed(item))
+    }
+
+    /// Cancelled because the condition of one of the first `items` failed
+    /// (the writes a caller put in before handing the transaction on).
+    pub fn condition_failed_among(&self, items: usize) -> bool {
+        (0..items).any(|i| self.condition_failed(Handle(i)))
     }
 
     /// Cancelled with no failed condition: retry.

@@ -44,6 +44,15 @@ impl UpdateExpr {
         self
     }
 
+    /// `SET #target = if_not_exists(#source, #target) REMOVE #source`: the
+    /// value of `source`, when there is one, replaces `target`'s.
+    pub fn move_from(mut self, target: &str, source: &str) -> Self {
+        let (to, from) = (self.name(target), self.name(source));
+        self.set.push(format!("{to} = if_not_exists({from}, {to})"));
+        self.remove.push(from);
+        self
+    }
+
     /// `REMOVE #attr`.
     pub fn remove(mut self, attr: &str) -> Self {
         let name = self.name(attr);

@@ -61,7 +61,7 @@ impl<R> Limit<R> {
     }
 
     /// This limit's update, as one item of the limits transaction.
-    fn update(&self, table: &str, now_ms: i64) -> Update {
+    pub(crate) fn update(&self, table: &str, now_ms: i64) -> Update {
         let now_secs = now_ms / 1000;
         if self.spacing {
             return Update::builder()

@@ -36,7 +36,13 @@ pub struct SmsLog {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_id: Option<String>,
     pub to: PhoneNumber,
+    /// The text as sent while it may still be sent; once the log is final
+    /// (or its secret expired), `redacted_body`'s text instead.
     pub body: String,
+    /// `body` with its secret (a code, an invite token) masked, while the
+    /// log still holds the real one: final states move it into `body`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redacted_body: Option<String>,
     pub message_type: MessageType,
     pub status: Status,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -107,6 +113,7 @@ impl SmsLog {
             ),
             to,
             body,
+            redacted_body: None,
             message_type,
             status: Status::Pending,
             reason: None,
@@ -127,6 +134,16 @@ impl SmsLog {
             send_by: None,
             caps_pending: false,
             gap_at: None,
+        }
+    }
+
+    /// Suppressed for `reason`: final, so the body keeps no secret.
+    pub fn refuse(&mut self, reason: super::policy::Reason) {
+        self.status = Status::Suppressed;
+        self.reason = Some(reason);
+        self.due_at = None;
+        if let Some(redacted) = self.redacted_body.take() {
+            self.body = redacted;
         }
     }
 

@@ -1,14 +1,19 @@
-//! `enqueue`: the one way to send an SMS (F-SMS-3). It applies the policy,
-//! writes the SmsLog (pending, suppressed with its reason, or deferred) and
-//! puts a pending log's id on the SMS queue. The caller never waits on a
-//! provider, and a refused send is a record, not an error.
+//! The one way to send an SMS (F-SMS-3). `prepare` reads what the policy
+//! needs and decides (pending, deferred, or suppressed with its reason);
+//! `commit` writes the SmsLog, its limit counters and the caller's own
+//! writes (a verification code, an invitation and its token, a private
+//! code) in one transaction, then puts a pending log's id on the SMS queue.
+//! A limit that refuses, or a commit that fails, leaves none of them: no
+//! counter spent, no code, no token. `enqueue` is both steps for a text
+//! with nothing of its own to write. The caller never waits on a provider,
+//! and a refused send is a record, not an error.
 
 use super::limits::Limit;
 use super::policy::{self, Preferences, Reason, Recipient};
 use super::store::{Related, SmsLog, SmsStore, Status};
 use super::{finish_body, MessageType};
 use crate::config::SmsConfig;
-use crate::db::DisplayErrorContext;
+use crate::db::{retry, Cost, DisplayErrorContext, Handle, Transaction, TxError};
 use crate::error::Error;
 use crate::phone::PhoneNumber;
 use serde::{Deserialize, Serialize};
@@ -27,10 +32,9 @@ pub struct SmsRequest {
     pub verified: bool,
     pub preferences: Option<Preferences>,
     pub timezone: Option<String>,
-    /// Writes of the sms table that commit with the log only when the
-    /// message is let through (a verification code exists exactly when its
-    /// text is on its way; a refused request leaves the earlier code alone).
-    pub with: Vec<aws_sdk_dynamodb::types::Put>,
+    /// What in `body` must not stay at rest (a code, an invite token): the
+    /// stored body is masked once the text is final (`SmsLog::redacted_body`).
+    pub secret: Option<String>,
     /// Limits of this request's own, counted with the usual ones (one
     /// invitation per number per 7 days, F-SMS-19).
     pub extra_limits: Vec<Limit>,
@@ -152,9 +156,48 @@ pub fn limits_for(
     limits
 }
 
+/// What a secret becomes in a stored body: a code keeps its length (the
+/// reader sees a code was there), a long token becomes four stars.
+fn mask(secret: &str) -> String {
+    let len = secret.chars().count();
+    "*".repeat(if len <= 8 { len } else { 4 })
+}
+
 /// Transactional messages count towards the month's spend but are never
 /// refused by it (DynamoDB numbers hold far more than any real spend).
 const UNCAPPED: u64 = i64::MAX as u64;
+
+/// A text decided, nothing written yet: the log as it will be stored
+/// (pending, deferred, or suppressed with its reason) and the counters its
+/// commit moves.
+pub struct Prepared {
+    log: SmsLog,
+    limits: Vec<Limit>,
+    once: Option<String>,
+}
+
+impl Prepared {
+    pub fn log(&self) -> &SmsLog {
+        &self.log
+    }
+}
+
+/// What a commit did.
+#[derive(Debug)]
+pub enum Committed {
+    /// The log is written with everything that goes with it: pending,
+    /// deferred, or suppressed with its reason (then only the log and its
+    /// once-key are: nothing of the caller's).
+    Logged(SmsLog),
+    /// The once-key was taken already: nothing written.
+    Repeat,
+    /// One of the caller's own writes found its condition false: nothing
+    /// written. Ask the error which, by the caller's handles.
+    Declined(TxError),
+}
+
+/// Attempts at a commit that conflicts with concurrent ones on a counter.
+const COMMIT_ATTEMPTS: u32 = 5;
 
 impl Outbox {
     pub fn new(store: SmsStore, sqs: aws_sdk_sqs::Client, config: SmsConfig) -> Self {
@@ -165,17 +208,22 @@ impl Outbox {
         &self.store
     }
 
+    /// Prepares and commits a text with nothing of its own to write.
     pub async fn enqueue(&self, request: SmsRequest, now_ms: i64) -> Result<SmsLog, Error> {
-        self.send(request, None, now_ms)
-            .await?
-            .ok_or_else(|| Error::internal("a message without a once-key was taken as a repeat"))
+        let prepared = self.prepare(request, None, now_ms).await?;
+        match self.commit(prepared, Transaction::new(), now_ms).await? {
+            Committed::Logged(log) => Ok(log),
+            _ => Err(Error::internal(
+                "a message without a once-key was taken as a repeat",
+            )),
+        }
     }
 
     /// Like `enqueue`, for a message that goes at most once per `once` (one
     /// match_found per battle and player): `None` when a message with this
     /// key was already let through or refused, so a replay sends nothing and
-    /// records nothing. Two racing replays may both count against the limits;
-    /// only one writes a log.
+    /// records nothing. The key is written with the log and its counters, so
+    /// of two racing replays only one counts.
     pub async fn enqueue_once(
         &self,
         request: SmsRequest,
@@ -185,23 +233,36 @@ impl Outbox {
         if self.store.once_seen(once).await? {
             return Ok(None);
         }
-        self.send(request, Some(once), now_ms).await
+        let prepared = self.prepare(request, Some(once), now_ms).await?;
+        match self.commit(prepared, Transaction::new(), now_ms).await? {
+            Committed::Logged(log) => Ok(Some(log)),
+            Committed::Repeat => Ok(None),
+            Committed::Declined(f) => Err(f.into_error()),
+        }
     }
 
-    async fn send(
+    /// Reads what the policy needs and decides; writes nothing.
+    pub async fn prepare(
         &self,
         mut request: SmsRequest,
         once: Option<&str>,
         now_ms: i64,
-    ) -> Result<Option<SmsLog>, Error> {
+    ) -> Result<Prepared, Error> {
+        let body = finish_body(request.message_type, &request.body);
+        let redacted = request
+            .secret
+            .as_deref()
+            .filter(|secret| !secret.is_empty())
+            .map(|secret| body.replace(secret, &mask(secret)));
         let mut log = SmsLog::pending(
             request.to.clone(),
             request.message_type,
-            finish_body(request.message_type, &request.body),
+            body,
             request.user_id.clone(),
             &self.config,
             now_ms,
         );
+        log.redacted_body = redacted;
         log.related = request.related.clone();
         let opted_out = self.store.is_opted_out(&request.to).await?;
         let zones = policy::recipient_zones(request.timezone.as_deref(), &request.to);
@@ -227,20 +288,7 @@ impl Outbox {
             {
                 Err(Reason::TooLateAfterQuietHours)
             }
-            Ok(()) => {
-                // The request's own limits first: when several refuse, the
-                // first is reported, and "invited this week" says more than
-                // "texted a moment ago".
-                let mut limits = std::mem::take(&mut request.extra_limits);
-                limits.extend(limits_for(
-                    &request,
-                    log.cost_micros,
-                    &self.config,
-                    now_ms,
-                    quiet_until.is_some(),
-                ));
-                self.store.take(&limits, now_ms).await?
-            }
+            Ok(()) => Ok(()),
         };
         // What the sender checks again right before the provider call.
         if request.message_type.category() == super::Category::Promotional {
@@ -251,36 +299,111 @@ impl Outbox {
         if request.message_type == MessageType::PhoneVerification {
             log.gap_at = Some(now_ms);
         }
-        let once_put = once.map(|key| self.store.once_put(key, &log.sms_id, now_ms));
-        if let Err(reason) = verdict {
-            log.status = Status::Suppressed;
-            log.reason = Some(reason);
-            tracing::info!(sms_id = %log.sms_id, to = %log.to, ?reason, "SMS suppressed");
-            let written = self
-                .store
-                .put_log_with(&log, once_put.into_iter().collect())
-                .await?;
-            return Ok(written.then_some(log));
+        let mut limits = Vec::new();
+        match verdict {
+            Err(reason) => log.refuse(reason),
+            Ok(()) => {
+                // The request's own limits first: when several refuse, the
+                // first is reported, and "invited this week" says more than
+                // "texted a moment ago".
+                limits = std::mem::take(&mut request.extra_limits);
+                limits.extend(limits_for(
+                    &request,
+                    log.cost_micros,
+                    &self.config,
+                    now_ms,
+                    quiet_until.is_some(),
+                ));
+                match quiet_until {
+                    Some(until) => {
+                        log.status = Status::Deferred;
+                        log.due_at = Some(until);
+                    }
+                    // Due again later: if the queue cannot take the id now,
+                    // the reconciler queues it then (F-SMS-3).
+                    None => log.due_at = Some(now_ms + self.config.requeue_after_secs * 1000),
+                }
+            }
         }
-        let mut with = request.with;
-        with.extend(once_put);
-        if let Some(until) = quiet_until {
-            log.status = Status::Deferred;
-            log.due_at = Some(until);
-            let written = self.store.put_log_with(&log, with).await?;
-            return Ok(written.then_some(log));
+        Ok(Prepared {
+            log,
+            limits,
+            once: once.map(str::to_string),
+        })
+    }
+
+    /// Writes the prepared text and `own` (the caller's writes, any table)
+    /// as one transaction: all of it, or, when a limit refuses, only the
+    /// suppressed log that records why. A pending log's id is then queued;
+    /// if the queue cannot take it, the reconciler does later, and the
+    /// caller's request does not fail on it.
+    pub async fn commit(
+        &self,
+        prepared: Prepared,
+        own: Transaction,
+        now_ms: i64,
+    ) -> Result<Committed, Error> {
+        let Prepared {
+            mut log,
+            limits,
+            once,
+        } = prepared;
+        let mut attempt = 0;
+        while log.status != Status::Suppressed {
+            let mut tx = own.clone();
+            let own_items = tx.len();
+            tx.put_new(&self.store.table, self.store.log_item(&log)?);
+            let once_written = once
+                .as_deref()
+                .map(|key| tx.put(self.store.once_put(key, &log.sms_id, now_ms)));
+            let counters: Vec<(Handle, Reason)> = limits
+                .iter()
+                .map(|l| (tx.update(l.update(&self.store.table, now_ms)), l.reason))
+                .collect();
+            let failure = match tx.commit(&self.store.client, &mut Cost::default()).await {
+                Ok(()) => {
+                    if log.status == Status::Pending {
+                        if let Err(e) = self.queue(&log.sms_id).await {
+                            tracing::warn!(sms_id = %log.sms_id, error = %e, "SMS queue unavailable; the reconciler will queue it");
+                        }
+                    }
+                    return Ok(Committed::Logged(log));
+                }
+                Err(f) => f,
+            };
+            if once_written.is_some_and(|h| failure.condition_failed(h)) {
+                return Ok(Committed::Repeat);
+            }
+            if failure.condition_failed_among(own_items) {
+                return Ok(Committed::Declined(failure));
+            }
+            match counters.iter().find(|(h, _)| failure.condition_failed(*h)) {
+                Some((_, reason)) => log.refuse(*reason),
+                None if failure.is_conflict() && attempt + 1 < COMMIT_ATTEMPTS => {
+                    retry::pause(attempt).await;
+                    attempt += 1;
+                }
+                None if failure.is_conflict() => {
+                    return Err(Error::TooManyRequests {
+                        message: "too many concurrent sends, retry".into(),
+                        retry_after_secs: 1,
+                    })
+                }
+                None => return Err(failure.into_error()),
+            }
         }
-        // The log is written first and due again later: if the queue cannot
-        // take the id now, the reconciler queues it then (F-SMS-3). The
-        // caller's request does not fail on it.
-        log.due_at = Some(now_ms + self.config.requeue_after_secs * 1000);
-        if !self.store.put_log_with(&log, with).await? {
-            return Ok(None);
+        // Refused: the record of why, and the once-key, nothing else.
+        tracing::info!(sms_id = %log.sms_id, to = %log.to, reason = ?log.reason, "SMS suppressed");
+        let mut tx = Transaction::new();
+        tx.put_new(&self.store.table, self.store.log_item(&log)?);
+        let once_written = once
+            .as_deref()
+            .map(|key| tx.put(self.store.once_put(key, &log.sms_id, now_ms)));
+        match tx.commit(&self.store.client, &mut Cost::default()).await {
+            Ok(()) => Ok(Committed::Logged(log)),
+            Err(f) if once_written.is_some_and(|h| f.condition_failed(h)) => Ok(Committed::Repeat),
+            Err(f) => Err(f.into_error()),
         }
-        if let Err(e) = self.queue(&log.sms_id).await {
-            tracing::warn!(sms_id = %log.sms_id, error = %e, "SMS queue unavailable; the reconciler will queue it");
-        }
-        Ok(Some(log))
     }
 
     /// Puts a log id on the SMS queue (also how deferred logs are released).

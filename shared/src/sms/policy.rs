@@ -28,6 +28,9 @@ pub enum Reason {
     /// F-SMS-14: quiet hours would hold it past the time it is for (a
     /// reminder after its deadline).
     TooLateAfterQuietHours,
+    /// Its `send_by` passed before it could go (retries ran past the expiry
+    /// of the code or link it carries, or past a reminder's deadline).
+    Expired,
     VerificationPhoneLimit,
     VerificationDailyLimit,
     VerificationCountryLimit,

@@ -2,7 +2,7 @@
 //! F-SMS-4), delivery receipts (F-SMS-15) and the opt-out list (F-SMS-11).
 //! The limit and cost counters are in `limits`; the records' shapes in `log`.
 
-use crate::db::{self, n, s, Cost, Item, Transaction, UpdateExpr};
+use crate::db::{self, n, s, Item, UpdateExpr};
 use crate::error::Error;
 use crate::keys::sms::{log_id_of_pk, log_key, once_key, optout_key};
 
@@ -11,6 +11,7 @@ pub use super::log::{Finish, Reconciled, Related, SmsLog, Status};
 use crate::phone::PhoneNumber;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue};
 use aws_sdk_dynamodb::Client;
+use serde::{Deserialize, Serialize};
 
 /// The one partition of the `due` index. Every in-flight log is in it for
 /// seconds, so it takes about three index writes per message: far below a
@@ -31,16 +32,18 @@ impl SmsStore {
         }
     }
 
+    /// Puts a new log (a test's or a bench's; the outbox commits its own
+    /// with what goes with it).
     pub async fn put_log(&self, log: &SmsLog) -> Result<(), Error> {
-        self.put_log_with(log, Vec::new()).await.map(|_| ())
+        match db::put_new(&self.client, &self.table, self.log_item(log)?).await? {
+            true => Ok(()),
+            false => Err(Error::internal("an SMS log with this id exists")),
+        }
     }
 
-    /// Puts a new log; `with` (other writes of the sms table, like the
-    /// verification code the message carries or the marker that makes a
-    /// notice once-only) commit with it or not at all. Returns false, with
-    /// nothing written, when one of `with` finds its condition false.
-    /// An in-flight log must say when it is due, and joins the `due` index.
-    pub async fn put_log_with(&self, log: &SmsLog, with: Vec<Put>) -> Result<bool, Error> {
+    /// A log as its item. An in-flight log must say when it is due, and
+    /// joins the `due` index.
+    pub(crate) fn log_item(&self, log: &SmsLog) -> Result<Item, Error> {
         let mut item: Item = serde_dynamo::to_item(log)?;
         item.extend(log_key(&log.sms_id));
         if log.in_flight() {
@@ -53,20 +56,7 @@ impl SmsStore {
             "expires_at".into(),
             n(log.created_at / 1000 + LOG_RETENTION_SECS),
         );
-        if with.is_empty() {
-            return match db::put_new(&self.client, &self.table, item).await? {
-                true => Ok(true),
-                false => Err(Error::internal("an SMS log with this id exists")),
-            };
-        }
-        let mut tx = Transaction::new();
-        tx.put_new(&self.table, item);
-        let others: Vec<_> = with.into_iter().map(|put| tx.put(put)).collect();
-        match tx.commit(&self.client, &mut Cost::default()).await {
-            Ok(()) => Ok(true),
-            Err(f) if others.iter().any(|h| f.condition_failed(*h)) => Ok(false),
-            Err(f) => Err(f.into_error()),
-        }
+        Ok(item)
     }
 
     /// The marker of a message sent at most once (`once_key`), if any.
@@ -149,11 +139,13 @@ impl SmsStore {
     /// Moves a claimed log on: sent (with the provider's id), failed, or back
     /// to pending for another attempt.
     pub async fn finish(&self, id: &str, outcome: Finish<'_>, now_ms: i64) -> Result<(), Error> {
+        // Final: nothing left to send, so the body keeps no secret.
         let done = |update: UpdateExpr, status: &str| {
             update
                 .set("status", s(status))
                 .remove("due_shard")
                 .remove("due_at")
+                .move_from("body", "redacted_body")
         };
         let update = match outcome {
             Finish::Sent {
@@ -198,8 +190,20 @@ impl SmsStore {
                     .update_item()
                     .table_name(&self.table)
                     .set_key(Some(log_key(id))),
-            );
-        db::conditional(update.send().await)?.ok_or_else(|| not_sending(id))?;
+            )
+            .return_values(ReturnValue::AllNew);
+        let written = db::conditional(update.send().await)?.ok_or_else(|| not_sending(id))?;
+        // A receipt that came while the provider call was being recorded.
+        let early = written
+            .attributes
+            .as_ref()
+            .filter(|item| db::get_s(item, "status") == Some("sent"))
+            .and_then(|item| item.get("early_receipt"))
+            .map(|value| serde_dynamo::from_attribute_value::<_, Receipt>(value.clone()))
+            .transpose()?;
+        if let Some(receipt) = early {
+            self.apply_receipt(id, &receipt).await?;
+        }
         Ok(())
     }
 
@@ -262,7 +266,10 @@ impl SmsStore {
             return Ok(Some(Reconciled::Requeued));
         }
         let failed = base()
-            .update_expression("SET #status = :failed, #error = :e REMOVE due_shard, due_at")
+            .update_expression(
+                "SET #status = :failed, #error = :e, body = if_not_exists(redacted_body, body) \
+                 REMOVE due_shard, due_at, redacted_body",
+            )
             .condition_expression(format!("{in_flight} AND attempts >= :max"))
             .expression_attribute_names("#error", "error")
             .expression_attribute_values(":failed", s("failed"))
@@ -272,62 +279,104 @@ impl SmsStore {
         Ok(db::conditional(failed)?.map(|_| Reconciled::GaveUp))
     }
 
-    /// F-SMS-15: a delivery receipt moves the log with this provider id to
-    /// delivered or failed. Returns the log id, `None` if no log has that id.
+    /// F-SMS-15: a delivery receipt moves a sent log to delivered or failed.
+    /// A receipt that arrives before its log is `sent` (the provider answered
+    /// the send, the sender has not written it yet) is held on the log and
+    /// applied when the send is; a duplicate or late one for a final log
+    /// changes nothing (a `sent` never undoes `delivered`).
     pub async fn record_receipt(
         &self,
-        provider_message_id: &str,
-        delivered: bool,
-        error: Option<&str>,
-        now_ms: i64,
-    ) -> Result<Option<String>, Error> {
-        // An index key may not be empty, and no provider's ids are long:
-        // refuse what DynamoDB would, as the caller's mistake (F-ERR-1).
-        if provider_message_id.is_empty() || provider_message_id.len() > 256 {
-            return Err(Error::validation(
-                "the message reference must be 1 to 256 characters",
-            ));
+        about: ReceiptFor<'_>,
+        receipt: &Receipt,
+    ) -> Result<ReceiptOutcome, Error> {
+        let id = match about {
+            ReceiptFor::Log(id) => {
+                // No id of ours is long, and a key may not be empty: refuse
+                // what DynamoDB would, as the caller's mistake (F-ERR-1).
+                reference_ok(id)?;
+                id.to_string()
+            }
+            ReceiptFor::ProviderMessage(provider_message_id) => {
+                reference_ok(provider_message_id)?;
+                let found = self
+                    .client
+                    .query()
+                    .table_name(&self.table)
+                    .index_name("provider_message")
+                    .key_condition_expression("provider_message_id = :id")
+                    .expression_attribute_values(":id", s(provider_message_id))
+                    .limit(1)
+                    .send()
+                    .await
+                    .map_err(db::dependency)?;
+                // The index is eventually consistent: a log sent a moment ago
+                // may not be in it yet. The caller fails, and its delivery is
+                // tried again (SNS redelivers), never dropped.
+                let pk = found.items().first().and_then(|i| db::get_s(i, "pk"));
+                let pk = pk.ok_or_else(|| {
+                    Error::Dependency(format!(
+                        "no SMS log has provider id {provider_message_id} yet; the receipt is retried"
+                    ))
+                })?;
+                log_id_of_pk(pk).to_string()
+            }
+        };
+        // Each step is conditional on the status it expects; a log that
+        // moved between two steps (it was just sent) is tried again.
+        for _ in 0..3 {
+            if self.apply_receipt(&id, receipt).await? {
+                return Ok(ReceiptOutcome::Recorded);
+            }
+            let held = UpdateExpr::new()
+                .set("early_receipt", serde_dynamo::to_attribute_value(receipt)?)
+                .condition("#status IN (:pending, :sending, :deferred)")
+                .named("status")
+                .value(":pending", s("pending"))
+                .value(":sending", s("sending"))
+                .value(":deferred", s("deferred"))
+                .apply(
+                    self.client
+                        .update_item()
+                        .table_name(&self.table)
+                        .set_key(Some(log_key(&id))),
+                )
+                .send()
+                .await;
+            if db::conditional(held)?.is_some() {
+                return Ok(ReceiptOutcome::Held);
+            }
+            match self.get_log(&id).await? {
+                None => return Ok(ReceiptOutcome::Unknown),
+                Some(log) if log.status == Status::Sent => continue,
+                Some(_) => return Ok(ReceiptOutcome::Final),
+            }
         }
-        let found = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name("provider_message")
-            .key_condition_expression("provider_message_id = :id")
-            .expression_attribute_values(":id", s(provider_message_id))
-            .limit(1)
-            .send()
-            .await
-            .map_err(db::dependency)?;
-        let Some(pk) = found.items().first().and_then(|i| db::get_s(i, "pk")) else {
-            return Ok(None);
+        Err(Error::dependency(
+            "the SMS log kept changing; retry the receipt",
+        ))
+    }
+
+    /// Applies a receipt to a `sent` log; `false` when the log is not sent.
+    async fn apply_receipt(&self, id: &str, receipt: &Receipt) -> Result<bool, Error> {
+        let update = match &receipt.error {
+            None => UpdateExpr::new()
+                .set("status", s("delivered"))
+                .set("delivered_at", n(receipt.at)),
+            Some(error) => UpdateExpr::new()
+                .set("status", s("failed"))
+                .set("error", s(error)),
         };
-        let id = log_id_of_pk(pk).to_string();
-        let mut update = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(log_key(&id)))
-            // Receipts arrive out of order: a later `sent` never undoes `delivered`.
-            .condition_expression("#status IN (:sending, :sent)")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":sending", s("sending"))
-            .expression_attribute_values(":sent", s("sent"));
-        update = if delivered {
-            update
-                .update_expression("SET #status = :delivered, delivered_at = :now")
-                .expression_attribute_values(":delivered", s("delivered"))
-                .expression_attribute_values(":now", n(now_ms))
-        } else {
-            update
-                .update_expression("SET #status = :failed, #error = :e")
-                .expression_attribute_names("#error", "error")
-                .expression_attribute_values(":failed", s("failed"))
-                .expression_attribute_values(":e", s(error.unwrap_or("undelivered")))
-        };
-        // A condition that fails means the log is already final: nothing to do.
-        db::conditional(update.send().await)?;
-        Ok(Some(id))
+        let update = update
+            .remove("early_receipt")
+            .condition("#status = :sent")
+            .value(":sent", s("sent"))
+            .apply(
+                self.client
+                    .update_item()
+                    .table_name(&self.table)
+                    .set_key(Some(log_key(id))),
+            );
+        Ok(db::conditional(update.send().await)?.is_some())
     }
 
     pub async fn is_opted_out(&self, phone: &PhoneNumber) -> Result<bool, Error> {
@@ -367,6 +416,63 @@ impl SmsStore {
             .map_err(db::dependency)?;
         Ok(())
     }
+}
+
+/// Which log a delivery receipt is about.
+#[derive(Clone, Copy, Debug)]
+pub enum ReceiptFor<'a> {
+    /// Our log id, echoed by the provider (DMark's `ref`, the `sms_id` of
+    /// Twilio's status callback URL): read by key, consistently.
+    Log(&'a str),
+    /// Only the provider's message id (SNS): found through the
+    /// `provider_message` index.
+    ProviderMessage(&'a str),
+}
+
+/// What a provider reports about a message it took.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Receipt {
+    /// `None`: delivered; else why it was not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// When the receipt came.
+    pub at: i64,
+}
+
+impl Receipt {
+    pub fn delivered(at: i64) -> Self {
+        Receipt { error: None, at }
+    }
+
+    pub fn failed(error: impl Into<String>, at: i64) -> Self {
+        Receipt {
+            error: Some(error.into()),
+            at,
+        }
+    }
+}
+
+/// What a receipt did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ReceiptOutcome {
+    /// The sent log is now delivered or failed.
+    Recorded,
+    /// The log is not sent yet: the receipt waits on it and is applied
+    /// when the send is recorded.
+    Held,
+    /// The log was final already (a duplicate, or out of order).
+    Final,
+    /// No log has this id.
+    Unknown,
+}
+
+fn reference_ok(reference: &str) -> Result<(), Error> {
+    if reference.is_empty() || reference.len() > 256 {
+        return Err(Error::validation(
+            "the message reference must be 1 to 256 characters",
+        ));
+    }
+    Ok(())
 }
 
 fn not_sending(id: &str) -> Error {

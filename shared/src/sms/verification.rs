@@ -2,7 +2,7 @@
 //! stored hashed, valid 10 minutes, 5 wrong tries; a verified number has one
 //! owner, and verifying it elsewhere takes it over atomically.
 
-use super::outbox::{Outbox, SmsRequest};
+use super::outbox::{Committed, Outbox, SmsRequest};
 use super::ownership::PhoneClaim;
 use super::store::Status;
 use super::{verification_body, MessageType};
@@ -114,15 +114,16 @@ impl Verification {
         let mut item: Item = serde_dynamo::to_item(&pending)?;
         item.extend(verification_code_key(user_id));
         item.insert("expires_at".into(), n(pending.valid_until / 1000 + 60));
-        // The code replaces the earlier one only if its text is let through.
+        // The code replaces the earlier one only if its text is let through,
+        // and only with it: one transaction with the log and its counters.
         let code_put = Put::builder()
             .table_name(&self.sms_table)
             .set_item(Some(item))
             .build()
             .expect("table and item set");
-        let log = self
+        let prepared = self
             .outbox
-            .enqueue(
+            .prepare(
                 SmsRequest {
                     to: phone,
                     message_type: MessageType::PhoneVerification,
@@ -133,13 +134,22 @@ impl Verification {
                     verified: false,
                     preferences: None,
                     timezone: None,
-                    with: vec![code_put],
+                    secret: Some(code),
                     extra_limits: Vec::new(),
-                    send_by: None,
+                    // A code that arrives expired is only confusing.
+                    send_by: Some(pending.valid_until),
                 },
+                None,
                 now_ms,
             )
             .await?;
+        let mut own = Transaction::new();
+        own.put(code_put);
+        let log = match self.outbox.commit(prepared, own, now_ms).await? {
+            Committed::Logged(log) => log,
+            Committed::Declined(f) => return Err(f.into_error()),
+            Committed::Repeat => return Err(Error::internal("a code request has no once-key")),
+        };
         if log.status == Status::Suppressed {
             return Err(refusal(log.reason));
         }

@@ -13,16 +13,16 @@
 use super::{check_length, invitation_text, personal_message, private_match_text, Links};
 use crate::battles::invitations::{Invitation, InviteFailure};
 use crate::battles::messages::{self, notify};
-use crate::battles::private_code::PrivateMatch;
+use crate::battles::private_code::{code_space_exhausted, PrivateMatch, MAX_CREATE_ATTEMPTS};
 use crate::battles::{validate_challenge_type, BattleStore, MatchSource};
-use crate::db::Cost;
+use crate::db::{Cost, Transaction};
 use crate::error::Error;
 use crate::phone::PhoneNumber;
 use crate::profile::Profile;
 use crate::realtime::Pusher;
 use crate::sms::limits::Limit;
 use crate::sms::log::{SmsLog, Status};
-use crate::sms::outbox::{Outbox, SmsRequest};
+use crate::sms::outbox::{Committed, Outbox, SmsRequest};
 use crate::sms::policy::Reason;
 use crate::sms::store::Related;
 use crate::sms::MessageType;
@@ -137,7 +137,7 @@ impl SmsInvites {
             verified: false,
             preferences: None,
             timezone: None,
-            with: Vec::new(),
+            secret: None,
             extra_limits: Vec::new(),
             send_by: None,
         };
@@ -246,8 +246,15 @@ impl SmsInvites {
             body,
             related(&pending.invitation),
         );
-        request.with = pending.writes;
-        let sms = self.outbox.enqueue(request, now_ms).await?;
+        request.secret = Some(pending.token.expose().to_string());
+        request.send_by = Some(pending.invitation.valid_until);
+        // The invitation and its token exist exactly when the text is on its way.
+        let prepared = self.outbox.prepare(request, None, now_ms).await?;
+        let sms = match self.outbox.commit(prepared, pending.writes, now_ms).await? {
+            Committed::Logged(sms) => sms,
+            Committed::Declined(f) => return Err(f.into_error()),
+            Committed::Repeat => return Err(Error::internal("an invitation has no once-key")),
+        };
         if sms.status == Status::Suppressed {
             return Err(refusal(sms.reason));
         }
@@ -284,31 +291,56 @@ impl SmsInvites {
         )
     }
 
-    /// F-MM-6 with `invite_phone`: the code, stake and expiry by text, under
-    /// the invitation rules. The code exists already: a refused text is
-    /// reported in the answer, not as an error.
-    pub async fn send_private_code(
+    /// F-MM-6 with `invite_phone`: a new code, its stake and expiry by
+    /// text, under the invitation rules. The code is written with the text's
+    /// log in one transaction: a refused text is refused like an invitation
+    /// (its reason as the error) and leaves no code, and so does a failed
+    /// commit.
+    pub async fn create_private_with_text(
         &self,
         sender: &Profile,
-        private: &PrivateMatch,
+        challenge_type: &str,
+        stake: Option<i64>,
         phone: PhoneNumber,
         now_ms: i64,
-    ) -> Result<SmsLog, Error> {
+    ) -> Result<(PrivateMatch, SmsLog), Error> {
         let invitee = self.invitee(sender, &phone).await?;
-        let body = private_match_text(
-            &sender.username,
-            &private.challenge_type,
-            &private.code,
-            private.stake,
-            private.valid_until,
-            &self.links.private_match(&private.code),
-        );
-        let related = Related {
-            kind: "private_match".into(),
-            id: private.code.clone(),
-        };
-        let request = self.request(&invitee, phone, sender, body, related);
-        self.outbox.enqueue(request, now_ms).await
+        for _ in 0..MAX_CREATE_ATTEMPTS {
+            let (private, item) =
+                self.battles
+                    .draft_private_match(sender, challenge_type, stake, now_ms)?;
+            let body = private_match_text(
+                &sender.username,
+                &private.challenge_type,
+                &private.code,
+                private.stake,
+                private.valid_until,
+                &self.links.private_match(&private.code),
+            );
+            let related = Related {
+                kind: "private_match".into(),
+                id: private.code.clone(),
+            };
+            let mut request = self.request(&invitee, phone.clone(), sender, body, related);
+            request.secret = Some(private.code.clone());
+            request.send_by = Some(private.valid_until);
+            let prepared = self.outbox.prepare(request, None, now_ms).await?;
+            let mut own = Transaction::new();
+            let code = own.put_new(&self.battles.battles_table, item);
+            match self.outbox.commit(prepared, own, now_ms).await? {
+                Committed::Logged(sms) if sms.status == Status::Suppressed => {
+                    return Err(refusal(sms.reason))
+                }
+                Committed::Logged(sms) => return Ok((private, sms)),
+                // The code is taken (one in ~900 million): draw again.
+                Committed::Declined(f) if f.condition_failed(code) => continue,
+                Committed::Declined(f) => return Err(f.into_error()),
+                Committed::Repeat => {
+                    return Err(Error::internal("a private code text has no once-key"))
+                }
+            }
+        }
+        Err(code_space_exhausted())
     }
 }
 

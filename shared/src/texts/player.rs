@@ -82,7 +82,7 @@ impl PlayerTexts {
             verified: true,
             preferences: profile.sms_preferences.clone(),
             timezone: Some(profile.timezone.clone()).filter(|t| !t.is_empty()),
-            with: Vec::new(),
+            secret: None,
             extra_limits: notice.extra_limits,
             send_by: notice.send_by,
         };

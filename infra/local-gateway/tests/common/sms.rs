@@ -55,7 +55,7 @@ pub fn request(
         verified: true,
         preferences: Some(local_gateway::fixtures::consented()),
         timezone: Some("Africa/Kampala".into()),
-        with: Vec::new(),
+        secret: None,
         extra_limits: Vec::new(),
         send_by: None,
     }
@@ -122,4 +122,24 @@ pub async fn reconcile(stack: &Stack) -> Value {
         .json()
         .await
         .unwrap()
+}
+
+/// A log's item as stored, every attribute (what a thief reading the table sees).
+#[allow(dead_code)]
+pub async fn raw_log(
+    stack: &Stack,
+    id: &str,
+) -> std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue> {
+    stack
+        .dynamodb()
+        .await
+        .get_item()
+        .table_name(&stack.config("profile-api").tables.sms)
+        .set_key(Some(versus::keys::sms::log_key(id)))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .item
+        .expect("the log exists")
 }

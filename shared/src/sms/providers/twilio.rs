@@ -55,8 +55,12 @@ impl Twilio {
             form.append_pair("From", &self.from);
         }
         form.append_pair("Body", message.body);
+        // The callback names the log, so its receipt is matched by key.
         if let Some(url) = &self.status_callback {
-            form.append_pair("StatusCallback", url);
+            form.append_pair(
+                "StatusCallback",
+                &format!("{url}?sms_id={}", message.sms_id),
+            );
         }
         form.finish()
     }
