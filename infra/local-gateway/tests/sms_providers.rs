@@ -561,3 +561,54 @@ async fn a_claim_whose_sender_died_is_taken_again() {
         1
     );
 }
+
+// Issue 21, F-SMS-17: a stored verification text holds its code only while
+// it may still be sent. A retry after a 503 sends the real text; once sent,
+// the item holds no code anywhere (the body reads `Your Versus code is ******`).
+#[tokio::test]
+async fn a_code_is_kept_only_while_its_text_may_still_go() {
+    let stub = ProviderStub::start(503).await;
+    let mut parameters = twilio_parameters(&stub);
+    parameters.extend([
+        ("SmsProvider", "twilio".into()),
+        ("SmsRetryBaseSeconds", "1".into()),
+    ]);
+    let stack = start(&parameters).await;
+    stack.create_profile("coder", "coder").await;
+    let phone = "+256772123499";
+    let (status, answer) = stack
+        .call(
+            "POST",
+            "/v1/me/phone/verification",
+            Some("coder"),
+            Some(&serde_json::json!({ "phone_number": phone }).to_string()),
+        )
+        .await;
+    assert_eq!(status, 202, "{answer}");
+    eventually_within("the first attempt", 10, || async {
+        !stub.requests(MESSAGES).is_empty()
+    })
+    .await;
+    stub.set_send_status(201);
+    let logs = common::texts::logs_to(&stack, phone, "phone_verification").await;
+    let sent = wait_for_status(&stack, &logs[0].sms_id, Status::Sent, 20).await;
+    let bodies: Vec<String> = stub
+        .requests(MESSAGES)
+        .iter()
+        .map(|r| r.form()["Body"].clone())
+        .collect();
+    assert_eq!(bodies.len(), 2, "{bodies:?}");
+    let code = bodies[0]
+        .split(|c: char| !c.is_ascii_digit())
+        .find(|w| w.len() == 6)
+        .expect("a 6-digit code");
+    assert_eq!(bodies[0], bodies[1], "the retry sends the real text");
+    assert!(
+        sent.body.starts_with("Your Versus code is ******."),
+        "{}",
+        sent.body
+    );
+    let item = format!("{:?}", common::sms::raw_log(&stack, &sent.sms_id).await);
+    assert!(!item.contains(code), "{item}");
+    assert!(!item.contains("redacted_body"), "{item}");
+}

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod faults;
 pub mod logs;
 pub mod sms;
 pub mod stubs;

@@ -155,11 +155,32 @@ pub async fn battle_items(
     stack: &Stack,
     prefix: &str,
 ) -> Vec<std::collections::HashMap<String, AttributeValue>> {
+    items(
+        stack,
+        &stack.config("invitations-api").tables.battles,
+        prefix,
+    )
+    .await
+}
+
+/// Items of the sms table whose key starts with `prefix`.
+pub async fn sms_items(
+    stack: &Stack,
+    prefix: &str,
+) -> Vec<std::collections::HashMap<String, AttributeValue>> {
+    items(stack, &stack.config("profile-api").tables.sms, prefix).await
+}
+
+async fn items(
+    stack: &Stack,
+    table: &str,
+    prefix: &str,
+) -> Vec<std::collections::HashMap<String, AttributeValue>> {
     let out = stack
         .dynamodb()
         .await
         .scan()
-        .table_name(stack.config("invitations-api").tables.battles)
+        .table_name(table)
         .filter_expression("begins_with(pk, :p)")
         .expression_attribute_values(":p", AttributeValue::S(prefix.into()))
         .send()
