@@ -188,14 +188,7 @@ async fn remove_phone(
     Authenticated(caller): Authenticated,
     Now(now_ms): Now,
 ) -> Answer {
-    let profile = app.profiles.require(&caller.user_id).await?;
-    app.verification
-        .remove(&caller.user_id, profile.phone.number.as_deref())
-        .await?;
-    let profile = Profile {
-        phone: Default::default(),
-        ..profile
-    };
+    let profile = app.verification.remove(&caller.user_id).await?;
     Ok(Reply(200, app.view(&profile, now_ms).await?))
 }
 

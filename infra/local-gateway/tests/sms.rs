@@ -94,6 +94,17 @@ async fn phone_verification_end_to_end() {
         (status, me["phone"]["verified"].as_bool()),
         (200, Some(false))
     );
+    // Stored: the profile shows no number, and nobody holds its claim.
+    let config = stack.config("profile-api");
+    let client = stack.dynamodb().await;
+    let stored = versus::wiring::profiles(&client, &config)
+        .require("v1")
+        .await
+        .unwrap();
+    assert_eq!((stored.phone.number, stored.phone.verified), (None, false));
+    let phone = PhoneNumber::parse(PHONE).unwrap();
+    let owner = versus::sms::ownership::owner_of(&client, &config.tables.users, &phone).await;
+    assert_eq!(owner.unwrap(), None, "the claim went with the number");
     // Bad input.
     for (phone, code) in [
         ("0772123456", "invalid_phone_number"),
@@ -1108,6 +1119,90 @@ async fn twenty_concurrent_verifications_leave_one_owner() {
         vec![owner],
         "one holder, and it is the claim's owner"
     );
+}
+
+// F-SMS-18 and issue 21: 20 removals of a number race 20 verifications of
+// another one (one pair per player). Whatever wins, each player's profile
+// and the claims agree: the profile shows the new number and holds its
+// claim, or shows none and holds no claim; the old number's claim is gone.
+#[tokio::test]
+async fn removals_racing_verifications_leave_profile_and_claim_consistent() {
+    const USERS: usize = 20;
+    let stack = Stack::start().await;
+    let config = stack.config("profile-api");
+    let client = stack.dynamodb().await;
+    let verification =
+        common::sms::verification(&stack, client.clone(), &versus::db::aws_config().await);
+    let now = stack.now_ms();
+    let old_number = |i: usize| format!("+2567721300{i:02}");
+    let new_number = |i: usize| format!("+2567721400{i:02}");
+    let mut codes = vec![];
+    for i in 0..USERS {
+        let user = format!("r{i}");
+        stack.create_profile(&user, &format!("racer{i}")).await;
+        local_gateway::fixtures::verified_phone(
+            &client,
+            &config.tables.users,
+            &user,
+            &old_number(i),
+            None,
+        )
+        .await
+        .unwrap();
+        verification
+            .request(&user, PhoneNumber::parse(&new_number(i)).unwrap(), now)
+            .await
+            .unwrap();
+        codes.push((user, code_sent_to(&stack, &new_number(i), 0).await));
+    }
+    let races = codes.iter().map(|(user, code)| {
+        let verification = verification.clone();
+        async move {
+            let (verified, removed) = tokio::join!(
+                verification.verify(user, code, now + 1000),
+                verification.remove(user)
+            );
+            (verified.map(|_| ()), removed.map(|_| ()))
+        }
+    });
+    let results = futures::future::join_all(races).await;
+    let profiles = versus::wiring::profiles(&client, &config);
+    for (i, (user, _)) in codes.iter().enumerate() {
+        let (verified, removed) = &results[i];
+        assert!(verified.is_ok(), "{user}: {verified:?}");
+        assert!(removed.is_ok(), "{user}: {removed:?}");
+        let profile = profiles.require(user).await.unwrap();
+        let holder = |number: String| {
+            let client = client.clone();
+            let users = config.tables.users.clone();
+            async move {
+                versus::sms::ownership::owner_of(
+                    &client,
+                    &users,
+                    &PhoneNumber::parse(&number).unwrap(),
+                )
+                .await
+                .unwrap()
+            }
+        };
+        assert_eq!(
+            holder(old_number(i)).await,
+            None,
+            "{user}: the old claim is gone"
+        );
+        match profile.phone.number {
+            Some(number) => {
+                assert_eq!(number, new_number(i), "{user}");
+                assert!(profile.phone.verified, "{user}");
+                assert_eq!(
+                    holder(number).await.as_deref(),
+                    Some(user.as_str()),
+                    "{user}"
+                );
+            }
+            None => assert_eq!(holder(new_number(i)).await, None, "{user}: an orphan claim"),
+        }
+    }
 }
 
 // F-SMS-12: the 30 s per-number spacing (taken by the sender) is a true gap,

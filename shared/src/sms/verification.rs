@@ -308,22 +308,51 @@ impl Verification {
         }
     }
 
-    /// `DELETE /v1/me/phone`: forgets the caller's number (and its ownership).
-    pub async fn remove(&self, user_id: &str, phone: Option<&str>) -> Result<(), Error> {
-        let mut tx = Transaction::new();
-        tx.update(
-            UpdateExpr::new()
+    /// `DELETE /v1/me/phone`: forgets the caller's number and its claim;
+    /// returns the profile as it is now. The profile changes only if it
+    /// still shows the number read: a verification that lands in between
+    /// (a new number, a new claim) is read again and removed with its claim,
+    /// never left as an orphan claim.
+    pub async fn remove(&self, user_id: &str) -> Result<crate::profile::Profile, Error> {
+        for attempt in 0..TAKEOVER_ATTEMPTS {
+            if attempt > 0 {
+                retry::pause(attempt).await;
+            }
+            let profile = self.profiles.require(user_id).await?;
+            let shown = profile.phone.number.as_deref();
+            let update = UpdateExpr::new()
                 .remove("phone_number")
                 .remove("phone_verified")
-                .remove("phone_verified_at")
-                .condition("attribute_exists(pk)")
-                .into_update(&self.users_table, profile_key(user_id)),
-        );
-        if let Some(p) = phone {
-            tx.delete(self.release_claim(p, user_id));
+                .remove("phone_verified_at");
+            let update = match shown {
+                Some(number) => update
+                    .condition("#phone_number = :read")
+                    .value(":read", s(number)),
+                None => {
+                    update.condition("attribute_exists(pk) AND attribute_not_exists(#phone_number)")
+                }
+            };
+            let mut tx = Transaction::new();
+            tx.update(update.into_update(&self.users_table, profile_key(user_id)));
+            if let Some(number) = shown {
+                tx.delete(self.release_claim(number, user_id));
+            }
+            match tx.commit(&self.client, &mut Cost::default()).await {
+                Ok(()) => {
+                    return Ok(crate::profile::Profile {
+                        phone: Default::default(),
+                        ..profile
+                    })
+                }
+                // The number changed under us (or another write conflicted).
+                Err(TxError::Cancelled(_)) => continue,
+                Err(TxError::Failed(e)) => return Err(e),
+            }
         }
-        tx.commit(&self.client, &mut Cost::default()).await?;
-        Ok(())
+        Err(Error::conflict(
+            "concurrent_update",
+            "the number is being changed right now; retry",
+        ))
     }
 
     /// Deletes `user_id`'s claim of `phone` (a claim another user took is left alone).
