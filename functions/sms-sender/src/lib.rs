@@ -263,7 +263,7 @@ impl App {
                     )
                     .await?;
                 // The message went out: a failure to count it must not resend it.
-                if let Err(e) = self.store.record_cost(&log, now_ms).await {
+                if let Err(e) = self.store.record_cost(&log, provider, now_ms).await {
                     e.log();
                 }
                 Ok(Outcome::Sent)

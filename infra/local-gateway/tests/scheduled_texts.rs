@@ -361,38 +361,46 @@ async fn the_streak_alert_job_stops_at_its_budget_and_continues() {
     assert_eq!(done.visited, 5000);
 }
 
-// F-JOB-6: counts, segments and cost per type and provider for a day with
-// sends through two providers, the spend cap's state, and EMF that parses.
+// F-JOB-6, F-SMS-16: counts, segments and cost per type and provider for a
+// day with texts sent by sms-sender through two providers (console, and
+// Twilio for +1), the spend cap's state, and EMF that parses.
 #[tokio::test]
 async fn the_cost_report_counts_per_type_and_provider() {
-    let stack = Stack::start().await;
+    let twilio = common::stubs::ProviderStub::start(201).await;
+    let mut parameters = common::stubs::twilio_parameters(&twilio, "https://hooks.example.com");
+    parameters.push(("SmsRoutes", "1=twilio".into()));
+    let borrowed: Vec<(&str, &str)> = parameters.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let stack = Stack::start_with(&borrowed).await;
+    stack.freeze_clock().await;
     let config = stack.config("scheduled-jobs");
-    let sms = versus::sms::store::SmsStore::new(stack.dynamodb().await, &config.tables.sms);
-    let day = stack.now() - Duration::days(1);
-    let at = day.timestamp_millis();
-    let sent = |kind: versus::sms::MessageType, provider: &str, to: &str, body: &str| {
-        let mut log = versus::sms::log::SmsLog::pending(
-            versus::phone::PhoneNumber::parse(to).unwrap(),
-            kind,
-            body.into(),
-            Some("u1".into()),
-            &config.sms,
-            at,
-        );
-        log.provider = Some(provider.into());
-        log
-    };
+    let sdk = versus::db::aws_config().await;
+    let outbox = common::sms::outbox(&stack, stack.dynamodb().await, &sdk, |_| {});
+    let day = stack.now();
     use versus::sms::MessageType::*;
     let long = "x".repeat(200); // two GSM-7 segments
-    let logs = [
-        sent(MatchFound, "dmark", "+256772123456", "hi"),
-        sent(MatchFound, "dmark", "+256772123457", &long),
-        sent(MatchFound, "twilio", "+14155550100", "hi"),
-        sent(SecurityAlert, "twilio", "+14155550101", "hi"),
+    let texts = [
+        (MatchFound, "+256772123456", "hi"),
+        (MatchFound, "+256772123457", long.as_str()),
+        (MatchFound, "+14155550100", "hi"),
+        (SecurityAlert, "+14155550101", "hi"),
     ];
-    for log in &logs {
-        sms.record_cost(log, at).await.unwrap();
+    let mut logs = vec![];
+    for (i, (kind, to, body)) in texts.into_iter().enumerate() {
+        let mut request = common::sms::request(kind, to, &format!("u{i}"));
+        request.body = body.into();
+        logs.push(outbox.enqueue(request, stack.now_ms()).await.unwrap());
     }
+    let store = outbox.store().clone();
+    eventually("all four are sent", || async {
+        let mut sent = 0;
+        for log in &logs {
+            let log = store.get_log(&log.sms_id).await.unwrap().unwrap();
+            sent += usize::from(log.status == Status::Sent);
+        }
+        sent == logs.len()
+    })
+    .await;
+    assert_eq!(twilio.requests(common::stubs::TWILIO_MESSAGES).len(), 2);
     let date = day.date_naive().to_string();
     let out = run_schedule(&stack, "SmsCostReport", json!({"date": date})).await;
     let report = &out["report"];
@@ -407,7 +415,7 @@ async fn the_cost_report_counts_per_type_and_provider() {
     assert_eq!(
         report["lines"],
         json!([
-            {"message_type": "match_found", "provider": "dmark", "messages": 2, "segments": 3, "cost_micros": cost(0) + cost(1)},
+            {"message_type": "match_found", "provider": "console", "messages": 2, "segments": 3, "cost_micros": cost(0) + cost(1)},
             {"message_type": "match_found", "provider": "twilio", "messages": 1, "segments": 1, "cost_micros": cost(2)},
             {"message_type": "security_alert", "provider": "twilio", "messages": 1, "segments": 1, "cost_micros": cost(3)},
         ])
@@ -429,7 +437,7 @@ async fn the_cost_report_counts_per_type_and_provider() {
         check_emf(&serde_json::from_str(&line).unwrap());
     }
     assert_eq!(documents[0]["DailySegments"], 3);
-    assert_eq!(documents[0]["Provider"], "dmark");
+    assert_eq!(documents[0]["Provider"], "console");
 }
 
 /// The Embedded Metric Format's rules (CloudWatch's specification): an

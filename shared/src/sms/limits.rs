@@ -196,20 +196,22 @@ impl SmsStore {
     }
 
     /// F-SMS-16: per-day and per-month counters of messages, segments and
-    /// estimated cost, and the day's per type and provider, moved when a
-    /// message is sent.
-    pub async fn record_cost(&self, log: &SmsLog, now_ms: i64) -> Result<(), Error> {
+    /// estimated cost, and the day's per type and `provider` (the one that
+    /// took it: the claimed log does not name it yet), moved when a message
+    /// is sent.
+    pub async fn record_cost(
+        &self,
+        log: &SmsLog,
+        provider: &str,
+        now_ms: i64,
+    ) -> Result<(), Error> {
         let day = crate::clock::utc_date(now_ms);
         // The two counters are independent: updated side by side, not in turn.
         let date = day.to_string();
         let updates = [
             cost_month_key(&day.format("%Y-%m").to_string()),
             cost_day_key(&date),
-            cost_type_key(
-                &date,
-                &super::wire_name(log.message_type),
-                log.provider.as_deref().unwrap_or("unknown"),
-            ),
+            cost_type_key(&date, &super::wire_name(log.message_type), provider),
         ]
         .map(|counter| {
             // Aliased by the builder: `segments` is a DynamoDB reserved word.
