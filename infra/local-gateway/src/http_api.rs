@@ -2,12 +2,13 @@
 
 use crate::Gateway;
 use axum::body::{to_bytes, Body};
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 /// API Gateway's payload limit.
@@ -47,6 +48,10 @@ pub async fn handle(State(gw): State<Arc<Gateway>>, request: Request) -> Respons
         claims,
         &bytes,
     );
+    // API Gateway gives the TCP peer's address (not a forwarded header).
+    if let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<SocketAddr>>() {
+        event["requestContext"]["http"]["sourceIp"] = json!(peer.ip().to_string());
+    }
     // Stamped as API Gateway stamps it, by the gateway's clock.
     let now = gw.clock.now();
     event["requestContext"]["time"] = json!(now.format("%d/%b/%Y:%H:%M:%S +0000").to_string());

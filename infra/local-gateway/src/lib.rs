@@ -394,8 +394,12 @@ pub async fn start(options: Options) -> Result<Running, String> {
         )
         .route("/_local/sms", get(console_sms))
         .route("/_local/clock", get(clock::show).post(clock::change))
-        // EventBridge's PutEvents (the AWS JSON protocol posts to `/`).
-        .route("/", axum::routing::post(eventbridge::put_events))
+        // EventBridge's PutEvents (the AWS JSON protocol posts to `/`);
+        // any other method on `/` is the HTTP API's, as on API Gateway.
+        .route(
+            "/",
+            axum::routing::post(eventbridge::put_events).fallback(http_api::handle),
+        )
         .fallback(any(http_api::handle))
         .with_state(gateway.clone());
     let ws_app = Router::new()
@@ -421,6 +425,8 @@ pub async fn start(options: Options) -> Result<Running, String> {
             let stop = async move {
                 let _ = signal.wait_for(|s| *s).await;
             };
+            // With the peer's address: functions see the caller's source IP.
+            let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
             if let Err(e) = axum::serve(listener, app)
                 .with_graceful_shutdown(stop)
                 .await

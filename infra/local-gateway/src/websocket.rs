@@ -6,7 +6,7 @@
 use crate::Gateway;
 use axum::body::Bytes;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{Path, Query, State};
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures::{SinkExt, StreamExt};
@@ -30,7 +30,21 @@ pub struct Connection {
     pub authorizer: Map<String, Value>,
     pub connected_at: i64,
     pub last_active_at: i64,
+    pub identity: Identity,
+}
+
+/// Who is on the other end, as API Gateway reports it in
+/// `requestContext.identity`: the peer's address and its user agent.
+#[derive(Clone, Debug)]
+pub struct Identity {
+    pub source_ip: String,
     pub user_agent: String,
+}
+
+impl Identity {
+    fn json(&self) -> Value {
+        json!({ "sourceIp": self.source_ip, "userAgent": self.user_agent })
+    }
 }
 
 /// API Gateway connection ids look like `L0SM9cOFvHcCIhw=`.
@@ -49,7 +63,7 @@ fn base_context(
     event_type: &str,
     connection_id: &str,
     connected_at: i64,
-    user_agent: &str,
+    identity: &Identity,
 ) -> Value {
     let now = gw.clock.now();
     json!({
@@ -61,7 +75,7 @@ fn base_context(
         "stage": gw.stage,
         "connectedAt": connected_at,
         "requestTimeEpoch": now.timestamp_millis(),
-        "identity": { "sourceIp": "127.0.0.1", "userAgent": user_agent },
+        "identity": identity.json(),
         "requestId": ulid::Ulid::new().to_string(),
         "domainName": "127.0.0.1",
         "connectionId": connection_id,
@@ -88,16 +102,20 @@ fn headers_json(headers: &HeaderMap) -> (Value, Value) {
 pub async fn connect(
     State(gw): State<Arc<Gateway>>,
     Query(query): Query<HashMap<String, String>>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
     let connection_id = new_connection_id();
     let connected_at = chrono::Utc::now().timestamp_millis();
-    let user_agent = headers
-        .get("user-agent")
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("")
-        .to_string();
+    let identity = Identity {
+        source_ip: peer.ip().to_string(),
+        user_agent: headers
+            .get("user-agent")
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("")
+            .to_string(),
+    };
     let (single, multi) = headers_json(&headers);
     let multi_query: Map<String, Value> =
         query.iter().map(|(k, v)| (k.clone(), json!([v]))).collect();
@@ -113,7 +131,7 @@ pub async fn connect(
                 "queryStringParameters": query,
                 "multiValueQueryStringParameters": multi_query,
                 "stageVariables": {},
-                "requestContext": base_context(&gw, "$connect", "CONNECT", &connection_id, connected_at, &user_agent),
+                "requestContext": base_context(&gw, "$connect", "CONNECT", &connection_id, connected_at, &identity),
             });
             let verdict = match gw.invoke(auth_fn, event).await {
                 Ok(v) => v,
@@ -150,7 +168,7 @@ pub async fn connect(
             "CONNECT",
             &connection_id,
             connected_at,
-            &user_agent,
+            &identity,
         );
         context["authorizer"] = Value::Object(authorizer.clone());
         let event = json!({
@@ -190,7 +208,7 @@ pub async fn connect(
                 connection_id,
                 authorizer,
                 connected_at,
-                user_agent,
+                identity,
             )
         })
 }
@@ -201,7 +219,7 @@ async fn run(
     connection_id: String,
     authorizer: Map<String, Value>,
     connected_at: i64,
-    user_agent: String,
+    identity: Identity,
 ) {
     let (mut sink, mut stream) = socket.split();
     let (outbox, mut inbox) = mpsc::unbounded_channel::<Message>();
@@ -212,7 +230,7 @@ async fn run(
             authorizer: authorizer.clone(),
             connected_at,
             last_active_at: connected_at,
-            user_agent: user_agent.clone(),
+            identity: identity.clone(),
         },
     );
     let mut writer = tokio::spawn(async move {
@@ -269,10 +287,10 @@ async fn run(
         }
         // API Gateway invokes routes concurrently; so do we.
         let gw = gw.clone();
-        let (connection_id, authorizer, user_agent, outbox) = (
+        let (connection_id, authorizer, identity, outbox) = (
             connection_id.clone(),
             authorizer.clone(),
-            user_agent.clone(),
+            identity.clone(),
             outbox.clone(),
         );
         tokio::spawn(async move {
@@ -281,7 +299,7 @@ async fn run(
                 &connection_id,
                 &authorizer,
                 connected_at,
-                &user_agent,
+                &identity,
                 text,
                 &outbox,
             )
@@ -301,7 +319,7 @@ async fn run(
             "DISCONNECT",
             &connection_id,
             connected_at,
-            &user_agent,
+            &identity,
         );
         context["authorizer"] = Value::Object(authorizer);
         context["disconnectStatusCode"] = json!(close_code);
@@ -318,7 +336,7 @@ async fn message_route(
     connection_id: &str,
     authorizer: &Map<String, Value>,
     connected_at: i64,
-    user_agent: &str,
+    identity: &Identity,
     body: String,
     outbox: &mpsc::UnboundedSender<Message>,
 ) {
@@ -344,7 +362,7 @@ async fn message_route(
         "MESSAGE",
         connection_id,
         connected_at,
-        user_agent,
+        identity,
     );
     context["authorizer"] = Value::Object(authorizer.clone());
     context["messageId"] = json!(ulid::Ulid::new().to_string());
@@ -426,7 +444,7 @@ pub async fn info(
             axum::Json(json!({
                 "connectedAt": ts(c.connected_at),
                 "lastActiveAt": ts(c.last_active_at),
-                "identity": { "sourceIp": "127.0.0.1", "userAgent": c.user_agent },
+                "identity": c.identity.json(),
             }))
             .into_response()
         }

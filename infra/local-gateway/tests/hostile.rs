@@ -339,3 +339,24 @@ async fn websocket_frames_are_handled_as_api_gateway_does() {
     send(&mut other, r#"{"action":"ping"}"#).await;
     assert_eq!(next_json(&mut other).await["type"], "pong");
 }
+
+// Issue 21: the gateway's `/` (where PutEvents posts) answers every other
+// method as API Gateway answers a path with no route.
+#[tokio::test]
+async fn the_root_answers_as_api_gateway_does() {
+    let stack = Stack::start().await;
+    for method in ["GET", "PUT", "DELETE", "PATCH"] {
+        let answer = stack
+            .http
+            .request(
+                method.parse().unwrap(),
+                format!("{}/", stack.running.http_url),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status().as_u16(), 404, "{method}");
+        let body: Value = answer.json().await.unwrap();
+        assert_eq!(body, json!({"message": "Not Found"}), "{method}");
+    }
+}

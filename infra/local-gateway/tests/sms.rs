@@ -796,6 +796,19 @@ async fn sms_preferences_and_consent() {
     assert_eq!(prefs["toggles"]["streak_alerts"], true);
     let (_, me) = stack.call("GET", "/v1/me", Some("p1"), None).await;
     assert_eq!(me["sms_preferences"], prefs);
+    // The caller's own address, whatever it is (here another loopback one).
+    let consent = r#"{"consent": {"method": "web_form", "text_version": "2026-12"}}"#;
+    let answer = common::client_from("127.0.0.9")
+        .put(format!("{}{path}", stack.running.http_url))
+        .bearer_auth(stack.token("p1"))
+        .header("content-type", "application/json")
+        .body(consent)
+        .send()
+        .await
+        .unwrap();
+    let again: Value = answer.json().await.unwrap();
+    assert_eq!(again["consent"]["ip_address"], "127.0.0.9", "{again}");
+    let prefs = again;
 
     // Bad input changes nothing.
     for body in [

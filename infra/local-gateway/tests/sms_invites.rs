@@ -705,4 +705,12 @@ async fn invitation_routes_refuse_what_they_cannot_use() {
     }
     assert_eq!(statuses[..30], [404; 30]);
     assert_eq!(statuses[30], 429);
+    // Per address: a caller from another address (the gateway gives each
+    // function the TCP peer's, as API Gateway does) is not held back.
+    let elsewhere = common::client_from("127.0.0.2");
+    let url = format!(
+        "{}/v1/invitations/preview?token={guess}",
+        stack.running.http_url
+    );
+    assert_eq!(elsewhere.get(url).send().await.unwrap().status(), 404);
 }

@@ -58,6 +58,15 @@ pub fn suite_clock() -> Option<local_gateway::clock::Start> {
     Some(local_gateway::clock::Start::parse(&raw).expect("VERSUS_TEST_CLOCK"))
 }
 
+/// An HTTP client that connects from `ip`, another loopback address
+/// (127.0.0.0/8 is all local): a second caller with an address of its own.
+pub fn client_from(ip: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(ip.parse::<std::net::IpAddr>().unwrap())
+        .build()
+        .unwrap()
+}
+
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }

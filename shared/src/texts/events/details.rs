@@ -59,7 +59,21 @@ pub struct ChallengeDeadlineApproaching {
     pub user_id: String,
     pub challenge_id: String,
     pub title: String,
+    #[serde(deserialize_with = "whole_number")]
     pub hours_left: u32,
+}
+
+/// A JSON Schema `integer`: any number with no fraction (`24` and `24.0`
+/// alike, as the published schema accepts and PutEvents passes on).
+fn whole_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
+    let number = serde_json::Number::deserialize(deserializer)?;
+    if let Some(whole) = number.as_u64() {
+        return u32::try_from(whole).map_err(|_| serde::de::Error::custom("number out of range"));
+    }
+    match number.as_f64() {
+        Some(x) if x.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&x) => Ok(x as u32),
+        _ => Err(serde::de::Error::custom("expected a whole number")),
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -315,6 +329,13 @@ mod tests {
         );
         assert_eq!(event.message_type(), MessageType::PaymentFailure);
         assert_eq!(event.once_key("e1"), "payment_failure#u1#MM-1");
+        // A JSON Schema integer may be written 24.0 (the published schema,
+        // and so PutEvents, accept it): the same as 24.
+        for hours in [json!(24), json!(24.0)] {
+            let detail = json!({"user_id":"u1","challenge_id":"c","title":"T","hours_left": hours});
+            let event = DomainEvent::parse(&envelope("ChallengeDeadlineApproaching", detail));
+            assert_eq!(event.unwrap().once_key("e1"), "challenge_reminder#u1#c#24");
+        }
         for (kind, detail, says) in [
             (
                 "PaymentSettled",
@@ -362,6 +383,11 @@ mod tests {
                 "AchievementUnlocked",
                 json!({"user_id":"u1","achievement_id":"a","name":""}),
                 "name",
+            ),
+            (
+                "ChallengeDeadlineApproaching",
+                json!({"user_id":"u1","challenge_id":"c","title":"T","hours_left":24.5}),
+                "hours_left",
             ),
             ("SomethingElse", json!({}), "unknown detail-type"),
         ] {
