@@ -77,12 +77,14 @@ pub fn tracking(client: &Client, config: &Config) -> Tracking {
     )
 }
 
-/// The scheduled jobs, reading `page` users per query.
-pub fn jobs(client: &Client, config: &Config, page: i32) -> Jobs {
+/// The scheduled jobs, reading `page` users per query, pushing upgrades
+/// through `pusher`.
+pub fn jobs(client: &Client, config: &Config, pusher: Pusher, page: i32) -> Jobs {
     Jobs::new(
         client.clone(),
         &config.tables.users,
         tracking(client, config),
+        pusher,
         page,
     )
 }

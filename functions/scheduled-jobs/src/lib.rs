@@ -82,7 +82,12 @@ pub async fn function(config: &Config) -> Result<Invoke, Error> {
         .ok_or_else(|| Error::Config("JOBS_QUEUE_URL is not set".into()))?;
     let outbox = versus::wiring::outbox(&sdk, &client, config);
     let app = Arc::new(App {
-        jobs: versus::wiring::jobs(&client, config, DEFAULT_PAGE),
+        jobs: versus::wiring::jobs(
+            &client,
+            config,
+            versus::wiring::pusher(&sdk, &client, config)?,
+            DEFAULT_PAGE,
+        ),
         battles: versus::wiring::battles(&client, config),
         reminders: versus::wiring::battle_reminders(outbox.clone(), &client, config),
         streak_alerts: versus::wiring::streak_alerts(outbox.clone(), &client, config),

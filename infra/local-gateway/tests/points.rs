@@ -339,7 +339,12 @@ async fn daily_streak_bonus_is_resumable_and_pays_once() {
         expected.insert(user, if i % 3 == 0 { 10 } else { 5 });
     }
     let date = versus::clock::utc_date(day2);
-    let jobs = versus::wiring::jobs(&client, &config, 10);
+    let jobs = versus::wiring::jobs(
+        &client,
+        &config,
+        versus::wiring::pusher(&versus::db::aws_config().await, &client, &config).unwrap(),
+        10,
+    );
     let mut pages = 0;
     let mut stop_after_one = || {
         pages += 1;
@@ -427,6 +432,50 @@ async fn daily_streak_bonus_is_resumable_and_pays_once() {
     assert_eq!(unknown.status(), 404);
 }
 
+// F-PT-6, F-JOB-1: a streak bonus that moves a level is pushed to the
+// player like any other award's upgrade; a rerun pays and pushes nothing.
+#[tokio::test]
+async fn streak_bonus_upgrades_are_pushed() {
+    let stack = Stack::start().await;
+    stack.freeze_clock().await;
+    let config = stack.config("scheduled-jobs");
+    let client = stack.dynamodb().await;
+    let ledger = versus::wiring::ledger(&client, &config);
+    stack.create_profile("bonus", "bonus_taker").await;
+    let today = stack.now_ms();
+    // 45 yesterday and 1 today: a 2-day streak at 46 points, whose bonus
+    // of 10 crosses level 2 (50 points).
+    for (amount, at) in [(45, today - DAY), (1, today)] {
+        ledger
+            .add_points(&req("bonus", amount, ActivityType::Comment, None), at)
+            .await
+            .unwrap();
+    }
+    let mut socket = stack.connect(Some(&stack.token("bonus"))).await.unwrap();
+    common::eventually("the connection is recorded", || async {
+        !versus::wiring::presence(&client, &config)
+            .connections("bonus", stack.now_ms())
+            .await
+            .unwrap()
+            .is_empty()
+    })
+    .await;
+    let pusher = versus::wiring::pusher(&versus::db::aws_config().await, &client, &config).unwrap();
+    let jobs = versus::wiring::jobs(&client, &config, pusher, 100);
+    let date = versus::clock::utc_date(today);
+    for _ in 0..2 {
+        let outcome = jobs
+            .run(JobName::StreakBonus, date, today, &mut || false)
+            .await
+            .unwrap();
+        assert!(matches!(outcome, RunOutcome::Done(_)), "{outcome:?}");
+    }
+    let (pushed, _) = until_type(&mut socket, "points_upgraded").await;
+    assert_eq!(pushed["total_points"], 56, "{pushed}");
+    assert_eq!(pushed["level_upgraded"], json!({"old": 1, "new": 2}));
+    common::silent_for(&mut socket, 500).await;
+}
+
 // F-PT-10, F-JOB-3, F-PT-11: goals for recently active users, progress, a reward paid once.
 #[tokio::test]
 async fn weekly_goals_and_side_quests_pay_once() {
@@ -443,7 +492,12 @@ async fn weekly_goals_and_side_quests_pay_once() {
         .add_points(&req("g1", 1, ActivityType::Reaction, None), last_week)
         .await
         .unwrap();
-    let jobs = versus::wiring::jobs(&client, &config, 100);
+    let jobs = versus::wiring::jobs(
+        &client,
+        &config,
+        versus::wiring::pusher(&versus::db::aws_config().await, &client, &config).unwrap(),
+        100,
+    );
     let RunOutcome::Done(cp) = jobs
         .run(
             JobName::WeeklyGoals,

@@ -14,7 +14,9 @@ use super::tracking::Tracking;
 use crate::db::{self, s, Item};
 use crate::error::Error;
 use crate::keys::users::profile_key;
+use crate::points::upgrades::notify_upgrades;
 use crate::profile::Profile;
+use crate::realtime::Pusher;
 use crate::sweep::{readable, Read, Runner, Segment, Sweep};
 pub use crate::sweep::{Checkpoint, RunOutcome};
 use aws_sdk_dynamodb::Client;
@@ -77,6 +79,8 @@ pub struct Jobs {
     table: String,
     tracking: Tracking,
     runner: Runner,
+    /// F-PT-6: a bonus that moves a tier or level is pushed like any award.
+    pusher: Pusher,
 }
 
 /// One run of a points job, as the sweep runner drives it.
@@ -113,11 +117,13 @@ impl Jobs {
         client: Client,
         users_table: impl Into<String>,
         tracking: Tracking,
+        pusher: Pusher,
         page: i32,
     ) -> Self {
         let table = users_table.into();
         Jobs {
             tracking,
+            pusher,
             runner: Runner::new(client.clone(), &table, page),
             client,
             table,
@@ -192,9 +198,12 @@ impl Jobs {
             let awards = chunk
                 .iter()
                 .map(|r| self.tracking.ledger().add_points(r, now_ms));
-            for a in futures::future::join_all(awards).await {
-                paid += u64::from(!a?.replayed);
-            }
+            let awards = futures::future::join_all(awards)
+                .await
+                .into_iter()
+                .collect::<Result<Vec<_>, _>>()?;
+            paid += awards.iter().filter(|a| !a.replayed).count() as u64;
+            notify_upgrades(&self.pusher, &awards.iter().collect::<Vec<_>>(), now_ms).await;
         }
         Ok(paid)
     }
