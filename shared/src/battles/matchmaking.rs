@@ -1,28 +1,43 @@
 //! F-MM-1, F-MM-2, F-MM-4: a random online opponent, politely (an invitation).
 //!
-//! The pick reads one shard of the sparse `online` index (most recently active
-//! first, a bounded page), then the sampled candidates' profiles in one
-//! `BatchGetItem`, and writes the invitation with both players' guards in one
-//! transaction. No step reads more than a fixed number of items, so the cost
-//! does not grow with the number of registered or online users. When a shard
-//! has nobody eligible the next one is tried, up to all of them (a few online
-//! players among 16 shards), which bounds the worst case by the shard count.
+//! The pick is uniform over the eligible players it reads, and it reads
+//! every online player while there are at most [`WINDOW`] of them:
+//! 1. From a random shard of the sparse `online` index and a random point of
+//!    its `online_until` range (wrapping to the range's start), it collects
+//!    the distinct online players that follow, shard after shard in random
+//!    order, until it has [`WINDOW`] or has read them all (keys only).
+//! 2. It shuffles them, reads their profiles in that order in growing
+//!    batches, and takes the first eligible one: a uniformly random pick
+//!    among the eligible players of the window, however many busy or
+//!    unavailable players the index holds ahead of them.
+//! 3. It writes the invitation with both players' guards in one transaction
+//!    (the next eligible one if this one just became busy).
+//! No window has no eligible player: the next window is read, up to
+//! [`ENTRY_BUDGET`] index entries and [`PROFILE_BUDGET`] profiles. Every
+//! step is bounded by these constants and the shard count, never by the
+//! number of registered users; with many online players the window is a
+//! random stretch of one shard (scripts/bench measures both).
 
 use super::invitations::{Invitation, InviteFailure};
 use super::{BattleStore, MatchSource};
-use crate::db::{self, s, Cost};
+use crate::db::{self, s, Cost, Item};
 use crate::error::Error;
 use crate::keys::users::{online_shard_name, profile_key};
+use crate::presence::CONNECTION_TTL_SECS;
 use crate::profile::Profile;
 use aws_sdk_dynamodb::types::{KeysAndAttributes, ReturnConsumedCapacity};
 use rand::seq::SliceRandom;
 use rand::Rng;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
-/// Index entries read from one shard (profiles and open connections).
-const SAMPLE_PER_SHARD: i32 = 20;
-/// Profiles read per shard tried.
-const CANDIDATES_PER_SHARD: usize = 8;
+/// Distinct online players collected before their profiles are read.
+pub const WINDOW: usize = 64;
+/// Index entries one find reads at most.
+pub const ENTRY_BUDGET: usize = 4 * WINDOW;
+/// Profiles one find reads at most (BatchGetItem takes 100 keys).
+pub const PROFILE_BUDGET: usize = 100;
+/// The first profile batch; each next one is twice as large.
+const FIRST_BATCH: usize = 8;
 /// Invitation writes tried (a candidate may have become busy since the read).
 const MAX_INVITE_ATTEMPTS: u32 = 3;
 
@@ -37,6 +52,119 @@ pub struct Found {
     pub cost: Cost,
 }
 
+/// Where one shard's reading stands: from a random point of its range to
+/// the end, then from its start back to the point.
+struct ShardCursor {
+    shard: String,
+    point: i64,
+    wrapped: bool,
+    next: Option<Item>,
+}
+
+/// The index read in windows, shard after shard in random order.
+struct OnlineWindows {
+    cursors: Vec<ShardCursor>,
+    current: usize,
+    seen: HashSet<String>,
+    entries_read: usize,
+}
+
+impl OnlineWindows {
+    fn new(shards: u32, now_ms: i64) -> Self {
+        let mut rng = rand::rng();
+        let mut order: Vec<u32> = (0..shards).collect();
+        order.shuffle(&mut rng);
+        // Connection entries run to their expiry, up to the connection TTL ahead.
+        let horizon = now_ms + CONNECTION_TTL_SECS * 1000;
+        OnlineWindows {
+            cursors: order
+                .into_iter()
+                .map(|i| ShardCursor {
+                    shard: online_shard_name(i),
+                    point: rng.random_range(now_ms + 1..=horizon),
+                    wrapped: false,
+                    next: None,
+                })
+                .collect(),
+            current: 0,
+            seen: HashSet::new(),
+            entries_read: 0,
+        }
+    }
+
+    fn exhausted(&self) -> bool {
+        self.current >= self.cursors.len() || self.entries_read >= ENTRY_BUDGET
+    }
+}
+
+/// The eligible candidates of one find, in uniformly random order, read as
+/// they are needed.
+struct Candidates<'a> {
+    store: &'a BattleStore,
+    caller_id: &'a str,
+    now_ms: i64,
+    windows: OnlineWindows,
+    /// The current window's players, shuffled, whose profiles are not read yet.
+    unread: std::collections::VecDeque<String>,
+    /// Profiles read, in the shuffled order, not yet looked at.
+    read: std::collections::VecDeque<Profile>,
+    batch: usize,
+    profiles_read: usize,
+}
+
+impl<'a> Candidates<'a> {
+    fn new(store: &'a BattleStore, caller_id: &'a str, now_ms: i64) -> Self {
+        Candidates {
+            store,
+            caller_id,
+            now_ms,
+            windows: OnlineWindows::new(store.config.online_shards, now_ms),
+            unread: Default::default(),
+            read: Default::default(),
+            batch: FIRST_BATCH,
+            profiles_read: 0,
+        }
+    }
+
+    /// The next eligible player; `None` when the budgets are spent or
+    /// every online player was looked at.
+    async fn next(&mut self, cost: &mut Cost) -> Result<Option<Profile>, Error> {
+        loop {
+            // In the shuffled order: the first eligible is a uniform pick.
+            while let Some(candidate) = self.read.pop_front() {
+                if candidate.can_be_picked_by(self.caller_id, self.now_ms) {
+                    return Ok(Some(candidate));
+                }
+            }
+            if self.profiles_read >= PROFILE_BUDGET {
+                return Ok(None);
+            }
+            if self.unread.is_empty() {
+                if self.windows.exhausted() {
+                    return Ok(None);
+                }
+                let mut ids = self
+                    .store
+                    .next_window(&mut self.windows, self.caller_id, self.now_ms, cost)
+                    .await?;
+                ids.shuffle(&mut rand::rng());
+                self.unread = ids.into();
+                self.batch = FIRST_BATCH;
+                continue;
+            }
+            let take = self
+                .batch
+                .min(self.unread.len())
+                .min(PROFILE_BUDGET - self.profiles_read);
+            let chunk: Vec<String> = self.unread.drain(..take).collect();
+            self.batch *= 2;
+            self.profiles_read += chunk.len();
+            let mut profiles = self.store.read_profiles(&chunk, cost).await?;
+            self.read = chunk.iter().filter_map(|id| profiles.remove(id)).collect();
+        }
+    }
+}
+
 impl BattleStore {
     pub async fn find_opponent(
         &self,
@@ -45,80 +173,42 @@ impl BattleStore {
         now_ms: i64,
     ) -> Result<Found, Error> {
         let mut cost = Cost::default();
-        let shards = self.config.online_shards;
-        let first = rand::rng().random_range(0..shards);
-        let mut caller: Option<Profile> = None;
-        let mut attempts = 0;
-        // Shards are visited from a random one on; a sparse population may need
-        // several, so the worst case is bounded by the shard count (config), never
-        // by the number of users.
-        for i in 0..shards {
-            let shard = online_shard_name((first + i) % shards);
-            let ids = self
-                .sample_online(&shard, caller_id, now_ms, &mut cost)
-                .await?;
-            if ids.is_empty() && caller.is_some() {
-                continue;
-            }
-            let mut profiles = self
-                .read_profiles(caller_id, caller.is_none(), &ids, &mut cost)
-                .await?;
-            if caller.is_none() {
-                let me = match profiles.remove(caller_id) {
-                    Some(p) => p,
-                    None => self.get_profile_counted(caller_id, &mut cost).await?,
-                };
-                check_caller(&me, now_ms)?;
-                caller = Some(me);
-            }
-            let me = caller.as_ref().expect("set above");
-            for id in &ids {
-                let Some(candidate) = profiles.get(id) else {
-                    continue;
-                };
-                if !candidate.can_be_picked_by(caller_id, now_ms) {
-                    continue;
-                }
-                if attempts == MAX_INVITE_ATTEMPTS {
+        let me = self.get_profile_counted(caller_id, &mut cost).await?;
+        check_caller(&me, now_ms)?;
+        let mut candidates = Candidates::new(self, caller_id, now_ms);
+        for _ in 0..MAX_INVITE_ATTEMPTS {
+            let Some(candidate) = candidates.next(&mut cost).await? else {
+                break;
+            };
+            let invited = self
+                .create_invitation(
+                    &me,
+                    &candidate,
+                    challenge_type,
+                    MatchSource::ActiveUser,
+                    now_ms,
+                    &mut cost,
+                )
+                .await;
+            match invited {
+                Ok(invitation) => {
                     return Ok(Found {
-                        outcome: FindOutcome::NoActiveUsers,
+                        outcome: FindOutcome::Invited(Box::new(invitation)),
                         cost,
-                    });
+                    })
                 }
-                attempts += 1;
-                match self
-                    .create_invitation(
-                        me,
-                        candidate,
-                        challenge_type,
-                        MatchSource::ActiveUser,
-                        now_ms,
-                        &mut cost,
-                    )
-                    .await
-                {
-                    Ok(invitation) => {
-                        return Ok(Found {
-                            outcome: FindOutcome::Invited(Box::new(invitation)),
-                            cost,
-                        })
-                    }
-                    Err(InviteFailure::OpponentBusy) => continue,
-                    Err(InviteFailure::CallerBusy) => {
-                        let fresh = self.get_profile_counted(caller_id, &mut cost).await?;
-                        check_caller(&fresh, now_ms)?;
-                        return Err(Error::conflict(
-                            "concurrent_update",
-                            "your state changed during the search, retry",
-                        ));
-                    }
-                    Err(InviteFailure::Failed(e)) => return Err(e),
+                // Busy since it was read: the next one.
+                Err(InviteFailure::OpponentBusy) => continue,
+                Err(InviteFailure::CallerBusy) => {
+                    let fresh = self.get_profile_counted(caller_id, &mut cost).await?;
+                    check_caller(&fresh, now_ms)?;
+                    return Err(Error::conflict(
+                        "concurrent_update",
+                        "your state changed during the search, retry",
+                    ));
                 }
+                Err(InviteFailure::Failed(e)) => return Err(e),
             }
-        }
-        if caller.is_none() {
-            let me = self.get_profile_counted(caller_id, &mut cost).await?;
-            check_caller(&me, now_ms)?;
         }
         Ok(Found {
             outcome: FindOutcome::NoActiveUsers,
@@ -126,57 +216,81 @@ impl BattleStore {
         })
     }
 
-    /// Up to [`CANDIDATES_PER_SHARD`] distinct users of one shard who count as
-    /// online now, in random order (the page is the most recently active).
-    async fn sample_online(
+    /// The opponent a find would invite now, without inviting: the pick
+    /// alone (tests and scripts/bench measure its fairness and cost).
+    pub async fn pick_opponent(
         &self,
-        shard: &str,
+        caller_id: &str,
+        now_ms: i64,
+        cost: &mut Cost,
+    ) -> Result<Option<Profile>, Error> {
+        Candidates::new(self, caller_id, now_ms).next(cost).await
+    }
+
+    /// Up to [`WINDOW`] online players not collected before (the caller
+    /// never), read on from where the last window stopped.
+    async fn next_window(
+        &self,
+        windows: &mut OnlineWindows,
         caller_id: &str,
         now_ms: i64,
         cost: &mut Cost,
     ) -> Result<Vec<String>, Error> {
-        let out = self
-            .client
-            .query()
-            .table_name(&self.users_table)
-            .index_name("online")
-            .key_condition_expression("online_shard = :shard AND online_until > :now")
-            .expression_attribute_values(":shard", s(shard))
-            .expression_attribute_values(":now", db::n(now_ms))
-            .scan_index_forward(false)
-            .limit(SAMPLE_PER_SHARD)
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await
-            .map_err(db::dependency)?;
-        cost.read(out.consumed_capacity.as_slice());
-        let mut ids: Vec<String> = Vec::new();
-        for item in out.items() {
-            let Some(id) = db::get_s(item, "pk").and_then(|pk| pk.strip_prefix("USER#")) else {
-                continue;
+        let mut ids = Vec::new();
+        while ids.len() < WINDOW && !windows.exhausted() {
+            let cursor = &mut windows.cursors[windows.current];
+            let room = (WINDOW - ids.len()).min(ENTRY_BUDGET - windows.entries_read);
+            let mut query = self
+                .client
+                .query()
+                .table_name(&self.users_table)
+                .index_name("online")
+                .expression_attribute_values(":shard", s(&cursor.shard))
+                .set_exclusive_start_key(cursor.next.take())
+                .limit(room as i32)
+                .return_consumed_capacity(ReturnConsumedCapacity::Total);
+            query = if cursor.wrapped {
+                // From the range's start (online now) up to the point.
+                query
+                    .key_condition_expression(
+                        "online_shard = :shard AND online_until BETWEEN :after AND :point",
+                    )
+                    .expression_attribute_values(":after", db::n(now_ms + 1))
+                    .expression_attribute_values(":point", db::n(cursor.point - 1))
+            } else {
+                query
+                    .key_condition_expression("online_shard = :shard AND online_until >= :point")
+                    .expression_attribute_values(":point", db::n(cursor.point))
             };
-            if id != caller_id && !ids.iter().any(|seen| seen == id) {
-                ids.push(id.to_string());
+            let out = query.send().await.map_err(db::dependency)?;
+            cost.read(out.consumed_capacity.as_slice());
+            windows.entries_read += out.items().len();
+            for item in out.items() {
+                let Some(id) = db::get_s(item, "pk").and_then(|pk| pk.strip_prefix("USER#")) else {
+                    continue;
+                };
+                if id != caller_id && windows.seen.insert(id.to_string()) {
+                    ids.push(id.to_string());
+                }
+            }
+            match out.last_evaluated_key {
+                Some(key) => cursor.next = Some(key),
+                // A point at the range's very start leaves nothing before it.
+                None if !cursor.wrapped && cursor.point > now_ms + 1 => cursor.wrapped = true,
+                None => windows.current += 1,
             }
         }
-        ids.shuffle(&mut rand::rng());
-        ids.truncate(CANDIDATES_PER_SHARD);
         Ok(ids)
     }
 
-    /// The profiles of `ids` (and the caller's, when asked) in one request.
-    /// Keys DynamoDB leaves unprocessed are simply not candidates this time.
+    /// The profiles of `ids` in one request. Keys DynamoDB leaves
+    /// unprocessed are simply not candidates this time.
     async fn read_profiles(
         &self,
-        caller_id: &str,
-        with_caller: bool,
         ids: &[String],
         cost: &mut Cost,
     ) -> Result<HashMap<String, Profile>, Error> {
-        let mut keys: Vec<_> = ids.iter().map(|id| profile_key(id)).collect();
-        if with_caller {
-            keys.push(profile_key(caller_id));
-        }
+        let keys: Vec<_> = ids.iter().map(|id| profile_key(id)).collect();
         let request = KeysAndAttributes::builder()
             .set_keys(Some(keys))
             .build()
