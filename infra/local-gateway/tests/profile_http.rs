@@ -313,3 +313,53 @@ async fn last_seen_is_written_at_most_once_a_minute() {
     assert!(!profiles.touch_last_seen("ghost", first, 60).await.unwrap());
     assert!(profiles.get("ghost").await.unwrap().is_none());
 }
+
+// F-PR-2 (issue 21): every kind of activity refreshes last_seen_at, at the
+// stack's clock: an HTTP call, a WebSocket connection, a message to
+// ws-presence (ping) and one to ws-matchmaking (leave_queue), each more
+// than the throttle's minute after the one before.
+#[tokio::test]
+async fn http_calls_and_websocket_messages_refresh_last_seen() {
+    let stack = Stack::start().await;
+    stack.freeze_clock().await;
+    stack.create_profile("active", "active_user").await;
+    let profiles = versus::wiring::profiles(&stack.dynamodb().await, &stack.config("profile-api"));
+    let seen = || async {
+        profiles
+            .get("active")
+            .await
+            .unwrap()
+            .unwrap()
+            .availability
+            .last_seen_at
+    };
+    assert_eq!(seen().await, Some(stack.now_ms()));
+
+    stack.advance_clock(61.0).await;
+    assert_eq!(
+        stack.call("GET", "/v1/me", Some("active"), None).await.0,
+        200
+    );
+    assert_eq!(seen().await, Some(stack.now_ms()), "an HTTP call");
+
+    stack.advance_clock(61.0).await;
+    let mut socket = stack.connect(Some(&stack.token("active"))).await.unwrap();
+    common::eventually("the connection refreshes it", || async {
+        seen().await == Some(stack.now_ms())
+    })
+    .await;
+
+    stack.advance_clock(61.0).await;
+    common::send(&mut socket, r#"{"action":"ping"}"#).await;
+    assert_eq!(common::next_json(&mut socket).await["type"], "pong");
+    assert_eq!(seen().await, Some(stack.now_ms()), "a ws-presence message");
+
+    stack.advance_clock(61.0).await;
+    common::send(&mut socket, r#"{"action":"leave_queue"}"#).await;
+    common::next_json(&mut socket).await;
+    assert_eq!(
+        seen().await,
+        Some(stack.now_ms()),
+        "a ws-matchmaking message"
+    );
+}

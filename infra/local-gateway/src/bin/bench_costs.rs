@@ -78,7 +78,7 @@ async fn main() {
         );
     }
     println!();
-    println!("A find is: a Query of one online shard (most recent first, at most 20 entries), one BatchGetItem of at most 8 sampled profiles plus the caller's, and one TransactWriteItems (invitation + both players' guards). Pushes to the two players add one Query each for their connections (not counted here).");
+    println!("A find is: a consistent read of the caller's profile; Queries of the online index from a random shard and a random point of its range, shard after shard, until 64 distinct online players are collected or all are read (keys only, at most 256 entries); BatchGetItems of their profiles in shuffled order, 8 then 16, 32 ... (at most 100), until an eligible one; one TransactWriteItems (invitation + both players' guards). With few online players the pick reads all of them (exactly uniform); with many, one random stretch of one shard. Pushes to the two players add one Query each for their connections (not counted here).");
     points_costs(&client).await;
 }
 

@@ -172,16 +172,23 @@ async fn main() {
         tokens.push(body[start..start + 43].to_string());
     }
     counts.lock().unwrap().clear();
+    // One visitor per link, each from an address of its own: previews are
+    // limited per address (30 a minute), and one address previewing them
+    // all would be refused after the 30th.
     let previews = tokens
         .iter()
-        .map(|t| {
-            http_event(
+        .enumerate()
+        .map(|(i, t)| {
+            let mut event = http_event(
                 "GET",
                 "/v1/invitations/preview",
                 &format!("token={t}"),
                 None,
                 json!(null),
-            )
+            );
+            event["requestContext"]["http"]["sourceIp"] =
+                json!(format!("198.51.{}.{}", i / 250, i % 250 + 1));
+            event
         })
         .collect();
     measure("preview an invite link", &invitations, previews, &counts).await;
@@ -199,5 +206,5 @@ async fn main() {
         .collect();
     measure("accept an invite link", &invitations, accepts, &counts).await;
     println!();
-    println!("Every authenticated call also refreshes last_seen_at (one UpdateItem, at most once a minute per user, F-PR-2). Invite, no account: the sender's profile, the number's owner (none), the opt-out list, the limits (one transaction: the 7-day gap, the 30 s gap, the spend and the sender's hourly count), then one transaction with the log, the invitation and the token. Invite, a player: the player's profile too, the in-app invitation (a transaction with its check), the push's presence query, and the text's limits and log (no 7-day gap). Preview: the rate counter (a one-item transaction), the token, the invitation. Accept: the joiner's profile, the token, the invitation, one transaction (invitation, battle, both guards), then per player the push's presence query and profile read, and for the sender (verified) the match_found text: its once-marker, the opt-out list, the limits, and the log with the marker. Sequential calls, one Lambda instance, against DynamoDB Local; SQS is not included.");
+    println!("Every authenticated call also refreshes last_seen_at (one UpdateItem, at most once a minute per user, F-PR-2). Invite, no account: the sender's profile, the number's owner (none), the opt-out list, then one transaction with the log, the invitation, the token and the limit counters (the 7-day gap, the spend and the sender's hourly count): all of it or none. Invite, a player: the player's profile too, the in-app invitation (a transaction with its check), the push's presence query, and the text's log with its limit counters in one transaction (no 7-day gap). Preview: the rate counter (a one-item transaction), the token, the invitation. Accept: the joiner's profile, the token, the invitation, one transaction (invitation, battle, both guards), then per player the push's presence query and profile read, and for the sender (verified) the match_found text: its once-marker, the opt-out list, and one transaction with the log, the marker and the limit counters. Sequential calls, one Lambda instance, against DynamoDB Local; SQS is not included.");
 }
