@@ -373,13 +373,21 @@ impl App {
 
     /// One provider call within the send budget; running out of it is a
     /// transient failure like a provider timeout.
+    /// A provider's error text may echo the number: it is masked before it
+    /// reaches a log line or the log record.
     async fn call(
         &self,
         provider: &std::sync::Arc<dyn versus::sms::providers::Provider>,
         outgoing: &Outgoing<'_>,
     ) -> Result<String, SendError> {
         match tokio::time::timeout(self.send_budget, provider.send(outgoing)).await {
-            Ok(result) => result,
+            Ok(Ok(id)) => Ok(id),
+            Ok(Err(SendError::Transient(e))) => {
+                Err(SendError::Transient(outgoing.to.redact_in(&e)))
+            }
+            Ok(Err(SendError::Permanent(e))) => {
+                Err(SendError::Permanent(outgoing.to.redact_in(&e)))
+            }
             Err(_) => Err(SendError::Transient(format!(
                 "{}: no answer within {} s",
                 provider.name(),
@@ -414,6 +422,7 @@ impl App {
         error: &str,
         now_ms: i64,
     ) -> Result<(), Error> {
+        tracing::warn!(sms_id, provider, error, "SMS failed");
         self.store
             .finish(sms_id, Finish::Failed { provider, error }, now_ms)
             .await

@@ -612,3 +612,105 @@ async fn a_code_is_kept_only_while_its_text_may_still_go() {
     assert!(!item.contains(code), "{item}");
     assert!(!item.contains("redacted_body"), "{item}");
 }
+
+// Issue 21: over the SMS flows (a verification, an invitation to a number
+// with no account, texts sent, and a failure whose provider error echoes the
+// number, as Twilio's does) no log line holds a full number, in any of its
+// forms, nor the code or the invite token.
+#[tokio::test]
+async fn no_log_line_holds_a_number_a_code_or_a_token() {
+    use common::texts::{texted_player, Daytime};
+    let logs = common::logs::captured();
+    let stub = ProviderStub::start(201).await;
+    let mut parameters = twilio_parameters(&stub);
+    parameters.push(("SmsProvider", "twilio".into()));
+    let stack = start(&parameters).await;
+    let day = Daytime::for_strangers(&stack).await;
+    let (verified, inviter, stranger, failing) = (
+        day.number(61),
+        day.number(62),
+        day.number(63),
+        day.number(64),
+    );
+    let body_to = |to: &str| {
+        stub.requests(MESSAGES)
+            .iter()
+            .map(|r| r.form())
+            .find(|f| f["To"] == to)
+            .map(|f| f["Body"].clone())
+    };
+    let sent_to = |to: String| async move {
+        eventually_within(&format!("a text to {to}"), 10, || async {
+            body_to(&to).is_some()
+        })
+        .await;
+        body_to(&to).unwrap()
+    };
+
+    stack.create_profile("logger", "logger").await;
+    let request = serde_json::json!({ "phone_number": verified }).to_string();
+    let (status, _) = stack
+        .call(
+            "POST",
+            "/v1/me/phone/verification",
+            Some("logger"),
+            Some(&request),
+        )
+        .await;
+    assert_eq!(status, 202);
+    let text = sent_to(verified.clone()).await;
+    let code = text
+        .split(|c: char| !c.is_ascii_digit())
+        .find(|w| w.len() == 6)
+        .expect("a code")
+        .to_string();
+
+    texted_player(&stack, "inviter", "inviter", &inviter, day.timezone).await;
+    let invite = serde_json::json!({"phone_number": stranger, "challenge_type": "prompt_duel"});
+    let (status, _) = stack
+        .call(
+            "POST",
+            "/v1/invitations/sms",
+            Some("inviter"),
+            Some(&invite.to_string()),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let text = sent_to(stranger.clone()).await;
+    let start = text.find("/invite/").expect("a link") + "/invite/".len();
+    let token = text[start..start + 43].to_string();
+
+    stub.set_send_status(400);
+    let id = send(&stack, &failing).await;
+    let failed = wait_for_status(&stack, &id, Status::Failed, 10).await;
+    let error = failed.error.unwrap();
+    assert!(error.contains("is not a valid phone number"), "{error}");
+    assert!(
+        !error.contains(&failing[1..]),
+        "the record keeps no number: {error}"
+    );
+
+    let lines = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
+    // The provider's error reached a log line, with the number masked.
+    let masked = versus::phone::PhoneNumber::parse(&failing)
+        .unwrap()
+        .redact_in(&failing);
+    assert!(
+        lines
+            .lines()
+            .any(|l| l.contains(&id) && l.contains(&masked)),
+        "the failure is logged with {masked}"
+    );
+    for number in [&verified, &inviter, &stranger, &failing] {
+        let phone = versus::phone::PhoneNumber::parse(number).unwrap();
+        for form in [
+            number.to_string(),
+            number[1..].to_string(),
+            phone.local_form(),
+        ] {
+            assert!(!lines.contains(&form), "{form} is in a log line");
+        }
+    }
+    assert!(!lines.contains(&code), "the code is in a log line");
+    assert!(!lines.contains(&token), "the token is in a log line");
+}

@@ -3,9 +3,9 @@
 //! The pick is uniform over the eligible players it reads, and it reads
 //! every online player while there are at most [`WINDOW`] of them:
 //! 1. From a random shard of the sparse `online` index and a random point of
-//!    its `online_until` range (wrapping to the range's start), it collects
-//!    the distinct online players that follow, shard after shard in random
-//!    order, until it has [`WINDOW`] or has read them all (keys only).
+//!    its `online_until` range (wrapping to the range's start), then the
+//!    other shards in random order from their start, it collects distinct
+//!    online players until it has [`WINDOW`] or has read them all (keys only).
 //! 2. It shuffles them, reads their profiles in that order in growing
 //!    batches, and takes the first eligible one: a uniformly random pick
 //!    among the eligible players of the window, however many busy or
@@ -76,12 +76,17 @@ impl OnlineWindows {
         order.shuffle(&mut rng);
         // Connection entries run to their expiry, up to the connection TTL ahead.
         let horizon = now_ms + CONNECTION_TTL_SECS * 1000;
+        // Only the first shard starts at a random point: a window that
+        // reaches the next shards reads them from their start (one Query
+        // each, no wrap), as it does when few players are online.
+        let first_point = rng.random_range(now_ms + 1..=horizon);
         OnlineWindows {
             cursors: order
                 .into_iter()
-                .map(|i| ShardCursor {
+                .enumerate()
+                .map(|(n, i)| ShardCursor {
                     shard: online_shard_name(i),
-                    point: rng.random_range(now_ms + 1..=horizon),
+                    point: if n == 0 { first_point } else { now_ms + 1 },
                     wrapped: false,
                     next: None,
                 })

@@ -147,6 +147,21 @@ impl PhoneNumber {
         mask(&self.e164)
     }
 
+    /// `text` with this number masked wherever it appears, in any of its
+    /// forms (`+256772123456`, `256772123456`, `0772123456`): a provider's
+    /// error text may echo the number, and it goes to logs and records.
+    pub fn redact_in(&self, text: &str) -> String {
+        // Every form ends with the national number.
+        if self.national.len() < 5 {
+            return text.to_string();
+        }
+        let (hidden, kept) = self.national.split_at(self.national.len() - 4);
+        text.replace(
+            &self.national,
+            &format!("{}{kept}", "*".repeat(hidden.len())),
+        )
+    }
+
     /// The local `0XXXXXXXXX` form DMark expects (F-SMS-1).
     pub fn local_form(&self) -> String {
         format!("0{}", self.national)
@@ -263,6 +278,16 @@ mod tests {
         assert_eq!(format!("{p:?}"), "PhoneNumber(+********3456)");
         assert!(!format!("{p}").contains("772"));
         assert_eq!(mask("12"), "12");
+    }
+
+    #[test]
+    fn a_number_is_masked_in_any_form_inside_a_text() {
+        let p = PhoneNumber::parse("+256772123456").unwrap();
+        let text = "To +256772123456 (256772123456, 0772123456) failed; 772123 is not it";
+        assert_eq!(
+            p.redact_in(text),
+            "To +256*****3456 (256*****3456, 0*****3456) failed; 772123 is not it"
+        );
     }
 
     proptest! {

@@ -78,7 +78,7 @@ async fn main() {
         );
     }
     println!();
-    println!("A find is: a consistent read of the caller's profile; Queries of the online index from a random shard and a random point of its range, shard after shard, until 64 distinct online players are collected or all are read (keys only, at most 256 entries); BatchGetItems of their profiles in shuffled order, 8 then 16, 32 ... (at most 100), until an eligible one; one TransactWriteItems (invitation + both players' guards). With few online players the pick reads all of them (exactly uniform); with many, one random stretch of one shard. Pushes to the two players add one Query each for their connections (not counted here).");
+    println!("A find is: a consistent read of the caller's profile; Queries of the online index from a random shard and a random point of its range (and back to the point), then the other shards in random order from their start, until 64 distinct online players are collected or all are read (keys only, at most 256 entries); BatchGetItems of their profiles in shuffled order, 8 then 16, 32 ... (at most 100), until an eligible one; one TransactWriteItems (invitation + both players' guards). With few online players the pick reads all of them (exactly uniform); with many, one random stretch of one shard. Pushes to the two players add one Query each for their connections (not counted here).");
     points_costs(&client).await;
 }
 

@@ -153,8 +153,13 @@ async fn answer(
     if path.starts_with("/2010-04-01/Accounts/") && path.ends_with("/Messages.json") {
         let body = match status.as_u16() {
             200..=299 => json!({"sid": format!("SM{}", ulid::Ulid::new()), "status": "queued"}),
+            // As Twilio words it: the message names the number.
             400 => {
-                json!({"code": 21211, "message": "The 'To' number is not a valid phone number.", "status": 400})
+                let to = form_urlencoded::parse(&body)
+                    .find(|(k, _)| k == "To")
+                    .map(|(_, v)| v.into_owned())
+                    .unwrap_or_default();
+                json!({"code": 21211, "message": format!("The 'To' number {to} is not a valid phone number."), "status": 400})
             }
             s => json!({"code": 20500, "message": "Internal Server Error", "status": s}),
         };
