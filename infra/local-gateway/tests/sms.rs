@@ -757,6 +757,63 @@ async fn a_receipt_before_its_log_is_sent_is_applied_when_it_is() {
     assert!(!item.contains_key("early_receipt"), "{item:?}");
 }
 
+// F-SMS-15: an SNS delivery event names only SNS's own message id. While no
+// sent log carries it (the index is eventually consistent, or the send is
+// not recorded yet) the invocation fails, so that the event is delivered
+// again, never dropped; once it does, the same event marks the log delivered.
+#[tokio::test]
+async fn an_sns_receipt_for_a_log_not_yet_known_is_retried() {
+    use versus::sms::store::{Finish, Status};
+    let stack = Stack::start().await;
+    stack.freeze_clock().await;
+    let sdk = versus::db::aws_config().await;
+    let store = outbox(&stack, stack.dynamodb().await, &sdk, |_| {})
+        .store()
+        .clone();
+    let webhooks = webhooks::function(&stack.config("webhooks")).await.unwrap();
+    let now = stack.now_ms();
+    let mut log = versus::sms::log::SmsLog::pending(
+        PhoneNumber::parse(PHONE).unwrap(),
+        versus::sms::MessageType::SecurityAlert,
+        "New login to your account.".into(),
+        Some("sns".into()),
+        &stack.config("profile-api").sms,
+        now,
+    );
+    log.due_at = Some(now + 86_400_000);
+    store.put_log(&log).await.unwrap();
+    store
+        .claim(&log.sms_id, now, 60_000)
+        .await
+        .unwrap()
+        .unwrap();
+    let message = json!({"eventType": "TEXT_DELIVERED", "messageId": "sns-message-1"});
+    let event = json!({"Records": [{"EventSource": "aws:sns", "Sns": {
+        "MessageId": "n1", "Message": message.to_string()
+    }}]});
+    assert!(
+        webhooks(event.clone(), ctx()).await.is_err(),
+        "retried, not dropped"
+    );
+    store
+        .finish(
+            &log.sms_id,
+            Finish::Sent {
+                provider: "sns",
+                provider_message_id: "sns-message-1",
+            },
+            now,
+        )
+        .await
+        .unwrap();
+    common::eventually("the index has the sent log", || async {
+        webhooks(event.clone(), ctx()).await.is_ok()
+    })
+    .await;
+    let done = store.get_log(&log.sms_id).await.unwrap().unwrap();
+    assert_eq!(done.status, Status::Delivered);
+}
+
 // F-SMS-8, F-SMS-9: preferences with consent capture; F-SMS-11: STOP by SMS
 // turns the owner's master switch off and START back on.
 #[tokio::test]
