@@ -22,6 +22,7 @@ use versus::battles::creation::BattleStore;
 use versus::db::DisplayErrorContext;
 use versus::lambda::{self, BoxError, Invoke};
 use versus::points::jobs::{JobName, Jobs, DEFAULT_PAGE};
+use versus::sms::redaction::BodyRedaction;
 use versus::sms::report::emf_documents;
 use versus::sms::store::SmsStore;
 use versus::sweep::{RunOutcome, Runner};
@@ -44,6 +45,9 @@ pub enum Job {
     /// Not scheduled: run once by hand after upgrading (see
     /// `versus::battles::backfill`).
     BackfillDeadlineListing,
+    /// Not scheduled: run once by hand after upgrading (see
+    /// `versus::sms::redaction`).
+    RedactSmsBodies,
 }
 
 /// A schedule's input, and the continuation message.
@@ -208,6 +212,19 @@ impl App {
                         "once",
                         &self.battles.unlisted_battles(),
                         &DeadlineBackfill(&self.battles),
+                        &mut should_stop,
+                    )
+                    .await?;
+                (json!({}), (None, None), outcome)
+            }
+            Job::RedactSmsBodies => {
+                let outcome = self
+                    .runner
+                    .run(
+                        "redact_sms_bodies",
+                        "once",
+                        &self.sms.unredacted_logs(),
+                        &BodyRedaction(&self.sms),
                         &mut should_stop,
                     )
                     .await?;

@@ -622,3 +622,91 @@ async fn the_backfill_lists_old_active_battles_once() {
         "{again}"
     );
 }
+
+// Issue 21 (F-SMS-17, F-SMS-19): logs stored before texts were masked at
+// rest keep their code or token in `body`. The one-off walk masks the final
+// ones of the types that carry secrets; in-flight logs (still to be sent)
+// and other types are left alone, and a rerun changes nothing.
+#[tokio::test]
+async fn the_one_off_walk_masks_old_logs_codes_and_tokens() {
+    use versus::sms::log::SmsLog;
+    use versus::sms::MessageType;
+    let stack = Stack::start().await;
+    let config = stack.config("scheduled-jobs");
+    let store = versus::sms::store::SmsStore::new(stack.dynamodb().await, &config.tables.sms);
+    let now = stack.now_ms();
+    let token = "T".repeat(43);
+    let old = |kind: MessageType, body: String, status: Status| {
+        let mut log = SmsLog::pending(
+            versus::phone::PhoneNumber::parse("+256772123456").unwrap(),
+            kind,
+            body,
+            None,
+            &config.sms,
+            now,
+        );
+        log.status = status;
+        if status != Status::Pending {
+            log.due_at = None;
+        }
+        log
+    };
+    let code_text = "Your Versus code is 482913. It expires in 10 minutes. Do not share it.";
+    let logs = [
+        old(MessageType::PhoneVerification, code_text.into(), Status::Sent),
+        old(
+            MessageType::BattleInvitation,
+            format!("alice challenged you: https://versus.example/invite/{token} Reply STOP to unsubscribe."),
+            Status::Delivered,
+        ),
+        old(MessageType::PhoneVerification, code_text.into(), Status::Pending),
+        old(MessageType::SecurityAlert, "Your Versus code is 111111.".into(), Status::Sent),
+    ];
+    for log in &logs {
+        store.put_log(log).await.unwrap();
+    }
+    let walk = || async {
+        stack
+            .running
+            .gateway
+            .invoke("ScheduledJobsFunction", json!({"job": "redact_sms_bodies"}))
+            .await
+            .unwrap()
+    };
+    let first = walk().await;
+    assert_eq!(first["status"], "done", "{first}");
+    assert_eq!(first["checkpoint"]["effects"], 2, "{first}");
+    let body = |i: usize| {
+        let store = store.clone();
+        let id = logs[i].sms_id.clone();
+        async move { store.get_log(&id).await.unwrap().unwrap().body }
+    };
+    assert_eq!(
+        body(0).await,
+        "Your Versus code is ******. It expires in 10 minutes. Do not share it."
+    );
+    assert_eq!(
+        body(1).await,
+        "alice challenged you: https://versus.example/invite/**** Reply STOP to unsubscribe."
+    );
+    assert_eq!(body(2).await, code_text, "still to be sent: kept");
+    assert_eq!(
+        body(3).await,
+        "Your Versus code is 111111.",
+        "not a secret-bearing type"
+    );
+    stack
+        .dynamodb()
+        .await
+        .delete_item()
+        .table_name(&config.tables.users)
+        .set_key(Some(versus::keys::users::job_state_key(
+            "redact_sms_bodies",
+            "once",
+        )))
+        .send()
+        .await
+        .unwrap();
+    let again = walk().await;
+    assert_eq!(again["checkpoint"]["effects"], 0, "{again}");
+}

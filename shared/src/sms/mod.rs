@@ -20,6 +20,7 @@ pub mod ownership;
 pub mod policy;
 pub mod preferences;
 pub mod providers;
+pub mod redaction;
 pub mod report;
 pub mod segments;
 pub mod store;
