@@ -12,7 +12,8 @@
 //!    unavailable players the index holds ahead of them.
 //! 3. It writes the invitation with both players' guards in one transaction
 //!    (the next eligible one if this one just became busy).
-//! No window has no eligible player: the next window is read, up to
+//!
+//! A window with no eligible player: the next window is read, up to
 //! [`ENTRY_BUDGET`] index entries and [`PROFILE_BUDGET`] profiles. Every
 //! step is bounded by these constants and the shard count, never by the
 //! number of registered users; with many online players the window is a

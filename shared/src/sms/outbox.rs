@@ -188,7 +188,7 @@ pub enum Committed {
     /// The log is written with everything that goes with it: pending,
     /// deferred, or suppressed with its reason (then only the log and its
     /// once-key are: nothing of the caller's).
-    Logged(SmsLog),
+    Logged(Box<SmsLog>),
     /// The once-key was taken already: nothing written.
     Repeat,
     /// One of the caller's own writes found its condition false: nothing
@@ -212,7 +212,7 @@ impl Outbox {
     pub async fn enqueue(&self, request: SmsRequest, now_ms: i64) -> Result<SmsLog, Error> {
         let prepared = self.prepare(request, None, now_ms).await?;
         match self.commit(prepared, Transaction::new(), now_ms).await? {
-            Committed::Logged(log) => Ok(log),
+            Committed::Logged(log) => Ok(*log),
             _ => Err(Error::internal(
                 "a message without a once-key was taken as a repeat",
             )),
@@ -235,7 +235,7 @@ impl Outbox {
         }
         let prepared = self.prepare(request, Some(once), now_ms).await?;
         match self.commit(prepared, Transaction::new(), now_ms).await? {
-            Committed::Logged(log) => Ok(Some(log)),
+            Committed::Logged(log) => Ok(Some(*log)),
             Committed::Repeat => Ok(None),
             Committed::Declined(f) => Err(f.into_error()),
         }
@@ -367,7 +367,7 @@ impl Outbox {
                             tracing::warn!(sms_id = %log.sms_id, error = %e, "SMS queue unavailable; the reconciler will queue it");
                         }
                     }
-                    return Ok(Committed::Logged(log));
+                    return Ok(Committed::Logged(Box::new(log)));
                 }
                 Err(f) => f,
             };
@@ -400,7 +400,7 @@ impl Outbox {
             .as_deref()
             .map(|key| tx.put(self.store.once_put(key, &log.sms_id, now_ms)));
         match tx.commit(&self.store.client, &mut Cost::default()).await {
-            Ok(()) => Ok(Committed::Logged(log)),
+            Ok(()) => Ok(Committed::Logged(Box::new(log))),
             Err(f) if once_written.is_some_and(|h| f.condition_failed(h)) => Ok(Committed::Repeat),
             Err(f) => Err(f.into_error()),
         }

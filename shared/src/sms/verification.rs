@@ -146,7 +146,7 @@ impl Verification {
         let mut own = Transaction::new();
         own.put(code_put);
         let log = match self.outbox.commit(prepared, own, now_ms).await? {
-            Committed::Logged(log) => log,
+            Committed::Logged(log) => *log,
             Committed::Declined(f) => return Err(f.into_error()),
             Committed::Repeat => return Err(Error::internal("a code request has no once-key")),
         };

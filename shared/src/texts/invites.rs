@@ -251,7 +251,7 @@ impl SmsInvites {
         // The invitation and its token exist exactly when the text is on its way.
         let prepared = self.outbox.prepare(request, None, now_ms).await?;
         let sms = match self.outbox.commit(prepared, pending.writes, now_ms).await? {
-            Committed::Logged(sms) => sms,
+            Committed::Logged(sms) => *sms,
             Committed::Declined(f) => return Err(f.into_error()),
             Committed::Repeat => return Err(Error::internal("an invitation has no once-key")),
         };
@@ -331,7 +331,7 @@ impl SmsInvites {
                 Committed::Logged(sms) if sms.status == Status::Suppressed => {
                     return Err(refusal(sms.reason))
                 }
-                Committed::Logged(sms) => return Ok((private, sms)),
+                Committed::Logged(sms) => return Ok((private, *sms)),
                 // The code is taken (one in ~900 million): draw again.
                 Committed::Declined(f) if f.condition_failed(code) => continue,
                 Committed::Declined(f) => return Err(f.into_error()),
