@@ -25,7 +25,9 @@ async fn a_failed_invitation_commit_leaves_nothing_and_the_retry_goes() {
     let body = json!({"phone_number": friend, "challenge_type": "prompt_duel"}).to_string();
     let invite = || stack.call("POST", "/v1/invitations/sms", Some("alice"), Some(&body));
 
-    faults.fail("TransactWriteItems", &stack.prefix);
+    // Only the write that carries the invitation fails: whatever was
+    // written before it (limit counters, once) would stay.
+    faults.fail("TransactWriteItems", &[&stack.prefix, "INVITATION#"]);
     let (status, failed) = invite().await;
     assert_eq!(status, 503, "{failed}");
     assert_eq!(failed["error"]["code"], "service_unavailable", "{failed}");
@@ -59,7 +61,7 @@ async fn invite_phone_under_faults_leaves_no_code_without_its_text() {
     let body = json!({"challenge_type": "prompt_duel", "invite_phone": friend}).to_string();
     let create = || stack.call("POST", "/v1/matches/private", Some("bob"), Some(&body));
 
-    faults.fail("SendMessage", &stack.prefix);
+    faults.fail("SendMessage", &[&stack.prefix]);
     let (status, made) = create().await;
     assert_eq!(status, 201, "{made}");
     assert_eq!(made["sms"]["status"], "pending");
@@ -78,7 +80,8 @@ async fn invite_phone_under_faults_leaves_no_code_without_its_text() {
     })
     .await;
 
-    faults.fail("TransactWriteItems", &stack.prefix);
+    // Only the write that carries the code fails.
+    faults.fail("TransactWriteItems", &[&stack.prefix, "PRIVATE#"]);
     let (status, failed) = create().await;
     assert_eq!(status, 503, "{failed}");
     assert_eq!(

@@ -401,6 +401,17 @@ async fn invite_phone_sends_the_private_code() {
         "{text}"
     );
     assert!(text.ends_with("Reply STOP to unsubscribe."), "{text}");
+    // Once sent, the stored log holds the code nowhere (body or related).
+    common::eventually("the code's text is sent", || async {
+        logs_to(&stack, &friend, "battle_invitation").await[0].status == Status::Sent
+    })
+    .await;
+    let log = logs_to(&stack, &friend, "battle_invitation")
+        .await
+        .remove(0);
+    assert!(log.body.contains("Code ******"), "{}", log.body);
+    let item = format!("{:?}", raw_log(&stack, &log.sms_id).await);
+    assert!(!item.contains(code), "{item}");
     let (status, bad) = stack
         .call(
             "POST",

@@ -70,8 +70,12 @@ impl Transaction {
 
     /// Commits the items as one transaction, adding the request to `cost`.
     pub async fn commit(self, client: &Client, cost: &mut Cost) -> Result<(), TxError> {
+        // A token of its own per commit: when the SDK sends the call again
+        // (a timeout, a 500) after it took effect, DynamoDB answers success
+        // instead of running it twice and failing its own conditions.
         let result = client
             .transact_write_items()
+            .client_request_token(ulid::Ulid::new().to_string())
             .set_transact_items(Some(self.items))
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()

@@ -198,12 +198,15 @@ impl Jobs {
             let awards = chunk
                 .iter()
                 .map(|r| self.tracking.ledger().add_points(r, now_ms));
-            let awards = futures::future::join_all(awards)
-                .await
-                .into_iter()
-                .collect::<Result<Vec<_>, _>>()?;
-            paid += awards.iter().filter(|a| !a.replayed).count() as u64;
-            notify_upgrades(&self.pusher, &awards.iter().collect::<Vec<_>>(), now_ms).await;
+            let results = futures::future::join_all(awards).await;
+            // The ones paid are announced even when another failed: a rerun
+            // replays them, and a replay announces nothing.
+            let paid_now: Vec<_> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+            paid += paid_now.iter().filter(|a| !a.replayed).count() as u64;
+            notify_upgrades(&self.pusher, &paid_now, now_ms).await;
+            if let Some(failed) = results.into_iter().find_map(Result::err) {
+                return Err(failed);
+            }
         }
         Ok(paid)
     }

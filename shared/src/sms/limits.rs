@@ -86,7 +86,13 @@ impl<R> Limit<R> {
                 (limit_count_key(&self.scope, Some(window)), (window + 2) * w)
             }
         };
-        // Room for this send: the count so far may be at most limit − amount.
+        // Room for this send: the count so far may be at most limit − amount
+        // (the outbox refuses a send larger than its limit before this; a
+        // negative room would hold for no count).
+        let room = self
+            .limit
+            .checked_sub(self.amount)
+            .map_or(-1, |r| r as i128);
         Update::builder()
             .table_name(table)
             .set_key(Some(counter))
@@ -94,7 +100,7 @@ impl<R> Limit<R> {
             .condition_expression("attribute_not_exists(#count) OR #count <= :room")
             .expression_attribute_names("#count", "count")
             .expression_attribute_values(":amount", n(self.amount))
-            .expression_attribute_values(":room", n(self.limit - self.amount))
+            .expression_attribute_values(":room", n(room))
             .expression_attribute_values(":exp", n(expires_at))
             .build()
             .expect("table, key and expression set")

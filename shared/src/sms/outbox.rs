@@ -314,7 +314,13 @@ impl Outbox {
                     now_ms,
                     quiet_until.is_some(),
                 ));
+                // One text larger than its whole limit (a cap below its cost).
+                if let Some(too_big) = limits.iter().find(|l| l.amount > l.limit) {
+                    log.refuse(too_big.reason);
+                    limits.clear();
+                }
                 match quiet_until {
+                    _ if log.status == Status::Suppressed => {}
                     Some(until) => {
                         log.status = Status::Deferred;
                         log.due_at = Some(until);

@@ -201,8 +201,13 @@ impl SmsStore {
             .and_then(|item| item.get("early_receipt"))
             .map(|value| serde_dynamo::from_attribute_value::<_, Receipt>(value.clone()))
             .transpose()?;
+        // Best effort: the send is recorded; a receipt that cannot be applied
+        // now stays on the log rather than failing the send (its cost must
+        // still be counted).
         if let Some(receipt) = early {
-            self.apply_receipt(id, &receipt).await?;
+            if let Err(e) = self.apply_receipt(id, &receipt).await {
+                tracing::warn!(sms_id = id, error = %e, "an early delivery receipt was not applied");
+            }
         }
         Ok(())
     }
@@ -280,9 +285,9 @@ impl SmsStore {
     }
 
     /// F-SMS-15: a delivery receipt moves a sent log to delivered or failed.
-    /// A receipt that arrives before its log is `sent` (the provider answered
-    /// the send, the sender has not written it yet) is held on the log and
-    /// applied when the send is; a duplicate or late one for a final log
+    /// A receipt that arrives while its log is `sending` (the provider
+    /// answered the send, the sender has not written it yet) is held on the
+    /// log and applied when the send is; a duplicate or late one for a final log
     /// changes nothing (a `sent` never undoes `delivered`).
     pub async fn record_receipt(
         &self,
@@ -327,13 +332,13 @@ impl SmsStore {
             if self.apply_receipt(&id, receipt).await? {
                 return Ok(ReceiptOutcome::Recorded);
             }
+            // Only while an attempt is out: a receipt that comes while the
+            // log waits for another attempt is about an earlier one.
             let held = UpdateExpr::new()
                 .set("early_receipt", serde_dynamo::to_attribute_value(receipt)?)
-                .condition("#status IN (:pending, :sending, :deferred)")
+                .condition("#status = :sending")
                 .named("status")
-                .value(":pending", s("pending"))
                 .value(":sending", s("sending"))
-                .value(":deferred", s("deferred"))
                 .apply(
                     self.client
                         .update_item()
@@ -460,7 +465,8 @@ pub enum ReceiptOutcome {
     /// The log is not sent yet: the receipt waits on it and is applied
     /// when the send is recorded.
     Held,
-    /// The log was final already (a duplicate, or out of order).
+    /// The log was final already (a duplicate, or out of order), or waits
+    /// for another attempt (the receipt is about an earlier one).
     Final,
     /// No log has this id.
     Unknown,

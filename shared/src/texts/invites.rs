@@ -317,9 +317,11 @@ impl SmsInvites {
                 private.valid_until,
                 &self.links.private_match(&private.code),
             );
+            // Not the code: whoever reads the log could join with it. The
+            // match is named by its creator and creation time.
             let related = Related {
                 kind: "private_match".into(),
-                id: private.code.clone(),
+                id: format!("{}#{}", sender.user_id, private.created_at),
             };
             let mut request = self.request(&invitee, phone.clone(), sender, body, related);
             request.secret = Some(private.code.clone());

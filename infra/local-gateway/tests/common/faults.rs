@@ -15,8 +15,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 struct Rule {
     /// The operation, as the `X-Amz-Target` header ends (`.TransactWriteItems`).
     operation: String,
-    /// Text the request body holds (a stack's prefix).
-    contains: String,
+    /// Texts the request body holds, all of them (a stack's prefix, a key).
+    contains: Vec<String>,
 }
 
 #[derive(Default)]
@@ -25,20 +25,21 @@ pub struct Faults {
 }
 
 impl Faults {
-    /// From now on, `operation` fails for requests that mention `contains`.
-    pub fn fail(&self, operation: &str, contains: &str) {
+    /// From now on, `operation` fails for requests that mention all of
+    /// `contains` (the stack's prefix first).
+    pub fn fail(&self, operation: &str, contains: &[&str]) {
         self.rules.lock().unwrap().push(Rule {
             operation: format!(".{operation}"),
-            contains: contains.to_string(),
+            contains: contains.iter().map(|c| c.to_string()).collect(),
         });
     }
 
-    /// Every fault for requests that mention `contains` is gone.
-    pub fn heal(&self, contains: &str) {
+    /// Every fault for requests of the stack with this prefix is gone.
+    pub fn heal(&self, prefix: &str) {
         self.rules
             .lock()
             .unwrap()
-            .retain(|r| r.contains != contains);
+            .retain(|r| !r.contains.iter().any(|c| c == prefix));
     }
 
     fn failing(&self, target: &str, body: &[u8]) -> bool {
@@ -47,7 +48,7 @@ impl Faults {
             .lock()
             .unwrap()
             .iter()
-            .any(|r| target.ends_with(&r.operation) && body.contains(&r.contains))
+            .any(|r| target.ends_with(&r.operation) && r.contains.iter().all(|c| body.contains(c)))
     }
 }
 
