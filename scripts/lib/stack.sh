@@ -1,6 +1,7 @@
-# Shared by scripts/dev, scripts/test and scripts/bench: install what is
-# missing (into .tools/, git-ignored) and start/stop the local backing services.
-# Nothing here needs Docker or an AWS account.
+# Shared by scripts/dev, scripts/test, scripts/bench and scripts/sam-local:
+# install what is missing (into .tools/, git-ignored) and start/stop the local
+# backing services. Nothing here needs an AWS account; only scripts/sam-local
+# needs Docker (ensure_docker, ensure_lambda_base_image).
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 TOOLS="$ROOT/.tools"
@@ -72,6 +73,72 @@ ensure_contract_tools() {
       "schemathesis==$SCHEMATHESIS_VERSION" "openapi-spec-validator==$OPENAPI_VALIDATOR_VERSION" >/dev/null \
       || die "pip install schemathesis/openapi-spec-validator failed"
   fi
+}
+
+# Docker from the distribution, and its daemon running. Sets DOCKERD_PID when
+# this script started the daemon (stop_dockerd stops only that one).
+DOCKERD_PID=""
+ensure_docker() {
+  if ! command -v dockerd >/dev/null 2>&1; then
+    log "installing Docker (Debian's docker.io)"
+    apt-get install -y -qq docker.io >/dev/null 2>&1 \
+      || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq docker.io >/dev/null 2>&1; } \
+      || die "could not install docker.io (as root: apt-get install docker.io)"
+  fi
+  docker info >/dev/null 2>&1 && return
+  log "starting dockerd"
+  mkdir -p "$RUN"
+  dockerd >"$RUN/dockerd.log" 2>&1 &
+  DOCKERD_PID=$!
+  for _ in $(seq 1 150); do
+    docker info >/dev/null 2>&1 && return
+    kill -0 "$DOCKERD_PID" 2>/dev/null || die "dockerd exited (see $RUN/dockerd.log)"
+    sleep 0.2
+  done
+  die "dockerd did not answer within 30 s (see $RUN/dockerd.log)"
+}
+
+stop_dockerd() {
+  [ -n "$DOCKERD_PID" ] || return 0
+  kill "$DOCKERD_PID" 2>/dev/null || true
+  for _ in $(seq 1 100); do
+    kill -0 "$DOCKERD_PID" 2>/dev/null || { DOCKERD_PID=""; return 0; }
+    sleep 0.1
+  done
+  kill -9 "$DOCKERD_PID" 2>/dev/null || true
+  DOCKERD_PID=""
+}
+
+# The image SAM runs provided.al2023 functions on, built here without any
+# registry: a minimal Debian root (debootstrap, from the mirror apt uses; with
+# CA certificates, or reqwest finds none and every function panics at start),
+# imported with the Lambda environment. SAM adds its emulator on top (`mv`,
+# `chmod` and `/bin/sh` are all it needs). The root file system is cached in
+# .tools/lambda-base/ and the image in Docker.
+LAMBDA_BASE_IMAGE="public.ecr.aws/lambda/provided:al2023-x86_64"
+ensure_lambda_base_image() {
+  docker image inspect "$LAMBDA_BASE_IMAGE" >/dev/null 2>&1 && return
+  local dir="$TOOLS/lambda-base"
+  if [ ! -s "$dir/rootfs.tar" ]; then
+    command -v debootstrap >/dev/null 2>&1 || apt-get install -y -qq debootstrap >/dev/null 2>&1 \
+      || die "could not install debootstrap (as root: apt-get install debootstrap)"
+    local mirror
+    mirror="$(sed -n 's/^URIs: *\(http[^ ]*debian\)$/\1/p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -1)"
+    log "building the Lambda base image (debootstrap bookworm from ${mirror:-deb.debian.org}, about a minute)"
+    rm -rf "$dir/root" && mkdir -p "$dir"
+    debootstrap --variant=minbase --include=ca-certificates bookworm "$dir/root" \
+      "${mirror:-http://deb.debian.org/debian}" >"$dir/debootstrap.log" 2>&1 \
+      || die "debootstrap failed (see $dir/debootstrap.log)"
+    tar -C "$dir/root" -cf "$dir/rootfs.tar" . && rm -rf "$dir/root"
+  fi
+  docker import \
+    --change 'ENV LANG=C.UTF-8' \
+    --change 'ENV PATH=/usr/local/bin:/usr/bin:/bin' \
+    --change 'ENV LAMBDA_TASK_ROOT=/var/task' \
+    --change 'ENV LAMBDA_RUNTIME_DIR=/var/runtime' \
+    --change 'WORKDIR /var/task' \
+    --change 'ENTRYPOINT ["/var/rapid/aws-lambda-rie"]' \
+    "$dir/rootfs.tar" "$LAMBDA_BASE_IMAGE" >/dev/null
 }
 
 # Starts scripts/dev on free ports in its own process group, logging to $1,
