@@ -113,6 +113,20 @@ pub fn pusher(
     Ok(Pusher::to_endpoint(sdk, endpoint, presence(client, config)))
 }
 
+/// The operator's desk; its cursors sign with a key in the sms table (they
+/// page its search entries).
+pub fn desk(
+    sdk: &aws_config::SdkConfig,
+    client: &Client,
+    config: &Config,
+) -> crate::sms::desk::Desk {
+    crate::sms::desk::Desk::new(
+        outbox(sdk, client, config),
+        profiles(client, config),
+        Cursors::new(client.clone(), &config.tables.sms),
+    )
+}
+
 /// The one way to send a text (F-SMS-3), through the SMS queue.
 pub fn outbox(sdk: &aws_config::SdkConfig, client: &Client, config: &Config) -> Outbox {
     Outbox::new(

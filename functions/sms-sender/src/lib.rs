@@ -242,7 +242,7 @@ impl App {
                     (Err(SendError::Transient(error)), Some(fallback)) => {
                         tracing::warn!(sms_id = %log.sms_id, provider = primary.name(), %error, "transient failure, moving to the fallback");
                         self.store
-                            .move_to_fallback(&log.sms_id, fallback.name())
+                            .move_to_fallback(&log.sms_id, fallback.name(), now_ms)
                             .await?;
                         (fallback.name(), self.call(fallback, &outgoing).await)
                     }

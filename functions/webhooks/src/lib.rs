@@ -215,7 +215,8 @@ impl App {
                 tracing::info!(from = %from, ?owner, "opted out by SMS");
             }
             Some(Keyword::Start) => {
-                self.store.opt_in(from).await?;
+                let word = body.trim().to_ascii_uppercase();
+                self.store.opt_in(from, &word, now_ms).await?;
                 let owner = self.preferences.keyword_from(from, true, now_ms).await?;
                 tracing::info!(from = %from, ?owner, "opted back in by SMS");
             }

@@ -21,6 +21,7 @@ pub fn builder(name: &str) -> Option<Builder> {
         "sms-sender" => |c| Box::pin(sms_sender::function(c)),
         "webhooks" => |c| Box::pin(webhooks::function(c)),
         "domain-events" => |c| Box::pin(domain_events::function(c)),
+        "admin-api" => |c| Box::pin(admin_api::function(c)),
         _ => return None,
     })
 }

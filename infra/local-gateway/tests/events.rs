@@ -65,6 +65,7 @@ async fn build(stack: &Stack, name: &str) -> Invoke {
         "sms-sender" => sms_sender::function(&config).await.unwrap(),
         "webhooks" => webhooks::function(&config).await.unwrap(),
         "domain-events" => domain_events::function(&config).await.unwrap(),
+        "admin-api" => admin_api::function(&config).await.unwrap(),
         other => panic!("no function {other}"),
     }
 }
@@ -359,6 +360,32 @@ async fn invitation_timeouts_sample_events() {
     assert_eq!(
         r["batchItemFailures"],
         json!([{"itemIdentifier": batch["Records"][0]["messageId"]}])
+    );
+}
+
+// The operator's desk (issue 24): a player is refused, an admin searches.
+#[tokio::test]
+async fn admin_api_sample_events() {
+    let stack = Stack::start().await;
+    let f = function(&stack, "admin-api").await;
+    let r = f(event("admin-api/search-as-player.json"), ctx())
+        .await
+        .unwrap();
+    assert_eq!(
+        (r["statusCode"].as_i64(), body(&r)["error"]["code"].as_str()),
+        (Some(403), Some("forbidden"))
+    );
+    let r = f(event("admin-api/search-by-number.json"), ctx())
+        .await
+        .unwrap();
+    assert_eq!(r["statusCode"], 200, "{r}");
+    assert_eq!(body(&r)["items"], json!([]));
+    let r = f(event("admin-api/opt-out-of-number.json"), ctx())
+        .await
+        .unwrap();
+    assert_eq!(
+        (r["statusCode"].as_i64(), body(&r)["opted_out"].as_bool()),
+        (Some(200), Some(false))
     );
 }
 

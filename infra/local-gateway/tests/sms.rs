@@ -242,7 +242,7 @@ async fn opted_out_numbers_and_other_countries_are_refused() {
         (422, Some("country_not_supported"))
     );
     store
-        .opt_in(&PhoneNumber::parse(PHONE).unwrap())
+        .opt_in(&PhoneNumber::parse(PHONE).unwrap(), "START", stack.now_ms())
         .await
         .unwrap();
     assert_eq!(request_code(&stack, "o1", PHONE).await.0, 202);

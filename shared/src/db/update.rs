@@ -44,6 +44,19 @@ impl UpdateExpr {
         self
     }
 
+    /// `SET #attr = list_append(if_not_exists(#attr, :empty), :attr)`: `value`
+    /// (a list) appended to the list `attr`, which may not exist yet.
+    pub fn append(mut self, attr: &str, value: AttributeValue) -> Self {
+        let (name, placeholder) = self.bind(attr, value);
+        let empty = format!(":{attr}_empty");
+        self.values
+            .insert(empty.clone(), AttributeValue::L(Vec::new()));
+        self.set.push(format!(
+            "{name} = list_append(if_not_exists({name}, {empty}), {placeholder})"
+        ));
+        self
+    }
+
     /// `SET #target = if_not_exists(#source, #target) REMOVE #source`: the
     /// value of `source`, when there is one, replaces `target`'s.
     pub fn move_from(mut self, target: &str, source: &str) -> Self {

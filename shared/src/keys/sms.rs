@@ -75,3 +75,41 @@ pub fn console_key(sent_at_ms: i64, sms_id: &str) -> Item {
 pub fn provider_token_key(provider: &str) -> Item {
     key(format!("PROVIDER#{provider}"), "TOKEN")
 }
+
+/// What the operator's search reads a log by (F-SMS-2): a number, a user, a
+/// message type on a UTC day. Written with the log, never changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SearchFacet<'a> {
+    Number(&'a str),
+    User(&'a str),
+    TypeOnDay(&'a str, &'a str),
+}
+
+impl SearchFacet<'_> {
+    /// `FIND#num#<e164>`, `FIND#user#<id>`, `FIND#type#<type>#<yyyy-mm-dd>`.
+    pub fn pk(&self) -> String {
+        match self {
+            SearchFacet::Number(e164) => format!("FIND#num#{e164}"),
+            SearchFacet::User(user) => format!("FIND#user#{user}"),
+            SearchFacet::TypeOnDay(kind, day) => format!("FIND#type#{kind}#{day}"),
+        }
+    }
+}
+
+/// A search entry: `<facet>` / `<created at>#<log id>`, newest last.
+pub fn search_key(facet: SearchFacet<'_>, created_at_ms: i64, sms_id: &str) -> Item {
+    key(facet.pk(), search_sk(created_at_ms, sms_id))
+}
+
+pub fn search_sk(created_at_ms: i64, sms_id: &str) -> String {
+    format!("{created_at_ms:013}#{sms_id}")
+}
+
+/// `OPTOUT#<e164>` / `HISTORY#<at>#<id>`: who put the number on or took it off
+/// the opt-out list, when and why (beside its `OPTOUT` record).
+pub fn optout_history_key(e164: &str, at_ms: i64, id: &str) -> Item {
+    key(
+        format!("OPTOUT#{e164}"),
+        format!("HISTORY#{at_ms:013}#{id}"),
+    )
+}

@@ -88,6 +88,56 @@ pub struct SmsLog {
     /// attempt is not held back by it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gap_at: Option<i64>,
+    /// What happened to the text, in order (the operator's timeline):
+    /// appended by every write that moves it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<Step>,
+    /// The failed text an operator sent again as this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resend_of: Option<String>,
+}
+
+/// One step of a text's life.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Step {
+    pub at: i64,
+    pub event: StepKind,
+    /// The provider, its answer, a reason, or until when.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepKind {
+    /// Written by the outbox: pending, deferred or suppressed.
+    Created,
+    /// Taken by a sender for an attempt.
+    Claimed,
+    /// Held back (quiet hours, the 30 s gap) until the detail's time.
+    Deferred,
+    /// Handed to the fallback provider.
+    Fallback,
+    /// A provider took it.
+    Sent,
+    /// A transient failure: another attempt follows.
+    Retry,
+    /// Refused after it was made (opt-out, a cap, too late, expired).
+    Suppressed,
+    Failed,
+    Delivered,
+    /// Put back on the queue by the reconciler.
+    Requeued,
+    /// Cancelled by an operator while deferred.
+    Cancelled,
+    /// Sent again by an operator, as the detail's log.
+    Resent,
+}
+
+impl Step {
+    pub fn new(at: i64, event: StepKind, detail: Option<String>) -> Self {
+        Step { at, event, detail }
+    }
 }
 
 impl SmsLog {
@@ -134,6 +184,8 @@ impl SmsLog {
             send_by: None,
             caps_pending: false,
             gap_at: None,
+            history: Vec::new(),
+            resend_of: None,
         }
     }
 
@@ -141,6 +193,13 @@ impl SmsLog {
     pub fn refuse(&mut self, reason: super::policy::Reason) {
         self.status = Status::Suppressed;
         self.reason = Some(reason);
+        if let Some(created) = self
+            .history
+            .iter_mut()
+            .find(|s| s.event == StepKind::Created)
+        {
+            created.detail = Some(format!("suppressed: {}", super::wire_name(reason)));
+        }
         self.due_at = None;
         if let Some(redacted) = self.redacted_body.take() {
             self.body = redacted;

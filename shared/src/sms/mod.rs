@@ -4,17 +4,22 @@
 //!
 //! Items in the sms table:
 //! - `SMS#<id>` / `LOG`: the SmsLog (F-SMS-2); `provider_message_id` feeds a GSI;
-//! - `OPTOUT#<e164>` / `OPTOUT`: the opt-out list (F-SMS-11);
+//! - `OPTOUT#<e164>` / `OPTOUT`: the opt-out list (F-SMS-11), and beside it
+//!   `HISTORY#<at>#<id>`: who changed it, when and why;
+//! - `FIND#num#<e164>`, `FIND#user#<id>`, `FIND#type#<type>#<day>` / `<created>#<log id>`:
+//!   what the operator's search reads a log by;
 //! - `LIMIT#<scope>#<window>` / `COUNT`: atomic counters of F-SMS-12, with `expires_at`;
 //! - `VERIFY#<user>` / `CODE`: the pending verification code (hashed, F-SMS-17);
-//! - `CONSOLE#<day>` / `<log id>`: what the console provider "sent" (local development).
+//! - `CONSOLE` / `<sent at>#<log id>`: what the console provider "sent" (local development).
 //!
 //! The users table holds `PHONE#<e164>` / `PHONE` (which user owns a verified number),
 //! and each profile its `sms_preferences` (F-SMS-8, F-SMS-9).
 
+pub mod desk;
 pub mod inbound;
 pub mod limits;
 pub mod log;
+pub mod optouts;
 pub mod outbox;
 pub mod ownership;
 pub mod policy;

@@ -180,6 +180,12 @@ impl Prepared {
     pub fn log(&self) -> &SmsLog {
         &self.log
     }
+
+    /// The log as it will be written (an operator's resend names the text
+    /// it sends again).
+    pub fn log_mut(&mut self) -> &mut SmsLog {
+        &mut self.log
+    }
 }
 
 /// What a commit did.
@@ -299,6 +305,11 @@ impl Outbox {
         if request.message_type == MessageType::PhoneVerification {
             log.gap_at = Some(now_ms);
         }
+        log.history.push(super::log::Step::new(
+            now_ms,
+            super::log::StepKind::Created,
+            None,
+        ));
         let mut limits = Vec::new();
         match verdict {
             Err(reason) => log.refuse(reason),
@@ -324,6 +335,8 @@ impl Outbox {
                     Some(until) => {
                         log.status = Status::Deferred;
                         log.due_at = Some(until);
+                        log.history[0].detail =
+                            Some(format!("deferred until {}", crate::clock::rfc3339(until)));
                     }
                     // Due again later: if the queue cannot take the id now,
                     // the reconciler queues it then (F-SMS-3).
@@ -359,6 +372,9 @@ impl Outbox {
             let mut tx = own.clone();
             let own_items = tx.len();
             tx.put_new(&self.store.table, self.store.log_item(&log)?);
+            for entry in self.store.search_entries(&log) {
+                tx.put_item(&self.store.table, entry);
+            }
             let once_written = once
                 .as_deref()
                 .map(|key| tx.put(self.store.once_put(key, &log.sms_id, now_ms)));
@@ -402,6 +418,9 @@ impl Outbox {
         tracing::info!(sms_id = %log.sms_id, to = %log.to, reason = ?log.reason, "SMS suppressed");
         let mut tx = Transaction::new();
         tx.put_new(&self.store.table, self.store.log_item(&log)?);
+        for entry in self.store.search_entries(&log) {
+            tx.put_item(&self.store.table, entry);
+        }
         let once_written = once
             .as_deref()
             .map(|key| tx.put(self.store.once_put(key, &log.sms_id, now_ms)));

@@ -31,6 +31,8 @@ pub enum Reason {
     /// Its `send_by` passed before it could go (retries ran past the expiry
     /// of the code or link it carries, or past a reminder's deadline).
     Expired,
+    /// An operator cancelled it while it was deferred.
+    CancelledByOperator,
     VerificationPhoneLimit,
     VerificationDailyLimit,
     VerificationCountryLimit,

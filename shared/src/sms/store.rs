@@ -4,11 +4,10 @@
 
 use crate::db::{self, n, s, Item, UpdateExpr};
 use crate::error::Error;
-use crate::keys::sms::{log_id_of_pk, log_key, once_key, optout_key};
+use crate::keys::sms::{log_id_of_pk, log_key, once_key, search_key, SearchFacet};
 
 use super::log::LOG_RETENTION_SECS;
-pub use super::log::{Finish, Reconciled, Related, SmsLog, Status};
-use crate::phone::PhoneNumber;
+pub use super::log::{Finish, Reconciled, Related, SmsLog, Status, Step, StepKind};
 use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue};
 use aws_sdk_dynamodb::Client;
 use serde::{Deserialize, Serialize};
@@ -59,6 +58,33 @@ impl SmsStore {
         Ok(item)
     }
 
+    /// The entries the operator's search finds a log by (its number, its
+    /// user, its type on its UTC day), kept as long as the log: written with
+    /// it, never changed.
+    pub(crate) fn search_entries(&self, log: &SmsLog) -> Vec<Item> {
+        let kind = super::wire_name(log.message_type);
+        let day = crate::clock::utc_date(log.created_at).to_string();
+        let mut facets = vec![
+            SearchFacet::Number(log.to.e164()),
+            SearchFacet::TypeOnDay(&kind, &day),
+        ];
+        if let Some(user) = &log.user_id {
+            facets.push(SearchFacet::User(user));
+        }
+        facets
+            .into_iter()
+            .map(|facet| {
+                let mut item = search_key(facet, log.created_at, &log.sms_id);
+                item.insert("sms_id".into(), s(&log.sms_id));
+                item.insert(
+                    "expires_at".into(),
+                    n(log.created_at / 1000 + LOG_RETENTION_SECS),
+                );
+                item
+            })
+            .collect()
+    }
+
     /// The marker of a message sent at most once (`once_key`), if any.
     pub async fn once_seen(&self, once: &str) -> Result<bool, Error> {
         let found: Option<serde_json::Value> =
@@ -96,7 +122,8 @@ impl SmsStore {
             .table_name(&self.table)
             .set_key(Some(log_key(id)))
             .update_expression(
-                "SET #status = :sending, claimed_at = :now, due_at = :lease_end ADD attempts :one",
+                "SET #status = :sending, claimed_at = :now, due_at = :lease_end, \
+                 history = list_append(if_not_exists(history, :no_steps), :step) ADD attempts :one",
             )
             .condition_expression(
                 "#status = :pending OR (#status IN (:deferred, :sending) AND due_at <= :now)",
@@ -108,6 +135,8 @@ impl SmsStore {
             .expression_attribute_values(":now", n(now_ms))
             .expression_attribute_values(":lease_end", n(now_ms + lease_ms))
             .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":no_steps", AttributeValue::L(Vec::new()))
+            .expression_attribute_values(":step", step(now_ms, StepKind::Claimed, None)?)
             .return_values(ReturnValue::AllNew)
             .send()
             .await;
@@ -118,13 +147,26 @@ impl SmsStore {
     }
 
     /// F-SMS-26: the claimed log moves to the fallback provider for good.
-    pub async fn move_to_fallback(&self, id: &str, provider: &str) -> Result<(), Error> {
+    pub async fn move_to_fallback(
+        &self,
+        id: &str,
+        provider: &str,
+        now_ms: i64,
+    ) -> Result<(), Error> {
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(log_key(id)))
-            .update_expression("SET on_fallback = :yes, provider = :p")
+            .update_expression(
+                "SET on_fallback = :yes, provider = :p, \
+                 history = list_append(if_not_exists(history, :no_steps), :step)",
+            )
+            .expression_attribute_values(":no_steps", AttributeValue::L(Vec::new()))
+            .expression_attribute_values(
+                ":step",
+                step(now_ms, StepKind::Fallback, Some(provider.to_string()))?,
+            )
             .condition_expression("#status = :sending")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":sending", s("sending"))
@@ -146,6 +188,21 @@ impl SmsStore {
                 .remove("due_shard")
                 .remove("due_at")
                 .move_from("body", "redacted_body")
+        };
+        let (kind, detail) = match &outcome {
+            Finish::Sent {
+                provider,
+                provider_message_id,
+            } => (StepKind::Sent, format!("{provider}: {provider_message_id}")),
+            Finish::Failed { provider, error } => {
+                (StepKind::Failed, format!("{provider}: {error}"))
+            }
+            Finish::Suppressed { reason } => (StepKind::Suppressed, super::wire_name(reason)),
+            Finish::Retry { error, .. } => (StepKind::Retry, error.to_string()),
+            Finish::Deferred { due_at, .. } => (
+                StepKind::Deferred,
+                format!("until {}", crate::clock::rfc3339(*due_at)),
+            ),
         };
         let update = match outcome {
             Finish::Sent {
@@ -183,6 +240,7 @@ impl SmsStore {
             }
         };
         let update = update
+            .append("history", step(now_ms, kind, Some(detail))?)
             .condition("#status = :sending")
             .value(":sending", s("sending"))
             .apply(
@@ -259,12 +317,17 @@ impl SmsStore {
                 .expression_attribute_values(":deferred", s("deferred"))
                 .expression_attribute_values(":seen", n(seen_due))
                 .expression_attribute_values(":max", n(max_attempts))
+                .expression_attribute_values(":no_steps", AttributeValue::L(Vec::new()))
         };
         let in_flight = "#status IN (:pending, :sending, :deferred) AND due_at = :seen";
         let requeued = base()
-            .update_expression("SET #status = :pending, due_at = :next")
+            .update_expression(
+                "SET #status = :pending, due_at = :next, \
+                 history = list_append(if_not_exists(history, :no_steps), :step)",
+            )
             .condition_expression(format!("{in_flight} AND attempts < :max"))
             .expression_attribute_values(":next", n(now_ms + requeue_ms))
+            .expression_attribute_values(":step", step(now_ms, StepKind::Requeued, None)?)
             .send()
             .await;
         if db::conditional(requeued)?.is_some() {
@@ -272,13 +335,22 @@ impl SmsStore {
         }
         let failed = base()
             .update_expression(
-                "SET #status = :failed, #error = :e, body = if_not_exists(redacted_body, body) \
+                "SET #status = :failed, #error = :e, body = if_not_exists(redacted_body, body), \
+                 history = list_append(if_not_exists(history, :no_steps), :step) \
                  REMOVE due_shard, due_at, redacted_body",
             )
             .condition_expression(format!("{in_flight} AND attempts >= :max"))
             .expression_attribute_names("#error", "error")
             .expression_attribute_values(":failed", s("failed"))
             .expression_attribute_values(":e", s(format!("gave up after {max_attempts} attempts")))
+            .expression_attribute_values(
+                ":step",
+                step(
+                    now_ms,
+                    StepKind::Failed,
+                    Some(format!("gave up after {max_attempts} attempts")),
+                )?,
+            )
             .send()
             .await;
         Ok(db::conditional(failed)?.map(|_| Reconciled::GaveUp))
@@ -366,10 +438,19 @@ impl SmsStore {
         let update = match &receipt.error {
             None => UpdateExpr::new()
                 .set("status", s("delivered"))
-                .set("delivered_at", n(receipt.at)),
+                .set("delivered_at", n(receipt.at))
+                .append("history", step(receipt.at, StepKind::Delivered, None)?),
             Some(error) => UpdateExpr::new()
                 .set("status", s("failed"))
-                .set("error", s(error)),
+                .set("error", s(error))
+                .append(
+                    "history",
+                    step(
+                        receipt.at,
+                        StepKind::Failed,
+                        Some(format!("receipt: {error}")),
+                    )?,
+                ),
         };
         let update = update
             .remove("early_receipt")
@@ -382,44 +463,6 @@ impl SmsStore {
                     .set_key(Some(log_key(id))),
             );
         Ok(db::conditional(update.send().await)?.is_some())
-    }
-
-    pub async fn is_opted_out(&self, phone: &PhoneNumber) -> Result<bool, Error> {
-        let found: Option<serde_json::Value> =
-            db::get_item(&self.client, &self.table, optout_key(phone.e164())).await?;
-        Ok(found.is_some())
-    }
-
-    /// F-SMS-11: STOP and its synonyms.
-    pub async fn opt_out(
-        &self,
-        phone: &PhoneNumber,
-        keyword: &str,
-        now_ms: i64,
-    ) -> Result<(), Error> {
-        let mut item = optout_key(phone.e164());
-        item.insert("keyword".into(), s(keyword));
-        item.insert("at".into(), n(now_ms));
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(db::dependency)?;
-        Ok(())
-    }
-
-    /// F-SMS-11: START / UNSTOP / YES.
-    pub async fn opt_in(&self, phone: &PhoneNumber) -> Result<(), Error> {
-        self.client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(optout_key(phone.e164())))
-            .send()
-            .await
-            .map_err(db::dependency)?;
-        Ok(())
     }
 }
 
@@ -479,6 +522,17 @@ fn reference_ok(reference: &str) -> Result<(), Error> {
         ));
     }
     Ok(())
+}
+
+/// One step, as the one-element list `history` is extended by.
+pub(crate) fn step(
+    at: i64,
+    event: StepKind,
+    detail: Option<String>,
+) -> Result<AttributeValue, Error> {
+    Ok(AttributeValue::L(vec![serde_dynamo::to_attribute_value(
+        Step::new(at, event, detail),
+    )?]))
 }
 
 fn not_sending(id: &str) -> Error {

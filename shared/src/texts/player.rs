@@ -68,33 +68,38 @@ impl PlayerTexts {
         notice: Notice,
         now_ms: i64,
     ) -> Result<Texted, Error> {
-        let number = match (&profile.phone.number, profile.phone.verified) {
-            (Some(number), true) => PhoneNumber::parse(number)?,
-            _ => return Ok(Texted::NoNumber),
-        };
-        let request = SmsRequest {
-            to: number,
-            message_type: notice.message_type,
-            body: notice.body,
-            user_id: Some(profile.user_id.clone()),
-            sender_id: None,
-            related: notice.related,
-            verified: true,
-            preferences: profile.sms_preferences.clone(),
-            timezone: Some(profile.timezone.clone()).filter(|t| !t.is_empty()),
-            secret: None,
-            extra_limits: notice.extra_limits,
-            send_by: notice.send_by,
+        let once = notice.once.clone();
+        let Some(request) = request_for(profile, notice)? else {
+            return Ok(Texted::NoNumber);
         };
         Ok(
-            match self
-                .outbox
-                .enqueue_once(request, &notice.once, now_ms)
-                .await?
-            {
+            match self.outbox.enqueue_once(request, &once, now_ms).await? {
                 Some(log) => Texted::Logged(Box::new(log)),
                 None => Texted::Repeat,
             },
         )
     }
+}
+
+/// The text of `notice` to the owner of `profile`, under their preferences
+/// and time zone; `None` without a verified number.
+pub fn request_for(profile: &Profile, notice: Notice) -> Result<Option<SmsRequest>, Error> {
+    let number = match (&profile.phone.number, profile.phone.verified) {
+        (Some(number), true) => PhoneNumber::parse(number)?,
+        _ => return Ok(None),
+    };
+    Ok(Some(SmsRequest {
+        to: number,
+        message_type: notice.message_type,
+        body: notice.body,
+        user_id: Some(profile.user_id.clone()),
+        sender_id: None,
+        related: notice.related,
+        verified: true,
+        preferences: profile.sms_preferences.clone(),
+        timezone: Some(profile.timezone.clone()).filter(|t| !t.is_empty()),
+        secret: None,
+        extra_limits: notice.extra_limits,
+        send_by: notice.send_by,
+    }))
 }

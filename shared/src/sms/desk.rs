@@ -1,0 +1,475 @@
+//! The operator's desk (F-SMS-2, F-SMS-11, F-ID-2): find any text and why it
+//! went or did not, read its timeline, manage the opt-out list, cancel a
+//! deferred text and send a failed one again. Admins only (the adapter
+//! checks the role); every change names the admin who made it.
+//!
+//! Searches never scan: each log is written with search entries (by number,
+//! by user, by type on its UTC day, `keys::sms::SearchFacet`), read newest
+//! first with signed cursors, then the logs themselves in one batch.
+
+use super::log::{SmsLog, Status, StepKind};
+use super::optouts::{OptAction, OptChange, OptOut};
+use super::outbox::{Committed, Outbox};
+use super::policy::Reason;
+use super::store::{step, SmsStore};
+use super::MessageType;
+use crate::clock::rfc3339;
+use crate::cursor::Cursors;
+use crate::db::{self, s, Item, Transaction, UpdateExpr};
+use crate::error::Error;
+use crate::keys::sms::{log_key, search_sk, SearchFacet};
+use crate::phone::PhoneNumber;
+use crate::profile::Profiles;
+use crate::texts::player::{request_for, Notice};
+use aws_sdk_dynamodb::types::ReturnValue;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+/// A search by type reads at most this many days.
+pub const MAX_TYPE_DAYS: i64 = 31;
+pub const MAX_PAGE: i32 = 100;
+const DAY_MS: i64 = 86_400_000;
+
+/// What a search asks for: a number, a user or a message type (at least
+/// one), narrowed by status and a time range.
+#[derive(Clone, Debug, Default)]
+pub struct Search {
+    pub number: Option<PhoneNumber>,
+    pub user_id: Option<String>,
+    pub message_type: Option<MessageType>,
+    pub status: Option<Status>,
+    pub from_ms: i64,
+    pub to_ms: i64,
+}
+
+impl Search {
+    /// Sets the time range: `from`/`to` as given, else up to now, over the
+    /// last 30 days (7 for a search by type alone).
+    pub fn range(&mut self, from: Option<i64>, to: Option<i64>, now_ms: i64) -> Result<(), Error> {
+        let to = to.unwrap_or(now_ms);
+        let days = if self.number.is_none() && self.user_id.is_none() {
+            7
+        } else {
+            30
+        };
+        let from = from.unwrap_or(to - days * DAY_MS);
+        if from > to {
+            return Err(Error::validation("from must not be after to"));
+        }
+        (self.from_ms, self.to_ms) = (from, to);
+        Ok(())
+    }
+
+    /// The partitions it reads, newest first.
+    fn partitions(&self) -> Result<Vec<String>, Error> {
+        if let Some(number) = &self.number {
+            return Ok(vec![SearchFacet::Number(number.e164()).pk()]);
+        }
+        if let Some(user) = &self.user_id {
+            return Ok(vec![SearchFacet::User(user).pk()]);
+        }
+        let Some(kind) = self.message_type else {
+            return Err(Error::validation(
+                "give number, user_id or message_type (status and from/to narrow them)",
+            ));
+        };
+        let kind = super::wire_name(kind);
+        let (first, last) = (
+            crate::clock::utc_date(self.from_ms),
+            crate::clock::utc_date(self.to_ms),
+        );
+        if (last - first).num_days() >= MAX_TYPE_DAYS {
+            return Err(Error::validation(format!(
+                "a search by message_type spans at most {MAX_TYPE_DAYS} days"
+            )));
+        }
+        Ok(last
+            .iter_days()
+            .rev()
+            .take_while(|d| *d >= first)
+            .map(|day| SearchFacet::TypeOnDay(&kind, &day.to_string()).pk())
+            .collect())
+    }
+
+    /// What a cursor is bound to: the same search, the same admin.
+    fn listing(&self) -> String {
+        format!(
+            "sms-search:{}|{}|{}|{}|{}|{}",
+            self.number.as_ref().map(|p| p.e164()).unwrap_or(""),
+            self.user_id.as_deref().unwrap_or(""),
+            self.message_type.map(super::wire_name).unwrap_or_default(),
+            self.status.map(super::wire_name).unwrap_or_default(),
+            self.from_ms,
+            self.to_ms
+        )
+    }
+
+    fn keeps(&self, log: &SmsLog) -> bool {
+        self.number
+            .as_ref()
+            .is_none_or(|p| log.to.e164() == p.e164())
+            && self
+                .user_id
+                .as_ref()
+                .is_none_or(|u| log.user_id.as_ref() == Some(u))
+            && self.message_type.is_none_or(|t| log.message_type == t)
+            && self.status.is_none_or(|st| log.status == st)
+            && (self.from_ms..=self.to_ms).contains(&log.created_at)
+    }
+}
+
+/// A page of a search. A page may hold fewer texts than asked for (the
+/// status narrows after the read); `next_cursor` says whether more follow.
+pub struct Page {
+    pub texts: Vec<SmsLog>,
+    pub next_cursor: Option<String>,
+    /// DynamoDB requests the page took (scripts/bench reports them).
+    pub requests: u32,
+}
+
+#[derive(Clone)]
+pub struct Desk {
+    store: SmsStore,
+    outbox: Outbox,
+    profiles: Profiles,
+    cursors: Cursors,
+}
+
+/// `POST /v1/admin/opt-outs` and `.../remove` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OptOutInput {
+    pub number: String,
+    pub reason: String,
+}
+
+impl Desk {
+    pub fn new(outbox: Outbox, profiles: Profiles, cursors: Cursors) -> Self {
+        Desk {
+            store: outbox.store().clone(),
+            outbox,
+            profiles,
+            cursors,
+        }
+    }
+
+    /// Texts that match `search`, newest first.
+    pub async fn search(
+        &self,
+        search: &Search,
+        limit: i32,
+        cursor: Option<&str>,
+        admin: &str,
+    ) -> Result<Page, Error> {
+        let partitions = search.partitions()?;
+        let listing = search.listing();
+        let mut position = 0;
+        let mut start: Option<Item> = None;
+        if let Some(cursor) = cursor {
+            let item = self
+                .cursors
+                .open(&listing, admin, cursor, &["pk", "sk"])
+                .await?;
+            let pk = db::get_s(&item, "pk").unwrap_or_default();
+            position = partitions.iter().position(|p| p == pk).ok_or_else(|| {
+                Error::bad_request("invalid_cursor", "the cursor belongs to another search")
+            })?;
+            start = Some(item);
+        }
+        let limit = limit.clamp(1, MAX_PAGE);
+        let (low, high) = (search_sk(search.from_ms, ""), search_sk(search.to_ms, "~"));
+        let (mut ids, mut requests, mut next) = (Vec::new(), 0, None);
+        while position < partitions.len() {
+            let out = self
+                .store
+                .client
+                .query()
+                .table_name(&self.store.table)
+                .key_condition_expression("pk = :pk AND sk BETWEEN :low AND :high")
+                .expression_attribute_values(":pk", s(&partitions[position]))
+                .expression_attribute_values(":low", s(&low))
+                .expression_attribute_values(":high", s(&high))
+                .scan_index_forward(false)
+                .limit(limit - ids.len() as i32)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(db::dependency)?;
+            requests += 1;
+            ids.extend(
+                out.items()
+                    .iter()
+                    .filter_map(|i| db::get_s(i, "sms_id").map(str::to_string)),
+            );
+            match out.last_evaluated_key {
+                Some(last) => {
+                    next = Some(last);
+                    break;
+                }
+                None => position += 1,
+            }
+            if ids.len() as i32 >= limit {
+                // The next partition, from its newest entry in range.
+                if let Some(pk) = partitions.get(position) {
+                    next = Some(db::key(pk.clone(), high.clone()));
+                }
+                break;
+            }
+        }
+        let mut texts = Vec::new();
+        for chunk in ids.chunks(100) {
+            let keys = chunk.iter().map(|id| log_key(id)).collect();
+            let found = db::batch_get(&self.store.client, &self.store.table, keys).await?;
+            requests += 1;
+            let mut logs: std::collections::HashMap<String, SmsLog> = found
+                .into_iter()
+                .filter_map(|item| serde_dynamo::from_item::<_, SmsLog>(item).ok())
+                .map(|log| (log.sms_id.clone(), log))
+                .collect();
+            texts.extend(chunk.iter().filter_map(|id| logs.remove(id)));
+        }
+        texts.retain(|log| search.keeps(log));
+        let next_cursor = match next {
+            Some(last) => Some(self.cursors.seal(&listing, admin, &last).await?),
+            None => None,
+        };
+        Ok(Page {
+            texts,
+            next_cursor,
+            requests,
+        })
+    }
+
+    pub async fn text(&self, id: &str) -> Result<SmsLog, Error> {
+        crate::ids::validate_id(id, "sms id")?;
+        self.store.get_log(id).await?.ok_or_else(no_text)
+    }
+
+    /// Cancels a deferred text: it is never sent (suppressed
+    /// `cancelled_by_operator`, its secret masked).
+    pub async fn cancel(&self, id: &str, admin: &str, now_ms: i64) -> Result<SmsLog, Error> {
+        let log = self.text(id).await?;
+        if log.status != Status::Deferred {
+            return Err(Error::conflict(
+                "not_deferred",
+                format!(
+                    "only a deferred text can be cancelled; this one is {}",
+                    super::wire_name(log.status)
+                ),
+            ));
+        }
+        let update = UpdateExpr::new()
+            .set("status", s("suppressed"))
+            .set(
+                "reason",
+                serde_dynamo::to_attribute_value(Reason::CancelledByOperator)?,
+            )
+            .remove("due_shard")
+            .remove("due_at")
+            .move_from("body", "redacted_body")
+            .append(
+                "history",
+                step(now_ms, StepKind::Cancelled, Some(format!("by {admin}")))?,
+            )
+            .condition("#status = :deferred")
+            .value(":deferred", s("deferred"))
+            .apply(
+                self.store
+                    .client
+                    .update_item()
+                    .table_name(&self.store.table)
+                    .set_key(Some(log_key(id))),
+            )
+            .return_values(ReturnValue::AllNew);
+        match db::conditional(update.send().await)? {
+            Some(out) => Ok(serde_dynamo::from_item(out.attributes.unwrap_or_default())?),
+            // Claimed or released since the read.
+            None => Err(Error::conflict(
+                "not_deferred",
+                "the text left the deferred state meanwhile",
+            )),
+        }
+    }
+
+    /// Sends a failed text again: a new log, under the whole policy as it
+    /// stands (the player's current verified number, consent, toggles,
+    /// limits), naming the first; at most once per failed text. Texts that
+    /// carried a code or an invite link are not resent: their secret is gone
+    /// (ask for a new code or invitation).
+    pub async fn resend(&self, id: &str, admin: &str, now_ms: i64) -> Result<SmsLog, Error> {
+        let log = self.text(id).await?;
+        if log.status != Status::Failed {
+            return Err(Error::conflict(
+                "not_failed",
+                format!(
+                    "only a failed text can be sent again; this one is {}",
+                    super::wire_name(log.status)
+                ),
+            ));
+        }
+        if matches!(
+            log.message_type,
+            MessageType::PhoneVerification | MessageType::BattleInvitation
+        ) {
+            return Err(Error::conflict(
+                "cannot_resend",
+                "codes and invitation links are not sent again: request a new code or invitation",
+            ));
+        }
+        let user = log.user_id.as_deref().ok_or_else(|| {
+            Error::conflict("cannot_resend", "this text was for no player account")
+        })?;
+        let profile = self.profiles.get(user).await?;
+        let notice = Notice {
+            message_type: log.message_type,
+            body: log.body.clone(),
+            related: log.related.clone(),
+            once: format!("resend#{id}"),
+            extra_limits: Vec::new(),
+            send_by: None,
+        };
+        let once = notice.once.clone();
+        let Some(request) = profile
+            .as_ref()
+            .map(|p| request_for(p, notice))
+            .transpose()?
+            .flatten()
+        else {
+            return Err(Error::conflict(
+                "no_verified_number",
+                "the player has no verified number now",
+            ));
+        };
+        if self.store.once_seen(&once).await? {
+            return Err(already_resent());
+        }
+        let mut prepared = self.outbox.prepare(request, Some(&once), now_ms).await?;
+        prepared.log_mut().resend_of = Some(id.to_string());
+        let resent = match self
+            .outbox
+            .commit(prepared, Transaction::new(), now_ms)
+            .await?
+        {
+            Committed::Logged(resent) => *resent,
+            Committed::Repeat => return Err(already_resent()),
+            Committed::Declined(f) => return Err(f.into_error()),
+        };
+        let update = UpdateExpr::new()
+            .append(
+                "history",
+                step(
+                    now_ms,
+                    StepKind::Resent,
+                    Some(format!("as {} by {admin}", resent.sms_id)),
+                )?,
+            )
+            .apply(
+                self.store
+                    .client
+                    .update_item()
+                    .table_name(&self.store.table)
+                    .set_key(Some(log_key(id))),
+            );
+        update.send().await.map_err(db::dependency)?;
+        Ok(resent)
+    }
+
+    /// A number's opt-out and its history.
+    pub async fn opt_out_of(&self, number: &str) -> Result<Value, Error> {
+        let phone = PhoneNumber::parse(number)?;
+        let (current, changes) = self.store.opt_out_history(&phone).await?;
+        Ok(opt_out_view(&phone, current.as_ref(), &changes))
+    }
+
+    /// Puts a number on the opt-out list (every later text to it is
+    /// refused), or takes it off; either needs a reason, kept with the admin.
+    pub async fn change_opt_out(
+        &self,
+        input: OptOutInput,
+        action: OptAction,
+        admin: &str,
+        now_ms: i64,
+    ) -> Result<Value, Error> {
+        let phone = PhoneNumber::parse(&input.number)?;
+        let reason = input.reason.trim();
+        if reason.is_empty() || reason.chars().count() > 500 {
+            return Err(Error::validation("reason must be 1 to 500 characters"));
+        }
+        if action == OptAction::OptedIn && !self.store.is_opted_out(&phone).await? {
+            return Err(Error::conflict(
+                "not_opted_out",
+                "this number is not opted out",
+            ));
+        }
+        self.store
+            .change_opt_out(
+                &phone,
+                action,
+                &format!("admin:{admin}"),
+                reason,
+                None,
+                now_ms,
+            )
+            .await?;
+        self.opt_out_of(phone.e164()).await
+    }
+}
+
+fn no_text() -> Error {
+    Error::not_found("sms_not_found", "no text with that id")
+}
+
+fn already_resent() -> Error {
+    Error::conflict("already_resent", "this text was sent again already")
+}
+
+/// A text as the desk shows it: the number in full (the admin searched for
+/// it), the body as stored (masked where it held a code or a link), the
+/// timeline in order.
+pub fn text_view(log: &SmsLog) -> Value {
+    let time = |ms: Option<i64>| ms.map(rfc3339);
+    json!({
+        "id": log.sms_id,
+        "to": log.to.e164(),
+        "user_id": log.user_id,
+        "message_type": log.message_type,
+        "status": log.status,
+        "reason": log.reason,
+        "body": log.body,
+        "segments": log.segments,
+        "encoding": log.encoding,
+        "cost_micros": log.cost_micros,
+        "provider": log.provider,
+        "provider_message_id": log.provider_message_id,
+        "error": log.error,
+        "attempts": log.attempts,
+        "related": log.related,
+        "created_at": rfc3339(log.created_at),
+        "sent_at": time(log.sent_at),
+        "delivered_at": time(log.delivered_at),
+        "due_at": time(log.due_at.filter(|_| log.in_flight())),
+        "resend_of": log.resend_of,
+        "timeline": log.history.iter().map(|step| json!({
+            "at": rfc3339(step.at),
+            "event": step.event,
+            "detail": step.detail,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn opt_out_view(phone: &PhoneNumber, current: Option<&OptOut>, changes: &[OptChange]) -> Value {
+    json!({
+        "number": phone.e164(),
+        "opted_out": current.is_some(),
+        "since": current.map(|c| rfc3339(c.at)),
+        "keyword": current.and_then(|c| c.keyword.clone()),
+        "by": current.and_then(|c| c.by.clone()),
+        "reason": current.and_then(|c| c.reason.clone()),
+        "history": changes.iter().map(|c| json!({
+            "at": rfc3339(c.at),
+            "action": c.action,
+            "by": c.by,
+            "reason": c.reason,
+        })).collect::<Vec<_>>(),
+    })
+}
