@@ -39,6 +39,7 @@ use versus::sms::log::SmsLog;
 use versus::sms::outbox::{gap_scope, recipient_caps, Outbox, SendMessage, GAP_SECS};
 use versus::sms::policy::{self, Reason};
 use versus::sms::providers::{self, Outgoing, Router, SendError};
+use versus::sms::report;
 use versus::sms::store::{Finish, Reconciled, SmsStore};
 use versus::{db, Config, Error};
 
@@ -214,6 +215,7 @@ impl App {
             self.store
                 .finish(&log.sms_id, Finish::Suppressed { reason }, now_ms)
                 .await?;
+            report::emit_outcome(log.message_type, "suppressed", now_ms);
             tracing::info!(sms_id = %log.sms_id, to = %log.to, "opted out while queued: suppressed");
             return Ok(Outcome::Skipped);
         }
@@ -285,13 +287,13 @@ impl App {
                 Ok(Outcome::Retry)
             }
             Err(SendError::Permanent(error)) => {
-                self.fail(&log.sms_id, provider, &error, now_ms).await?;
+                self.fail(&log, provider, &error, now_ms).await?;
                 Ok(Outcome::Failed)
             }
             // The last attempt: the log fails, and the record is still reported
             // so that SQS moves the message to the dead-letter queue.
             Err(SendError::Transient(error)) => {
-                self.fail(&log.sms_id, provider, &error, now_ms).await?;
+                self.fail(&log, provider, &error, now_ms).await?;
                 // Nothing left to wait for: straight on to the dead-letter queue.
                 self.delay_redelivery(record, 0).await;
                 Ok(Outcome::Retry)
@@ -367,6 +369,7 @@ impl App {
         self.store
             .finish(&log.sms_id, Finish::Suppressed { reason }, now_ms)
             .await?;
+        report::emit_outcome(log.message_type, "suppressed", now_ms);
         tracing::info!(sms_id = %log.sms_id, to = %log.to, ?reason, "SMS refused at send time");
         Ok(Outcome::Skipped)
     }
@@ -417,12 +420,14 @@ impl App {
 
     async fn fail(
         &self,
-        sms_id: &str,
+        log: &SmsLog,
         provider: &str,
         error: &str,
         now_ms: i64,
     ) -> Result<(), Error> {
+        let sms_id = log.sms_id.as_str();
         tracing::warn!(sms_id, provider, error, "SMS failed");
+        report::emit_outcome(log.message_type, "failed", now_ms);
         self.store
             .finish(sms_id, Finish::Failed { provider, error }, now_ms)
             .await

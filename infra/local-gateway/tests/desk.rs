@@ -164,15 +164,15 @@ async fn four_texts_are_found_by_number_user_and_status_with_their_timelines() {
         let typed = format!("{} {} {}", &number[..4], &number[4..7], &number[7..]);
         assert_eq!(
             found(&stack, &format!("number={}", enc(&typed))).await,
-            [id.clone()]
+            vec![id.clone()]
         );
         assert_eq!(
             found(&stack, &format!("user_id={user}")).await,
-            [id.clone()]
+            vec![id.clone()]
         );
         assert_eq!(
             found(&stack, &format!("user_id={user}&status={status}")).await,
-            [id.clone()]
+            vec![id.clone()]
         );
         assert!(found(&stack, &format!("user_id={user}&status=delivered"))
             .await
@@ -180,7 +180,7 @@ async fn four_texts_are_found_by_number_user_and_status_with_their_timelines() {
     }
     // By type on its day, and by status across types.
     let failed_today = found(&stack, "message_type=security_alert&status=failed").await;
-    assert_eq!(failed_today, [failed.sms_id.clone()]);
+    assert_eq!(failed_today, vec![failed.sms_id.clone()]);
 
     let timeline = |id: String| {
         let stack = &stack;
@@ -196,7 +196,7 @@ async fn four_texts_are_found_by_number_user_and_status_with_their_timelines() {
         .as_str()
         .unwrap()
         .starts_with("Your Versus code is ******"));
-    assert_eq!(text["cost_micros"].as_u64().unwrap() > 0, true);
+    assert!(text["cost_micros"].as_u64().unwrap() > 0);
     let text = timeline(deferred.sms_id.clone()).await;
     assert_eq!(events(&text), ["created"]);
     assert!(text["timeline"][0]["detail"]
@@ -414,4 +414,70 @@ async fn players_get_403_on_every_admin_route() {
             );
         }
     }
+}
+
+// The hostile set with an admin's token (F-ERR-1): every bad input is a
+// clear 4xx, never a 5xx, and nothing is written; a forged admin token is 401.
+#[tokio::test]
+async fn the_desk_refuses_bad_input_clearly() {
+    let stack = Stack::start().await;
+    let big = format!(
+        r#"{{"number":"+256772123456","reason":"{}"}}"#,
+        "x".repeat(20_000)
+    );
+    let cases: Vec<(&str, String, Option<String>, u16)> = vec![
+        ("GET", "/v1/admin/sms".into(), None, 400),
+        ("GET", "/v1/admin/sms?number=12".into(), None, 400),
+        ("GET", "/v1/admin/sms?message_type=weather".into(), None, 400),
+        ("GET", "/v1/admin/sms?user_id=u1&status=lost".into(), None, 400),
+        ("GET", "/v1/admin/sms?user_id=u1&from=yesterday".into(), None, 400),
+        ("GET", "/v1/admin/sms?user_id=u1&limit=0".into(), None, 400),
+        ("GET", "/v1/admin/sms?user_id=u1&cursor=forged.cursor".into(), None, 400),
+        (
+            "GET",
+            "/v1/admin/sms?message_type=match_found&from=2026-01-01T00:00:00Z&to=2026-03-01T00:00:00Z".into(),
+            None,
+            400,
+        ),
+        ("GET", "/v1/admin/sms/not%20an%20id".into(), None, 404),
+        ("GET", "/v1/admin/sms/01jabcdefghjkmnpqrstvwxyz0".into(), None, 404),
+        ("POST", "/v1/admin/sms/01jabcdefghjkmnpqrstvwxyz0/cancel".into(), None, 404),
+        ("POST", "/v1/admin/sms/01jabcdefghjkmnpqrstvwxyz0/resend".into(), None, 404),
+        ("GET", "/v1/admin/opt-outs".into(), None, 400),
+        ("GET", "/v1/admin/opt-outs?number=abc".into(), None, 400),
+        ("POST", "/v1/admin/opt-outs".into(), Some("[1,2]".into()), 400),
+        ("POST", "/v1/admin/opt-outs".into(), Some("{oops".into()), 400),
+        ("POST", "/v1/admin/opt-outs".into(), Some(r#"{"number":"+256772123456","reason":"r","x":1}"#.into()), 400),
+        ("POST", "/v1/admin/opt-outs".into(), Some(r#"{"number":256772123456,"reason":"r"}"#.into()), 400),
+        ("POST", "/v1/admin/opt-outs".into(), Some(r#"{"number":"+256772123456","reason":""}"#.into()), 400),
+        ("POST", "/v1/admin/opt-outs".into(), Some(big.clone()), 413),
+        ("POST", "/v1/admin/opt-outs/remove".into(), Some(r#"{"number":"+256772123456"}"#.into()), 400),
+    ];
+    for (method, path, body, expected) in cases {
+        let (status, answer) = desk_raw(&stack, method, &path, body.as_deref()).await;
+        assert_eq!(status, expected, "{method} {path}: {answer}");
+        assert!(
+            answer["error"]["code"].is_string() || answer["message"].is_string(),
+            "{answer}"
+        );
+    }
+    let forged = format!("{}x", admin(&stack));
+    let (status, _) = stack
+        .call_with_token("GET", "/v1/admin/sms?user_id=u1", Some(&forged), None)
+        .await;
+    assert_eq!(status, 401);
+    let (_, history) = desk_raw(
+        &stack,
+        "GET",
+        "/v1/admin/opt-outs?number=%2B256772123456",
+        None,
+    )
+    .await;
+    assert_eq!(history["history"], json!([]), "nothing was written");
+}
+
+async fn desk_raw(stack: &Stack, method: &str, path: &str, body: Option<&str>) -> (u16, Value) {
+    stack
+        .call_with_token(method, path, Some(&admin(stack)), body)
+        .await
 }

@@ -241,7 +241,7 @@ impl Desk {
     }
 
     pub async fn text(&self, id: &str) -> Result<SmsLog, Error> {
-        crate::ids::validate_id(id, "sms id")?;
+        crate::ids::validate_id(id, "sms_not_found")?;
         self.store.get_log(id).await?.ok_or_else(no_text)
     }
 

@@ -135,6 +135,27 @@ impl SmsStore {
     }
 }
 
+/// What became of a text that did not go, as one Embedded Metric Format
+/// line (`Versus/Sms` `Texts`, by `MessageType` and `Outcome`: `failed` or
+/// `suppressed`), printed to stdout where CloudWatch reads it; the
+/// operations dashboard charts it beside the daily report's sent counts.
+pub fn emit_outcome(message_type: super::MessageType, outcome: &str, timestamp_ms: i64) {
+    let document = json!({
+        "_aws": {
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": METRICS_NAMESPACE,
+                "Dimensions": [["MessageType", "Outcome"]],
+                "Metrics": [{"Name": "Texts", "Unit": "Count"}],
+            }],
+        },
+        "MessageType": super::wire_name(message_type),
+        "Outcome": outcome,
+        "Texts": 1,
+    });
+    println!("{document}");
+}
+
 /// The report as Embedded Metric Format documents, one per log line:
 /// messages, segments and cost per message type and provider, and the
 /// month's spend against its cap. `timestamp_ms` is when they apply.
