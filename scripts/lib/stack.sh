@@ -75,6 +75,16 @@ ensure_contract_tools() {
   fi
 }
 
+# Debian's chromium and chromedriver: the local desk page's browser test
+# (tests/local_page.rs) drives a real headless browser.
+ensure_browser() {
+  command -v chromedriver >/dev/null 2>&1 && command -v chromium >/dev/null 2>&1 && return
+  log "installing chromium and chromium-driver (the local page's browser test)"
+  apt-get install -y -qq chromium chromium-driver >/dev/null 2>&1 \
+    || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq chromium chromium-driver >/dev/null 2>&1; } \
+    || die "could not install chromium and chromium-driver (as root: apt-get install chromium chromium-driver)"
+}
+
 # Docker from the distribution, and its daemon running. Sets DOCKERD_PID when
 # this script started the daemon (stop_dockerd stops only that one).
 DOCKERD_PID=""

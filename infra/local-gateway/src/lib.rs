@@ -9,6 +9,7 @@
 
 pub mod clock;
 pub mod counting_proxy;
+pub mod desk_page;
 pub mod eventbridge;
 pub mod fixtures;
 pub mod http_api;
@@ -57,6 +58,8 @@ pub struct Gateway {
     http_routes: Vec<HttpRoute>,
     ws_routes: HashMap<String, WsRoute>,
     pub(crate) verifier: TokenVerifier,
+    /// Mints the local operator's admin token for the `/_local/` page.
+    pub(crate) operator_token: String,
     pub(crate) stage: String,
     pub(crate) connections: Mutex<HashMap<String, websocket::Connection>>,
     pub(crate) schedules: Vec<template::ScheduleDef>,
@@ -364,6 +367,15 @@ pub async fn start(options: Options) -> Result<Running, String> {
         functions,
         http_routes,
         ws_routes,
+        operator_token: desk_page::operator_token(
+            &options.dev_secret,
+            &template
+                .parameter("JwtIssuer")
+                .unwrap_or_else(|| LOCAL_ISSUER.into()),
+            &template
+                .parameter("JwtAudience")
+                .unwrap_or_else(|| LOCAL_AUDIENCE.into()),
+        ),
         // The HTTP API's JWT authorizer: the template's issuer and audience,
         // checked by the same rules as the WebSocket authorizer (F-ID-1).
         verifier: TokenVerifier::new(JwtConfig {
@@ -393,6 +405,8 @@ pub async fn start(options: Options) -> Result<Running, String> {
             axum::routing::post(schedules::trigger),
         )
         .route("/_local/sms", get(console_sms))
+        .route("/_local/", get(desk_page::page))
+        .route("/_local/desk/{*rest}", any(desk_page::desk))
         .route("/_local/clock", get(clock::show).post(clock::change))
         // EventBridge's PutEvents (the AWS JSON protocol posts to `/`);
         // any other method on `/` is the HTTP API's, as on API Gateway.

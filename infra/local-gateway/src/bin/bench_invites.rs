@@ -205,6 +205,41 @@ async fn main() {
         })
         .collect();
     measure("accept an invite link", &invitations, accepts, &counts).await;
+
+    // The operator's desk (issue 24): a search reads search entries, then the
+    // logs in one batch; a timeline is the log itself.
+    let desk = admin_api::function(&config).await.expect("admin-api");
+    let as_admin = |path: &str, param: Option<(&str, String)>| {
+        let query = param
+            .as_ref()
+            .map(|(k, v)| format!("{k}={}", v.replace('+', "%2B")))
+            .unwrap_or_default();
+        let mut event = http_event("GET", path, "", Some("bench-admin"), json!(null));
+        event["rawQueryString"] = json!(query);
+        if let Some((k, v)) = param {
+            event["queryStringParameters"] = json!({ k: v });
+        }
+        event["requestContext"]["authorizer"]["jwt"]["claims"]["role"] = json!("admin");
+        event
+    };
+    let by_number = (0..calls)
+        .map(|i| as_admin("/v1/admin/sms", Some(("number", format!("+2567733{i:05}")))))
+        .collect();
+    let found = measure("desk: search by number", &desk, by_number, &counts).await;
+    let by_user = users("player")
+        .map(|u| as_admin("/v1/admin/sms", Some(("user_id", u))))
+        .collect();
+    measure("desk: search by user", &desk, by_user, &counts).await;
+    let by_type = (0..calls)
+        .map(|_| as_admin("/v1/admin/sms", Some(("message_type", "battle_invitation".into()))))
+        .collect();
+    measure("desk: search by type (a page of 20)", &desk, by_type, &counts).await;
+    let timelines = found
+        .iter()
+        .filter_map(|page| page["items"][0]["id"].as_str())
+        .map(|id| as_admin(&format!("/v1/admin/sms/{id}"), None))
+        .collect();
+    measure("desk: one text's timeline", &desk, timelines, &counts).await;
     println!();
-    println!("Every authenticated call also refreshes last_seen_at (one UpdateItem, at most once a minute per user, F-PR-2). Invite, no account: the sender's profile, the number's owner (none), the opt-out list, then one transaction with the log, the invitation, the token and the limit counters (the 7-day gap, the spend and the sender's hourly count): all of it or none. Invite, a player: the player's profile too, the in-app invitation (a transaction with its check), the push's presence query, and the text's log with its limit counters in one transaction (no 7-day gap). Preview: the rate counter (a one-item transaction), the token, the invitation. Accept: the joiner's profile, the token, the invitation, one transaction (invitation, battle, both guards), then per player the push's presence query and profile read, and for the sender (verified) the match_found text: its once-marker, the opt-out list, and one transaction with the log, the marker and the limit counters. Sequential calls, one Lambda instance, against DynamoDB Local; SQS is not included.");
+    println!("Every authenticated call also refreshes last_seen_at (one UpdateItem, at most once a minute per user, F-PR-2). Invite, no account: the sender's profile, the number's owner (none), the opt-out list, then one transaction with the log, the invitation, the token and the limit counters (the 7-day gap, the spend and the sender's hourly count): all of it or none. Invite, a player: the player's profile too, the in-app invitation (a transaction with its check), the push's presence query, and the text's log with its limit counters in one transaction (no 7-day gap). Preview: the rate counter (a one-item transaction), the token, the invitation. Accept: the joiner's profile, the token, the invitation, one transaction (invitation, battle, both guards), then per player the push's presence query and profile read, and for the sender (verified) the match_found text: its once-marker, the opt-out list, and one transaction with the log, the marker and the limit counters. Desk: a search is one Query of the search entries (per day for a search by type) and one BatchGetItem of the logs, plus the signing key's read on the first cursor; a timeline is one GetItem. Sequential calls, one Lambda instance, against DynamoDB Local; SQS is not included.");
 }
