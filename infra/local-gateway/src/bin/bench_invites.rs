@@ -231,9 +231,20 @@ async fn main() {
         .collect();
     measure("desk: search by user", &desk, by_user, &counts).await;
     let by_type = (0..calls)
-        .map(|_| as_admin("/v1/admin/sms", Some(("message_type", "battle_invitation".into()))))
+        .map(|_| {
+            as_admin(
+                "/v1/admin/sms",
+                Some(("message_type", "battle_invitation".into())),
+            )
+        })
         .collect();
-    measure("desk: search by type (a page of 20)", &desk, by_type, &counts).await;
+    measure(
+        "desk: search by type (a page of 20)",
+        &desk,
+        by_type,
+        &counts,
+    )
+    .await;
     let timelines = found
         .iter()
         .filter_map(|page| page["items"][0]["id"].as_str())
