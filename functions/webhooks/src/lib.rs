@@ -28,7 +28,8 @@ use versus::phone::PhoneNumber;
 use versus::secret::Secret;
 use versus::sms::inbound::{self, Keyword};
 use versus::sms::preferences::PreferencesStore;
-use versus::sms::store::{Receipt, ReceiptFor, ReceiptOutcome, SmsStore};
+use versus::sms::receipts::{Receipt, ReceiptFor, ReceiptOutcome};
+use versus::sms::store::SmsStore;
 use versus::{db, Config, Error};
 use versus_http::routing::{self, get, post, ApiError, Now, Reply, Router};
 

@@ -113,6 +113,19 @@ impl Browser {
         );
     }
 
+    async fn until_true(&self, what: &str, script: &str) {
+        for _ in 0..100 {
+            if self.run(script).await == Value::Bool(true) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        panic!(
+            "{what} never held; the page shows:\n{}",
+            self.page_text().await
+        );
+    }
+
     async fn screenshot(&self) -> Vec<u8> {
         use base64::Engine;
         let png = self
@@ -168,10 +181,15 @@ async fn a_text_sent_through_the_api_appears_on_the_local_page() {
              form.requestSubmit();",
         )
         .await;
+    // The search's own row (the outbox shows the type too), then its link.
     browser
-        .until_shown("the desk's search", "phone_verification")
+        .until_true(
+            "the found text, sent",
+            "const row = document.querySelector('#results tr');
+             return !!row && row.innerText.includes('phone_verification')
+                 && row.innerText.includes('sent');",
+        )
         .await;
-    browser.until_shown("the desk's search", "sent").await;
     browser
         .run("document.querySelector('#results a').click()")
         .await;

@@ -25,6 +25,7 @@ pub mod ownership;
 pub mod policy;
 pub mod preferences;
 pub mod providers;
+pub mod receipts;
 pub mod redaction;
 pub mod report;
 pub mod segments;

@@ -1,5 +1,5 @@
 //! The sms table's store: SmsLog records through their lifecycle (F-SMS-2,
-//! F-SMS-4), delivery receipts (F-SMS-15) and the opt-out list (F-SMS-11).
+//! F-SMS-4) and their search entries (the operator's desk).
 //! The limit and cost counters are in `limits`; the records' shapes in `log`.
 
 use crate::db::{self, n, s, Item, UpdateExpr};
@@ -8,9 +8,9 @@ use crate::keys::sms::{log_id_of_pk, log_key, once_key, search_key, SearchFacet}
 
 use super::log::LOG_RETENTION_SECS;
 pub use super::log::{Finish, Reconciled, Related, SmsLog, Status, Step, StepKind};
+use super::receipts::Receipt;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue};
 use aws_sdk_dynamodb::Client;
-use serde::{Deserialize, Serialize};
 
 /// The one partition of the `due` index. Every in-flight log is in it for
 /// seconds, so it takes about three index writes per message: far below a
@@ -355,173 +355,6 @@ impl SmsStore {
             .await;
         Ok(db::conditional(failed)?.map(|_| Reconciled::GaveUp))
     }
-
-    /// F-SMS-15: a delivery receipt moves a sent log to delivered or failed.
-    /// A receipt that arrives while its log is `sending` (the provider
-    /// answered the send, the sender has not written it yet) is held on the
-    /// log and applied when the send is; a duplicate or late one for a final log
-    /// changes nothing (a `sent` never undoes `delivered`).
-    pub async fn record_receipt(
-        &self,
-        about: ReceiptFor<'_>,
-        receipt: &Receipt,
-    ) -> Result<ReceiptOutcome, Error> {
-        let id = match about {
-            ReceiptFor::Log(id) => {
-                // No id of ours is long, and a key may not be empty: refuse
-                // what DynamoDB would, as the caller's mistake (F-ERR-1).
-                reference_ok(id)?;
-                id.to_string()
-            }
-            ReceiptFor::ProviderMessage(provider_message_id) => {
-                reference_ok(provider_message_id)?;
-                let found = self
-                    .client
-                    .query()
-                    .table_name(&self.table)
-                    .index_name("provider_message")
-                    .key_condition_expression("provider_message_id = :id")
-                    .expression_attribute_values(":id", s(provider_message_id))
-                    .limit(1)
-                    .send()
-                    .await
-                    .map_err(db::dependency)?;
-                // The index is eventually consistent: a log sent a moment ago
-                // may not be in it yet. The caller fails, and its delivery is
-                // tried again (SNS redelivers), never dropped.
-                let pk = found.items().first().and_then(|i| db::get_s(i, "pk"));
-                let pk = pk.ok_or_else(|| {
-                    Error::Dependency(format!(
-                        "no SMS log has provider id {provider_message_id} yet; the receipt is retried"
-                    ))
-                })?;
-                log_id_of_pk(pk).to_string()
-            }
-        };
-        // Each step is conditional on the status it expects; a log that
-        // moved between two steps (it was just sent) is tried again.
-        for _ in 0..3 {
-            if self.apply_receipt(&id, receipt).await? {
-                return Ok(ReceiptOutcome::Recorded);
-            }
-            // Only while an attempt is out: a receipt that comes while the
-            // log waits for another attempt is about an earlier one.
-            let held = UpdateExpr::new()
-                .set("early_receipt", serde_dynamo::to_attribute_value(receipt)?)
-                .condition("#status = :sending")
-                .named("status")
-                .value(":sending", s("sending"))
-                .apply(
-                    self.client
-                        .update_item()
-                        .table_name(&self.table)
-                        .set_key(Some(log_key(&id))),
-                )
-                .send()
-                .await;
-            if db::conditional(held)?.is_some() {
-                return Ok(ReceiptOutcome::Held);
-            }
-            match self.get_log(&id).await? {
-                None => return Ok(ReceiptOutcome::Unknown),
-                Some(log) if log.status == Status::Sent => continue,
-                Some(_) => return Ok(ReceiptOutcome::Final),
-            }
-        }
-        Err(Error::dependency(
-            "the SMS log kept changing; retry the receipt",
-        ))
-    }
-
-    /// Applies a receipt to a `sent` log; `false` when the log is not sent.
-    async fn apply_receipt(&self, id: &str, receipt: &Receipt) -> Result<bool, Error> {
-        let update = match &receipt.error {
-            None => UpdateExpr::new()
-                .set("status", s("delivered"))
-                .set("delivered_at", n(receipt.at))
-                .append("history", step(receipt.at, StepKind::Delivered, None)?),
-            Some(error) => UpdateExpr::new()
-                .set("status", s("failed"))
-                .set("error", s(error))
-                .append(
-                    "history",
-                    step(
-                        receipt.at,
-                        StepKind::Failed,
-                        Some(format!("receipt: {error}")),
-                    )?,
-                ),
-        };
-        let update = update
-            .remove("early_receipt")
-            .condition("#status = :sent")
-            .value(":sent", s("sent"))
-            .apply(
-                self.client
-                    .update_item()
-                    .table_name(&self.table)
-                    .set_key(Some(log_key(id))),
-            );
-        Ok(db::conditional(update.send().await)?.is_some())
-    }
-}
-
-/// Which log a delivery receipt is about.
-#[derive(Clone, Copy, Debug)]
-pub enum ReceiptFor<'a> {
-    /// Our log id, echoed by the provider (DMark's `ref`, the `sms_id` of
-    /// Twilio's status callback URL): read by key, consistently.
-    Log(&'a str),
-    /// Only the provider's message id (SNS): found through the
-    /// `provider_message` index.
-    ProviderMessage(&'a str),
-}
-
-/// What a provider reports about a message it took.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Receipt {
-    /// `None`: delivered; else why it was not.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    /// When the receipt came.
-    pub at: i64,
-}
-
-impl Receipt {
-    pub fn delivered(at: i64) -> Self {
-        Receipt { error: None, at }
-    }
-
-    pub fn failed(error: impl Into<String>, at: i64) -> Self {
-        Receipt {
-            error: Some(error.into()),
-            at,
-        }
-    }
-}
-
-/// What a receipt did.
-#[derive(Debug, PartialEq, Eq)]
-pub enum ReceiptOutcome {
-    /// The sent log is now delivered or failed.
-    Recorded,
-    /// The log is not sent yet: the receipt waits on it and is applied
-    /// when the send is recorded.
-    Held,
-    /// The log was final already (a duplicate, or out of order), or waits
-    /// for another attempt (the receipt is about an earlier one).
-    Final,
-    /// No log has this id.
-    Unknown,
-}
-
-fn reference_ok(reference: &str) -> Result<(), Error> {
-    if reference.is_empty() || reference.len() > 256 {
-        return Err(Error::validation(
-            "the message reference must be 1 to 256 characters",
-        ));
-    }
-    Ok(())
 }
 
 /// One step, as the one-element list `history` is extended by.

@@ -357,3 +357,30 @@ where
     }
     panic!("{what} did not happen within {secs} s");
 }
+
+/// Sets attributes of `user`'s profile item directly (states no API call makes).
+pub async fn set_profile(
+    stack: &Stack,
+    user: &str,
+    expression: &str,
+    values: &[(&str, aws_sdk_dynamodb::types::AttributeValue)],
+) {
+    let mut update = stack
+        .dynamodb()
+        .await
+        .update_item()
+        .table_name(&stack.config("ws-matchmaking").tables.users)
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("USER#{user}")),
+        )
+        .key(
+            "sk",
+            aws_sdk_dynamodb::types::AttributeValue::S("PROFILE".into()),
+        )
+        .update_expression(expression);
+    for (k, v) in values {
+        update = update.expression_attribute_values(*k, v.clone());
+    }
+    update.send().await.unwrap();
+}
