@@ -254,3 +254,37 @@ pub enum Finish<'a> {
         caps_taken: bool,
     },
 }
+
+/// What a provider reports about a message it took.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Receipt {
+    /// `None`: delivered; else why it was not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// When the receipt came.
+    pub at: i64,
+}
+
+impl Receipt {
+    pub fn delivered(at: i64) -> Self {
+        Receipt { error: None, at }
+    }
+
+    pub fn failed(error: impl Into<String>, at: i64) -> Self {
+        Receipt {
+            error: Some(error.into()),
+            at,
+        }
+    }
+}
+
+/// One step, as the one-element list `history` is extended by.
+pub fn step(
+    at: i64,
+    event: StepKind,
+    detail: Option<String>,
+) -> Result<aws_sdk_dynamodb::types::AttributeValue, crate::error::Error> {
+    Ok(aws_sdk_dynamodb::types::AttributeValue::L(vec![
+        serde_dynamo::to_attribute_value(Step::new(at, event, detail))?,
+    ]))
+}

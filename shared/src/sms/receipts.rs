@@ -3,12 +3,12 @@
 //! Twilio's callback `?sms_id=`) or, for SNS, through the `provider_message`
 //! index; one that comes while the send is being recorded waits on the log.
 
-use super::log::{Status, StepKind};
-use super::store::{step, SmsStore};
+pub use super::log::Receipt;
+use super::log::{step, Status, StepKind};
+use super::store::SmsStore;
 use crate::db::{self, n, s, UpdateExpr};
 use crate::error::Error;
 use crate::keys::sms::{log_id_of_pk, log_key};
-use serde::{Deserialize, Serialize};
 
 impl SmsStore {
     /// F-SMS-15: a delivery receipt moves a sent log to delivered or failed.
@@ -130,29 +130,6 @@ pub enum ReceiptFor<'a> {
     /// Only the provider's message id (SNS): found through the
     /// `provider_message` index.
     ProviderMessage(&'a str),
-}
-
-/// What a provider reports about a message it took.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Receipt {
-    /// `None`: delivered; else why it was not.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    /// When the receipt came.
-    pub at: i64,
-}
-
-impl Receipt {
-    pub fn delivered(at: i64) -> Self {
-        Receipt { error: None, at }
-    }
-
-    pub fn failed(error: impl Into<String>, at: i64) -> Self {
-        Receipt {
-            error: Some(error.into()),
-            at,
-        }
-    }
 }
 
 /// What a receipt did.

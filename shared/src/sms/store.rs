@@ -7,8 +7,7 @@ use crate::error::Error;
 use crate::keys::sms::{log_id_of_pk, log_key, once_key, search_key, SearchFacet};
 
 use super::log::LOG_RETENTION_SECS;
-pub use super::log::{Finish, Reconciled, Related, SmsLog, Status, Step, StepKind};
-use super::receipts::Receipt;
+pub use super::log::{step, Finish, Receipt, Reconciled, Related, SmsLog, Status, Step, StepKind};
 use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue};
 use aws_sdk_dynamodb::Client;
 
@@ -355,17 +354,6 @@ impl SmsStore {
             .await;
         Ok(db::conditional(failed)?.map(|_| Reconciled::GaveUp))
     }
-}
-
-/// One step, as the one-element list `history` is extended by.
-pub(crate) fn step(
-    at: i64,
-    event: StepKind,
-    detail: Option<String>,
-) -> Result<AttributeValue, Error> {
-    Ok(AttributeValue::L(vec![serde_dynamo::to_attribute_value(
-        Step::new(at, event, detail),
-    )?]))
 }
 
 fn not_sending(id: &str) -> Error {
