@@ -24,6 +24,7 @@ use versus::lambda::{self, BoxError, Invoke};
 use versus::points::jobs::{JobName, Jobs, DEFAULT_PAGE};
 use versus::sms::redaction::BodyRedaction;
 use versus::sms::report::emf_documents;
+use versus::sms::search_backfill::SearchBackfill;
 use versus::sms::store::SmsStore;
 use versus::sweep::{RunOutcome, Runner};
 use versus::texts::reminders::BattleReminders;
@@ -48,6 +49,9 @@ pub enum Job {
     /// Not scheduled: run once by hand after upgrading (see
     /// `versus::sms::redaction`).
     RedactSmsBodies,
+    /// Not scheduled: run once by hand after upgrading (see
+    /// `versus::sms::search_backfill`).
+    IndexSmsLogs,
 }
 
 /// A schedule's input, and the continuation message.
@@ -225,6 +229,19 @@ impl App {
                         "once",
                         &self.sms.unredacted_logs(),
                         &BodyRedaction(&self.sms),
+                        &mut should_stop,
+                    )
+                    .await?;
+                (json!({}), (None, None), outcome)
+            }
+            Job::IndexSmsLogs => {
+                let outcome = self
+                    .runner
+                    .run(
+                        "index_sms_logs",
+                        "once",
+                        &self.sms.logs_to_index(),
+                        &SearchBackfill(&self.sms),
                         &mut should_stop,
                     )
                     .await?;

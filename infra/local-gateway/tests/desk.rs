@@ -481,3 +481,65 @@ async fn desk_raw(stack: &Stack, method: &str, path: &str, body: Option<&str>) -
         .call_with_token(method, path, Some(&admin(stack)), body)
         .await
 }
+
+// Logs from before the desk have no search entries; the one-off walk
+// (`{"job":"index_sms_logs"}`) writes them, and a rerun writes nothing.
+#[tokio::test]
+async fn old_logs_are_found_after_the_one_off_walk() {
+    let stack = Stack::start().await;
+    let config = stack.config("scheduled-jobs");
+    let store = versus::sms::store::SmsStore::new(stack.dynamodb().await, &config.tables.sms);
+    let number = "+256772123490";
+    let mut old = versus::sms::log::SmsLog::pending(
+        versus::phone::PhoneNumber::parse(number).unwrap(),
+        MessageType::SecurityAlert,
+        "New login to your account.".into(),
+        Some("elder".into()),
+        &config.sms,
+        stack.now_ms(),
+    );
+    old.status = Status::Sent;
+    old.due_at = None;
+    store.put_log(&old).await.unwrap();
+    assert!(found(&stack, &format!("number={}", enc(number)))
+        .await
+        .is_empty());
+    let walk = || async {
+        stack
+            .running
+            .gateway
+            .invoke("ScheduledJobsFunction", json!({"job": "index_sms_logs"}))
+            .await
+            .unwrap()
+    };
+    let first = walk().await;
+    assert_eq!(
+        (
+            first["status"].as_str(),
+            first["checkpoint"]["effects"].as_u64()
+        ),
+        (Some("done"), Some(1)),
+        "{first}"
+    );
+    assert_eq!(
+        found(&stack, &format!("number={}", enc(number))).await,
+        vec![old.sms_id.clone()]
+    );
+    assert_eq!(
+        found(&stack, "user_id=elder").await,
+        vec![old.sms_id.clone()]
+    );
+    stack
+        .dynamodb()
+        .await
+        .delete_item()
+        .table_name(&config.tables.users)
+        .set_key(Some(versus::keys::users::job_state_key(
+            "index_sms_logs",
+            "once",
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(walk().await["checkpoint"]["effects"], 0);
+}
