@@ -40,7 +40,7 @@ use versus::sms::outbox::{gap_scope, recipient_caps, Outbox, SendMessage, GAP_SE
 use versus::sms::policy::{self, Reason};
 use versus::sms::providers::{self, Outgoing, Router, SendError};
 use versus::sms::report;
-use versus::sms::store::{Finish, Reconciled, SmsStore};
+use versus::sms::store::{Finish, Reconciled, SmsStore, Status};
 use versus::{db, Config, Error};
 
 /// Equal to the queue's `maxReceiveCount` in template.yaml: the last receive
@@ -215,7 +215,7 @@ impl App {
             self.store
                 .finish(&log.sms_id, Finish::Suppressed { reason }, now_ms)
                 .await?;
-            report::emit_outcome(log.message_type, "suppressed", now_ms);
+            report::emit_outcome(log.message_type, Status::Suppressed, now_ms);
             tracing::info!(sms_id = %log.sms_id, to = %log.to, "opted out while queued: suppressed");
             return Ok(Outcome::Skipped);
         }
@@ -369,7 +369,7 @@ impl App {
         self.store
             .finish(&log.sms_id, Finish::Suppressed { reason }, now_ms)
             .await?;
-        report::emit_outcome(log.message_type, "suppressed", now_ms);
+        report::emit_outcome(log.message_type, Status::Suppressed, now_ms);
         tracing::info!(sms_id = %log.sms_id, to = %log.to, ?reason, "SMS refused at send time");
         Ok(Outcome::Skipped)
     }
@@ -427,7 +427,7 @@ impl App {
     ) -> Result<(), Error> {
         let sms_id = log.sms_id.as_str();
         tracing::warn!(sms_id, provider, error, "SMS failed");
-        report::emit_outcome(log.message_type, "failed", now_ms);
+        report::emit_outcome(log.message_type, Status::Failed, now_ms);
         self.store
             .finish(sms_id, Finish::Failed { provider, error }, now_ms)
             .await

@@ -259,7 +259,7 @@ impl Desk {
             ));
         }
         let update = UpdateExpr::new()
-            .set("status", s("suppressed"))
+            .set("status", Status::Suppressed.value())
             .set(
                 "reason",
                 serde_dynamo::to_attribute_value(Reason::CancelledByOperator)?,
@@ -272,7 +272,7 @@ impl Desk {
                 step(now_ms, StepKind::Cancelled, Some(format!("by {admin}")))?,
             )
             .condition("#status = :deferred")
-            .value(":deferred", s("deferred"))
+            .value(":deferred", Status::Deferred.value())
             .apply(
                 self.store
                     .client

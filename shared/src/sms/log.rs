@@ -22,6 +22,42 @@ pub enum Status {
     Deferred,
 }
 
+impl Status {
+    pub const ALL: [Status; 7] = [
+        Status::Pending,
+        Status::Sending,
+        Status::Sent,
+        Status::Delivered,
+        Status::Failed,
+        Status::Suppressed,
+        Status::Deferred,
+    ];
+
+    /// The status as stored and shown: the one place it is spelled.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::Sending => "sending",
+            Status::Sent => "sent",
+            Status::Delivered => "delivered",
+            Status::Failed => "failed",
+            Status::Suppressed => "suppressed",
+            Status::Deferred => "deferred",
+        }
+    }
+
+    /// As a value of a condition or an update.
+    pub fn value(self) -> aws_sdk_dynamodb::types::AttributeValue {
+        aws_sdk_dynamodb::types::AttributeValue::S(self.as_str().into())
+    }
+
+    /// Still to be sent (or being sent): the reconciler watches it through
+    /// the sparse `due` index, which holds exactly these.
+    pub const fn in_flight(self) -> bool {
+        matches!(self, Status::Pending | Status::Sending | Status::Deferred)
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Related {
     pub kind: String,
@@ -209,10 +245,7 @@ impl SmsLog {
     /// Pending, sending and deferred logs are in flight: the reconciler
     /// watches them until they are final.
     pub fn in_flight(&self) -> bool {
-        matches!(
-            self.status,
-            Status::Pending | Status::Sending | Status::Deferred
-        )
+        self.status.in_flight()
     }
 }
 
@@ -287,4 +320,26 @@ pub fn step(
     Ok(aws_sdk_dynamodb::types::AttributeValue::L(vec![
         serde_dynamo::to_attribute_value(Step::new(at, event, detail))?,
     ]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Status;
+
+    #[test]
+    fn a_status_is_spelled_once_and_knows_if_it_is_in_flight() {
+        for status in Status::ALL {
+            assert_eq!(
+                serde_json::to_value(status).unwrap(),
+                serde_json::json!(status.as_str()),
+                "{status:?}"
+            );
+            assert_eq!(status.value().as_s().unwrap(), status.as_str());
+        }
+        let in_flight: Vec<Status> = Status::ALL.into_iter().filter(|s| s.in_flight()).collect();
+        assert_eq!(
+            in_flight,
+            [Status::Pending, Status::Sending, Status::Deferred]
+        );
+    }
 }

@@ -426,7 +426,7 @@ impl Outbox {
             .map(|key| tx.put(self.store.once_put(key, &log.sms_id, now_ms)));
         match tx.commit(&self.store.client, &mut Cost::default()).await {
             Ok(()) => {
-                super::report::emit_outcome(log.message_type, "suppressed", now_ms);
+                super::report::emit_outcome(log.message_type, Status::Suppressed, now_ms);
                 Ok(Committed::Logged(Box::new(log)))
             }
             Err(f) if once_written.is_some_and(|h| f.condition_failed(h)) => Ok(Committed::Repeat),

@@ -65,7 +65,7 @@ impl SmsStore {
                 .set("early_receipt", serde_dynamo::to_attribute_value(receipt)?)
                 .condition("#status = :sending")
                 .named("status")
-                .value(":sending", s("sending"))
+                .value(":sending", Status::Sending.value())
                 .apply(
                     self.client
                         .update_item()
@@ -92,11 +92,11 @@ impl SmsStore {
     pub(crate) async fn apply_receipt(&self, id: &str, receipt: &Receipt) -> Result<bool, Error> {
         let update = match &receipt.error {
             None => UpdateExpr::new()
-                .set("status", s("delivered"))
+                .set("status", Status::Delivered.value())
                 .set("delivered_at", n(receipt.at))
                 .append("history", step(receipt.at, StepKind::Delivered, None)?),
             Some(error) => UpdateExpr::new()
-                .set("status", s("failed"))
+                .set("status", Status::Failed.value())
                 .set("error", s(error))
                 .append(
                     "history",
@@ -110,7 +110,7 @@ impl SmsStore {
         let update = update
             .remove("early_receipt")
             .condition("#status = :sent")
-            .value(":sent", s("sent"))
+            .value(":sent", Status::Sent.value())
             .apply(
                 self.client
                     .update_item()

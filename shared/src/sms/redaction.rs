@@ -7,7 +7,7 @@
 //! upgrading) masks the final ones. It scans (those logs are in no index),
 //! resumes from its checkpoint, and a rerun changes nothing.
 
-use super::log::SmsLog;
+use super::log::{SmsLog, Status};
 use super::store::SmsStore;
 use crate::db::{self, s, UpdateExpr};
 use crate::error::Error;
@@ -80,10 +80,10 @@ impl SmsStore {
                 names: &[("#status", "status")],
                 values: vec![
                     (":log", s("LOG")),
-                    (":sent", s("sent")),
-                    (":delivered", s("delivered")),
-                    (":failed", s("failed")),
-                    (":suppressed", s("suppressed")),
+                    (":sent", Status::Sent.value()),
+                    (":delivered", Status::Delivered.value()),
+                    (":failed", Status::Failed.value()),
+                    (":suppressed", Status::Suppressed.value()),
                     (":code", s("phone_verification")),
                     (":invitation", s("battle_invitation")),
                 ],

@@ -139,7 +139,11 @@ impl SmsStore {
 /// line (`Versus/Sms` `Texts`, by `MessageType` and `Outcome`: `failed` or
 /// `suppressed`), printed to stdout where CloudWatch reads it; the
 /// operations dashboard charts it beside the daily report's sent counts.
-pub fn emit_outcome(message_type: super::MessageType, outcome: &str, timestamp_ms: i64) {
+pub fn emit_outcome(
+    message_type: super::MessageType,
+    outcome: super::log::Status,
+    timestamp_ms: i64,
+) {
     let document = json!({
         "_aws": {
             "Timestamp": timestamp_ms,
@@ -150,7 +154,7 @@ pub fn emit_outcome(message_type: super::MessageType, outcome: &str, timestamp_m
             }],
         },
         "MessageType": super::wire_name(message_type),
-        "Outcome": outcome,
+        "Outcome": outcome.as_str(),
         "Texts": 1,
     });
     println!("{document}");

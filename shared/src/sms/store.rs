@@ -128,9 +128,9 @@ impl SmsStore {
                 "#status = :pending OR (#status IN (:deferred, :sending) AND due_at <= :now)",
             )
             .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":sending", s("sending"))
-            .expression_attribute_values(":pending", s("pending"))
-            .expression_attribute_values(":deferred", s("deferred"))
+            .expression_attribute_values(":sending", Status::Sending.value())
+            .expression_attribute_values(":pending", Status::Pending.value())
+            .expression_attribute_values(":deferred", Status::Deferred.value())
             .expression_attribute_values(":now", n(now_ms))
             .expression_attribute_values(":lease_end", n(now_ms + lease_ms))
             .expression_attribute_values(":one", n(1))
@@ -168,7 +168,7 @@ impl SmsStore {
             )
             .condition_expression("#status = :sending")
             .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":sending", s("sending"))
+            .expression_attribute_values(":sending", Status::Sending.value())
             .expression_attribute_values(":yes", AttributeValue::Bool(true))
             .expression_attribute_values(":p", s(provider))
             .send()
@@ -181,9 +181,9 @@ impl SmsStore {
     /// to pending for another attempt.
     pub async fn finish(&self, id: &str, outcome: Finish<'_>, now_ms: i64) -> Result<(), Error> {
         // Final: nothing left to send, so the body keeps no secret.
-        let done = |update: UpdateExpr, status: &str| {
+        let done = |update: UpdateExpr, status: Status| {
             update
-                .set("status", s(status))
+                .set("status", status.value())
                 .remove("due_shard")
                 .remove("due_at")
                 .move_from("body", "redacted_body")
@@ -207,20 +207,20 @@ impl SmsStore {
             Finish::Sent {
                 provider,
                 provider_message_id,
-            } => done(UpdateExpr::new(), "sent")
+            } => done(UpdateExpr::new(), Status::Sent)
                 .set("provider", s(provider))
                 .set("provider_message_id", s(provider_message_id))
                 .set("sent_at", n(now_ms)),
-            Finish::Failed { provider, error } => done(UpdateExpr::new(), "failed")
+            Finish::Failed { provider, error } => done(UpdateExpr::new(), Status::Failed)
                 .set("provider", s(provider))
                 .set("error", s(error)),
-            Finish::Suppressed { reason } => done(UpdateExpr::new(), "suppressed")
+            Finish::Suppressed { reason } => done(UpdateExpr::new(), Status::Suppressed)
                 .set("reason", serde_dynamo::to_attribute_value(reason)?),
             // The attempt took the number's gap and the caps before the
             // provider call: the next attempt neither waits on the first nor
             // counts again.
             Finish::Retry { error, due_at } => UpdateExpr::new()
-                .set("status", s("pending"))
+                .set("status", Status::Pending.value())
                 .set("error", s(error))
                 .set("due_at", n(due_at))
                 .set("gap_at", n(now_ms))
@@ -228,7 +228,7 @@ impl SmsStore {
             // Held back, not tried: the claim's attempt is given back.
             Finish::Deferred { due_at, caps_taken } => {
                 let update = UpdateExpr::new()
-                    .set("status", s("deferred"))
+                    .set("status", Status::Deferred.value())
                     .set("due_at", n(due_at))
                     .add("attempts", n(-1));
                 if caps_taken {
@@ -241,7 +241,7 @@ impl SmsStore {
         let update = update
             .append("history", step(now_ms, kind, Some(detail))?)
             .condition("#status = :sending")
-            .value(":sending", s("sending"))
+            .value(":sending", Status::Sending.value())
             .apply(
                 self.client
                     .update_item()
@@ -254,7 +254,7 @@ impl SmsStore {
         let early = written
             .attributes
             .as_ref()
-            .filter(|item| db::get_s(item, "status") == Some("sent"))
+            .filter(|item| db::get_s(item, "status") == Some(Status::Sent.as_str()))
             .and_then(|item| item.get("early_receipt"))
             .map(|value| serde_dynamo::from_attribute_value::<_, Receipt>(value.clone()))
             .transpose()?;
@@ -311,9 +311,9 @@ impl SmsStore {
                 .table_name(&self.table)
                 .set_key(Some(log_key(id)))
                 .expression_attribute_names("#status", "status")
-                .expression_attribute_values(":pending", s("pending"))
-                .expression_attribute_values(":sending", s("sending"))
-                .expression_attribute_values(":deferred", s("deferred"))
+                .expression_attribute_values(":pending", Status::Pending.value())
+                .expression_attribute_values(":sending", Status::Sending.value())
+                .expression_attribute_values(":deferred", Status::Deferred.value())
                 .expression_attribute_values(":seen", n(seen_due))
                 .expression_attribute_values(":max", n(max_attempts))
                 .expression_attribute_values(":no_steps", AttributeValue::L(Vec::new()))
@@ -340,7 +340,7 @@ impl SmsStore {
             )
             .condition_expression(format!("{in_flight} AND attempts >= :max"))
             .expression_attribute_names("#error", "error")
-            .expression_attribute_values(":failed", s("failed"))
+            .expression_attribute_values(":failed", Status::Failed.value())
             .expression_attribute_values(":e", s(format!("gave up after {max_attempts} attempts")))
             .expression_attribute_values(
                 ":step",
