@@ -236,8 +236,6 @@ impl<E: std::error::Error> std::fmt::Display for DisplayErrorContext<'_, E> {
 pub enum WriteFailure {
     /// A condition expression did not hold (a single-item write).
     ConditionFailed,
-    /// A transaction was cancelled; one reason code per item, in request order.
-    TransactionCancelled(Vec<Option<String>>),
     /// Anything else: a dependency failure.
     Other(Error),
 }
@@ -254,9 +252,6 @@ where
         Ok(out) => Ok(Some(out)),
         Err(err) => match classify(err) {
             WriteFailure::ConditionFailed => Ok(None),
-            WriteFailure::TransactionCancelled(_) => Err(Error::internal(
-                "a single-item write reported a transaction",
-            )),
             WriteFailure::Other(e) => Err(e),
         },
     }
@@ -279,47 +274,18 @@ pub async fn put_new(
     Ok(conditional(result)?.is_some())
 }
 
-/// Classifies an SDK error from PutItem/UpdateItem/DeleteItem/TransactWriteItems.
+/// Classifies an SDK error from PutItem/UpdateItem/DeleteItem (a cancelled
+/// transaction is read, typed, by `Transaction::commit`).
 pub fn classify<E, R>(err: SdkError<E, R>) -> WriteFailure
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug,
 {
-    if let Some(service) = err.as_service_error() {
-        match service.code() {
-            Some("ConditionalCheckFailedException") => return WriteFailure::ConditionFailed,
-            Some("TransactionCanceledException") => {
-                return WriteFailure::TransactionCancelled(parse_cancellation_reasons(
-                    service.message(),
-                ))
-            }
-            _ => {}
-        }
+    let code = err.as_service_error().and_then(ProvideErrorMetadata::code);
+    if code == Some("ConditionalCheckFailedException") {
+        return WriteFailure::ConditionFailed;
     }
     WriteFailure::Other(dependency(err))
-}
-
-/// DynamoDB names the reasons in the message: `... [ConditionalCheckFailed, None]`.
-/// The typed list is only on the transact-specific error type, so read the
-/// message, which every SDK error carries.
-fn parse_cancellation_reasons(message: Option<&str>) -> Vec<Option<String>> {
-    let Some(message) = message else {
-        return vec![];
-    };
-    let Some(start) = message.rfind('[') else {
-        return vec![];
-    };
-    let end = message[start..]
-        .find(']')
-        .map(|i| start + i)
-        .unwrap_or(message.len());
-    message[start + 1..end]
-        .split(',')
-        .map(|r| match r.trim() {
-            "None" | "" => None,
-            other => Some(other.to_string()),
-        })
-        .collect()
 }
 
 /// A failed call as the caller sees it: a 503-class error with the whole
@@ -358,15 +324,5 @@ mod tests {
         assert!(decode_cursor(&c, &["pk", "sk"]).is_err());
         assert!(decode_cursor("not base64!", &["pk"]).is_err());
         assert_eq!(decode_cursor("e30", &["pk"]).unwrap_err().status(), 400);
-    }
-
-    #[test]
-    fn reasons_parsed_in_order() {
-        let msg = "Transaction cancelled, please refer cancellation reasons for specific reasons [None, ConditionalCheckFailed, None]";
-        assert_eq!(
-            parse_cancellation_reasons(Some(msg)),
-            vec![None, Some("ConditionalCheckFailed".into()), None]
-        );
-        assert!(parse_cancellation_reasons(None).is_empty());
     }
 }

@@ -5,6 +5,8 @@
 
 use super::{classify, Cost, Item, WriteFailure};
 use crate::error::Error;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::error::TransactionCanceledException;
 use aws_sdk_dynamodb::types::{
     ConditionCheck, Delete, Put, ReturnConsumedCapacity, TransactWriteItem, Update,
 };
@@ -89,10 +91,14 @@ impl Transaction {
                 // A cancelled transaction still consumed capacity, which the
                 // error does not report: count the request.
                 cost.write(&[]);
+                if let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
+                    err.as_service_error()
+                {
+                    return Err(TxError::Cancelled(Cancelled {
+                        reasons: reasons_of(cancelled),
+                    }));
+                }
                 Err(match classify(err) {
-                    WriteFailure::TransactionCancelled(reasons) => {
-                        TxError::Cancelled(Cancelled { reasons })
-                    }
                     WriteFailure::ConditionFailed => TxError::Failed(Error::internal(
                         "a transaction reported a single-item condition failure",
                     )),
@@ -101,6 +107,21 @@ impl Transaction {
             }
         }
     }
+}
+
+/// The reasons of a cancelled transaction, one per item in request order,
+/// as the SDK parsed them (`None` for an item that was not the cause).
+fn reasons_of(cancelled: &TransactionCanceledException) -> Vec<Option<String>> {
+    cancelled
+        .cancellation_reasons()
+        .iter()
+        .map(|reason| {
+            reason
+                .code()
+                .filter(|code| *code != "None")
+                .map(str::to_string)
+        })
+        .collect()
 }
 
 /// A put of `item` that fails if its key exists: a write to hand to a
@@ -189,6 +210,27 @@ impl From<TxError> for Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reasons_come_typed_from_the_sdk_in_order() {
+        use aws_sdk_dynamodb::types::CancellationReason;
+        let reason = |code: &str| CancellationReason::builder().code(code).build();
+        let cancelled = TransactionCanceledException::builder()
+            .cancellation_reasons(reason("None"))
+            .cancellation_reasons(reason("ConditionalCheckFailed"))
+            .cancellation_reasons(CancellationReason::builder().build())
+            .cancellation_reasons(reason("TransactionConflict"))
+            .build();
+        assert_eq!(
+            reasons_of(&cancelled),
+            vec![
+                None,
+                Some("ConditionalCheckFailed".into()),
+                None,
+                Some("TransactionConflict".into())
+            ]
+        );
+    }
 
     #[test]
     fn reasons_are_read_by_handle() {
