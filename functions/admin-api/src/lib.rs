@@ -190,12 +190,7 @@ async fn add_opt_out(
     Now(now_ms): Now,
     JsonBody(input): JsonBody<OptOutInput>,
 ) -> Answer {
-    let admin = admin(&caller)?;
-    let view = app
-        .desk
-        .change_opt_out(input, OptAction::OptedOut, admin, now_ms)
-        .await?;
-    Ok(Reply(200, view))
+    change_opt_out(&app, &caller, input, OptAction::OptedOut, now_ms).await
 }
 
 async fn remove_opt_out(
@@ -204,10 +199,20 @@ async fn remove_opt_out(
     Now(now_ms): Now,
     JsonBody(input): JsonBody<OptOutInput>,
 ) -> Answer {
-    let admin = admin(&caller)?;
+    change_opt_out(&app, &caller, input, OptAction::OptedIn, now_ms).await
+}
+
+async fn change_opt_out(
+    app: &App,
+    caller: &Caller,
+    input: OptOutInput,
+    action: OptAction,
+    now_ms: i64,
+) -> Answer {
+    let admin = admin(caller)?;
     let view = app
         .desk
-        .change_opt_out(input, OptAction::OptedIn, admin, now_ms)
+        .change_opt_out(input, action, admin, now_ms)
         .await?;
     Ok(Reply(200, view))
 }

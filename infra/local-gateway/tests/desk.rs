@@ -504,14 +504,7 @@ async fn old_logs_are_found_after_the_one_off_walk() {
     assert!(found(&stack, &format!("number={}", enc(number)))
         .await
         .is_empty());
-    let walk = || async {
-        stack
-            .running
-            .gateway
-            .invoke("ScheduledJobsFunction", json!({"job": "index_sms_logs"}))
-            .await
-            .unwrap()
-    };
+    let walk = || common::run_one_off(&stack, "index_sms_logs");
     let first = walk().await;
     assert_eq!(
         (
@@ -529,17 +522,6 @@ async fn old_logs_are_found_after_the_one_off_walk() {
         found(&stack, "user_id=elder").await,
         vec![old.sms_id.clone()]
     );
-    stack
-        .dynamodb()
-        .await
-        .delete_item()
-        .table_name(&config.tables.users)
-        .set_key(Some(versus::keys::users::job_state_key(
-            "index_sms_logs",
-            "once",
-        )))
-        .send()
-        .await
-        .unwrap();
+    common::forget_checkpoint(&stack, "index_sms_logs").await;
     assert_eq!(walk().await["checkpoint"]["effects"], 0);
 }

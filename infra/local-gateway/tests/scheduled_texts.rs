@@ -565,17 +565,7 @@ async fn the_backfill_lists_old_active_battles_once() {
                 .unwrap()
         }
     };
-    let backfill = || async {
-        stack
-            .running
-            .gateway
-            .invoke(
-                "ScheduledJobsFunction",
-                json!({"job": "backfill_deadline_listing"}),
-            )
-            .await
-            .unwrap()
-    };
+    let backfill = || common::run_one_off(&stack, "backfill_deadline_listing");
     let first = backfill().await;
     assert_eq!(first["status"], "done", "{first}");
     assert_eq!(
@@ -665,14 +655,7 @@ async fn the_one_off_walk_masks_old_logs_codes_and_tokens() {
     for log in &logs {
         store.put_log(log).await.unwrap();
     }
-    let walk = || async {
-        stack
-            .running
-            .gateway
-            .invoke("ScheduledJobsFunction", json!({"job": "redact_sms_bodies"}))
-            .await
-            .unwrap()
-    };
+    let walk = || common::run_one_off(&stack, "redact_sms_bodies");
     let first = walk().await;
     assert_eq!(first["status"], "done", "{first}");
     assert_eq!(first["checkpoint"]["effects"], 2, "{first}");
@@ -695,18 +678,7 @@ async fn the_one_off_walk_masks_old_logs_codes_and_tokens() {
         "Your Versus code is 111111.",
         "not a secret-bearing type"
     );
-    stack
-        .dynamodb()
-        .await
-        .delete_item()
-        .table_name(&config.tables.users)
-        .set_key(Some(versus::keys::users::job_state_key(
-            "redact_sms_bodies",
-            "once",
-        )))
-        .send()
-        .await
-        .unwrap();
+    common::forget_checkpoint(&stack, "redact_sms_bodies").await;
     let again = walk().await;
     assert_eq!(again["checkpoint"]["effects"], 0, "{again}");
 }

@@ -384,3 +384,26 @@ pub async fn set_profile(
     }
     update.send().await.unwrap();
 }
+
+/// Runs a one-off scheduled job (`{"job": <job>}`) as its invoker would.
+pub async fn run_one_off(stack: &Stack, job: &str) -> Value {
+    stack
+        .running
+        .gateway
+        .invoke("ScheduledJobsFunction", json!({ "job": job }))
+        .await
+        .unwrap()
+}
+
+/// Forgets a one-off job's checkpoint, so that it runs from the start again.
+pub async fn forget_checkpoint(stack: &Stack, job: &str) {
+    stack
+        .dynamodb()
+        .await
+        .delete_item()
+        .table_name(stack.config("scheduled-jobs").tables.users)
+        .set_key(Some(versus::keys::users::job_state_key(job, "once")))
+        .send()
+        .await
+        .unwrap();
+}
