@@ -245,19 +245,33 @@ impl Desk {
         self.store.get_log(id).await?.ok_or_else(no_text)
     }
 
-    /// Cancels a deferred text: it is never sent (suppressed
-    /// `cancelled_by_operator`, its secret masked).
-    pub async fn cancel(&self, id: &str, admin: &str, now_ms: i64) -> Result<SmsLog, Error> {
+    /// The text, if it is `wanted` (else 409 `code`: only such a text can be `done`).
+    async fn text_that_is(
+        &self,
+        id: &str,
+        wanted: Status,
+        code: &'static str,
+        done: &str,
+    ) -> Result<SmsLog, Error> {
         let log = self.text(id).await?;
-        if log.status != Status::Deferred {
+        if log.status != wanted {
             return Err(Error::conflict(
-                "not_deferred",
+                code,
                 format!(
-                    "only a deferred text can be cancelled; this one is {}",
-                    super::wire_name(log.status)
+                    "only a {} text can be {done}; this one is {}",
+                    wanted.as_str(),
+                    log.status.as_str()
                 ),
             ));
         }
+        Ok(log)
+    }
+
+    /// Cancels a deferred text: it is never sent (suppressed
+    /// `cancelled_by_operator`, its secret masked).
+    pub async fn cancel(&self, id: &str, admin: &str, now_ms: i64) -> Result<SmsLog, Error> {
+        self.text_that_is(id, Status::Deferred, "not_deferred", "cancelled")
+            .await?;
         let update = UpdateExpr::new()
             .set("status", Status::Suppressed.value())
             .set(
@@ -297,16 +311,9 @@ impl Desk {
     /// carried a code or an invite link are not resent: their secret is gone
     /// (ask for a new code or invitation).
     pub async fn resend(&self, id: &str, admin: &str, now_ms: i64) -> Result<SmsLog, Error> {
-        let log = self.text(id).await?;
-        if log.status != Status::Failed {
-            return Err(Error::conflict(
-                "not_failed",
-                format!(
-                    "only a failed text can be sent again; this one is {}",
-                    super::wire_name(log.status)
-                ),
-            ));
-        }
+        let log = self
+            .text_that_is(id, Status::Failed, "not_failed", "sent again")
+            .await?;
         if matches!(
             log.message_type,
             MessageType::PhoneVerification | MessageType::BattleInvitation

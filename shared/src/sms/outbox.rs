@@ -371,13 +371,7 @@ impl Outbox {
         while log.status != Status::Suppressed {
             let mut tx = own.clone();
             let own_items = tx.len();
-            tx.put_new(&self.store.table, self.store.log_item(&log)?);
-            for entry in self.store.search_entries(&log) {
-                tx.put_item(&self.store.table, entry);
-            }
-            let once_written = once
-                .as_deref()
-                .map(|key| tx.put(self.store.once_put(key, &log.sms_id, now_ms)));
+            let once_written = self.log_writes(&mut tx, &log, once.as_deref(), now_ms)?;
             let counters: Vec<(Handle, Reason)> = limits
                 .iter()
                 .map(|l| (tx.update(l.update(&self.store.table, now_ms)), l.reason))
@@ -417,13 +411,7 @@ impl Outbox {
         // Refused: the record of why, and the once-key, nothing else.
         tracing::info!(sms_id = %log.sms_id, to = %log.to, reason = ?log.reason, "SMS suppressed");
         let mut tx = Transaction::new();
-        tx.put_new(&self.store.table, self.store.log_item(&log)?);
-        for entry in self.store.search_entries(&log) {
-            tx.put_item(&self.store.table, entry);
-        }
-        let once_written = once
-            .as_deref()
-            .map(|key| tx.put(self.store.once_put(key, &log.sms_id, now_ms)));
+        let once_written = self.log_writes(&mut tx, &log, once.as_deref(), now_ms)?;
         match tx.commit(&self.store.client, &mut Cost::default()).await {
             Ok(()) => {
                 super::report::emit_outcome(log.message_type, Status::Suppressed, now_ms);
@@ -432,6 +420,22 @@ impl Outbox {
             Err(f) if once_written.is_some_and(|h| f.condition_failed(h)) => Ok(Committed::Repeat),
             Err(f) => Err(f.into_error()),
         }
+    }
+
+    /// The log, its search entries and its once-key (if any) into `tx`;
+    /// the once-key's handle, to tell a repeat from another refusal.
+    fn log_writes(
+        &self,
+        tx: &mut Transaction,
+        log: &SmsLog,
+        once: Option<&str>,
+        now_ms: i64,
+    ) -> Result<Option<Handle>, Error> {
+        tx.put_new(&self.store.table, self.store.log_item(log)?);
+        for entry in self.store.search_entries(log) {
+            tx.put_item(&self.store.table, entry);
+        }
+        Ok(once.map(|key| tx.put(self.store.once_put(key, &log.sms_id, now_ms))))
     }
 
     /// Puts a log id on the SMS queue (also how deferred logs are released).
