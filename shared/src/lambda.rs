@@ -155,6 +155,58 @@ pub fn init_tracing() {
     lambda_runtime::tracing::init_default_subscriber();
 }
 
+/// How one record of an SQS batch ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecordOutcome {
+    /// Done with (handled, or dropped as unreadable): deleted from the queue.
+    Done,
+    /// To be delivered again (a transient failure, a backoff already set).
+    Retry,
+}
+
+/// Every SQS consumer's partial-batch loop (`ReportBatchItemFailures`):
+/// `handle` runs on each record, all at once or one after another
+/// (`concurrent`: whether the records may share the invocation's time); a
+/// record that asks to be retried or fails (the error logged) is reported,
+/// so only it comes back.
+pub async fn partial_batch<'a, H, Fut>(
+    records: &'a [aws_lambda_events::event::sqs::SqsMessage],
+    concurrent: bool,
+    handle: H,
+) -> aws_lambda_events::event::sqs::SqsBatchResponse
+where
+    H: Fn(&'a aws_lambda_events::event::sqs::SqsMessage) -> Fut,
+    Fut: Future<Output = Result<RecordOutcome, crate::Error>>,
+{
+    use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse};
+    let outcomes = if concurrent {
+        futures::future::join_all(records.iter().map(&handle)).await
+    } else {
+        let mut outcomes = Vec::with_capacity(records.len());
+        for record in records {
+            outcomes.push(handle(record).await);
+        }
+        outcomes
+    };
+    let mut response = SqsBatchResponse::default();
+    for (record, outcome) in records.iter().zip(outcomes) {
+        let retry = match outcome {
+            Ok(RecordOutcome::Done) => false,
+            Ok(RecordOutcome::Retry) => true,
+            Err(e) => {
+                e.log();
+                true
+            }
+        };
+        if retry {
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = record.message_id.clone().unwrap_or_default();
+            response.batch_item_failures.push(failure);
+        }
+    }
+    response
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,5 +226,34 @@ mod tests {
             time_left_at(&context, context.deadline as i64 + 5),
             Some(Duration::ZERO)
         );
+    }
+
+    #[tokio::test]
+    async fn only_retries_and_failures_are_reported_in_order() {
+        use aws_lambda_events::event::sqs::SqsMessage;
+        let records: Vec<SqsMessage> = ["done", "retry", "error", "done-too"]
+            .into_iter()
+            .map(|id| {
+                let mut m = SqsMessage::default();
+                m.message_id = Some(id.into());
+                m
+            })
+            .collect();
+        for concurrent in [true, false] {
+            let response = partial_batch(&records, concurrent, |record| async move {
+                match record.message_id.as_deref() {
+                    Some("retry") => Ok(RecordOutcome::Retry),
+                    Some("error") => Err(crate::Error::dependency("down")),
+                    _ => Ok(RecordOutcome::Done),
+                }
+            })
+            .await;
+            let reported: Vec<&str> = response
+                .batch_item_failures
+                .iter()
+                .map(|f| f.item_identifier.as_str())
+                .collect();
+            assert_eq!(reported, ["retry", "error"], "concurrent: {concurrent}");
+        }
     }
 }

@@ -6,13 +6,13 @@
 //! reported as a batch item failure, so SQS retries it alone and, after the
 //! queue's receive limit, parks it in the dead-letter queue.
 
-use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use std::sync::Arc;
 use versus::battles::answers::ExpireResult;
 use versus::battles::messages::notify;
 use versus::battles::timer::TimeoutMessage;
 use versus::battles::BattleStore;
-use versus::lambda::{self, BoxError, Invoke};
+use versus::lambda::{self, BoxError, Invoke, RecordOutcome};
 use versus::realtime::Pusher;
 use versus::{db, Config, Error};
 
@@ -37,27 +37,12 @@ pub async fn function(config: &Config) -> Result<Invoke, Error> {
 
 impl App {
     pub async fn handle(&self, event: SqsEvent, now_ms: i64) -> SqsBatchResponse {
-        let work = event.records.iter().map(|record| async move {
-            match self.expire(record, now_ms).await {
-                Ok(()) => None,
-                Err(e) => {
-                    e.log();
-                    record.message_id.clone()
-                }
-            }
-        });
-        let failed = futures::future::join_all(work).await;
-        let mut response = SqsBatchResponse::default();
-        response.batch_item_failures = failed
-            .into_iter()
-            .flatten()
-            .map(|id| {
-                let mut failure = BatchItemFailure::default();
-                failure.item_identifier = id;
-                failure
-            })
-            .collect();
-        response
+        lambda::partial_batch(&event.records, true, |record| async move {
+            self.expire(record, now_ms)
+                .await
+                .map(|()| RecordOutcome::Done)
+        })
+        .await
     }
 
     async fn expire(&self, record: &SqsMessage, now_ms: i64) -> Result<(), Error> {

@@ -11,7 +11,7 @@
 //! `{job, date, at}` to the jobs queue; that message (this function again,
 //! through SQS) continues where the run stopped (F-JOB-7).
 
-use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use versus::battles::backfill::DeadlineBackfill;
 use versus::battles::creation::BattleStore;
 use versus::db::DisplayErrorContext;
-use versus::lambda::{self, BoxError, Invoke};
+use versus::lambda::{self, BoxError, Invoke, RecordOutcome};
 use versus::points::jobs::{JobName, Jobs, DEFAULT_PAGE};
 use versus::sms::redaction::BodyRedaction;
 use versus::sms::report::emf_documents;
@@ -310,26 +310,21 @@ impl App {
         now_ms: i64,
         budget: Duration,
     ) -> SqsBatchResponse {
-        let mut response = SqsBatchResponse::default();
-        for record in batch.records {
+        // One after another: the records share the invocation's time budget.
+        lambda::partial_batch(&batch.records, false, |record| async move {
             let parsed: Result<JobInput, _> =
                 serde_json::from_str(record.body.as_deref().unwrap_or(""));
-            let result = match parsed {
+            match parsed {
                 Ok(input) => self.run(input, now_ms, budget).await.map(|_| ()),
                 // Unreadable: dropped (logged), never retried forever.
                 Err(e) => {
                     tracing::error!(error = %e, "unreadable job message dropped");
                     Ok(())
                 }
-            };
-            if let Err(e) = result {
-                e.log();
-                let mut failure = BatchItemFailure::default();
-                failure.item_identifier = record.message_id.unwrap_or_default();
-                response.batch_item_failures.push(failure);
             }
-        }
-        response
+            .map(|()| RecordOutcome::Done)
+        })
+        .await
     }
 }
 

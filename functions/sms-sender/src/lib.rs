@@ -30,11 +30,11 @@
 //! the queue never got (the log is written before the queue is told), and
 //! claimed ones whose lease ran out. A log out of attempts is failed instead.
 
-use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::Arc;
-use versus::lambda::{self, BoxError, Invoke};
+use versus::lambda::{self, BoxError, Invoke, RecordOutcome};
 use versus::sms::log::SmsLog;
 use versus::sms::outbox::{gap_scope, recipient_caps, Outbox, SendMessage, GAP_SECS};
 use versus::sms::policy::{self, Reason};
@@ -174,27 +174,13 @@ impl App {
     }
 
     pub async fn handle(&self, event: SqsEvent, now_ms: i64) -> SqsBatchResponse {
-        let work = event
-            .records
-            .iter()
-            .map(|r| async move { (r, self.send(r, now_ms).await) });
-        let mut response = SqsBatchResponse::default();
-        for (record, outcome) in futures::future::join_all(work).await {
-            let retry = match outcome {
-                Ok(Outcome::Retry) => true,
-                Ok(_) => false,
-                Err(e) => {
-                    e.log();
-                    true
-                }
-            };
-            if retry {
-                let mut failure = BatchItemFailure::default();
-                failure.item_identifier = record.message_id.clone().unwrap_or_default();
-                response.batch_item_failures.push(failure);
-            }
-        }
-        response
+        lambda::partial_batch(&event.records, true, |record| async move {
+            Ok(match self.send(record, now_ms).await? {
+                Outcome::Retry => RecordOutcome::Retry,
+                _ => RecordOutcome::Done,
+            })
+        })
+        .await
     }
 
     pub async fn send(&self, record: &SqsMessage, now_ms: i64) -> Result<Outcome, Error> {
