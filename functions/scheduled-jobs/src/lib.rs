@@ -209,43 +209,31 @@ impl App {
                 )
             }
             Job::BackfillDeadlineListing => {
-                let outcome = self
-                    .runner
-                    .run(
-                        "backfill_deadline_listing",
-                        "once",
-                        &self.battles.unlisted_battles(),
-                        &DeadlineBackfill(&self.battles),
-                        &mut should_stop,
-                    )
-                    .await?;
-                (json!({}), (None, None), outcome)
+                self.one_off(
+                    "backfill_deadline_listing",
+                    &self.battles.unlisted_battles(),
+                    &DeadlineBackfill(&self.battles),
+                    &mut should_stop,
+                )
+                .await?
             }
             Job::RedactSmsBodies => {
-                let outcome = self
-                    .runner
-                    .run(
-                        "redact_sms_bodies",
-                        "once",
-                        &self.sms.unredacted_logs(),
-                        &BodyRedaction(&self.sms),
-                        &mut should_stop,
-                    )
-                    .await?;
-                (json!({}), (None, None), outcome)
+                self.one_off(
+                    "redact_sms_bodies",
+                    &self.sms.unredacted_logs(),
+                    &BodyRedaction(&self.sms),
+                    &mut should_stop,
+                )
+                .await?
             }
             Job::IndexSmsLogs => {
-                let outcome = self
-                    .runner
-                    .run(
-                        "index_sms_logs",
-                        "once",
-                        &self.sms.logs_to_index(),
-                        &SearchBackfill(&self.sms),
-                        &mut should_stop,
-                    )
-                    .await?;
-                (json!({}), (None, None), outcome)
+                self.one_off(
+                    "index_sms_logs",
+                    &self.sms.logs_to_index(),
+                    &SearchBackfill(&self.sms),
+                    &mut should_stop,
+                )
+                .await?
             }
             Job::SmsCostReport => {
                 // Fired just after midnight UTC: the day that just ended.
@@ -274,6 +262,29 @@ impl App {
             out.extend(run);
         }
         Ok(out)
+    }
+
+    /// A migration run once by hand (its checkpoint is `once`): what it
+    /// reports and carries on with is the same for all of them.
+    async fn one_off(
+        &self,
+        name: &str,
+        segments: &[versus::sweep::Segment],
+        sweep: &dyn versus::sweep::Sweep,
+        should_stop: &mut (dyn FnMut() -> bool + Send),
+    ) -> Result<
+        (
+            Value,
+            (Option<NaiveDate>, Option<DateTime<Utc>>),
+            RunOutcome,
+        ),
+        Error,
+    > {
+        let outcome = self
+            .runner
+            .run(name, "once", segments, sweep, should_stop)
+            .await?;
+        Ok((json!({}), (None, None), outcome))
     }
 
     /// F-JOB-6: the day's counts and cost, logged as one structured line and

@@ -196,14 +196,9 @@ impl App {
         else {
             return Ok(Outcome::Skipped);
         };
+        // A STOP that came while the text waited.
         if self.store.is_opted_out(&log.to).await? {
-            let reason = Reason::OptedOut;
-            self.store
-                .finish(&log.sms_id, Finish::Suppressed { reason }, now_ms)
-                .await?;
-            report::emit_outcome(log.message_type, Status::Suppressed, now_ms);
-            tracing::info!(sms_id = %log.sms_id, to = %log.to, "opted out while queued: suppressed");
-            return Ok(Outcome::Skipped);
+            return self.refuse(&log, Reason::OptedOut, now_ms).await;
         }
         // Retries that ran past the text's use (a code's or link's expiry, a
         // deadline) end here: it is refused, and its secret masked.

@@ -437,6 +437,19 @@ async fn the_cost_report_counts_per_type_and_provider() {
         check_emf(&serde_json::from_str(&line).unwrap());
     }
     assert_eq!(documents[0]["DailySegments"], 3);
+    // The senders' outcome lines (the dashboard's failed and suppressed
+    // counts) follow the same rules.
+    let outcome =
+        versus::sms::report::outcome_document(SecurityAlert, Status::Failed, stack.now_ms());
+    check_emf(&outcome);
+    assert_eq!(
+        (
+            outcome["MessageType"].as_str(),
+            outcome["Outcome"].as_str(),
+            outcome["Texts"].as_i64()
+        ),
+        (Some("security_alert"), Some("failed"), Some(1))
+    );
     assert_eq!(documents[0]["Provider"], "console");
 }
 

@@ -155,11 +155,7 @@ impl PhoneNumber {
         if self.national.len() < 5 {
             return text.to_string();
         }
-        let (hidden, kept) = self.national.split_at(self.national.len() - 4);
-        text.replace(
-            &self.national,
-            &format!("{}{kept}", "*".repeat(hidden.len())),
-        )
+        text.replace(&self.national, &mask(&self.national))
     }
 
     /// The local `0XXXXXXXXX` form DMark expects (F-SMS-1).

@@ -123,8 +123,6 @@ impl Search {
 pub struct Page {
     pub texts: Vec<SmsLog>,
     pub next_cursor: Option<String>,
-    /// DynamoDB requests the page took (scripts/bench reports them).
-    pub requests: u32,
 }
 
 #[derive(Clone)]
@@ -178,7 +176,7 @@ impl Desk {
         }
         let limit = limit.clamp(1, MAX_PAGE);
         let (low, high) = (search_sk(search.from_ms, ""), search_sk(search.to_ms, "~"));
-        let (mut ids, mut requests, mut next) = (Vec::new(), 0, None);
+        let (mut ids, mut next) = (Vec::new(), None);
         while position < partitions.len() {
             let out = self
                 .store
@@ -195,7 +193,6 @@ impl Desk {
                 .send()
                 .await
                 .map_err(db::dependency)?;
-            requests += 1;
             ids.extend(
                 out.items()
                     .iter()
@@ -220,7 +217,6 @@ impl Desk {
         for chunk in ids.chunks(100) {
             let keys = chunk.iter().map(|id| log_key(id)).collect();
             let found = db::batch_get(&self.store.client, &self.store.table, keys).await?;
-            requests += 1;
             let mut logs: std::collections::HashMap<String, SmsLog> = found
                 .into_iter()
                 .filter_map(|item| serde_dynamo::from_item::<_, SmsLog>(item).ok())
@@ -233,11 +229,7 @@ impl Desk {
             Some(last) => Some(self.cursors.seal(&listing, admin, &last).await?),
             None => None,
         };
-        Ok(Page {
-            texts,
-            next_cursor,
-            requests,
-        })
+        Ok(Page { texts, next_cursor })
     }
 
     pub async fn text(&self, id: &str) -> Result<SmsLog, Error> {
@@ -287,13 +279,7 @@ impl Desk {
             )
             .condition("#status = :deferred")
             .value(":deferred", Status::Deferred.value())
-            .apply(
-                self.store
-                    .client
-                    .update_item()
-                    .table_name(&self.store.table)
-                    .set_key(Some(log_key(id))),
-            )
+            .apply(self.store.log_update(id))
             .return_values(ReturnValue::AllNew);
         match db::conditional(update.send().await)? {
             Some(out) => Ok(serde_dynamo::from_item(out.attributes.unwrap_or_default())?),
@@ -370,13 +356,7 @@ impl Desk {
                     Some(format!("as {} by {admin}", resent.sms_id)),
                 )?,
             )
-            .apply(
-                self.store
-                    .client
-                    .update_item()
-                    .table_name(&self.store.table)
-                    .set_key(Some(log_key(id))),
-            );
+            .apply(self.store.log_update(id));
         update.send().await.map_err(db::dependency)?;
         Ok(resent)
     }

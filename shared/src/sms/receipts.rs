@@ -8,7 +8,7 @@ use super::log::{step, Status, StepKind};
 use super::store::SmsStore;
 use crate::db::{self, n, s, UpdateExpr};
 use crate::error::Error;
-use crate::keys::sms::{log_id_of_pk, log_key};
+use crate::keys::sms::log_id_of_pk;
 
 impl SmsStore {
     /// F-SMS-15: a delivery receipt moves a sent log to delivered or failed.
@@ -66,12 +66,7 @@ impl SmsStore {
                 .condition("#status = :sending")
                 .named("status")
                 .value(":sending", Status::Sending.value())
-                .apply(
-                    self.client
-                        .update_item()
-                        .table_name(&self.table)
-                        .set_key(Some(log_key(&id))),
-                )
+                .apply(self.log_update(&id))
                 .send()
                 .await;
             if db::conditional(held)?.is_some() {
@@ -111,12 +106,7 @@ impl SmsStore {
             .remove("early_receipt")
             .condition("#status = :sent")
             .value(":sent", Status::Sent.value())
-            .apply(
-                self.client
-                    .update_item()
-                    .table_name(&self.table)
-                    .set_key(Some(log_key(id))),
-            );
+            .apply(self.log_update(id));
         Ok(db::conditional(update.send().await)?.is_some())
     }
 }

@@ -11,7 +11,6 @@ use super::log::{SmsLog, Status};
 use super::store::SmsStore;
 use crate::db::{self, s, UpdateExpr};
 use crate::error::Error;
-use crate::keys::sms::log_key;
 use crate::sweep::{readable, Read, Segment, Sweep};
 use futures::future::BoxFuture;
 
@@ -103,12 +102,7 @@ impl SmsStore {
             .remove("redacted_body")
             .condition("#body = :seen")
             .value(":seen", s(&log.body))
-            .apply(
-                self.client
-                    .update_item()
-                    .table_name(&self.table)
-                    .set_key(Some(log_key(&log.sms_id))),
-            );
+            .apply(self.log_update(&log.sms_id));
         Ok(db::conditional(update.send().await)?.is_some())
     }
 }

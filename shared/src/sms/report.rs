@@ -144,7 +144,16 @@ pub fn emit_outcome(
     outcome: super::log::Status,
     timestamp_ms: i64,
 ) {
-    let document = json!({
+    println!("{}", outcome_document(message_type, outcome, timestamp_ms));
+}
+
+/// The EMF document `emit_outcome` prints.
+pub fn outcome_document(
+    message_type: super::MessageType,
+    outcome: super::log::Status,
+    timestamp_ms: i64,
+) -> Value {
+    json!({
         "_aws": {
             "Timestamp": timestamp_ms,
             "CloudWatchMetrics": [{
@@ -156,8 +165,7 @@ pub fn emit_outcome(
         "MessageType": super::wire_name(message_type),
         "Outcome": outcome.as_str(),
         "Texts": 1,
-    });
-    println!("{document}");
+    })
 }
 
 /// The report as Embedded Metric Format documents, one per log line:

@@ -84,6 +84,17 @@ impl SmsStore {
             .collect()
     }
 
+    /// An `UpdateItem` of the log `id` (the caller adds the expression).
+    pub(crate) fn log_update(
+        &self,
+        id: &str,
+    ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(log_key(id)))
+    }
+
     /// The marker of a message sent at most once (`once_key`), if any.
     pub async fn once_seen(&self, once: &str) -> Result<bool, Error> {
         let found: Option<serde_json::Value> =
@@ -116,10 +127,7 @@ impl SmsStore {
         lease_ms: i64,
     ) -> Result<Option<SmsLog>, Error> {
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(log_key(id)))
+            .log_update(id)
             .update_expression(
                 "SET #status = :sending, claimed_at = :now, due_at = :lease_end, \
                  history = list_append(if_not_exists(history, :no_steps), :step) ADD attempts :one",
@@ -153,10 +161,7 @@ impl SmsStore {
         now_ms: i64,
     ) -> Result<(), Error> {
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(log_key(id)))
+            .log_update(id)
             .update_expression(
                 "SET on_fallback = :yes, provider = :p, \
                  history = list_append(if_not_exists(history, :no_steps), :step)",
@@ -242,12 +247,7 @@ impl SmsStore {
             .append("history", step(now_ms, kind, Some(detail))?)
             .condition("#status = :sending")
             .value(":sending", Status::Sending.value())
-            .apply(
-                self.client
-                    .update_item()
-                    .table_name(&self.table)
-                    .set_key(Some(log_key(id))),
-            )
+            .apply(self.log_update(id))
             .return_values(ReturnValue::AllNew);
         let written = db::conditional(update.send().await)?.ok_or_else(|| not_sending(id))?;
         // A receipt that came while the provider call was being recorded.
@@ -306,10 +306,7 @@ impl SmsStore {
         max_attempts: u32,
     ) -> Result<Option<Reconciled>, Error> {
         let base = || {
-            self.client
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(log_key(id)))
+            self.log_update(id)
                 .expression_attribute_names("#status", "status")
                 .expression_attribute_values(":pending", Status::Pending.value())
                 .expression_attribute_values(":sending", Status::Sending.value())
