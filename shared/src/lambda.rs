@@ -155,6 +155,33 @@ pub fn init_tracing() {
     lambda_runtime::tracing::init_default_subscriber();
 }
 
+/// The event of a function that two triggers invoke: an SQS batch from its
+/// queue, or a job input `J` from a schedule (`{"job": ...}`). Read by
+/// type, queue batch first (a job input has no `Records`), so a handler
+/// matches on the variant instead of looking into the JSON; what is neither
+/// is refused with both reasons.
+#[derive(Debug)]
+pub enum QueueOrJob<J> {
+    Queue(aws_lambda_events::event::sqs::SqsEvent),
+    Job(J),
+}
+
+impl<'de, J: DeserializeOwned> serde::Deserialize<'de> for QueueOrJob<J> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error as _;
+        let event = Value::deserialize(deserializer)?;
+        let batch = match aws_lambda_events::event::sqs::SqsEvent::deserialize(&event) {
+            Ok(batch) => return Ok(QueueOrJob::Queue(batch)),
+            Err(e) => e,
+        };
+        J::deserialize(event).map(QueueOrJob::Job).map_err(|job| {
+            D::Error::custom(format!(
+                "not a job input: {job} (nor an SQS batch: {batch})"
+            ))
+        })
+    }
+}
+
 /// How one record of an SQS batch ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RecordOutcome {
@@ -226,6 +253,39 @@ mod tests {
             time_left_at(&context, context.deadline as i64 + 5),
             Some(Duration::ZERO)
         );
+    }
+
+    #[test]
+    fn a_queue_batch_and_a_job_input_are_told_apart_by_type() {
+        #[derive(Debug, serde::Deserialize, PartialEq)]
+        #[serde(deny_unknown_fields, tag = "job", rename_all = "snake_case")]
+        enum Job {
+            Tidy { limit: u32 },
+        }
+        let batch: QueueOrJob<Job> = serde_json::from_value(serde_json::json!({
+            "Records": [{"messageId": "m1", "body": "{}", "eventSource": "aws:sqs"}]
+        }))
+        .unwrap();
+        match batch {
+            QueueOrJob::Queue(batch) => {
+                assert_eq!(batch.records[0].message_id.as_deref(), Some("m1"))
+            }
+            other => panic!("{other:?}"),
+        }
+        let job: QueueOrJob<Job> =
+            serde_json::from_value(serde_json::json!({"job": "tidy", "limit": 3})).unwrap();
+        assert!(matches!(job, QueueOrJob::Job(Job::Tidy { limit: 3 })));
+        for neither in [
+            serde_json::json!({"detail-type": "Scheduled Event", "detail": {}}),
+            serde_json::json!({"job": "tidy", "limit": "three"}),
+            serde_json::json!([1, 2]),
+        ] {
+            let e = serde_json::from_value::<QueueOrJob<Job>>(neither.clone()).unwrap_err();
+            assert!(
+                e.to_string().starts_with("not a job input"),
+                "{neither}: {e}"
+            );
+        }
     }
 
     #[tokio::test]

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use versus::battles::backfill::DeadlineBackfill;
 use versus::battles::creation::BattleStore;
 use versus::db::DisplayErrorContext;
-use versus::lambda::{self, BoxError, Invoke, RecordOutcome};
+use versus::lambda::{self, BoxError, Invoke, QueueOrJob, RecordOutcome};
 use versus::points::jobs::{JobName, Jobs, DEFAULT_PAGE};
 use versus::sms::redaction::BodyRedaction;
 use versus::sms::report::emf_documents;
@@ -30,9 +30,10 @@ use versus::sweep::{RunOutcome, Runner};
 use versus::texts::reminders::BattleReminders;
 use versus::texts::streaks::{run_hour, StreakAlerts};
 
+use versus::{db, Config, Error};
+
 /// Battle reminders run every quarter hour; a run stands for its quarter.
 const QUARTER_MS: i64 = 15 * 60_000;
-use versus::{db, Config, Error};
 
 /// Every job a schedule can start.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -107,7 +108,7 @@ pub async fn function(config: &Config) -> Result<Invoke, Error> {
         budget: Duration::from_secs(config.job_budget_secs as u64),
     });
     Ok(lambda::typed(
-        move |event: Value, context: lambda::Context| {
+        move |event: QueueOrJob<JobInput>, context: lambda::Context| {
             let app = app.clone();
             async move {
                 let now_ms = versus::now_ms();
@@ -134,19 +135,16 @@ pub fn budget(configured: Duration, time_left: Option<Duration>) -> Duration {
 impl App {
     pub async fn handle(
         &self,
-        event: Value,
+        event: QueueOrJob<JobInput>,
         now_ms: i64,
         budget: Duration,
     ) -> Result<Value, BoxError> {
-        if event.get("Records").is_some() {
-            let batch: SqsEvent = serde_json::from_value(event)?;
-            return Ok(serde_json::to_value(
+        match event {
+            QueueOrJob::Queue(batch) => Ok(serde_json::to_value(
                 self.continuations(batch, now_ms, budget).await,
-            )?);
+            )?),
+            QueueOrJob::Job(input) => Ok(self.run(input, now_ms, budget).await?),
         }
-        let input: JobInput = serde_json::from_value(event)
-            .map_err(|e| Error::bad_request("invalid_event", format!("not a job input: {e}")))?;
-        Ok(self.run(input, now_ms, budget).await?)
     }
 
     async fn run(&self, input: JobInput, now_ms: i64, budget: Duration) -> Result<Value, Error> {

@@ -34,7 +34,7 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::Arc;
-use versus::lambda::{self, BoxError, Invoke, RecordOutcome};
+use versus::lambda::{self, BoxError, Invoke, QueueOrJob, RecordOutcome};
 use versus::sms::log::SmsLog;
 use versus::sms::outbox::{gap_scope, recipient_caps, Outbox, SendMessage, GAP_SECS};
 use versus::sms::policy::{self, Reason};
@@ -106,10 +106,12 @@ pub async fn function(config: &Config) -> Result<Invoke, Error> {
         lease_ms: config.sms.lease_secs * 1000,
         requeue_ms: config.sms.requeue_after_secs * 1000,
     });
-    Ok(lambda::typed(move |event: Value, _: lambda::Context| {
-        let app = app.clone();
-        async move { app.dispatch(event, versus::now_ms()).await }
-    }))
+    Ok(lambda::typed(
+        move |event: QueueOrJob<Job>, _: lambda::Context| {
+            let app = app.clone();
+            async move { app.dispatch(event, versus::now_ms()).await }
+        },
+    ))
 }
 
 /// What became of one record.
@@ -127,16 +129,15 @@ pub enum Outcome {
 
 impl App {
     /// An SQS batch, or the release schedule.
-    pub async fn dispatch(&self, event: Value, now_ms: i64) -> Result<Value, BoxError> {
-        if event.get("Records").is_some() {
-            let batch: SqsEvent = serde_json::from_value(event)?;
-            return Ok(serde_json::to_value(self.handle(batch, now_ms).await)?);
+    pub async fn dispatch(&self, event: QueueOrJob<Job>, now_ms: i64) -> Result<Value, BoxError> {
+        match event {
+            QueueOrJob::Queue(batch) => Ok(serde_json::to_value(self.handle(batch, now_ms).await)?),
+            QueueOrJob::Job(Job::ReconcileSms) => {
+                let (requeued, gave_up) = self.reconcile(now_ms).await?;
+                tracing::info!(requeued, gave_up, "in-flight SMS reconciled");
+                Ok(json!({ "job": "reconcile_sms", "requeued": requeued, "gave_up": gave_up }))
+            }
         }
-        let Job::ReconcileSms = serde_json::from_value(event)
-            .map_err(|e| Error::bad_request("invalid_event", format!("not a job input: {e}")))?;
-        let (requeued, gave_up) = self.reconcile(now_ms).await?;
-        tracing::info!(requeued, gave_up, "in-flight SMS reconciled");
-        Ok(json!({ "job": "reconcile_sms", "requeued": requeued, "gave_up": gave_up }))
     }
 
     /// Queues again every in-flight log that is due (see the module docs);

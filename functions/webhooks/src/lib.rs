@@ -17,16 +17,19 @@
 //! so the origin is established by IAM rather than by a message signature
 //! (which an HTTPS subscription would need).
 
+use aws_lambda_events::event::sns::SnsEvent;
 use axum::extract::State;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
+use lambda_http::request::LambdaRequest;
 use lambda_http::RequestExt;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 use std::sync::Arc;
-use versus::lambda::Invoke;
+use versus::lambda::{self, Invoke};
 use versus::phone::PhoneNumber;
 use versus::secret::Secret;
-use versus::sms::inbound::{self, Keyword};
+use versus::sms::inbound::{self, Keyword, SmsTopicMessage};
 use versus::sms::preferences::PreferencesStore;
 use versus::sms::receipts::{Receipt, ReceiptFor, ReceiptOutcome};
 use versus::sms::store::SmsStore;
@@ -50,18 +53,48 @@ pub async fn function(config: &Config) -> Result<Invoke, Error> {
         preferences: PreferencesStore::new(client, &config.tables.users),
         config: config.clone(),
     });
-    let sns_app = app.clone();
-    let http = versus_http::function(router(app));
-    Ok(Arc::new(move |event: Value, context| {
-        if event["Records"][0]["EventSource"] == "aws:sns" {
-            let app = sns_app.clone();
-            Box::pin(versus::lambda::in_invocation_span(async move {
-                Ok(app.sns_records(&event, versus::now_ms()).await?)
-            }))
-        } else {
-            http(event, context)
+    let routes = router(app.clone());
+    Ok(lambda::typed(move |event: Trigger, context| {
+        let (app, routes) = (app.clone(), routes.clone());
+        async move {
+            match event {
+                Trigger::Topic(event) => Ok(serde_json::to_value(
+                    app.sns_records(&event, versus::now_ms()).await?,
+                )?),
+                Trigger::Http(request) => versus_http::serve(routes, *request, context).await,
+            }
         }
     }))
+}
+
+/// The function's two triggers: the SMS events topic (an SNS event, read
+/// first: it has `Records`) and the HTTP API.
+pub enum Trigger {
+    Topic(SnsEvent),
+    Http(Box<LambdaRequest>),
+}
+
+impl<'de> Deserialize<'de> for Trigger {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        // Through a `Value`: `LambdaRequest` reads itself from serde_json's
+        // own deserializers only (it keeps the raw JSON), not from serde's
+        // buffered content an untagged enum would hand it.
+        let event = serde_json::Value::deserialize(deserializer)?;
+        match SnsEvent::deserialize(&event) {
+            Ok(topic) => Ok(Trigger::Topic(topic)),
+            Err(_) => serde_json::from_value(event)
+                .map(|request| Trigger::Http(Box::new(request)))
+                .map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+/// What one SNS invocation did with its records.
+#[derive(Debug, Default, Serialize)]
+pub struct TopicSummary {
+    pub receipts: usize,
+    pub texts: usize,
+    pub skipped: usize,
 }
 
 type Shared = State<Arc<App>>;
@@ -230,51 +263,49 @@ impl App {
     /// inbound texts (`originationNumber`, `messageBody`). A record that is not
     /// readable is logged and skipped; a storage failure fails the invocation,
     /// so that SNS delivers it again.
-    pub async fn sns_records(&self, event: &Value, now_ms: i64) -> Result<Value, Error> {
-        let (mut receipts, mut texts, mut skipped) = (0, 0, 0);
-        for record in event["Records"].as_array().into_iter().flatten() {
-            let message: Value = record["Sns"]["Message"]
-                .as_str()
-                .and_then(|m| serde_json::from_str(m).ok())
-                .unwrap_or(Value::Null);
-            if let (Some(kind), Some(id)) =
-                (message["eventType"].as_str(), message["messageId"].as_str())
-            {
-                match inbound::sns_event_delivered(kind) {
-                    Some(delivered) => {
-                        let receipt = if delivered {
-                            Receipt::delivered(now_ms)
-                        } else {
-                            let description =
-                                message["messageStatusDescription"].as_str().unwrap_or("");
-                            Receipt::failed(format!("sns: {kind} {description}").trim_end(), now_ms)
-                        };
-                        // SNS does not echo our id: its own, through the index
-                        // (a log not in it yet fails the invocation: retried).
-                        self.store
-                            .record_receipt(ReceiptFor::ProviderMessage(id), &receipt)
-                            .await?;
-                        receipts += 1;
-                    }
-                    None => skipped += 1,
+    pub async fn sns_records(&self, event: &SnsEvent, now_ms: i64) -> Result<TopicSummary, Error> {
+        let mut summary = TopicSummary::default();
+        for record in &event.records {
+            match SmsTopicMessage::parse(&record.sns.message) {
+                Some(SmsTopicMessage::Delivery {
+                    event_type,
+                    message_id,
+                    description,
+                }) => {
+                    let Some(delivered) = inbound::sns_event_delivered(&event_type) else {
+                        summary.skipped += 1;
+                        continue;
+                    };
+                    let receipt = if delivered {
+                        Receipt::delivered(now_ms)
+                    } else {
+                        let description = description.as_deref().unwrap_or("");
+                        Receipt::failed(
+                            format!("sns: {event_type} {description}").trim_end(),
+                            now_ms,
+                        )
+                    };
+                    // SNS does not echo our id: its own, through the index
+                    // (a log not in it yet fails the invocation: retried).
+                    self.store
+                        .record_receipt(ReceiptFor::ProviderMessage(&message_id), &receipt)
+                        .await?;
+                    summary.receipts += 1;
                 }
-            } else if let (Some(from), Some(body)) = (
-                message["originationNumber"].as_str(),
-                message["messageBody"].as_str(),
-            ) {
-                match PhoneNumber::parse(from) {
+                Some(SmsTopicMessage::Inbound { from, body }) => match PhoneNumber::parse(&from) {
                     Ok(from) => {
-                        self.inbound_text(&from, body, now_ms).await?;
-                        texts += 1;
+                        self.inbound_text(&from, &body, now_ms).await?;
+                        summary.texts += 1;
                     }
-                    Err(_) => skipped += 1,
+                    Err(_) => summary.skipped += 1,
+                },
+                None => {
+                    tracing::warn!(message_id = %record.sns.message_id, "unreadable SMS event skipped");
+                    summary.skipped += 1;
                 }
-            } else {
-                tracing::warn!(message_id = ?record["Sns"]["MessageId"], "unreadable SMS event skipped");
-                skipped += 1;
             }
         }
-        Ok(json!({ "receipts": receipts, "texts": texts, "skipped": skipped }))
+        Ok(summary)
     }
 
     /// F-SMS-15: DMark's delivery report. Its parameters may come in the

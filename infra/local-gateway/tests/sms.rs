@@ -788,9 +788,7 @@ async fn an_sns_receipt_for_a_log_not_yet_known_is_retried() {
         .unwrap()
         .unwrap();
     let message = json!({"eventType": "TEXT_DELIVERED", "messageId": "sns-message-1"});
-    let event = json!({"Records": [{"EventSource": "aws:sns", "Sns": {
-        "MessageId": "n1", "Message": message.to_string()
-    }}]});
+    let event = common::sms::topic_event(&message);
     assert!(
         webhooks(event.clone(), ctx()).await.is_err(),
         "retried, not dropped"

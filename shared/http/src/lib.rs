@@ -12,7 +12,6 @@ use lambda_runtime::{service_fn, Context, LambdaEvent};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::convert::Infallible;
-use std::sync::Arc;
 use versus::auth::Caller;
 use versus::lambda::Invoke;
 use versus::Error;
@@ -84,24 +83,29 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
 /// which answers every request itself, errors included, so the handler
 /// cannot fail the invocation.
 pub fn function(router: axum::Router) -> Invoke {
-    Arc::new(move |event: Value, context: Context| {
-        let router = router.clone();
-        Box::pin(versus::lambda::in_invocation_span(async move {
-            let request: LambdaRequest = serde_json::from_value(event)?;
-            let mut adapter = Adapter::from(service_fn(move |req: Request| {
-                let mut router = router.clone();
-                async move {
-                    std::future::poll_fn(|cx| Service::<Request>::poll_ready(&mut router, cx))
-                        .await?;
-                    let response = router.call(prepare(req)).await?;
-                    Ok::<_, Infallible>(into_lambda_response(response).await)
-                }
-            }));
-            // The adapter hands the context to the request (`lambda_context()`).
-            let response = adapter.call(LambdaEvent::new(request, context)).await?;
-            Ok(serde_json::to_value(response)?)
-        }))
+    versus::lambda::typed(move |request: LambdaRequest, context: Context| {
+        serve(router.clone(), request, context)
     })
+}
+
+/// One API Gateway request through the router, for a function that has
+/// other triggers besides (its own event type has this as one variant).
+pub async fn serve(
+    router: axum::Router,
+    request: LambdaRequest,
+    context: Context,
+) -> Result<Value, lambda_runtime::Error> {
+    let mut adapter = Adapter::from(service_fn(move |req: Request| {
+        let mut router = router.clone();
+        async move {
+            std::future::poll_fn(|cx| Service::<Request>::poll_ready(&mut router, cx)).await?;
+            let response = router.call(prepare(req)).await?;
+            Ok::<_, Infallible>(into_lambda_response(response).await)
+        }
+    }));
+    // The adapter hands the context to the request (`lambda_context()`).
+    let response = adapter.call(LambdaEvent::new(request, context)).await?;
+    Ok(serde_json::to_value(response)?)
 }
 
 /// The router's response with its body read: our bodies are JSON or XML,

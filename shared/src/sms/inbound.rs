@@ -68,6 +68,36 @@ pub fn dmark_status(status: &str) -> Option<bool> {
     }
 }
 
+/// What AWS End User Messaging SMS publishes to the SMS events topic (an
+/// SNS record's `Message`): a delivery event of a text we sent, or a text
+/// to our number (two-way SMS).
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(untagged)]
+pub enum SmsTopicMessage {
+    Delivery {
+        #[serde(rename = "eventType")]
+        event_type: String,
+        /// The provider's message id (ours is not echoed).
+        #[serde(rename = "messageId")]
+        message_id: String,
+        #[serde(rename = "messageStatusDescription", default)]
+        description: Option<String>,
+    },
+    Inbound {
+        #[serde(rename = "originationNumber")]
+        from: String,
+        #[serde(rename = "messageBody")]
+        body: String,
+    },
+}
+
+impl SmsTopicMessage {
+    /// `None` for a message that is neither (logged and skipped by the caller).
+    pub fn parse(message: &str) -> Option<Self> {
+        serde_json::from_str(message).ok()
+    }
+}
+
 /// An AWS End User Messaging SMS event type: `Some(true)` delivered,
 /// `Some(false)` failed for good, `None` for an interim state (queued,
 /// pending, handed to the carrier).
@@ -203,5 +233,31 @@ mod tests {
             &params,
             &sig
         ));
+    }
+
+    #[test]
+    fn topic_messages_are_delivery_events_or_inbound_texts() {
+        assert_eq!(
+            SmsTopicMessage::parse(
+                r#"{"eventType":"TEXT_BLOCKED","messageId":"m-1","messageStatusDescription":"Blocked","isFinal":true}"#
+            ),
+            Some(SmsTopicMessage::Delivery {
+                event_type: "TEXT_BLOCKED".into(),
+                message_id: "m-1".into(),
+                description: Some("Blocked".into()),
+            })
+        );
+        assert_eq!(
+            SmsTopicMessage::parse(
+                r#"{"originationNumber":"+256772123456","destinationNumber":"+15005550006","messageBody":"Stop"}"#
+            ),
+            Some(SmsTopicMessage::Inbound {
+                from: "+256772123456".into(),
+                body: "Stop".into(),
+            })
+        );
+        for unreadable in ["", "[]", r#"{"eventType":"TEXT_DELIVERED"}"#, "not json"] {
+            assert_eq!(SmsTopicMessage::parse(unreadable), None, "{unreadable}");
+        }
     }
 }

@@ -143,3 +143,15 @@ pub async fn raw_log(
         .item
         .expect("the log exists")
 }
+
+/// An SNS event as the SMS events topic delivers it (the sample under
+/// `events/webhooks/`, every field AWS sends), carrying `message`.
+pub fn topic_event(message: &Value) -> Value {
+    let sample = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../events/webhooks/sns-delivery-event.json"
+    );
+    let mut event: Value = serde_json::from_str(&std::fs::read_to_string(sample).unwrap()).unwrap();
+    event["Records"][0]["Sns"]["Message"] = Value::String(message.to_string());
+    event
+}
