@@ -15,9 +15,9 @@
 
 use crate::db::{self, get_s, key, n, s, Cost, Item, Transaction};
 use crate::error::Error;
-use crate::keys::users::{
-    connection_owner_key, connection_sk, online_shard, user_pk, CONNECTION_PREFIX,
-};
+use crate::keys::users::online_entry;
+use crate::keys::users::{connection_owner_key, connection_sk, user_pk, CONNECTION_PREFIX};
+use crate::keys::TTL_ATTR;
 use aws_sdk_dynamodb::types::Delete;
 use aws_sdk_dynamodb::Client;
 
@@ -69,12 +69,11 @@ impl Presence {
         let mut by_user = key(user_pk(user_id), connection_sk(connection_id));
         by_user.insert("connection_id".into(), s(connection_id));
         by_user.insert("connected_at".into(), n(now_ms));
-        by_user.insert("expires_at".into(), n(expires_at));
-        by_user.insert("online_shard".into(), s(online_shard(user_id, self.shards)));
-        by_user.insert("online_until".into(), n(expires_at * 1000));
+        by_user.insert(TTL_ATTR.into(), n(expires_at));
+        by_user.extend(online_entry(user_id, self.shards, expires_at * 1000));
         let mut reverse = connection_owner_key(connection_id);
         reverse.insert("user_id".into(), s(user_id));
-        reverse.insert("expires_at".into(), n(expires_at));
+        reverse.insert(TTL_ATTR.into(), n(expires_at));
         // Both records of a connection change together or not at all.
         let mut tx = Transaction::new();
         for item in [by_user, reverse] {
@@ -142,7 +141,7 @@ impl Presence {
                 .await
                 .map_err(db::dependency)?;
             for item in page.items() {
-                let live = db::get_n(item, "expires_at").is_none_or(|exp| exp * 1000 > now_ms);
+                let live = db::get_n(item, TTL_ATTR).is_none_or(|exp| exp * 1000 > now_ms);
                 if let (true, Some(id)) = (live, get_s(item, "connection_id")) {
                     out.push(id.to_string());
                 }

@@ -11,6 +11,7 @@
 use crate::db::{self, Item};
 use crate::error::Error;
 use crate::keys::users::job_state_key;
+use crate::keys::TTL_ATTR;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 use futures::future::BoxFuture;
@@ -131,7 +132,7 @@ impl Runner {
         let mut item: Item = serde_dynamo::to_item(cp)?;
         item.extend(job_state_key(name, run));
         item.insert(
-            "expires_at".into(),
+            TTL_ATTR.into(),
             db::n(chrono::Utc::now().timestamp() + CHECKPOINT_TTL_SECS),
         );
         self.client

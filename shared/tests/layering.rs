@@ -85,6 +85,103 @@ fn no_source_file_over_500_lines() {
     assert!(long.is_empty(), "files over {MAX_LINES} lines: {long:?}");
 }
 
+/// The attributes that put an item in an index, and the TTL attribute:
+/// named only by the modules that own the items' shapes (`keys/`, and the
+/// SMS log's own module for its `due` and `provider_message` indexes), so
+/// that a writer cannot set one by hand and forget the rest.
+const INDEX_AND_TTL_ATTRIBUTES: &[&str] = &[
+    "expires_at",
+    "gsi1pk",
+    "gsi1sk",
+    "gsi2pk",
+    "gsi2sk",
+    "online_shard",
+    "online_until",
+    "leaderboard_shard",
+    "active_date",
+    "streak_alert_hour",
+    "due_shard",
+    "due_at",
+    "provider_message_id",
+];
+
+#[test]
+fn index_and_ttl_attributes_are_named_only_where_items_are_shaped() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = rust_files(&root.join("src"));
+    if let Ok(functions) = std::fs::read_dir(root.join("../functions")) {
+        for f in functions.flatten() {
+            files.extend(rust_files(&f.path().join("src")));
+        }
+    }
+    let owners = [root.join("src/keys"), root.join("src/sms/log.rs")];
+    let mut offending = Vec::new();
+    for file in files
+        .iter()
+        .filter(|f| !owners.iter().any(|o| f.starts_with(o)))
+    {
+        let source = std::fs::read_to_string(file).unwrap();
+        for (line, text) in attribute_namings(&source) {
+            offending.push(format!("{}:{line}: {text}", file.display()));
+        }
+    }
+    assert!(
+        offending.is_empty(),
+        "index or TTL attributes named outside their item's module: {offending:#?}"
+    );
+}
+
+/// The lines (before the `#[cfg(test)]` tail, comments aside) that name an
+/// index or TTL attribute as a string of its own (not a JSON field of a
+/// response, `"name": ...`), or in the SET or REMOVE clause of an expression.
+fn attribute_namings(source: &str) -> Vec<(usize, String)> {
+    let source = source.split("#[cfg(test)]").next().unwrap_or("");
+    let mut found = Vec::new();
+    for (i, line) in source.lines().enumerate() {
+        let code = line.split("//").next().unwrap_or("").trim();
+        let named = INDEX_AND_TTL_ATTRIBUTES.iter().any(|attr| {
+            let quoted = format!("\"{attr}\"");
+            let literal = code
+                .match_indices(&quoted)
+                .any(|(at, _)| !code[at + quoted.len()..].trim_start().starts_with(':'));
+            let in_clause = code.contains('"')
+                && ["SET ", "REMOVE "].iter().any(|clause| {
+                    code.split(clause).skip(1).any(|rest| {
+                        rest.split('"')
+                            .next()
+                            .unwrap_or("")
+                            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                            .any(|word| word == *attr)
+                    })
+                });
+            literal || in_clause
+        });
+        if named {
+            found.push((i + 1, code.to_string()));
+        }
+    }
+    found
+}
+
+#[test]
+fn attribute_namings_are_found_as_strings_and_clauses_only() {
+    let source = r#"
+        item.insert("expires_at".into(), n(1)); // "gsi1pk" in a comment
+        json!({ "expires_at": when });
+        let due_at = 3;
+        .update_expression("SET last_at = :now, expires_at = :exp")
+        .update_expression("SET #exp = :exp")
+        .key_condition_expression("online_shard = :shard")
+        #[cfg(test)]
+        item.insert("gsi1pk".into(), s("x"));
+    "#;
+    let lines: Vec<usize> = attribute_namings(source)
+        .into_iter()
+        .map(|(l, _)| l)
+        .collect();
+    assert_eq!(lines, [2, 5]);
+}
+
 #[test]
 fn the_reader_sees_use_trees_and_inline_paths() {
     let modules: BTreeSet<String> = ["", "a", "a::b", "a::b::e", "a::d", "c", "d"]

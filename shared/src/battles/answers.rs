@@ -8,7 +8,8 @@ use super::invitations::{
 use super::{Battle, BattleStore, NewBattle, Player};
 use crate::db::{self, n, retry, s, Cost, Transaction, UpdateExpr};
 use crate::error::Error;
-use crate::keys::battles::{invitation_key, invited_pk};
+use crate::keys::battles::invitation_key;
+use crate::keys::battles::list_for_invitee;
 use crate::keys::users::profile_key;
 use aws_sdk_dynamodb::types::ReturnValue;
 
@@ -108,16 +109,14 @@ impl BattleStore {
             .value(":pending", s("pending"));
         accepted = if invitation.to.is_none() {
             // The invitee's listing keys, as a direct invitation has them.
-            accepted
-                .set("to", serde_dynamo::to_attribute_value(&invitee)?)
-                .set("gsi1pk", s(invited_pk(&invitee.id)))
-                .set(
-                    "gsi1sk",
-                    s(listing_sort(invitation.created_at, &invitation.invitation_id)),
-                )
-                .condition(
-                    "#status = :pending AND #valid_until > :responded_at AND attribute_not_exists(#to)",
-                )
+            list_for_invitee(
+                accepted.set("to", serde_dynamo::to_attribute_value(&invitee)?),
+                &invitee.id,
+                &listing_sort(invitation.created_at, &invitation.invitation_id),
+            )
+            .condition(
+                "#status = :pending AND #valid_until > :responded_at AND attribute_not_exists(#to)",
+            )
         } else {
             accepted.condition("#status = :pending AND #valid_until > :responded_at")
         };

@@ -11,6 +11,7 @@ use super::Battle;
 use crate::db::{self, key, s};
 use crate::error::Error;
 use crate::keys::battles::{battle_pk, BATTLE_SK};
+use crate::keys::battles::{GSI1_PK, GSI1_SK};
 use crate::sweep::{readable, Read, Segment, Sweep};
 use futures::future::BoxFuture;
 
@@ -37,12 +38,14 @@ impl BattleStore {
             .update_item()
             .table_name(&self.battles_table)
             .set_key(Some(key(battle_pk(&battle.battle_id), BATTLE_SK)))
-            .update_expression("SET gsi1pk = :pk, gsi1sk = :sk")
-            .condition_expression("#status = :active AND attribute_not_exists(gsi1pk)")
+            .update_expression("SET #pk = :pk, #sk = :sk")
+            .condition_expression("#status = :active AND attribute_not_exists(#pk)")
             .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#pk", GSI1_PK)
+            .expression_attribute_names("#sk", GSI1_SK)
             .expression_attribute_values(":active", s("active"))
-            .expression_attribute_values(":pk", listing["gsi1pk"].clone())
-            .expression_attribute_values(":sk", listing["gsi1sk"].clone())
+            .expression_attribute_values(":pk", listing[GSI1_PK].clone())
+            .expression_attribute_values(":sk", listing[GSI1_SK].clone())
             .send()
             .await;
         Ok(db::conditional(result)?.is_some())

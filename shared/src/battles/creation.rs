@@ -6,7 +6,7 @@ use super::Battle;
 use crate::config::Tables;
 use crate::db::{self, key, s, Cost, Handle, Item, Transaction, TxError};
 use crate::error::Error;
-use crate::keys::battles::{battle_pk, deadline_pk, deadline_sk, BATTLE_SK};
+use crate::keys::battles::{battle_pk, BATTLE_SK};
 use crate::keys::users::profile_key;
 use crate::profile::Profiles;
 use aws_sdk_dynamodb::types::Update;
@@ -31,13 +31,7 @@ pub struct BattleSettings {
 /// the UTC hour of its deadline), which battle reminders read (F-JOB-4).
 /// Written with the battle, removed when its result is recorded.
 pub fn deadline_listing(battle: &Battle) -> Item {
-    Item::from([
-        ("gsi1pk".to_string(), s(deadline_pk(battle.deadline_at))),
-        (
-            "gsi1sk".to_string(),
-            s(deadline_sk(battle.deadline_at, &battle.battle_id)),
-        ),
-    ])
+    crate::keys::battles::deadline_listing(battle.deadline_at, &battle.battle_id)
 }
 
 #[derive(Clone)]

@@ -8,10 +8,10 @@ use crate::clock::rfc3339;
 use crate::db::{self, n, s, Cost, Item, Transaction};
 use crate::error::Error;
 use crate::ids::{new_id, validate_id};
-use crate::keys::battles::{
-    invitation_key, invited_pk, inviter_pk, INVITED_PREFIX, INVITER_PREFIX,
-};
+use crate::keys::battles::{invitation_key, INVITED_PREFIX, INVITER_PREFIX};
+use crate::keys::battles::{invitation_listing, GSI1, GSI1_PK, GSI2, GSI2_PK};
 use crate::keys::users::profile_key;
+use crate::keys::TTL_ATTR;
 use crate::profile::Profile;
 use aws_sdk_dynamodb::types::{ConditionCheck, Update};
 use serde::{Deserialize, Serialize};
@@ -98,16 +98,12 @@ impl Invitation {
         let mut item: Item = serde_dynamo::to_item(self)?;
         item.extend(invitation_key(&self.invitation_id));
         let sort = listing_sort(self.created_at, &self.invitation_id);
-        if let Some(to) = &self.to {
-            item.insert("gsi1pk".into(), s(invited_pk(&to.id)));
-            item.insert("gsi1sk".into(), s(&sort));
-        }
-        item.insert("gsi2pk".into(), s(inviter_pk(&self.from.id)));
-        item.insert("gsi2sk".into(), s(&sort));
-        item.insert(
-            "expires_at".into(),
-            n(self.valid_until / 1000 + RETENTION_SECS),
-        );
+        item.extend(invitation_listing(
+            &self.from.id,
+            self.to.as_ref().map(|to| to.id.as_str()),
+            &sort,
+        ));
+        item.insert(TTL_ATTR.into(), n(self.valid_until / 1000 + RETENTION_SECS));
         Ok(item)
     }
 }
@@ -180,8 +176,8 @@ impl InvitationBox {
 
     fn index(self) -> (&'static str, &'static str, &'static str) {
         match self {
-            InvitationBox::Incoming => ("gsi1", "gsi1pk", INVITED_PREFIX),
-            InvitationBox::Outgoing => ("gsi2", "gsi2pk", INVITER_PREFIX),
+            InvitationBox::Incoming => (GSI1, GSI1_PK, INVITED_PREFIX),
+            InvitationBox::Outgoing => (GSI2, GSI2_PK, INVITER_PREFIX),
         }
     }
 }

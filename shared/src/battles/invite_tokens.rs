@@ -12,6 +12,7 @@ use crate::clock::rfc3339;
 use crate::db::{self, n, Cost, Item, Transaction};
 use crate::error::Error;
 use crate::keys::battles::invite_token_key;
+use crate::keys::TTL_ATTR;
 use crate::phone::PhoneNumber;
 use crate::profile::Profile;
 use crate::secret::{sha256_hex, Secret};
@@ -121,7 +122,7 @@ impl BattleStore {
         let mut token_item: Item = serde_dynamo::to_item(&record)?;
         token_item.extend(invite_token_key(&sha256_hex(token.expose().as_bytes())));
         token_item.insert(
-            "expires_at".into(),
+            TTL_ATTR.into(),
             n(invitation.valid_until / 1000 + INVITE_TOKEN_TTL_SECS),
         );
         let mut writes = Transaction::new();

@@ -250,7 +250,7 @@ impl BattleStore {
                 .client
                 .query()
                 .table_name(&self.users_table)
-                .index_name("online")
+                .index_name(crate::keys::users::ONLINE_INDEX)
                 .expression_attribute_values(":shard", s(&cursor.shard))
                 .set_exclusive_start_key(cursor.next.take())
                 .limit(room as i32)

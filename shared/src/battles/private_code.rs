@@ -7,6 +7,7 @@ use crate::clock::rfc3339;
 use crate::db::{self, n, retry, s, Cost, Item, Transaction, UpdateExpr};
 use crate::error::Error;
 use crate::keys::battles::private_code_key;
+use crate::keys::TTL_ATTR;
 use crate::profile::Profile;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -137,7 +138,7 @@ impl BattleStore {
         let mut item: Item = serde_dynamo::to_item(&private)?;
         item.extend(private_code_key(&code));
         item.insert(
-            "expires_at".into(),
+            TTL_ATTR.into(),
             n(private.valid_until / 1000 + RETENTION_SECS),
         );
         Ok((private, item))

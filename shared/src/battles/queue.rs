@@ -12,6 +12,7 @@ use super::{Battle, BattleStore, MatchSource, NewBattle, Player};
 use crate::db::{self, key, n, retry, s, Cost, Item, Transaction};
 use crate::error::Error;
 use crate::keys::battles::{queue_marker_key, queue_pk};
+use crate::keys::TTL_ATTR;
 use aws_sdk_dynamodb::types::{Delete, Put};
 use serde::{Deserialize, Serialize};
 
@@ -84,10 +85,10 @@ impl BattleStore {
         };
         let mut marker_item: Item = serde_dynamo::to_item(&marker)?;
         marker_item.extend(queue_marker_key(user_id));
-        marker_item.insert("expires_at".into(), n(valid_until / 1000));
+        marker_item.insert(TTL_ATTR.into(), n(valid_until / 1000));
         let mut entry_item: Item = serde_dynamo::to_item(&entry)?;
         entry_item.extend(key(queue_pk(challenge_type), &my_sk));
-        entry_item.insert("expires_at".into(), n(valid_until / 1000));
+        entry_item.insert(TTL_ATTR.into(), n(valid_until / 1000));
         let mut tx = Transaction::new();
         let marker_put = tx.put(
             Put::builder()

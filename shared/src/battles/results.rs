@@ -96,10 +96,9 @@ impl BattleStore {
             let mut complete = UpdateExpr::new()
                 .set("status", s("completed"))
                 .set("outcome", serde_dynamo::to_attribute_value(input.outcome)?)
-                .set("completed_at", n(now_ms))
-                // Out of the deadline listing: no reminder for an ended battle.
-                .remove("gsi1pk")
-                .remove("gsi1sk")
+                .set("completed_at", n(now_ms));
+            // Out of the deadline listing: no reminder for an ended battle.
+            complete = crate::keys::battles::unlist_deadline(complete)
                 .condition("#status = :active")
                 .value(":active", s("active"));
             if let Some(w) = &winner {

@@ -1,7 +1,53 @@
 //! The battles table: battles, invitations (with their two listing indexes),
 //! the queue and private match codes (F-MM-*).
 
-use crate::db::{key, Item};
+use crate::db::{key, s, Item, UpdateExpr};
+
+/// `gsi1`: a recipient's invitations (`INVITED#<user>`), and the active
+/// battles by the UTC hour of their deadline (`DEADLINE#<hour>`).
+pub const GSI1: &str = "gsi1";
+pub const GSI1_PK: &str = "gsi1pk";
+pub const GSI1_SK: &str = "gsi1sk";
+/// `gsi2`: a sender's invitations (`INVITER#<user>`).
+pub const GSI2: &str = "gsi2";
+pub const GSI2_PK: &str = "gsi2pk";
+pub const GSI2_SK: &str = "gsi2sk";
+
+/// An invitation's listing keys: in its sender's box, and in its
+/// recipient's once the recipient is a player (see [`list_for_invitee`]).
+pub fn invitation_listing(from_user: &str, to_user: Option<&str>, sort: &str) -> Item {
+    let mut item = Item::from([
+        (GSI2_PK.to_string(), s(inviter_pk(from_user))),
+        (GSI2_SK.to_string(), s(sort)),
+    ]);
+    if let Some(to) = to_user {
+        item.insert(GSI1_PK.into(), s(invited_pk(to)));
+        item.insert(GSI1_SK.into(), s(sort));
+    }
+    item
+}
+
+/// The update that puts an invitation in its recipient's box, as a direct
+/// invitation has it from the start (an invitation by SMS, once accepted).
+pub fn list_for_invitee(update: UpdateExpr, user_id: &str, sort: &str) -> UpdateExpr {
+    update
+        .set(GSI1_PK, s(invited_pk(user_id)))
+        .set(GSI1_SK, s(sort))
+}
+
+/// An active battle's entry in the deadline listing (`gsi1`, by the UTC
+/// hour of its deadline), which battle reminders read (F-JOB-4).
+pub fn deadline_listing(deadline_ms: i64, battle_id: &str) -> Item {
+    Item::from([
+        (GSI1_PK.to_string(), s(deadline_pk(deadline_ms))),
+        (GSI1_SK.to_string(), s(deadline_sk(deadline_ms, battle_id))),
+    ])
+}
+
+/// The update that takes an ended battle out of the deadline listing.
+pub fn unlist_deadline(update: UpdateExpr) -> UpdateExpr {
+    update.remove(GSI1_PK).remove(GSI1_SK)
+}
 
 pub const BATTLE_SK: &str = "BATTLE";
 pub const INVITATION_SK: &str = "INVITATION";

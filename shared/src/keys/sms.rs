@@ -1,6 +1,7 @@
 //! The sms table: logs, the opt-out list, limit and cost counters, pending
 //! verification codes, the console outbox and provider tokens (F-SMS-*).
 
+pub use super::TTL_ATTR;
 use crate::db::{key, Item};
 
 pub const LOG_PREFIX: &str = "SMS#";

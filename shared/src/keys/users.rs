@@ -3,7 +3,47 @@
 //! uniqueness claims (usernames, phone numbers), the weekly side quests, job
 //! states and the cursor signing key.
 
-use crate::db::{key, Item};
+use crate::db::{key, n, s, Item, UpdateExpr};
+
+/// `online`: live connections (and profiles open to matches) by shard,
+/// until when they are online.
+pub const ONLINE_INDEX: &str = "online";
+pub const ONLINE_SHARD_ATTR: &str = "online_shard";
+pub const ONLINE_UNTIL_ATTR: &str = "online_until";
+/// `leaderboard`: profiles by shard and `total_points` (F-PT-8).
+pub const LEADERBOARD_INDEX: &str = "leaderboard";
+pub const LEADERBOARD_SHARD_ATTR: &str = "leaderboard_shard";
+/// `active_by_date`: the profiles active on a UTC day (F-JOB-7).
+pub const ACTIVE_BY_DATE_INDEX: &str = "active_by_date";
+pub const ACTIVE_DATE_ATTR: &str = "active_date";
+/// `streak_alerts`: the profiles whose streak is at risk, by the UTC hour
+/// the alert run finds them (F-JOB-2; sparse).
+pub const STREAK_ALERTS_INDEX: &str = "streak_alerts";
+pub const STREAK_ALERT_HOUR_ATTR: &str = "streak_alert_hour";
+
+/// A connection's entry in the `online` index, online until `until_ms`.
+pub fn online_entry(user_id: &str, shards: u32, until_ms: i64) -> Item {
+    Item::from([
+        (
+            ONLINE_SHARD_ATTR.to_string(),
+            s(online_shard(user_id, shards)),
+        ),
+        (ONLINE_UNTIL_ATTR.to_string(), n(until_ms)),
+    ])
+}
+
+/// The profile update that keeps the user in the leaderboard index.
+pub fn in_leaderboard(update: UpdateExpr, user_id: &str, shards: u32) -> UpdateExpr {
+    update.set(
+        LEADERBOARD_SHARD_ATTR,
+        s(leaderboard_shard(user_id, shards)),
+    )
+}
+
+/// The profile update that lists the user among the day's active ones.
+pub fn active_on(update: UpdateExpr, day: NaiveDate) -> UpdateExpr {
+    update.set(ACTIVE_DATE_ATTR, s(day.to_string()))
+}
 use chrono::NaiveDate;
 
 pub const PROFILE_SK: &str = "PROFILE";

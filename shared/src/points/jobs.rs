@@ -14,6 +14,7 @@ use super::tracking::Tracking;
 use crate::db::{self, s, Item};
 use crate::error::Error;
 use crate::keys::users::profile_key;
+use crate::keys::users::{ACTIVE_BY_DATE_INDEX, ACTIVE_DATE_ATTR};
 use crate::points::upgrades::notify_upgrades;
 use crate::profile::Profile;
 use crate::realtime::Pusher;
@@ -149,11 +150,11 @@ impl Jobs {
             .map(|day| Segment {
                 table: self.table.clone(),
                 read: Read::Partition {
-                    index: "active_by_date",
-                    partition: ("active_date", s(day.to_string())),
+                    index: ACTIVE_BY_DATE_INDEX,
+                    partition: (ACTIVE_DATE_ATTR, s(day.to_string())),
                     sort_between: None,
                 },
-                cursor_attributes: &["pk", "sk", "active_date", "user_id"],
+                cursor_attributes: &["pk", "sk", ACTIVE_DATE_ATTR, "user_id"],
             })
             .collect();
         let sweep = PointsSweep {

@@ -55,7 +55,7 @@ pub async fn top(
             client
                 .query()
                 .table_name(table)
-                .index_name("leaderboard")
+                .index_name(crate::keys::users::LEADERBOARD_INDEX)
                 .key_condition_expression("leaderboard_shard = :s")
                 .expression_attribute_values(":s", s(shard))
                 .scan_index_forward(false)

@@ -15,9 +15,9 @@ use super::rules::{self, Streak, Tier};
 use crate::clock::{local_date, utc_date};
 use crate::db::{self, key, n, retry, s, Cost, Handle, Item, Transaction, UpdateExpr};
 use crate::error::Error;
-use crate::keys::users::{
-    activity_sk, idempotency_key, leaderboard_shard, profile_key, user_pk, ACTIVITY_PREFIX,
-};
+use crate::keys::users::{active_on, in_leaderboard, STREAK_ALERT_HOUR_ATTR};
+use crate::keys::users::{activity_sk, idempotency_key, profile_key, user_pk, ACTIVITY_PREFIX};
+use crate::keys::TTL_ATTR;
 use crate::profile::PointsState;
 use aws_sdk_dynamodb::types::ReturnConsumedCapacity;
 use aws_sdk_dynamodb::Client;
@@ -151,8 +151,8 @@ impl Ledger {
                 // if they are not active tomorrow (the sparse index's key).
                 let alert_hour = rules::streak_alert_hour(next.current, today, &zone, self.evening);
                 let expression = match alert_hour {
-                    Some(_) => "SET current_streak_days = :cur, longest_streak_days = :long, last_activity_date = :today, streak_alert_hour = :alert",
-                    None => "SET current_streak_days = :cur, longest_streak_days = :long, last_activity_date = :today REMOVE streak_alert_hour",
+                    Some(_) => "SET current_streak_days = :cur, longest_streak_days = :long, last_activity_date = :today, #alert_hour = :alert",
+                    None => "SET current_streak_days = :cur, longest_streak_days = :long, last_activity_date = :today REMOVE #alert_hour",
                 };
                 let mut update = self
                     .client
@@ -160,6 +160,7 @@ impl Ledger {
                     .table_name(&self.table)
                     .set_key(Some(profile_key(&req.user_id)))
                     .update_expression(expression)
+                    .expression_attribute_names("#alert_hour", STREAK_ALERT_HOUR_ATTR)
                     .expression_attribute_values(":cur", n(next.current))
                     .expression_attribute_values(":long", n(next.longest))
                     .expression_attribute_values(":today", s(today.to_string()))
@@ -284,16 +285,12 @@ impl Ledger {
         activity: &Activity,
         now_ms: i64,
     ) -> Result<AwardWrites, Error> {
-        let mut totals = UpdateExpr::new()
-            .set(
-                "leaderboard_shard",
-                s(leaderboard_shard(&req.user_id, self.leaderboard_shards)),
-            )
+        let mut totals = in_leaderboard(UpdateExpr::new(), &req.user_id, self.leaderboard_shards)
             .add("total_points", n(req.amount))
             .condition("attribute_exists(pk)");
         if !req.activity_type.is_reward() {
             // F-JOB-7: the jobs find the day's active users through this index key.
-            totals = totals.set("active_date", s(utc_date(now_ms).to_string()));
+            totals = active_on(totals, utc_date(now_ms));
         }
         if let Some(counter) = req.activity_type.lifetime_counter() {
             totals = totals.add(counter, n(1));
@@ -311,7 +308,7 @@ impl Ledger {
             let mut record = idempotency_key(&req.user_id, k);
             record.insert("activity".into(), s(serde_json::to_string(activity)?));
             record.insert("request".into(), s(fingerprint(req)));
-            record.insert("expires_at".into(), n(now_ms / 1000 + IDEMPOTENCY_TTL_SECS));
+            record.insert(TTL_ATTR.into(), n(now_ms / 1000 + IDEMPOTENCY_TTL_SECS));
             claim = Some(tx.put_new(&self.table, record));
         }
         Ok(AwardWrites { tx, profile, claim })

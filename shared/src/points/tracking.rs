@@ -21,6 +21,7 @@ use crate::keys::users::{
     goal_tracker_id, quest_key, quest_tracker_id, tracker_key, user_pk, GOAL_TRACKER_PREFIX,
     QUESTS_PK, QUEST_TRACKER_PREFIX,
 };
+use crate::keys::TTL_ATTR;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use aws_sdk_dynamodb::Client;
 use chrono::NaiveDate;
@@ -230,7 +231,7 @@ impl Tracking {
             };
             let mut item: Item = serde_dynamo::to_item(&tracker)?;
             item.extend(key(user_pk(user_id), goal_sk(week, goal)));
-            item.insert("expires_at".into(), n(now_ms / 1000 + 400 * 24 * 3600));
+            item.insert(TTL_ATTR.into(), n(now_ms / 1000 + 400 * 24 * 3600));
             // `false`: the goal exists already (a rerun), and is kept.
             if db::put_new(&self.client, &self.table, item).await? {
                 created += 1;

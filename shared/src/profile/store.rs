@@ -5,6 +5,7 @@ use super::{apply_input, no_profile, validate_username, Profile, ProfileInput};
 use crate::auth::Caller;
 use crate::db::{self, n, retry, s, Cost, Transaction, TxError, UpdateExpr};
 use crate::error::Error;
+use crate::keys::users::ONLINE_SHARD_ATTR;
 use crate::keys::users::{online_shard, profile_key, username_key};
 use crate::presence::OnlineIndex;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValue};
@@ -127,7 +128,7 @@ impl Profiles {
                         .set("updated_at", n(next.updated_at))
                         .set("version", n(next.version))
                         .set_or_remove(
-                            "online_shard",
+                            ONLINE_SHARD_ATTR,
                             next.availability.online_shard.as_ref().map(s),
                         )
                         .set_or_remove("privileged_role", privileged)
@@ -201,14 +202,15 @@ impl Profiles {
             update
                 .condition_expression("attribute_exists(pk) AND attribute_not_exists(privileged_role)")
                 .update_expression(
-                    "SET is_available_for_battles = :a, updated_at = :now, online_shard = :shard ADD version :one",
+                    "SET is_available_for_battles = :a, updated_at = :now, #shard = :shard ADD version :one",
                 )
                 .expression_attribute_values(":shard", s(online_shard(user_id, self.shards)))
         } else {
             update.update_expression(
-                "SET is_available_for_battles = :a, updated_at = :now REMOVE online_shard ADD version :one",
+                "SET is_available_for_battles = :a, updated_at = :now REMOVE #shard ADD version :one",
             )
         }
+        .expression_attribute_names("#shard", ONLINE_SHARD_ATTR)
         .expression_attribute_values(":one", n(1));
         match db::conditional(update.send().await)? {
             Some(out) => {
@@ -272,7 +274,8 @@ impl Profiles {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(profile_key(user_id)))
-            .update_expression("SET last_seen_at = :now, online_until = :until")
+            .update_expression("SET last_seen_at = :now, #until = :until")
+            .expression_attribute_names("#until", crate::keys::users::ONLINE_UNTIL_ATTR)
             .expression_attribute_values(":until", n(now_ms + self.online_window_ms))
             .condition_expression("attribute_exists(pk) AND (attribute_not_exists(last_seen_at) OR last_seen_at <= :cutoff)")
             .expression_attribute_values(":now", n(now_ms))

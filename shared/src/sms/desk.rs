@@ -7,7 +7,7 @@
 //! by user, by type on its UTC day, `keys::sms::SearchFacet`), read newest
 //! first with signed cursors, then the logs themselves in one batch.
 
-use super::log::{SmsLog, Status, StepKind};
+use super::log::{DueIndex, SmsLog, Status, StepKind};
 use super::optouts::{OptAction, OptChange, OptOut};
 use super::outbox::{Committed, Outbox};
 use super::policy::Reason;
@@ -270,8 +270,7 @@ impl Desk {
                 "reason",
                 serde_dynamo::to_attribute_value(Reason::CancelledByOperator)?,
             )
-            .remove("due_shard")
-            .remove("due_at")
+            .remove_from_due()
             .move_from("body", "redacted_body")
             .append(
                 "history",

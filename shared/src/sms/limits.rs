@@ -9,6 +9,7 @@ use crate::error::Error;
 use crate::keys::sms::{
     cost_day_key, cost_month_key, cost_type_key, limit_count_key, limit_gap_key,
 };
+use crate::keys::TTL_ATTR;
 use aws_sdk_dynamodb::types::Update;
 
 /// One limit a send is subject to (F-SMS-12).
@@ -69,6 +70,7 @@ impl<R> Limit<R> {
                 .set_key(Some(limit_gap_key(&self.scope)))
                 .update_expression(GAP_UPDATE)
                 .condition_expression(GAP_CONDITION)
+                .expression_attribute_names("#exp", TTL_ATTR)
                 .expression_attribute_values(":now", n(now_ms))
                 .expression_attribute_values(":before", n(now_ms - self.window_secs * 1000))
                 .expression_attribute_values(":after", n(now_ms + self.window_secs * 1000))
@@ -96,9 +98,10 @@ impl<R> Limit<R> {
         Update::builder()
             .table_name(table)
             .set_key(Some(counter))
-            .update_expression("ADD #count :amount SET expires_at = :exp")
+            .update_expression("ADD #count :amount SET #exp = :exp")
             .condition_expression("attribute_not_exists(#count) OR #count <= :room")
             .expression_attribute_names("#count", "count")
+            .expression_attribute_names("#exp", TTL_ATTR)
             .expression_attribute_values(":amount", n(self.amount))
             .expression_attribute_values(":room", n(room))
             .expression_attribute_values(":exp", n(expires_at))
@@ -108,7 +111,7 @@ impl<R> Limit<R> {
 }
 
 /// A spacing limit's write: the scope's last send is now.
-const GAP_UPDATE: &str = "SET last_at = :now, expires_at = :exp";
+const GAP_UPDATE: &str = "SET last_at = :now, #exp = :exp";
 /// A gap either way: senders' clocks differ by a little, and a send stamped
 /// before the last one is still too close to it.
 const GAP_CONDITION: &str =
@@ -178,6 +181,7 @@ impl SmsStore {
             .table_name(&self.table)
             .set_key(Some(limit_gap_key(scope)))
             .update_expression(GAP_UPDATE)
+            .expression_attribute_names("#exp", TTL_ATTR)
             .expression_attribute_values(":now", n(now_ms))
             .expression_attribute_values(":before", n(now_ms - gap_secs * 1000))
             .expression_attribute_values(":after", n(now_ms + gap_secs * 1000))

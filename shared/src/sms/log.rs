@@ -4,11 +4,54 @@
 use super::policy::Reason;
 use super::segments::Encoding;
 use super::MessageType;
+use crate::db::{n, s, Item, UpdateExpr};
+use crate::error::Error;
+use crate::keys::sms::{log_key, once_key, search_key, SearchFacet, TTL_ATTR};
 use crate::phone::PhoneNumber;
 use serde::{Deserialize, Serialize};
 
-/// Logs are kept this long (TTL).
+/// Logs are kept this long (TTL), and so are their search entries and
+/// once-markers.
 pub(crate) const LOG_RETENTION_SECS: i64 = 180 * 24 * 3600;
+
+/// The sparse `due` index: every in-flight log, by when it is next due
+/// (`due_at`, a field of the log), in one partition (`due_shard`). Every
+/// in-flight log is in it for seconds, so it takes about three index writes
+/// per message: far below a partition's 1,000 writes a second at any
+/// provider's sending rate. A log joins when it is written in flight and
+/// leaves ([`DueIndex::remove_from_due`]) when it becomes final.
+pub(crate) const DUE_INDEX: &str = "due";
+pub(crate) const DUE_SHARD_ATTR: &str = "due_shard";
+pub(crate) const DUE_AT_ATTR: &str = "due_at";
+pub(crate) const DUE_SHARD: &str = "DUE";
+
+/// The `provider_message` index: a sent log by its provider's message id
+/// (a field of the log), for receipts that do not echo ours.
+pub(crate) const PROVIDER_MESSAGE_INDEX: &str = "provider_message";
+pub(crate) const PROVIDER_MESSAGE_ATTR: &str = "provider_message_id";
+
+/// A log's update that takes it out of the `due` index (it became final).
+pub(crate) trait DueIndex {
+    fn remove_from_due(self) -> Self;
+}
+
+impl DueIndex for UpdateExpr {
+    fn remove_from_due(self) -> Self {
+        self.remove(DUE_SHARD_ATTR).remove(DUE_AT_ATTR)
+    }
+}
+
+fn retained_until(created_at_ms: i64) -> aws_sdk_dynamodb::types::AttributeValue {
+    n(created_at_ms / 1000 + LOG_RETENTION_SECS)
+}
+
+/// The marker of a message that goes at most once, taken by `sms_id`.
+pub(crate) fn once_item(once: &str, sms_id: &str, now_ms: i64) -> Item {
+    let mut item = once_key(once);
+    item.insert("sms_id".into(), s(sms_id));
+    item.insert(TTL_ATTR.into(), retained_until(now_ms));
+    item
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -246,6 +289,45 @@ impl SmsLog {
     /// watches them until they are final.
     pub fn in_flight(&self) -> bool {
         self.status.in_flight()
+    }
+
+    /// The log as its item: key, TTL, and (in flight) the `due` index,
+    /// for which an in-flight log must say when it is due.
+    pub(crate) fn item(&self) -> Result<Item, Error> {
+        let mut item: Item = serde_dynamo::to_item(self)?;
+        item.extend(log_key(&self.sms_id));
+        if self.in_flight() {
+            if self.due_at.is_none() {
+                return Err(Error::internal("an in-flight SMS log needs a due time"));
+            }
+            item.insert(DUE_SHARD_ATTR.into(), s(DUE_SHARD));
+        }
+        item.insert(TTL_ATTR.into(), retained_until(self.created_at));
+        Ok(item)
+    }
+
+    /// The entries the operator's search finds the log by (its number, its
+    /// user, its type on its UTC day), kept as long as the log: written with
+    /// it, never changed.
+    pub(crate) fn search_entries(&self) -> Vec<Item> {
+        let kind = super::wire_name(self.message_type);
+        let day = crate::clock::utc_date(self.created_at).to_string();
+        let mut facets = vec![
+            SearchFacet::Number(self.to.e164()),
+            SearchFacet::TypeOnDay(&kind, &day),
+        ];
+        if let Some(user) = &self.user_id {
+            facets.push(SearchFacet::User(user));
+        }
+        facets
+            .into_iter()
+            .map(|facet| {
+                let mut item = search_key(facet, self.created_at, &self.sms_id);
+                item.insert("sms_id".into(), s(&self.sms_id));
+                item.insert(TTL_ATTR.into(), retained_until(self.created_at));
+                item
+            })
+            .collect()
     }
 }
 

@@ -431,8 +431,8 @@ impl Outbox {
         once: Option<&str>,
         now_ms: i64,
     ) -> Result<Option<Handle>, Error> {
-        tx.put_new(&self.store.table, self.store.log_item(log)?);
-        for entry in self.store.search_entries(log) {
+        tx.put_new(&self.store.table, log.item()?);
+        for entry in log.search_entries() {
             tx.put_item(&self.store.table, entry);
         }
         Ok(once.map(|key| tx.put(self.store.once_put(key, &log.sms_id, now_ms))))

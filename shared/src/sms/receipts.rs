@@ -4,7 +4,7 @@
 //! index; one that comes while the send is being recorded waits on the log.
 
 pub use super::log::Receipt;
-use super::log::{step, Status, StepKind};
+use super::log::{step, Status, StepKind, PROVIDER_MESSAGE_ATTR, PROVIDER_MESSAGE_INDEX};
 use super::store::SmsStore;
 use crate::db::{self, n, s, UpdateExpr};
 use crate::error::Error;
@@ -34,8 +34,9 @@ impl SmsStore {
                     .client
                     .query()
                     .table_name(&self.table)
-                    .index_name("provider_message")
-                    .key_condition_expression("provider_message_id = :id")
+                    .index_name(PROVIDER_MESSAGE_INDEX)
+                    .key_condition_expression("#id = :id")
+                    .expression_attribute_names("#id", PROVIDER_MESSAGE_ATTR)
                     .expression_attribute_values(":id", s(provider_message_id))
                     .limit(1)
                     .send()

@@ -28,7 +28,7 @@ impl SmsStore {
     /// Writes a log's missing search entries; true when any was missing.
     async fn index_log(&self, log: &SmsLog) -> Result<bool, Error> {
         let mut wrote = false;
-        for entry in self.search_entries(log) {
+        for entry in log.search_entries() {
             wrote |= db::put_new(&self.client, &self.table, entry).await?;
         }
         Ok(wrote)

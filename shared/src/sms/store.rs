@@ -2,19 +2,16 @@
 //! F-SMS-4) and their search entries (the operator's desk).
 //! The limit and cost counters are in `limits`; the records' shapes in `log`.
 
-use crate::db::{self, n, s, Item, UpdateExpr};
+use crate::db::{self, n, s, UpdateExpr};
 use crate::error::Error;
-use crate::keys::sms::{log_id_of_pk, log_key, once_key, search_key, SearchFacet};
+use crate::keys::sms::{log_id_of_pk, log_key, once_key};
 
-use super::log::LOG_RETENTION_SECS;
 pub use super::log::{step, Finish, Receipt, Reconciled, Related, SmsLog, Status, Step, StepKind};
+use super::log::{
+    DueIndex, DUE_AT_ATTR, DUE_INDEX, DUE_SHARD, DUE_SHARD_ATTR, PROVIDER_MESSAGE_ATTR,
+};
 use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue};
 use aws_sdk_dynamodb::Client;
-
-/// The one partition of the `due` index. Every in-flight log is in it for
-/// seconds, so it takes about three index writes per message: far below a
-/// partition's 1,000 writes a second at any provider's sending rate.
-pub const DUE_SHARD: &str = "DUE";
 
 #[derive(Clone)]
 pub struct SmsStore {
@@ -33,55 +30,10 @@ impl SmsStore {
     /// Puts a new log (a test's or a bench's; the outbox commits its own
     /// with what goes with it).
     pub async fn put_log(&self, log: &SmsLog) -> Result<(), Error> {
-        match db::put_new(&self.client, &self.table, self.log_item(log)?).await? {
+        match db::put_new(&self.client, &self.table, log.item()?).await? {
             true => Ok(()),
             false => Err(Error::internal("an SMS log with this id exists")),
         }
-    }
-
-    /// A log as its item. An in-flight log must say when it is due, and
-    /// joins the `due` index.
-    pub(crate) fn log_item(&self, log: &SmsLog) -> Result<Item, Error> {
-        let mut item: Item = serde_dynamo::to_item(log)?;
-        item.extend(log_key(&log.sms_id));
-        if log.in_flight() {
-            if log.due_at.is_none() {
-                return Err(Error::internal("an in-flight SMS log needs a due time"));
-            }
-            item.insert("due_shard".into(), s(DUE_SHARD));
-        }
-        item.insert(
-            "expires_at".into(),
-            n(log.created_at / 1000 + LOG_RETENTION_SECS),
-        );
-        Ok(item)
-    }
-
-    /// The entries the operator's search finds a log by (its number, its
-    /// user, its type on its UTC day), kept as long as the log: written with
-    /// it, never changed.
-    pub(crate) fn search_entries(&self, log: &SmsLog) -> Vec<Item> {
-        let kind = super::wire_name(log.message_type);
-        let day = crate::clock::utc_date(log.created_at).to_string();
-        let mut facets = vec![
-            SearchFacet::Number(log.to.e164()),
-            SearchFacet::TypeOnDay(&kind, &day),
-        ];
-        if let Some(user) = &log.user_id {
-            facets.push(SearchFacet::User(user));
-        }
-        facets
-            .into_iter()
-            .map(|facet| {
-                let mut item = search_key(facet, log.created_at, &log.sms_id);
-                item.insert("sms_id".into(), s(&log.sms_id));
-                item.insert(
-                    "expires_at".into(),
-                    n(log.created_at / 1000 + LOG_RETENTION_SECS),
-                );
-                item
-            })
-            .collect()
     }
 
     /// An `UpdateItem` of the log `id` (the caller adds the expression).
@@ -105,10 +57,7 @@ impl SmsStore {
     /// The write that makes `once` taken by `sms_id`: it fails if another
     /// message took it first. Kept as long as the logs.
     pub(crate) fn once_put(&self, once: &str, sms_id: &str, now_ms: i64) -> Put {
-        let mut item = once_key(once);
-        item.insert("sms_id".into(), s(sms_id));
-        item.insert("expires_at".into(), n(now_ms / 1000 + LOG_RETENTION_SECS));
-        db::new_item_put(&self.table, item)
+        db::new_item_put(&self.table, super::log::once_item(once, sms_id, now_ms))
     }
 
     pub async fn get_log(&self, id: &str) -> Result<Option<SmsLog>, Error> {
@@ -126,24 +75,20 @@ impl SmsStore {
         now_ms: i64,
         lease_ms: i64,
     ) -> Result<Option<SmsLog>, Error> {
-        let result = self
-            .log_update(id)
-            .update_expression(
-                "SET #status = :sending, claimed_at = :now, due_at = :lease_end, \
-                 history = list_append(if_not_exists(history, :no_steps), :step) ADD attempts :one",
-            )
-            .condition_expression(
-                "#status = :pending OR (#status IN (:deferred, :sending) AND due_at <= :now)",
-            )
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":sending", Status::Sending.value())
-            .expression_attribute_values(":pending", Status::Pending.value())
-            .expression_attribute_values(":deferred", Status::Deferred.value())
-            .expression_attribute_values(":now", n(now_ms))
-            .expression_attribute_values(":lease_end", n(now_ms + lease_ms))
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":no_steps", AttributeValue::L(Vec::new()))
-            .expression_attribute_values(":step", step(now_ms, StepKind::Claimed, None)?)
+        let result = UpdateExpr::new()
+            .set("status", Status::Sending.value())
+            .set("claimed_at", n(now_ms))
+            .set(DUE_AT_ATTR, n(now_ms + lease_ms))
+            .append("history", step(now_ms, StepKind::Claimed, None)?)
+            .add("attempts", n(1))
+            .condition(format!(
+                "#status = :pending OR (#status IN (:deferred, :sending) AND #{DUE_AT_ATTR} <= :now)"
+            ))
+            .value(":sending", Status::Sending.value())
+            .value(":pending", Status::Pending.value())
+            .value(":deferred", Status::Deferred.value())
+            .value(":now", n(now_ms))
+            .apply(self.log_update(id))
             .return_values(ReturnValue::AllNew)
             .send()
             .await;
@@ -189,8 +134,7 @@ impl SmsStore {
         let done = |update: UpdateExpr, status: Status| {
             update
                 .set("status", status.value())
-                .remove("due_shard")
-                .remove("due_at")
+                .remove_from_due()
                 .move_from("body", "redacted_body")
         };
         let (kind, detail) = match &outcome {
@@ -214,7 +158,7 @@ impl SmsStore {
                 provider_message_id,
             } => done(UpdateExpr::new(), Status::Sent)
                 .set("provider", s(provider))
-                .set("provider_message_id", s(provider_message_id))
+                .set(PROVIDER_MESSAGE_ATTR, s(provider_message_id))
                 .set("sent_at", n(now_ms)),
             Finish::Failed { provider, error } => done(UpdateExpr::new(), Status::Failed)
                 .set("provider", s(provider))
@@ -227,14 +171,14 @@ impl SmsStore {
             Finish::Retry { error, due_at } => UpdateExpr::new()
                 .set("status", Status::Pending.value())
                 .set("error", s(error))
-                .set("due_at", n(due_at))
+                .set(DUE_AT_ATTR, n(due_at))
                 .set("gap_at", n(now_ms))
                 .remove("caps_pending"),
             // Held back, not tried: the claim's attempt is given back.
             Finish::Deferred { due_at, caps_taken } => {
                 let update = UpdateExpr::new()
                     .set("status", Status::Deferred.value())
-                    .set("due_at", n(due_at))
+                    .set(DUE_AT_ATTR, n(due_at))
                     .add("attempts", n(-1));
                 if caps_taken {
                     update.remove("caps_pending")
@@ -276,8 +220,10 @@ impl SmsStore {
             .client
             .query()
             .table_name(&self.table)
-            .index_name("due")
-            .key_condition_expression("due_shard = :shard AND due_at <= :now")
+            .index_name(DUE_INDEX)
+            .key_condition_expression("#shard = :shard AND #due <= :now")
+            .expression_attribute_names("#shard", DUE_SHARD_ATTR)
+            .expression_attribute_names("#due", DUE_AT_ATTR)
             .expression_attribute_values(":shard", s(DUE_SHARD))
             .expression_attribute_values(":now", n(now_ms))
             .limit(limit)
@@ -287,7 +233,7 @@ impl SmsStore {
         Ok(found
             .items()
             .iter()
-            .filter_map(|i| Some((db::get_s(i, "pk")?, db::get_n(i, "due_at")?)))
+            .filter_map(|i| Some((db::get_s(i, "pk")?, db::get_n(i, DUE_AT_ATTR)?)))
             .map(|(pk, due)| (log_id_of_pk(pk).to_string(), due))
             .collect())
     }
@@ -305,50 +251,39 @@ impl SmsStore {
         requeue_ms: i64,
         max_attempts: u32,
     ) -> Result<Option<Reconciled>, Error> {
-        let base = || {
-            self.log_update(id)
-                .expression_attribute_names("#status", "status")
-                .expression_attribute_values(":pending", Status::Pending.value())
-                .expression_attribute_values(":sending", Status::Sending.value())
-                .expression_attribute_values(":deferred", Status::Deferred.value())
-                .expression_attribute_values(":seen", n(seen_due))
-                .expression_attribute_values(":max", n(max_attempts))
-                .expression_attribute_values(":no_steps", AttributeValue::L(Vec::new()))
+        // Only a log still in flight and due when it was seen moves.
+        let in_flight = |update: UpdateExpr, attempts: &str| {
+            update
+                .condition(format!(
+                    "#status IN (:pending, :sending, :deferred) AND #{DUE_AT_ATTR} = :seen \
+                     AND #attempts {attempts} :max"
+                ))
+                .named("status")
+                .named(DUE_AT_ATTR)
+                .named("attempts")
+                .value(":pending", Status::Pending.value())
+                .value(":sending", Status::Sending.value())
+                .value(":deferred", Status::Deferred.value())
+                .value(":seen", n(seen_due))
+                .value(":max", n(max_attempts))
+                .apply(self.log_update(id))
+                .send()
         };
-        let in_flight = "#status IN (:pending, :sending, :deferred) AND due_at = :seen";
-        let requeued = base()
-            .update_expression(
-                "SET #status = :pending, due_at = :next, \
-                 history = list_append(if_not_exists(history, :no_steps), :step)",
-            )
-            .condition_expression(format!("{in_flight} AND attempts < :max"))
-            .expression_attribute_values(":next", n(now_ms + requeue_ms))
-            .expression_attribute_values(":step", step(now_ms, StepKind::Requeued, None)?)
-            .send()
-            .await;
-        if db::conditional(requeued)?.is_some() {
+        let requeue = UpdateExpr::new()
+            .set("status", Status::Pending.value())
+            .set(DUE_AT_ATTR, n(now_ms + requeue_ms))
+            .append("history", step(now_ms, StepKind::Requeued, None)?);
+        if db::conditional(in_flight(requeue, "<").await)?.is_some() {
             return Ok(Some(Reconciled::Requeued));
         }
-        let failed = base()
-            .update_expression(
-                "SET #status = :failed, #error = :e, body = if_not_exists(redacted_body, body), \
-                 history = list_append(if_not_exists(history, :no_steps), :step) \
-                 REMOVE due_shard, due_at, redacted_body",
-            )
-            .condition_expression(format!("{in_flight} AND attempts >= :max"))
-            .expression_attribute_names("#error", "error")
-            .expression_attribute_values(":failed", Status::Failed.value())
-            .expression_attribute_values(":e", s(format!("gave up after {max_attempts} attempts")))
-            .expression_attribute_values(
-                ":step",
-                step(
-                    now_ms,
-                    StepKind::Failed,
-                    Some(format!("gave up after {max_attempts} attempts")),
-                )?,
-            )
-            .send()
-            .await;
+        let gave_up = format!("gave up after {max_attempts} attempts");
+        let give_up = UpdateExpr::new()
+            .set("status", Status::Failed.value())
+            .set("error", s(&gave_up))
+            .move_from("body", "redacted_body")
+            .append("history", step(now_ms, StepKind::Failed, Some(gave_up))?)
+            .remove_from_due();
+        let failed = in_flight(give_up, ">=").await;
         Ok(db::conditional(failed)?.map(|_| Reconciled::GaveUp))
     }
 }

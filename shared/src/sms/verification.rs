@@ -10,6 +10,7 @@ use crate::db::{self, n, retry, s, Cost, Item, Transaction, TxError, UpdateExpr}
 use crate::error::Error;
 use crate::keys::sms::verification_code_key;
 use crate::keys::users::{phone_claim_key, profile_key};
+use crate::keys::TTL_ATTR;
 use crate::phone::PhoneNumber;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, Update};
 use aws_sdk_dynamodb::Client;
@@ -113,7 +114,7 @@ impl Verification {
         };
         let mut item: Item = serde_dynamo::to_item(&pending)?;
         item.extend(verification_code_key(user_id));
-        item.insert("expires_at".into(), n(pending.valid_until / 1000 + 60));
+        item.insert(TTL_ATTR.into(), n(pending.valid_until / 1000 + 60));
         // The code replaces the earlier one only if its text is let through,
         // and only with it: one transaction with the log and its counters.
         let code_put = Put::builder()

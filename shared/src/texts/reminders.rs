@@ -12,6 +12,7 @@ use crate::battles::{Battle, BattleStatus};
 use crate::db::{s, Item};
 use crate::error::Error;
 use crate::keys::battles::{deadline_pk, deadline_sk};
+use crate::keys::battles::{GSI1, GSI1_PK, GSI1_SK};
 use crate::sms::store::Status;
 use crate::sms::MessageType;
 use crate::sweep::{readable, Read, Segment, Sweep};
@@ -57,16 +58,16 @@ impl BattleReminders {
             .map(|hour| Segment {
                 table: self.battles_table.clone(),
                 read: Read::Partition {
-                    index: "gsi1",
-                    partition: ("gsi1pk", s(hour)),
+                    index: GSI1,
+                    partition: (GSI1_PK, s(hour)),
                     sort_between: Some((
-                        "gsi1sk",
+                        GSI1_SK,
                         s(deadline_sk(from, "")),
                         // Past every id of that millisecond.
                         s(deadline_sk(to, "~")),
                     )),
                 },
-                cursor_attributes: &["pk", "sk", "gsi1pk", "gsi1sk"],
+                cursor_attributes: &["pk", "sk", GSI1_PK, GSI1_SK],
             })
             .collect()
     }

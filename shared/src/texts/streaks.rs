@@ -11,6 +11,7 @@ use crate::clock::{local_date, local_day_end, local_hour, utc_hour_key};
 use crate::db::{self, s, Item};
 use crate::error::Error;
 use crate::keys::users::profile_key;
+use crate::keys::users::{STREAK_ALERTS_INDEX, STREAK_ALERT_HOUR_ATTR};
 use crate::points::rules::{EveningWindow, STREAK_ALERT_MIN_DAYS};
 use crate::profile::Profile;
 use crate::sms::store::Status;
@@ -70,11 +71,11 @@ impl StreakAlerts {
         vec![Segment {
             table: self.users_table.clone(),
             read: Read::Partition {
-                index: "streak_alerts",
-                partition: ("streak_alert_hour", s(run_hour(at_ms))),
+                index: STREAK_ALERTS_INDEX,
+                partition: (STREAK_ALERT_HOUR_ATTR, s(run_hour(at_ms))),
                 sort_between: None,
             },
-            cursor_attributes: &["pk", "sk", "streak_alert_hour", "user_id"],
+            cursor_attributes: &["pk", "sk", STREAK_ALERT_HOUR_ATTR, "user_id"],
         }]
     }
 

@@ -5,6 +5,7 @@
 use super::{Outgoing, Provider, SendError};
 use crate::db::{n, s};
 use crate::keys::sms::console_key;
+use crate::keys::TTL_ATTR;
 use aws_sdk_dynamodb::Client;
 use futures::future::BoxFuture;
 
@@ -45,7 +46,7 @@ impl Provider for Console {
                 s(crate::sms::wire_name(message.message_type)),
             );
             item.insert("at".into(), n(now));
-            item.insert("expires_at".into(), n(now / 1000 + KEEP_SECS));
+            item.insert(TTL_ATTR.into(), n(now / 1000 + KEEP_SECS));
             self.client
                 .put_item()
                 .table_name(&self.table)

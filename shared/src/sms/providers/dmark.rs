@@ -14,6 +14,7 @@ use crate::config::DmarkConfig;
 use crate::db::{self, n, s, Item};
 use crate::error::Error;
 use crate::keys::sms::provider_token_key;
+use crate::keys::TTL_ATTR;
 use base64::Engine;
 use futures::future::BoxFuture;
 use tokio::sync::Mutex;
@@ -155,7 +156,7 @@ impl Dmark {
         let mut item = token_key();
         item.insert("token".into(), s(&token.value));
         item.insert("valid_until_ms".into(), n(token.valid_until_ms));
-        item.insert("expires_at".into(), n(token.valid_until_ms / 1000 + 3600));
+        item.insert(TTL_ATTR.into(), n(token.valid_until_ms / 1000 + 3600));
         // Not fatal: this process still has it in memory.
         if let Err(e) = self
             .dynamodb
