@@ -6,7 +6,7 @@ use aws_sdk_dynamodb::types::{
     ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
 };
 use aws_sdk_dynamodb::Client;
-use serde_yaml::Value;
+use serde_norway::Value;
 
 fn field<'a>(v: &'a Value, name: &str) -> Result<&'a str, String> {
     v.get(name)

@@ -3,8 +3,8 @@
 //! CloudFormation intrinsics the template uses (Ref, GetAtt, Sub) are resolved
 //! against local values, so the deployed and the local stack never drift.
 
-use serde_yaml::value::TaggedValue;
-use serde_yaml::{Mapping, Value};
+use serde_norway::value::TaggedValue;
+use serde_norway::{Mapping, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
@@ -148,7 +148,7 @@ impl Template {
         overrides: &HashMap<String, String>,
     ) -> Result<Self> {
         let root: Mapping =
-            serde_yaml::from_str(text).map_err(|e| format!("template.yaml: {e}"))?;
+            serde_norway::from_str(text).map_err(|e| format!("template.yaml: {e}"))?;
         let mut parameters = HashMap::new();
         let mut declared = Vec::new();
         if let Some(Value::Mapping(params)) = root.get("Parameters") {
@@ -557,7 +557,7 @@ impl Template {
                     other => return Err(format!("unsupported intrinsic {other:?}")),
                 };
                 self.resolve_tagged(&TaggedValue {
-                    tag: serde_yaml::value::Tag::new(tag),
+                    tag: serde_norway::value::Tag::new(tag),
                     value: v.clone(),
                 })
             }
