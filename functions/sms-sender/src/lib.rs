@@ -184,6 +184,7 @@ impl App {
         .await
     }
 
+    #[tracing::instrument(name = "sms_send", skip_all, fields(message_id = ?record.message_id))]
     pub async fn send(&self, record: &SqsMessage, now_ms: i64) -> Result<Outcome, Error> {
         let Ok(message) = serde_json::from_str::<SendMessage>(record.body.as_deref().unwrap_or(""))
         else {

@@ -42,6 +42,7 @@ impl BattleStore {
     }
 
     /// F-MM-3: the invitee accepts (creating the battle) or declines.
+    #[tracing::instrument(skip_all)]
     pub async fn answer(
         &self,
         invitation_id: &str,
@@ -157,6 +158,7 @@ impl BattleStore {
     }
 
     /// F-MM-7: the sender withdraws a pending invitation.
+    #[tracing::instrument(skip_all)]
     pub async fn cancel_invitation(
         &self,
         invitation_id: &str,
@@ -181,6 +183,7 @@ impl BattleStore {
 
     /// F-MM-2: the timeout. Expires the invitation if it is still pending and
     /// due; returns it when this call expired it (so the caller notifies once).
+    #[tracing::instrument(skip_all)]
     pub async fn expire_invitation(
         &self,
         invitation_id: &str,

@@ -172,6 +172,7 @@ impl<'a> Candidates<'a> {
 }
 
 impl BattleStore {
+    #[tracing::instrument(skip_all)]
     pub async fn find_opponent(
         &self,
         caller_id: &str,

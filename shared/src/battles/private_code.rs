@@ -93,6 +93,7 @@ fn code_not_found() -> Error {
 }
 
 impl BattleStore {
+    #[tracing::instrument(skip_all)]
     pub async fn create_private_match(
         &self,
         creator: &Profile,
@@ -149,6 +150,7 @@ impl BattleStore {
     }
 
     /// F-MM-6: joining an open code creates the battle; the code is used once.
+    #[tracing::instrument(skip_all)]
     pub async fn join_private_match(
         &self,
         raw_code: &str,

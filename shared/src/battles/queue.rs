@@ -53,6 +53,7 @@ pub enum JoinOutcome {
 }
 
 impl BattleStore {
+    #[tracing::instrument(skip_all)]
     pub async fn join_queue(
         &self,
         user_id: &str,
@@ -269,6 +270,7 @@ impl BattleStore {
 
     /// F-MM-5: leaves the queue. With `connection_id` (a `$disconnect`), only
     /// if that connection is the one that joined. Returns whether an entry was removed.
+    #[tracing::instrument(skip_all)]
     pub async fn leave_queue(
         &self,
         user_id: &str,

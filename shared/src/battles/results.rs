@@ -57,6 +57,7 @@ pub fn battle_not_found() -> Error {
 }
 
 impl BattleStore {
+    #[tracing::instrument(skip_all)]
     pub async fn record_result(
         &self,
         battle_id: &str,

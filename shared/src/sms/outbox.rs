@@ -248,6 +248,7 @@ impl Outbox {
     }
 
     /// Reads what the policy needs and decides; writes nothing.
+    #[tracing::instrument(name = "sms_prepare", skip_all, fields(message_type = ?request.message_type))]
     pub async fn prepare(
         &self,
         mut request: SmsRequest,
@@ -356,6 +357,7 @@ impl Outbox {
     /// suppressed log that records why. A pending log's id is then queued;
     /// if the queue cannot take it, the reconciler does later, and the
     /// caller's request does not fail on it.
+    #[tracing::instrument(name = "sms_commit", skip_all)]
     pub async fn commit(
         &self,
         prepared: Prepared,

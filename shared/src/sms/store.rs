@@ -69,6 +69,7 @@ impl SmsStore {
     /// (F-JOB-5); or one whose sender's lease ran out (it was killed, or its
     /// DynamoDB write failed after the claim). `None` when it is none of
     /// these: final, or being sent under a live lease.
+    #[tracing::instrument(name = "sms_claim", skip_all, fields(sms_id = id))]
     pub async fn claim(
         &self,
         id: &str,
@@ -129,6 +130,7 @@ impl SmsStore {
 
     /// Moves a claimed log on: sent (with the provider's id), failed, or back
     /// to pending for another attempt.
+    #[tracing::instrument(name = "sms_finish", skip_all, fields(sms_id = id))]
     pub async fn finish(&self, id: &str, outcome: Finish<'_>, now_ms: i64) -> Result<(), Error> {
         // Final: nothing left to send, so the body keeps no secret.
         let done = |update: UpdateExpr, status: Status| {

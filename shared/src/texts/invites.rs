@@ -158,6 +158,7 @@ impl SmsInvites {
     }
 
     /// F-SMS-19: `POST /v1/invitations/sms`.
+    #[tracing::instrument(name = "invite_by_sms", skip_all, fields(sender = %sender.user_id))]
     pub async fn invite(
         &self,
         sender: &Profile,
