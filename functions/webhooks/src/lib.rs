@@ -401,3 +401,48 @@ impl App {
         Ok(axum::http::StatusCode::NO_CONTENT.into_response())
     }
 }
+
+#[cfg(test)]
+mod trigger_tests {
+    use super::Trigger;
+
+    // What `sam local generate-event sns notification` makes (message
+    // attributes included) is the topic; an HTTP API request is not.
+    #[test]
+    fn topic_events_and_http_requests_are_told_apart() {
+        let sns = serde_json::json!({"Records": [{
+            "EventSource": "aws:sns", "EventVersion": "1.0",
+            "EventSubscriptionArn": "arn:aws:sns:us-east-1::ExampleTopic",
+            "Sns": {
+                "Type": "Notification", "MessageId": "95df01b4",
+                "TopicArn": "arn:aws:sns:us-east-1:123456789012:ExampleTopic",
+                "Subject": "example subject", "Message": "example message",
+                "Timestamp": "1970-01-01T00:00:00.000Z", "SignatureVersion": "1",
+                "Signature": "EXAMPLE", "SigningCertUrl": "EXAMPLE", "UnsubscribeUrl": "EXAMPLE",
+                "MessageAttributes": {"Test": {"Type": "String", "Value": "TestString"}}
+            }
+        }]});
+        assert!(matches!(
+            serde_json::from_value::<Trigger>(sns).unwrap(),
+            Trigger::Topic(_)
+        ));
+        let http = serde_json::json!({
+            "version": "2.0", "routeKey": "POST /v1/webhooks/twilio/status",
+            "rawPath": "/v1/webhooks/twilio/status", "rawQueryString": "",
+            "headers": {"content-type": "application/x-www-form-urlencoded"},
+            "requestContext": {
+                "accountId": "123456789012", "apiId": "api", "domainName": "example.com",
+                "domainPrefix": "example", "requestId": "r1", "routeKey": "POST /v1/webhooks/twilio/status",
+                "stage": "$default", "time": "07/Dec/2026:05:00:00 +0000", "timeEpoch": 1796274000000u64,
+                "http": {"method": "POST", "path": "/v1/webhooks/twilio/status", "protocol": "HTTP/1.1",
+                         "sourceIp": "192.0.2.1", "userAgent": "TwilioProxy/1.1"}
+            },
+            "body": "MessageSid=SM1", "isBase64Encoded": false
+        });
+        assert!(matches!(
+            serde_json::from_value::<Trigger>(http).unwrap(),
+            Trigger::Http(_)
+        ));
+        assert!(serde_json::from_value::<Trigger>(serde_json::json!([1])).is_err());
+    }
+}
