@@ -3,7 +3,7 @@
 //! stores it works with. Stores never read `Config` nor build one another;
 //! functions, tests and benches build them here.
 
-use crate::battles::creation::BattleSettings;
+use crate::battles::store::BattleSettings;
 use crate::battles::BattleStore;
 use crate::cursor::Cursors;
 use crate::error::Error;

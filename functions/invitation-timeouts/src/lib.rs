@@ -55,10 +55,12 @@ impl App {
                 return Ok(());
             }
         };
-        match self
-            .battles
-            .expire_invitation(&message.invitation_id, now_ms)
-            .await?
+        match versus::battles::answers::expire_invitation(
+            &self.battles,
+            &message.invitation_id,
+            now_ms,
+        )
+        .await?
         {
             ExpireResult::Expired(invitation) => {
                 notify::invitation_expired_to_both(&self.pusher, &invitation, now_ms).await;

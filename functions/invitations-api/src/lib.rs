@@ -166,9 +166,7 @@ async fn answer(
     PathParam(id): PathParam,
     accept: bool,
 ) -> Answer {
-    match app
-        .battles
-        .answer(&id, &caller.user_id, accept, now_ms)
+    match versus::battles::answers::answer(&app.battles, &id, &caller.user_id, accept, now_ms)
         .await?
     {
         invitations::Answer::Accepted { battle, invitation } => {
@@ -194,10 +192,9 @@ async fn cancel(
     Now(now_ms): Now,
     PathParam(id): PathParam,
 ) -> Answer {
-    let invitation = app
-        .battles
-        .cancel_invitation(&id, &caller.user_id, now_ms)
-        .await?;
+    let invitation =
+        versus::battles::answers::cancel_invitation(&app.battles, &id, &caller.user_id, now_ms)
+            .await?;
     notify::to_invitee(
         &app.pusher,
         &invitation,
@@ -215,7 +212,8 @@ async fn join_private(
     PathParam(code): PathParam,
 ) -> Answer {
     let me = app.own_profile(&caller).await?;
-    let battle = app.battles.join_private_match(&code, &me, now_ms).await?;
+    let battle =
+        versus::battles::private_code::join_private_match(&app.battles, &code, &me, now_ms).await?;
     app.notices.match_found(&battle, now_ms).await;
     Ok(Reply(
         201,
@@ -250,7 +248,8 @@ async fn record_result(
 ) -> Answer {
     caller.require_service()?;
     let input: ResultInput = body.json()?;
-    let recorded = app.battles.record_result(&id, &input, now_ms).await?;
+    let recorded =
+        versus::battles::results::record_result(&app.battles, &id, &input, now_ms).await?;
     if recorded.first_time {
         let message = messages::battle_result(&recorded.battle);
         for player in &recorded.battle.players {
@@ -293,21 +292,20 @@ async fn invite(
     if to.user_id == me.user_id {
         return Err(Error::validation("you cannot invite yourself").into());
     }
-    let invitation = app
-        .battles
-        .create_invitation(
-            &me,
-            &to,
-            &challenge_type,
-            MatchSource::Direct,
-            now_ms,
-            &mut db::Cost::default(),
-        )
-        .await
-        .map_err(|f| match f {
-            versus::battles::invitations::InviteFailure::Failed(e) => e,
-            _ => Error::not_found("user_not_found", "no player with that username"),
-        })?;
+    let invitation = versus::battles::invitations::create_invitation(
+        &app.battles,
+        &me,
+        &to,
+        &challenge_type,
+        MatchSource::Direct,
+        now_ms,
+        &mut db::Cost::default(),
+    )
+    .await
+    .map_err(|f| match f {
+        versus::battles::invitations::InviteFailure::Failed(e) => e,
+        _ => Error::not_found("user_not_found", "no player with that username"),
+    })?;
     app.pusher
         .notify(
             &to.user_id,
@@ -327,10 +325,14 @@ async fn list(
     let which = InvitationBox::parse(query.first("box").as_deref())?;
     let limit = query.limit("limit", 20, MAX_PAGE)?;
     let cursor = query.first("cursor");
-    let (items, next) = app
-        .battles
-        .list_invitations(&caller.user_id, which, limit, cursor.as_deref())
-        .await?;
+    let (items, next) = versus::battles::invitations::list_invitations(
+        &app.battles,
+        &caller.user_id,
+        which,
+        limit,
+        cursor.as_deref(),
+    )
+    .await?;
     Ok(Reply(
         200,
         json!({
@@ -368,10 +370,14 @@ async fn create_private(
             .check_private_invite(&me, phone, &challenge_type, input.stake)?;
     }
     let Some(phone) = phone else {
-        let private = app
-            .battles
-            .create_private_match(&me, &challenge_type, input.stake, now_ms)
-            .await?;
+        let private = versus::battles::private_code::create_private_match(
+            &app.battles,
+            &me,
+            &challenge_type,
+            input.stake,
+            now_ms,
+        )
+        .await?;
         return Ok(Reply(201, private.view(now_ms)));
     };
     let (private, sms) = app
@@ -424,7 +430,7 @@ async fn preview(
         }
         .into());
     }
-    match app.battles.preview_invite(&token, now_ms).await? {
+    match versus::battles::invite_tokens::preview_invite(&app.battles, &token, now_ms).await? {
         Some(preview) => Ok(Reply(200, preview.view())),
         None => Err(invite_link_not_found().into()),
     }
@@ -438,7 +444,9 @@ async fn accept_token(
     JsonBody(input): JsonBody<TokenInput>,
 ) -> Answer {
     let me = app.own_profile(&caller).await?;
-    let (battle, invitation) = app.battles.accept_invite(&input.token, &me, now_ms).await?;
+    let (battle, invitation) =
+        versus::battles::invite_tokens::accept_invite(&app.battles, &input.token, &me, now_ms)
+            .await?;
     app.notices.match_found(&battle, now_ms).await;
     Ok(Reply(
         201,

@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use versus::battles::backfill::DeadlineBackfill;
-use versus::battles::creation::BattleStore;
+use versus::battles::store::BattleStore;
 use versus::db::DisplayErrorContext;
 use versus::lambda::{self, BoxError, Invoke, QueueOrJob, RecordOutcome};
 use versus::points::jobs::{JobName, Jobs, DEFAULT_PAGE};
@@ -209,7 +209,7 @@ impl App {
             Job::BackfillDeadlineListing => {
                 self.one_off(
                     "backfill_deadline_listing",
-                    &self.battles.unlisted_battles(),
+                    &versus::battles::backfill::unlisted_battles(&self.battles),
                     &DeadlineBackfill(&self.battles),
                     &mut should_stop,
                 )

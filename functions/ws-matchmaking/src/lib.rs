@@ -128,10 +128,14 @@ impl App {
                 invitation_id,
                 accept,
             } => {
-                match self
-                    .battles
-                    .answer(&invitation_id, user_id, accept, now_ms)
-                    .await?
+                match versus::battles::answers::answer(
+                    &self.battles,
+                    &invitation_id,
+                    user_id,
+                    accept,
+                    now_ms,
+                )
+                .await?
                 {
                     Answer::Accepted { battle, .. } => {
                         self.notices.match_found(&battle, now_ms).await
@@ -144,10 +148,14 @@ impl App {
             }
             Request::JoinQueue { challenge_type } => {
                 let challenge_type = validate_challenge_type(challenge_type.as_deref())?;
-                match self
-                    .battles
-                    .join_queue(user_id, connection_id, &challenge_type, now_ms)
-                    .await?
+                match versus::battles::queue::join_queue(
+                    &self.battles,
+                    user_id,
+                    connection_id,
+                    &challenge_type,
+                    now_ms,
+                )
+                .await?
                 {
                     JoinOutcome::Queued => Ok(Some(messages::queued(&challenge_type))),
                     JoinOutcome::Matched(battle) => {
@@ -159,7 +167,8 @@ impl App {
                 }
             }
             Request::LeaveQueue {} => {
-                let was_queued = self.battles.leave_queue(user_id, None).await?;
+                let was_queued =
+                    versus::battles::queue::leave_queue(&self.battles, user_id, None).await?;
                 Ok(Some(messages::left_queue(was_queued)))
             }
         }
@@ -171,10 +180,13 @@ impl App {
         challenge_type: &str,
         now_ms: i64,
     ) -> Result<Option<Value>, Error> {
-        let found = self
-            .battles
-            .find_opponent(user_id, challenge_type, now_ms)
-            .await?;
+        let found = versus::battles::matchmaking::find_opponent(
+            &self.battles,
+            user_id,
+            challenge_type,
+            now_ms,
+        )
+        .await?;
         tracing::info!(
             requests = found.cost.requests,
             read_units = found.cost.read_units,

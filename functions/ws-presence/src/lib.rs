@@ -66,9 +66,12 @@ impl App {
                 // F-MM-5: a player who disconnects leaves the queue it joined
                 // from this connection.
                 if let Some(user_id) = self.presence.disconnect(&connection_id).await? {
-                    self.battles
-                        .leave_queue(&user_id, Some(&connection_id))
-                        .await?;
+                    versus::battles::queue::leave_queue(
+                        &self.battles,
+                        &user_id,
+                        Some(&connection_id),
+                    )
+                    .await?;
                 }
                 Ok(ws::ok())
             }

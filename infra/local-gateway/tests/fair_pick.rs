@@ -53,16 +53,24 @@ async fn the_one_eligible_player_behind_forty_is_always_found() {
     stack.create_profile("seeker", "seeker_name").await;
     let battles = versus::wiring::battles(&stack.dynamodb().await, &stack.config("ws-matchmaking"));
     for _ in 0..30 {
-        let picked = battles
-            .pick_opponent("seeker", stack.now_ms(), &mut Default::default())
-            .await
-            .unwrap();
-        assert_eq!(picked.map(|p| p.user_id).as_deref(), Some("free"));
-    }
-    let found = battles
-        .find_opponent("seeker", "prompt_duel", stack.now_ms())
+        let picked = versus::battles::matchmaking::pick_opponent(
+            &battles,
+            "seeker",
+            stack.now_ms(),
+            &mut Default::default(),
+        )
         .await
         .unwrap();
+        assert_eq!(picked.map(|p| p.user_id).as_deref(), Some("free"));
+    }
+    let found = versus::battles::matchmaking::find_opponent(
+        &battles,
+        "seeker",
+        "prompt_duel",
+        stack.now_ms(),
+    )
+    .await
+    .unwrap();
     let versus::battles::matchmaking::FindOutcome::Invited(invitation) = found.outcome else {
         panic!("nobody was invited");
     };
@@ -89,12 +97,16 @@ async fn two_thousand_picks_are_uniform_over_ten_players() {
         .map(|_| {
             let battles = battles.clone();
             async move {
-                battles
-                    .pick_opponent("seeker", now, &mut Default::default())
-                    .await
-                    .unwrap()
-                    .expect("an eligible player")
-                    .user_id
+                versus::battles::matchmaking::pick_opponent(
+                    &battles,
+                    "seeker",
+                    now,
+                    &mut Default::default(),
+                )
+                .await
+                .unwrap()
+                .expect("an eligible player")
+                .user_id
             }
         })
         .buffer_unordered(8)

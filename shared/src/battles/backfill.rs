@@ -6,7 +6,7 @@
 //! nothing: each battle is listed on the condition that it is still active
 //! and not listed yet.
 
-use super::creation::{deadline_listing, BattleStore};
+use super::store::{deadline_listing, BattleStore};
 use super::Battle;
 use crate::db::{self, key, s};
 use crate::error::Error;
@@ -15,41 +15,39 @@ use crate::keys::battles::{GSI1_PK, GSI1_SK};
 use crate::sweep::{readable, Read, Segment, Sweep};
 use futures::future::BoxFuture;
 
-impl BattleStore {
-    /// What the backfill reads: active battles with no listing.
-    pub fn unlisted_battles(&self) -> Vec<Segment> {
-        vec![Segment {
-            table: self.battles_table.clone(),
-            read: Read::Scan {
-                filter: "sk = :battle AND #status = :active AND attribute_not_exists(gsi1pk)",
-                names: &[("#status", "status")],
-                values: vec![(":battle", s(BATTLE_SK)), (":active", s("active"))],
-            },
-            cursor_attributes: &["pk", "sk"],
-        }]
-    }
+/// What the backfill reads: active battles with no listing.
+pub fn unlisted_battles(store: &BattleStore) -> Vec<Segment> {
+    vec![Segment {
+        table: store.battles_table.clone(),
+        read: Read::Scan {
+            filter: "sk = :battle AND #status = :active AND attribute_not_exists(gsi1pk)",
+            names: &[("#status", "status")],
+            values: vec![(":battle", s(BATTLE_SK)), (":active", s("active"))],
+        },
+        cursor_attributes: &["pk", "sk"],
+    }]
+}
 
-    /// Lists one battle by its deadline, if it is still active and unlisted;
-    /// true when this call listed it.
-    async fn list_by_deadline(&self, battle: &Battle) -> Result<bool, Error> {
-        let listing = deadline_listing(battle);
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.battles_table)
-            .set_key(Some(key(battle_pk(&battle.battle_id), BATTLE_SK)))
-            .update_expression("SET #pk = :pk, #sk = :sk")
-            .condition_expression("#status = :active AND attribute_not_exists(#pk)")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_names("#pk", GSI1_PK)
-            .expression_attribute_names("#sk", GSI1_SK)
-            .expression_attribute_values(":active", s("active"))
-            .expression_attribute_values(":pk", listing[GSI1_PK].clone())
-            .expression_attribute_values(":sk", listing[GSI1_SK].clone())
-            .send()
-            .await;
-        Ok(db::conditional(result)?.is_some())
-    }
+/// Lists one battle by its deadline, if it is still active and unlisted;
+/// true when this call listed it.
+async fn list_by_deadline(store: &BattleStore, battle: &Battle) -> Result<bool, Error> {
+    let listing = deadline_listing(battle);
+    let result = store
+        .client
+        .update_item()
+        .table_name(&store.battles_table)
+        .set_key(Some(key(battle_pk(&battle.battle_id), BATTLE_SK)))
+        .update_expression("SET #pk = :pk, #sk = :sk")
+        .condition_expression("#status = :active AND attribute_not_exists(#pk)")
+        .expression_attribute_names("#status", "status")
+        .expression_attribute_names("#pk", GSI1_PK)
+        .expression_attribute_names("#sk", GSI1_SK)
+        .expression_attribute_values(":active", s("active"))
+        .expression_attribute_values(":pk", listing[GSI1_PK].clone())
+        .expression_attribute_values(":sk", listing[GSI1_SK].clone())
+        .send()
+        .await;
+    Ok(db::conditional(result)?.is_some())
 }
 
 /// The backfill's work on a page of battles.
@@ -60,7 +58,7 @@ impl Sweep for DeadlineBackfill<'_> {
         Box::pin(async move {
             let mut listed = 0;
             for battle in readable::<Battle>(items) {
-                listed += u64::from(self.0.list_by_deadline(&battle).await?);
+                listed += u64::from(list_by_deadline(self.0, &battle).await?);
             }
             Ok(listed)
         })

@@ -7,7 +7,7 @@ use super::{Battle, BattleStore, MatchSource, Player};
 use crate::clock::rfc3339;
 use crate::db::{self, n, s, Cost, Item, Transaction};
 use crate::error::Error;
-use crate::ids::{new_id, validate_id};
+use crate::ids::new_id;
 use crate::keys::battles::{invitation_key, INVITED_PREFIX, INVITER_PREFIX};
 use crate::keys::battles::{invitation_listing, GSI1, GSI1_PK, GSI2, GSI2_PK};
 use crate::keys::users::profile_key;
@@ -182,158 +182,154 @@ impl InvitationBox {
     }
 }
 
-impl BattleStore {
-    pub async fn get_invitation(&self, invitation_id: &str) -> Result<Option<Invitation>, Error> {
-        validate_id(invitation_id, "invitation_not_found")?;
-        db::get_item(
-            &self.client,
-            &self.battles_table,
-            invitation_key(invitation_id),
+/// Creates an invitation from `from` to `to`. A random-opponent invitation
+/// (`ActiveUser`) also takes both players' pending guard, on the condition
+/// that each is free; a direct one only needs the invitee to exist.
+pub async fn create_invitation(
+    store: &BattleStore,
+    from: &Profile,
+    to: &Profile,
+    challenge_type: &str,
+    source: MatchSource,
+    now_ms: i64,
+    cost: &mut Cost,
+) -> Result<Invitation, InviteFailure> {
+    let ttl = match source {
+        MatchSource::ActiveUser => store.config.invitation_ttl_secs,
+        _ => store.config.direct_invitation_ttl_secs,
+    };
+    let invitation = Invitation {
+        invitation_id: new_id(),
+        from: Player::of(from),
+        to: Some(Player::of(to)),
+        to_phone: None,
+        challenge_type: challenge_type.to_string(),
+        source,
+        status: InvitationStatus::Pending,
+        created_at: now_ms,
+        valid_until: now_ms + ttl * 1000,
+        responded_at: None,
+        battle_id: None,
+    };
+    let item = invitation.new_item().map_err(InviteFailure::Failed)?;
+    let mut tx = Transaction::new();
+    tx.put_new(&store.battles_table, item);
+    let guards = if invitation.holds_pending_guards() {
+        Some((
+            tx.update(take_pending(
+                store,
+                &from.user_id,
+                &invitation,
+                now_ms,
+                false,
+            )),
+            tx.update(take_pending(store, &to.user_id, &invitation, now_ms, true)),
+        ))
+    } else {
+        tx.check(
+            ConditionCheck::builder()
+                .table_name(&store.users_table)
+                .set_key(Some(profile_key(&to.user_id)))
+                .condition_expression("attribute_exists(pk)")
+                .build()
+                .expect("table, key and condition set"),
+        );
+        None
+    };
+    match store.commit(tx, cost).await {
+        Ok(()) => Ok(invitation),
+        Err(f) if guards.is_some_and(|(caller, _)| f.condition_failed(caller)) => {
+            Err(InviteFailure::CallerBusy)
+        }
+        Err(f) if guards.is_some_and(|(_, invitee)| f.condition_failed(invitee)) => {
+            Err(InviteFailure::OpponentBusy)
+        }
+        Err(f) if f.is_conflict() => Err(InviteFailure::OpponentBusy),
+        Err(f) => Err(InviteFailure::Failed(f.into_error())),
+    }
+}
+
+/// The guard update that marks a player as waiting for this invitation's answer.
+fn take_pending(
+    store: &BattleStore,
+    user_id: &str,
+    invitation: &Invitation,
+    now_ms: i64,
+    is_invitee: bool,
+) -> Update {
+    let free = "attribute_exists(pk) AND attribute_not_exists(active_battle_id) \
+         AND (attribute_not_exists(pending_until) OR pending_until <= :now)";
+    // The invitee must still be pickable: available, not privileged.
+    let condition = if is_invitee {
+        format!(
+            "{free} AND is_available_for_battles = :yes AND attribute_not_exists(privileged_role)"
         )
+    } else {
+        free.to_string()
+    };
+    let mut update = Update::builder()
+        .table_name(&store.users_table)
+        .set_key(Some(profile_key(user_id)))
+        .update_expression("SET pending_invitation_id = :inv, pending_until = :until")
+        .condition_expression(condition)
+        .expression_attribute_values(":inv", s(&invitation.invitation_id))
+        .expression_attribute_values(":until", n(invitation.valid_until))
+        .expression_attribute_values(":now", n(now_ms));
+    if is_invitee {
+        update = update.expression_attribute_values(
+            ":yes",
+            aws_sdk_dynamodb::types::AttributeValue::Bool(true),
+        );
+    }
+    update.build().expect("table, key and expression set")
+}
+
+/// F-MM-7: a page of the caller's invitations, newest first.
+pub async fn list_invitations(
+    store: &BattleStore,
+    user_id: &str,
+    which: InvitationBox,
+    limit: i32,
+    cursor: Option<&str>,
+) -> Result<(Vec<Invitation>, Option<String>), Error> {
+    let (index, pk_name, prefix) = which.index();
+    let pk = format!("{prefix}{user_id}");
+    let listing = format!("invitations:{prefix}");
+    let expected = ["pk", "sk", pk_name, &pk_name.replace("pk", "sk")];
+    let start = match cursor {
+        Some(c) => Some(store.cursors.open(&listing, user_id, c, &expected).await?),
+        None => None,
+    };
+    if let Some(start) = &start {
+        if db::get_s(start, pk_name) != Some(pk.as_str()) {
+            return Err(Error::bad_request(
+                "invalid_cursor",
+                "the cursor belongs to another listing",
+            ));
+        }
+    }
+    let out = store
+        .client
+        .query()
+        .table_name(&store.battles_table)
+        .index_name(index)
+        .key_condition_expression("#pk = :pk")
+        .expression_attribute_names("#pk", pk_name)
+        .expression_attribute_values(":pk", s(pk))
+        .scan_index_forward(false)
+        .limit(limit.clamp(1, MAX_PAGE))
+        .set_exclusive_start_key(start)
+        .send()
         .await
-    }
-
-    /// Creates an invitation from `from` to `to`. A random-opponent invitation
-    /// (`ActiveUser`) also takes both players' pending guard, on the condition
-    /// that each is free; a direct one only needs the invitee to exist.
-    pub async fn create_invitation(
-        &self,
-        from: &Profile,
-        to: &Profile,
-        challenge_type: &str,
-        source: MatchSource,
-        now_ms: i64,
-        cost: &mut Cost,
-    ) -> Result<Invitation, InviteFailure> {
-        let ttl = match source {
-            MatchSource::ActiveUser => self.config.invitation_ttl_secs,
-            _ => self.config.direct_invitation_ttl_secs,
-        };
-        let invitation = Invitation {
-            invitation_id: new_id(),
-            from: Player::of(from),
-            to: Some(Player::of(to)),
-            to_phone: None,
-            challenge_type: challenge_type.to_string(),
-            source,
-            status: InvitationStatus::Pending,
-            created_at: now_ms,
-            valid_until: now_ms + ttl * 1000,
-            responded_at: None,
-            battle_id: None,
-        };
-        let item = invitation.new_item().map_err(InviteFailure::Failed)?;
-        let mut tx = Transaction::new();
-        tx.put_new(&self.battles_table, item);
-        let guards = if invitation.holds_pending_guards() {
-            Some((
-                tx.update(self.take_pending(&from.user_id, &invitation, now_ms, false)),
-                tx.update(self.take_pending(&to.user_id, &invitation, now_ms, true)),
-            ))
-        } else {
-            tx.check(
-                ConditionCheck::builder()
-                    .table_name(&self.users_table)
-                    .set_key(Some(profile_key(&to.user_id)))
-                    .condition_expression("attribute_exists(pk)")
-                    .build()
-                    .expect("table, key and condition set"),
-            );
-            None
-        };
-        match self.commit(tx, cost).await {
-            Ok(()) => Ok(invitation),
-            Err(f) if guards.is_some_and(|(caller, _)| f.condition_failed(caller)) => {
-                Err(InviteFailure::CallerBusy)
-            }
-            Err(f) if guards.is_some_and(|(_, invitee)| f.condition_failed(invitee)) => {
-                Err(InviteFailure::OpponentBusy)
-            }
-            Err(f) if f.is_conflict() => Err(InviteFailure::OpponentBusy),
-            Err(f) => Err(InviteFailure::Failed(f.into_error())),
-        }
-    }
-
-    /// The guard update that marks a player as waiting for this invitation's answer.
-    fn take_pending(
-        &self,
-        user_id: &str,
-        invitation: &Invitation,
-        now_ms: i64,
-        is_invitee: bool,
-    ) -> Update {
-        let free = "attribute_exists(pk) AND attribute_not_exists(active_battle_id) \
-             AND (attribute_not_exists(pending_until) OR pending_until <= :now)";
-        // The invitee must still be pickable: available, not privileged.
-        let condition = if is_invitee {
-            format!("{free} AND is_available_for_battles = :yes AND attribute_not_exists(privileged_role)")
-        } else {
-            free.to_string()
-        };
-        let mut update = Update::builder()
-            .table_name(&self.users_table)
-            .set_key(Some(profile_key(user_id)))
-            .update_expression("SET pending_invitation_id = :inv, pending_until = :until")
-            .condition_expression(condition)
-            .expression_attribute_values(":inv", s(&invitation.invitation_id))
-            .expression_attribute_values(":until", n(invitation.valid_until))
-            .expression_attribute_values(":now", n(now_ms));
-        if is_invitee {
-            update = update.expression_attribute_values(
-                ":yes",
-                aws_sdk_dynamodb::types::AttributeValue::Bool(true),
-            );
-        }
-        update.build().expect("table, key and expression set")
-    }
-
-    /// F-MM-7: a page of the caller's invitations, newest first.
-    pub async fn list_invitations(
-        &self,
-        user_id: &str,
-        which: InvitationBox,
-        limit: i32,
-        cursor: Option<&str>,
-    ) -> Result<(Vec<Invitation>, Option<String>), Error> {
-        let (index, pk_name, prefix) = which.index();
-        let pk = format!("{prefix}{user_id}");
-        let listing = format!("invitations:{prefix}");
-        let expected = ["pk", "sk", pk_name, &pk_name.replace("pk", "sk")];
-        let start = match cursor {
-            Some(c) => Some(self.cursors.open(&listing, user_id, c, &expected).await?),
-            None => None,
-        };
-        if let Some(start) = &start {
-            if db::get_s(start, pk_name) != Some(pk.as_str()) {
-                return Err(Error::bad_request(
-                    "invalid_cursor",
-                    "the cursor belongs to another listing",
-                ));
-            }
-        }
-        let out = self
-            .client
-            .query()
-            .table_name(&self.battles_table)
-            .index_name(index)
-            .key_condition_expression("#pk = :pk")
-            .expression_attribute_names("#pk", pk_name)
-            .expression_attribute_values(":pk", s(pk))
-            .scan_index_forward(false)
-            .limit(limit.clamp(1, MAX_PAGE))
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(db::dependency)?;
-        let items = out
-            .items()
-            .iter()
-            .map(|i| serde_dynamo::from_item(i.clone()))
-            .collect::<Result<Vec<Invitation>, _>>()?;
-        let next = match out.last_evaluated_key() {
-            Some(last) => Some(self.cursors.seal(&listing, user_id, last).await?),
-            None => None,
-        };
-        Ok((items, next))
-    }
+        .map_err(db::dependency)?;
+    let items = out
+        .items()
+        .iter()
+        .map(|i| serde_dynamo::from_item(i.clone()))
+        .collect::<Result<Vec<Invitation>, _>>()?;
+    let next = match out.last_evaluated_key() {
+        Some(last) => Some(store.cursors.seal(&listing, user_id, last).await?),
+        None => None,
+    };
+    Ok((items, next))
 }

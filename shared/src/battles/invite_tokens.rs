@@ -89,121 +89,124 @@ pub fn invite_link_not_found() -> Error {
     )
 }
 
-impl BattleStore {
-    /// A pending invitation from `from` to `phone`, with its token; nothing
-    /// is written yet (see `PhoneInvitation`).
-    pub fn phone_invitation(
-        &self,
-        from: &Profile,
-        phone: &PhoneNumber,
-        challenge_type: &str,
-        now_ms: i64,
-    ) -> Result<PhoneInvitation, Error> {
-        let invitation = Invitation {
-            invitation_id: crate::ids::new_id(),
-            from: Player::of(from),
-            to: None,
-            to_phone: Some(phone.masked()),
-            challenge_type: challenge_type.to_string(),
-            source: MatchSource::SmsInvite,
-            status: InvitationStatus::Pending,
-            created_at: now_ms,
-            valid_until: now_ms + INVITE_TOKEN_TTL_SECS * 1000,
-            responded_at: None,
-            battle_id: None,
-        };
-        let token = new_token();
-        let record = TokenRecord {
-            invitation_id: invitation.invitation_id.clone(),
-            sender_username: from.username.clone(),
-            challenge_type: challenge_type.to_string(),
-            valid_until: invitation.valid_until,
-        };
-        let mut token_item: Item = serde_dynamo::to_item(&record)?;
-        token_item.extend(invite_token_key(&sha256_hex(token.expose().as_bytes())));
-        token_item.insert(
-            TTL_ATTR.into(),
-            n(invitation.valid_until / 1000 + INVITE_TOKEN_TTL_SECS),
-        );
-        let mut writes = Transaction::new();
-        writes.put_new(&self.battles_table, invitation.new_item()?);
-        writes.put_new(&self.battles_table, token_item);
-        Ok(PhoneInvitation {
-            invitation,
-            token,
-            writes,
-        })
-    }
+/// A pending invitation from `from` to `phone`, with its token; nothing
+/// is written yet (see `PhoneInvitation`).
+pub fn phone_invitation(
+    store: &BattleStore,
+    from: &Profile,
+    phone: &PhoneNumber,
+    challenge_type: &str,
+    now_ms: i64,
+) -> Result<PhoneInvitation, Error> {
+    let invitation = Invitation {
+        invitation_id: crate::ids::new_id(),
+        from: Player::of(from),
+        to: None,
+        to_phone: Some(phone.masked()),
+        challenge_type: challenge_type.to_string(),
+        source: MatchSource::SmsInvite,
+        status: InvitationStatus::Pending,
+        created_at: now_ms,
+        valid_until: now_ms + INVITE_TOKEN_TTL_SECS * 1000,
+        responded_at: None,
+        battle_id: None,
+    };
+    let token = new_token();
+    let record = TokenRecord {
+        invitation_id: invitation.invitation_id.clone(),
+        sender_username: from.username.clone(),
+        challenge_type: challenge_type.to_string(),
+        valid_until: invitation.valid_until,
+    };
+    let mut token_item: Item = serde_dynamo::to_item(&record)?;
+    token_item.extend(invite_token_key(&sha256_hex(token.expose().as_bytes())));
+    token_item.insert(
+        TTL_ATTR.into(),
+        n(invitation.valid_until / 1000 + INVITE_TOKEN_TTL_SECS),
+    );
+    let mut writes = Transaction::new();
+    writes.put_new(&store.battles_table, invitation.new_item()?);
+    writes.put_new(&store.battles_table, token_item);
+    Ok(PhoneInvitation {
+        invitation,
+        token,
+        writes,
+    })
+}
 
-    async fn token_record(&self, raw: &str) -> Result<Option<TokenRecord>, Error> {
-        let Some(hash) = token_hash(raw) else {
-            return Ok(None);
-        };
-        db::get_item(&self.client, &self.battles_table, invite_token_key(&hash)).await
-    }
+async fn token_record(store: &BattleStore, raw: &str) -> Result<Option<TokenRecord>, Error> {
+    let Some(hash) = token_hash(raw) else {
+        return Ok(None);
+    };
+    db::get_item(&store.client, &store.battles_table, invite_token_key(&hash)).await
+}
 
-    /// F-SMS-20: the sender, challenge and expiry of a link that can still be
-    /// accepted; `None` alike for an unknown, used, cancelled or expired one.
-    pub async fn preview_invite(
-        &self,
-        raw_token: &str,
-        now_ms: i64,
-    ) -> Result<Option<InvitePreview>, Error> {
-        let Some(record) = self.token_record(raw_token).await? else {
-            return Ok(None);
-        };
-        if now_ms >= record.valid_until {
-            return Ok(None);
-        }
-        let open = self
+/// F-SMS-20: the sender, challenge and expiry of a link that can still be
+/// accepted; `None` alike for an unknown, used, cancelled or expired one.
+pub async fn preview_invite(
+    store: &BattleStore,
+    raw_token: &str,
+    now_ms: i64,
+) -> Result<Option<InvitePreview>, Error> {
+    let Some(record) = token_record(store, raw_token).await? else {
+        return Ok(None);
+    };
+    if now_ms >= record.valid_until {
+        return Ok(None);
+    }
+    let open = store
+        .get_invitation(&record.invitation_id)
+        .await?
+        .is_some_and(|i| i.status_at(now_ms) == InvitationStatus::Pending);
+    Ok(open.then_some(InvitePreview {
+        sender_username: record.sender_username,
+        challenge_type: record.challenge_type,
+        valid_until: record.valid_until,
+    }))
+}
+
+/// F-SMS-20: the holder of the link accepts: the invitation is bound to
+/// them and the battle starts (source `sms_invite`). A used, cancelled or
+/// expired link is a clear error and creates nothing; of any number of
+/// concurrent accepts, one creates the battle.
+pub async fn accept_invite(
+    store: &BattleStore,
+    raw_token: &str,
+    joiner: &Profile,
+    now_ms: i64,
+) -> Result<(Battle, Invitation), Error> {
+    let record = token_record(store, raw_token)
+        .await?
+        .ok_or_else(invite_link_not_found)?;
+    let mut cost = Cost::default();
+    for attempt in 0..MAX_ACCEPT_ATTEMPTS {
+        let invitation = store
             .get_invitation(&record.invitation_id)
             .await?
-            .is_some_and(|i| i.status_at(now_ms) == InvitationStatus::Pending);
-        Ok(open.then_some(InvitePreview {
-            sender_username: record.sender_username,
-            challenge_type: record.challenge_type,
-            valid_until: record.valid_until,
-        }))
-    }
-
-    /// F-SMS-20: the holder of the link accepts: the invitation is bound to
-    /// them and the battle starts (source `sms_invite`). A used, cancelled or
-    /// expired link is a clear error and creates nothing; of any number of
-    /// concurrent accepts, one creates the battle.
-    pub async fn accept_invite(
-        &self,
-        raw_token: &str,
-        joiner: &Profile,
-        now_ms: i64,
-    ) -> Result<(Battle, Invitation), Error> {
-        let record = self
-            .token_record(raw_token)
-            .await?
             .ok_or_else(invite_link_not_found)?;
-        let mut cost = Cost::default();
-        for attempt in 0..MAX_ACCEPT_ATTEMPTS {
-            let invitation = self
-                .get_invitation(&record.invitation_id)
-                .await?
-                .ok_or_else(invite_link_not_found)?;
-            if invitation.from.id == joiner.user_id {
-                return Err(Error::conflict(
-                    "own_invitation",
-                    "you sent this invitation; the link is for the friend you texted",
-                ));
-            }
-            if invitation.status_at(now_ms) != InvitationStatus::Pending {
-                return Err(not_pending(&invitation, now_ms));
-            }
-            if let Some(accepted) = self
-                .accept_once(invitation, Player::of(joiner), now_ms, attempt, &mut cost)
-                .await?
-            {
-                return Ok(accepted);
-            }
+        if invitation.from.id == joiner.user_id {
+            return Err(Error::conflict(
+                "own_invitation",
+                "you sent this invitation; the link is for the friend you texted",
+            ));
         }
-        Err(concurrent_answer())
+        if invitation.status_at(now_ms) != InvitationStatus::Pending {
+            return Err(not_pending(&invitation, now_ms));
+        }
+        if let Some(accepted) = crate::battles::answers::accept_once(
+            store,
+            invitation,
+            Player::of(joiner),
+            now_ms,
+            attempt,
+            &mut cost,
+        )
+        .await?
+        {
+            return Ok(accepted);
+        }
     }
+    Err(concurrent_answer())
 }
 
 #[cfg(test)]

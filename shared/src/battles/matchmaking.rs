@@ -149,10 +149,14 @@ impl<'a> Candidates<'a> {
                 if self.windows.exhausted() {
                     return Ok(None);
                 }
-                let mut ids = self
-                    .store
-                    .next_window(&mut self.windows, self.caller_id, self.now_ms, cost)
-                    .await?;
+                let mut ids = next_window(
+                    self.store,
+                    &mut self.windows,
+                    self.caller_id,
+                    self.now_ms,
+                    cost,
+                )
+                .await?;
                 ids.shuffle(&mut rand::rng());
                 self.unread = ids.into();
                 self.batch = FIRST_BATCH;
@@ -165,170 +169,177 @@ impl<'a> Candidates<'a> {
             let chunk: Vec<String> = self.unread.drain(..take).collect();
             self.batch *= 2;
             self.profiles_read += chunk.len();
-            let mut profiles = self.store.read_profiles(&chunk, cost).await?;
+            let mut profiles = read_profiles(self.store, &chunk, cost).await?;
             self.read = chunk.iter().filter_map(|id| profiles.remove(id)).collect();
         }
     }
 }
 
-impl BattleStore {
-    #[tracing::instrument(skip_all)]
-    pub async fn find_opponent(
-        &self,
-        caller_id: &str,
-        challenge_type: &str,
-        now_ms: i64,
-    ) -> Result<Found, Error> {
-        let mut cost = Cost::default();
-        let me = self.get_profile_counted(caller_id, &mut cost).await?;
-        check_caller(&me, now_ms)?;
-        let mut candidates = Candidates::new(self, caller_id, now_ms);
-        for _ in 0..MAX_INVITE_ATTEMPTS {
-            let Some(candidate) = candidates.next(&mut cost).await? else {
-                break;
-            };
-            let invited = self
-                .create_invitation(
-                    &me,
-                    &candidate,
-                    challenge_type,
-                    MatchSource::ActiveUser,
-                    now_ms,
-                    &mut cost,
-                )
-                .await;
-            match invited {
-                Ok(invitation) => {
-                    return Ok(Found {
-                        outcome: FindOutcome::Invited(Box::new(invitation)),
-                        cost,
-                    })
-                }
-                // Busy since it was read: the next one.
-                Err(InviteFailure::OpponentBusy) => continue,
-                Err(InviteFailure::CallerBusy) => {
-                    let fresh = self.get_profile_counted(caller_id, &mut cost).await?;
-                    check_caller(&fresh, now_ms)?;
-                    return Err(Error::conflict(
-                        "concurrent_update",
-                        "your state changed during the search, retry",
-                    ));
-                }
-                Err(InviteFailure::Failed(e)) => return Err(e),
+#[tracing::instrument(skip_all)]
+pub async fn find_opponent(
+    store: &BattleStore,
+    caller_id: &str,
+    challenge_type: &str,
+    now_ms: i64,
+) -> Result<Found, Error> {
+    let mut cost = Cost::default();
+    let me = get_profile_counted(store, caller_id, &mut cost).await?;
+    check_caller(&me, now_ms)?;
+    let mut candidates = Candidates::new(store, caller_id, now_ms);
+    for _ in 0..MAX_INVITE_ATTEMPTS {
+        let Some(candidate) = candidates.next(&mut cost).await? else {
+            break;
+        };
+        let invited = crate::battles::invitations::create_invitation(
+            store,
+            &me,
+            &candidate,
+            challenge_type,
+            MatchSource::ActiveUser,
+            now_ms,
+            &mut cost,
+        )
+        .await;
+        match invited {
+            Ok(invitation) => {
+                return Ok(Found {
+                    outcome: FindOutcome::Invited(Box::new(invitation)),
+                    cost,
+                })
             }
+            // Busy since it was read: the next one.
+            Err(InviteFailure::OpponentBusy) => continue,
+            Err(InviteFailure::CallerBusy) => {
+                let fresh = get_profile_counted(store, caller_id, &mut cost).await?;
+                check_caller(&fresh, now_ms)?;
+                return Err(Error::conflict(
+                    "concurrent_update",
+                    "your state changed during the search, retry",
+                ));
+            }
+            Err(InviteFailure::Failed(e)) => return Err(e),
         }
-        Ok(Found {
-            outcome: FindOutcome::NoActiveUsers,
-            cost,
-        })
     }
+    Ok(Found {
+        outcome: FindOutcome::NoActiveUsers,
+        cost,
+    })
+}
 
-    /// The opponent a find would invite now, without inviting: the pick
-    /// alone (tests and scripts/bench measure its fairness and cost).
-    pub async fn pick_opponent(
-        &self,
-        caller_id: &str,
-        now_ms: i64,
-        cost: &mut Cost,
-    ) -> Result<Option<Profile>, Error> {
-        Candidates::new(self, caller_id, now_ms).next(cost).await
-    }
+/// The opponent a find would invite now, without inviting: the pick
+/// alone (tests and scripts/bench measure its fairness and cost).
+pub async fn pick_opponent(
+    store: &BattleStore,
+    caller_id: &str,
+    now_ms: i64,
+    cost: &mut Cost,
+) -> Result<Option<Profile>, Error> {
+    Candidates::new(store, caller_id, now_ms).next(cost).await
+}
 
-    /// Up to [`WINDOW`] online players not collected before (the caller
-    /// never), read on from where the last window stopped.
-    async fn next_window(
-        &self,
-        windows: &mut OnlineWindows,
-        caller_id: &str,
-        now_ms: i64,
-        cost: &mut Cost,
-    ) -> Result<Vec<String>, Error> {
-        let mut ids = Vec::new();
-        while ids.len() < WINDOW && !windows.exhausted() {
-            let cursor = &mut windows.cursors[windows.current];
-            let room = (WINDOW - ids.len()).min(ENTRY_BUDGET - windows.entries_read);
-            let mut query = self
-                .client
-                .query()
-                .table_name(&self.users_table)
-                .index_name(crate::keys::users::ONLINE_INDEX)
-                .expression_attribute_values(":shard", s(&cursor.shard))
-                .set_exclusive_start_key(cursor.next.take())
-                .limit(room as i32)
-                .return_consumed_capacity(ReturnConsumedCapacity::Total);
-            query = if cursor.wrapped {
-                // From the range's start (online now) up to the point.
-                query
-                    .key_condition_expression(
-                        "online_shard = :shard AND online_until BETWEEN :after AND :point",
-                    )
-                    .expression_attribute_values(":after", db::n(now_ms + 1))
-                    .expression_attribute_values(":point", db::n(cursor.point - 1))
-            } else {
-                query
-                    .key_condition_expression("online_shard = :shard AND online_until >= :point")
-                    .expression_attribute_values(":point", db::n(cursor.point))
-            };
-            let out = query.send().await.map_err(db::dependency)?;
-            cost.read(out.consumed_capacity.as_slice());
-            windows.entries_read += out.items().len();
-            for item in out.items() {
-                let Some(id) = db::get_s(item, "pk").and_then(|pk| pk.strip_prefix("USER#")) else {
-                    continue;
-                };
-                if id != caller_id && windows.seen.insert(id.to_string()) {
-                    ids.push(id.to_string());
-                }
-            }
-            match out.last_evaluated_key {
-                Some(key) => cursor.next = Some(key),
-                // A point at the range's very start leaves nothing before it.
-                None if !cursor.wrapped && cursor.point > now_ms + 1 => cursor.wrapped = true,
-                None => windows.current += 1,
-            }
-        }
-        Ok(ids)
-    }
-
-    /// The profiles of `ids` in one request. Keys DynamoDB leaves
-    /// unprocessed are simply not candidates this time.
-    async fn read_profiles(
-        &self,
-        ids: &[String],
-        cost: &mut Cost,
-    ) -> Result<HashMap<String, Profile>, Error> {
-        let keys: Vec<_> = ids.iter().map(|id| profile_key(id)).collect();
-        let request = KeysAndAttributes::builder()
-            .set_keys(Some(keys))
-            .build()
-            .expect("keys set");
-        let out = self
+/// Up to [`WINDOW`] online players not collected before (the caller
+/// never), read on from where the last window stopped.
+async fn next_window(
+    store: &BattleStore,
+    windows: &mut OnlineWindows,
+    caller_id: &str,
+    now_ms: i64,
+    cost: &mut Cost,
+) -> Result<Vec<String>, Error> {
+    let mut ids = Vec::new();
+    while ids.len() < WINDOW && !windows.exhausted() {
+        let cursor = &mut windows.cursors[windows.current];
+        let room = (WINDOW - ids.len()).min(ENTRY_BUDGET - windows.entries_read);
+        let mut query = store
             .client
-            .batch_get_item()
-            .request_items(&self.users_table, request)
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await
-            .map_err(db::dependency)?;
-        cost.read(out.consumed_capacity());
-        let mut profiles = HashMap::new();
-        for item in out
-            .responses()
-            .and_then(|r| r.get(&self.users_table))
-            .into_iter()
-            .flatten()
-        {
-            let profile: Profile = serde_dynamo::from_item(item.clone())?;
-            profiles.insert(profile.user_id.clone(), profile);
+            .query()
+            .table_name(&store.users_table)
+            .index_name(crate::keys::users::ONLINE_INDEX)
+            .expression_attribute_values(":shard", s(&cursor.shard))
+            .set_exclusive_start_key(cursor.next.take())
+            .limit(room as i32)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total);
+        query = if cursor.wrapped {
+            // From the range's start (online now) up to the point.
+            query
+                .key_condition_expression(
+                    "online_shard = :shard AND online_until BETWEEN :after AND :point",
+                )
+                .expression_attribute_values(":after", db::n(now_ms + 1))
+                .expression_attribute_values(":point", db::n(cursor.point - 1))
+        } else {
+            query
+                .key_condition_expression("online_shard = :shard AND online_until >= :point")
+                .expression_attribute_values(":point", db::n(cursor.point))
+        };
+        let out = query.send().await.map_err(db::dependency)?;
+        cost.read(out.consumed_capacity.as_slice());
+        windows.entries_read += out.items().len();
+        for item in out.items() {
+            let Some(id) = db::get_s(item, "pk").and_then(|pk| pk.strip_prefix("USER#")) else {
+                continue;
+            };
+            if id != caller_id && windows.seen.insert(id.to_string()) {
+                ids.push(id.to_string());
+            }
         }
-        Ok(profiles)
+        match out.last_evaluated_key {
+            Some(key) => cursor.next = Some(key),
+            // A point at the range's very start leaves nothing before it.
+            None if !cursor.wrapped && cursor.point > now_ms + 1 => cursor.wrapped = true,
+            None => windows.current += 1,
+        }
     }
+    Ok(ids)
+}
 
-    async fn get_profile_counted(&self, user_id: &str, cost: &mut Cost) -> Result<Profile, Error> {
-        db::get_item_counted(&self.client, &self.users_table, profile_key(user_id), cost)
-            .await?
-            .ok_or_else(crate::profile::no_profile)
+/// The profiles of `ids` in one request. Keys DynamoDB leaves
+/// unprocessed are simply not candidates this time.
+async fn read_profiles(
+    store: &BattleStore,
+    ids: &[String],
+    cost: &mut Cost,
+) -> Result<HashMap<String, Profile>, Error> {
+    let keys: Vec<_> = ids.iter().map(|id| profile_key(id)).collect();
+    let request = KeysAndAttributes::builder()
+        .set_keys(Some(keys))
+        .build()
+        .expect("keys set");
+    let out = store
+        .client
+        .batch_get_item()
+        .request_items(&store.users_table, request)
+        .return_consumed_capacity(ReturnConsumedCapacity::Total)
+        .send()
+        .await
+        .map_err(db::dependency)?;
+    cost.read(out.consumed_capacity());
+    let mut profiles = HashMap::new();
+    for item in out
+        .responses()
+        .and_then(|r| r.get(&store.users_table))
+        .into_iter()
+        .flatten()
+    {
+        let profile: Profile = serde_dynamo::from_item(item.clone())?;
+        profiles.insert(profile.user_id.clone(), profile);
     }
+    Ok(profiles)
+}
+
+async fn get_profile_counted(
+    store: &BattleStore,
+    user_id: &str,
+    cost: &mut Cost,
+) -> Result<Profile, Error> {
+    db::get_item_counted(
+        &store.client,
+        &store.users_table,
+        profile_key(user_id),
+        cost,
+    )
+    .await?
+    .ok_or_else(crate::profile::no_profile)
 }
 
 /// The caller may look for an opponent only when free.

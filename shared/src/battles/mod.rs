@@ -17,7 +17,6 @@
 
 pub mod answers;
 pub mod backfill;
-pub mod creation;
 pub mod invitations;
 pub mod invite_tokens;
 pub mod matchmaking;
@@ -25,12 +24,13 @@ pub mod messages;
 pub mod private_code;
 pub mod queue;
 pub mod results;
+pub mod store;
 pub mod timer;
 
 use crate::error::Error;
 use serde::{Deserialize, Serialize};
 
-pub use creation::BattleStore;
+pub use store::BattleStore;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

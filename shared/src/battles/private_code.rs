@@ -92,141 +92,134 @@ fn code_not_found() -> Error {
     Error::not_found("code_not_found", "no private match with that code")
 }
 
-impl BattleStore {
-    #[tracing::instrument(skip_all)]
-    pub async fn create_private_match(
-        &self,
-        creator: &Profile,
-        challenge_type: &str,
-        stake: Option<i64>,
-        now_ms: i64,
-    ) -> Result<PrivateMatch, Error> {
-        for _ in 0..MAX_CREATE_ATTEMPTS {
-            let (private, item) =
-                self.draft_private_match(creator, challenge_type, stake, now_ms)?;
-            // `false`: the code is taken (one in ~900 million): draw again.
-            if db::put_new(&self.client, &self.battles_table, item).await? {
-                return Ok(private);
-            }
+#[tracing::instrument(skip_all)]
+pub async fn create_private_match(
+    store: &BattleStore,
+    creator: &Profile,
+    challenge_type: &str,
+    stake: Option<i64>,
+    now_ms: i64,
+) -> Result<PrivateMatch, Error> {
+    for _ in 0..MAX_CREATE_ATTEMPTS {
+        let (private, item) = draft_private_match(store, creator, challenge_type, stake, now_ms)?;
+        // `false`: the code is taken (one in ~900 million): draw again.
+        if db::put_new(&store.client, &store.battles_table, item).await? {
+            return Ok(private);
         }
-        Err(code_space_exhausted())
     }
+    Err(code_space_exhausted())
+}
 
-    /// A new code and the item that creates it (on the condition that the
-    /// code is free), not written: a code sent by text commits with its
-    /// text's log (`texts::invites`).
-    pub fn draft_private_match(
-        &self,
-        creator: &Profile,
-        challenge_type: &str,
-        stake: Option<i64>,
-        now_ms: i64,
-    ) -> Result<(PrivateMatch, Item), Error> {
-        if creator.guards.active_battle_id.is_some() {
+/// A new code and the item that creates it (on the condition that the
+/// code is free), not written: a code sent by text commits with its
+/// text's log (`texts::invites`).
+pub fn draft_private_match(
+    store: &BattleStore,
+    creator: &Profile,
+    challenge_type: &str,
+    stake: Option<i64>,
+    now_ms: i64,
+) -> Result<(PrivateMatch, Item), Error> {
+    if creator.guards.active_battle_id.is_some() {
+        return Err(already_in_battle());
+    }
+    let code = new_code(&mut rand::rng());
+    let private = PrivateMatch {
+        code: code.clone(),
+        creator: Player::of(creator),
+        challenge_type: challenge_type.to_string(),
+        stake,
+        created_at: now_ms,
+        valid_until: now_ms + store.config.private_code_ttl_secs * 1000,
+        status: CodeStatus::Open,
+        battle_id: None,
+    };
+    let mut item: Item = serde_dynamo::to_item(&private)?;
+    item.extend(private_code_key(&code));
+    item.insert(
+        TTL_ATTR.into(),
+        n(private.valid_until / 1000 + RETENTION_SECS),
+    );
+    Ok((private, item))
+}
+
+/// F-MM-6: joining an open code creates the battle; the code is used once.
+#[tracing::instrument(skip_all)]
+pub async fn join_private_match(
+    store: &BattleStore,
+    raw_code: &str,
+    joiner: &Profile,
+    now_ms: i64,
+) -> Result<Battle, Error> {
+    let code = normalize_code(raw_code)?;
+    let mut cost = Cost::default();
+    for attempt in 0..MAX_JOIN_ATTEMPTS {
+        let private = store
+            .get_private_match(&code)
+            .await?
+            .ok_or_else(code_not_found)?;
+        if private.creator.id == joiner.user_id {
+            return Err(Error::conflict(
+                "own_code",
+                "you created this code; share it with your opponent",
+            ));
+        }
+        if private.status == CodeStatus::Joined {
+            return Err(Error::conflict(
+                "code_already_used",
+                "this code has already been used",
+            ));
+        }
+        if now_ms >= private.valid_until {
+            return Err(Error::conflict(
+                "code_expired",
+                "this code has expired; ask for a new one",
+            ));
+        }
+        if joiner.guards.active_battle_id.is_some() {
             return Err(already_in_battle());
         }
-        let code = new_code(&mut rand::rng());
-        let private = PrivateMatch {
-            code: code.clone(),
-            creator: Player::of(creator),
-            challenge_type: challenge_type.to_string(),
-            stake,
-            created_at: now_ms,
-            valid_until: now_ms + self.config.private_code_ttl_secs * 1000,
-            status: CodeStatus::Open,
-            battle_id: None,
-        };
-        let mut item: Item = serde_dynamo::to_item(&private)?;
-        item.extend(private_code_key(&code));
-        item.insert(
-            TTL_ATTR.into(),
-            n(private.valid_until / 1000 + RETENTION_SECS),
-        );
-        Ok((private, item))
-    }
-
-    pub async fn get_private_match(&self, code: &str) -> Result<Option<PrivateMatch>, Error> {
-        db::get_item(&self.client, &self.battles_table, private_code_key(code)).await
-    }
-
-    /// F-MM-6: joining an open code creates the battle; the code is used once.
-    #[tracing::instrument(skip_all)]
-    pub async fn join_private_match(
-        &self,
-        raw_code: &str,
-        joiner: &Profile,
-        now_ms: i64,
-    ) -> Result<Battle, Error> {
-        let code = normalize_code(raw_code)?;
-        let mut cost = Cost::default();
-        for attempt in 0..MAX_JOIN_ATTEMPTS {
-            let private = self
-                .get_private_match(&code)
-                .await?
-                .ok_or_else(code_not_found)?;
-            if private.creator.id == joiner.user_id {
-                return Err(Error::conflict(
-                    "own_code",
-                    "you created this code; share it with your opponent",
-                ));
-            }
-            if private.status == CodeStatus::Joined {
-                return Err(Error::conflict(
-                    "code_already_used",
-                    "this code has already been used",
-                ));
-            }
-            if now_ms >= private.valid_until {
-                return Err(Error::conflict(
-                    "code_expired",
-                    "this code has expired; ask for a new one",
-                ));
-            }
-            if joiner.guards.active_battle_id.is_some() {
-                return Err(already_in_battle());
-            }
-            let battle = NewBattle {
-                players: [private.creator.clone(), Player::of(joiner)],
-                challenge_type: private.challenge_type.clone(),
-                source: MatchSource::PrivateCode,
-                invitation_id: None,
-                private_code: Some(code.clone()),
-                stake: private.stake,
-            }
-            .build(now_ms, self.config.battle_duration_secs);
-            let mut tx = Transaction::new();
-            let code_update = tx.update(
-                UpdateExpr::new()
-                    .set("status", s("joined"))
-                    .set("battle_id", s(&battle.battle_id))
-                    .set("joined_at", n(now_ms))
-                    .condition("#status = :open AND #valid_until > :joined_at")
-                    .named("valid_until")
-                    .value(":open", s("open"))
-                    .into_update(&self.battles_table, private_code_key(&code)),
-            );
-            let guards = self.add_battle(&mut tx, &battle, false)?;
-            let (creator_guard, joiner_guard) = (guards[0], guards[1]);
-            match self.commit(tx, &mut cost).await {
-                Ok(()) => return Ok(battle),
-                // Used or expired meanwhile: the next read says which.
-                Err(f) if f.condition_failed(code_update) => continue,
-                Err(f) if f.condition_failed(creator_guard) => {
-                    return Err(Error::conflict(
-                        "opponent_in_battle",
-                        "the code's creator is already in another battle",
-                    ))
-                }
-                Err(f) if f.condition_failed(joiner_guard) => return Err(already_in_battle()),
-                Err(f) if f.is_conflict() => retry::pause(attempt).await,
-                Err(f) => return Err(f.into_error()),
-            }
+        let battle = NewBattle {
+            players: [private.creator.clone(), Player::of(joiner)],
+            challenge_type: private.challenge_type.clone(),
+            source: MatchSource::PrivateCode,
+            invitation_id: None,
+            private_code: Some(code.clone()),
+            stake: private.stake,
         }
-        Err(Error::conflict(
-            "concurrent_update",
-            "the code is being joined by another request, retry",
-        ))
+        .build(now_ms, store.config.battle_duration_secs);
+        let mut tx = Transaction::new();
+        let code_update = tx.update(
+            UpdateExpr::new()
+                .set("status", s("joined"))
+                .set("battle_id", s(&battle.battle_id))
+                .set("joined_at", n(now_ms))
+                .condition("#status = :open AND #valid_until > :joined_at")
+                .named("valid_until")
+                .value(":open", s("open"))
+                .into_update(&store.battles_table, private_code_key(&code)),
+        );
+        let guards = store.add_battle(&mut tx, &battle, false)?;
+        let (creator_guard, joiner_guard) = (guards[0], guards[1]);
+        match store.commit(tx, &mut cost).await {
+            Ok(()) => return Ok(battle),
+            // Used or expired meanwhile: the next read says which.
+            Err(f) if f.condition_failed(code_update) => continue,
+            Err(f) if f.condition_failed(creator_guard) => {
+                return Err(Error::conflict(
+                    "opponent_in_battle",
+                    "the code's creator is already in another battle",
+                ))
+            }
+            Err(f) if f.condition_failed(joiner_guard) => return Err(already_in_battle()),
+            Err(f) if f.is_conflict() => retry::pause(attempt).await,
+            Err(f) => return Err(f.into_error()),
+        }
     }
+    Err(Error::conflict(
+        "concurrent_update",
+        "the code is being joined by another request, retry",
+    ))
 }
 
 #[cfg(test)]

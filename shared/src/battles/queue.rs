@@ -52,253 +52,265 @@ pub enum JoinOutcome {
     TakenByOther,
 }
 
-impl BattleStore {
-    #[tracing::instrument(skip_all)]
-    pub async fn join_queue(
-        &self,
-        user_id: &str,
-        connection_id: &str,
-        challenge_type: &str,
-        now_ms: i64,
-    ) -> Result<JoinOutcome, Error> {
-        let me = self
-            .profiles
-            .get(user_id)
-            .await?
-            .ok_or_else(crate::profile::no_profile)?;
-        if me.guards.active_battle_id.is_some() {
-            return Err(already_in_battle());
-        }
-        let valid_until = now_ms + WAIT_SECS * 1000;
-        let my_sk = format!("{now_ms:013}#{user_id}");
-        let marker = Marker {
+#[tracing::instrument(skip_all)]
+pub async fn join_queue(
+    store: &BattleStore,
+    user_id: &str,
+    connection_id: &str,
+    challenge_type: &str,
+    now_ms: i64,
+) -> Result<JoinOutcome, Error> {
+    let me = store
+        .profiles
+        .get(user_id)
+        .await?
+        .ok_or_else(crate::profile::no_profile)?;
+    if me.guards.active_battle_id.is_some() {
+        return Err(already_in_battle());
+    }
+    let valid_until = now_ms + WAIT_SECS * 1000;
+    let my_sk = format!("{now_ms:013}#{user_id}");
+    let marker = Marker {
+        challenge_type: challenge_type.to_string(),
+        entry_sk: my_sk.clone(),
+        connection_id: connection_id.to_string(),
+        valid_until,
+    };
+    let entry = Entry {
+        user_id: user_id.to_string(),
+        username: me.username.clone(),
+        connection_id: connection_id.to_string(),
+        valid_until,
+        sk: my_sk.clone(),
+    };
+    let mut marker_item: Item = serde_dynamo::to_item(&marker)?;
+    marker_item.extend(queue_marker_key(user_id));
+    marker_item.insert(TTL_ATTR.into(), n(valid_until / 1000));
+    let mut entry_item: Item = serde_dynamo::to_item(&entry)?;
+    entry_item.extend(key(queue_pk(challenge_type), &my_sk));
+    entry_item.insert(TTL_ATTR.into(), n(valid_until / 1000));
+    let mut tx = Transaction::new();
+    let marker_put = tx.put(
+        Put::builder()
+            .table_name(&store.battles_table)
+            .set_item(Some(marker_item))
+            .condition_expression("attribute_not_exists(pk) OR valid_until <= :now")
+            .expression_attribute_values(":now", n(now_ms))
+            .build()
+            .expect("table and item set"),
+    );
+    tx.put_item(&store.battles_table, entry_item);
+    let mut cost = Cost::default();
+    let my_sk = match store.commit(tx, &mut cost).await {
+        Ok(()) => my_sk,
+        Err(f) if f.condition_failed(marker_put) => match queue_marker(store, user_id).await? {
+            // Joining the same queue again is not an error: look for a partner again.
+            Some(held) if held.challenge_type == challenge_type => held.entry_sk,
+            Some(held) => {
+                return Err(Error::conflict(
+                    "already_queued",
+                    format!(
+                        "you are waiting in the {:?} queue; leave it first",
+                        held.challenge_type
+                    ),
+                ))
+            }
+            None => {
+                return Err(Error::conflict(
+                    "concurrent_update",
+                    "your queue state changed meanwhile, retry",
+                ))
+            }
+        },
+        Err(f) => return Err(f.into_error()),
+    };
+    pair(
+        store,
+        &me.user_id,
+        challenge_type,
+        &my_sk,
+        now_ms,
+        &mut cost,
+    )
+    .await
+}
+
+async fn pair(
+    store: &BattleStore,
+    user_id: &str,
+    challenge_type: &str,
+    my_sk: &str,
+    now_ms: i64,
+    cost: &mut Cost,
+) -> Result<JoinOutcome, Error> {
+    for attempt in 0..MAX_PAIR_ATTEMPTS {
+        let entries = waiting(store, challenge_type, now_ms).await?;
+        let Some(other) = entries.iter().find(|e| e.user_id != user_id) else {
+            return Ok(JoinOutcome::Queued);
+        };
+        // The caller's username comes from its own entry (written above).
+        let me_entry = entries.iter().find(|e| e.sk == my_sk);
+        let my_name = match me_entry {
+            Some(e) => e.username.clone(),
+            None => store
+                .profiles
+                .get(user_id)
+                .await?
+                .map(|p| p.username)
+                .unwrap_or_default(),
+        };
+        let battle = NewBattle {
+            players: [
+                Player {
+                    id: other.user_id.clone(),
+                    username: other.username.clone(),
+                },
+                Player {
+                    id: user_id.to_string(),
+                    username: my_name,
+                },
+            ],
             challenge_type: challenge_type.to_string(),
-            entry_sk: my_sk.clone(),
-            connection_id: connection_id.to_string(),
-            valid_until,
-        };
-        let entry = Entry {
-            user_id: user_id.to_string(),
-            username: me.username.clone(),
-            connection_id: connection_id.to_string(),
-            valid_until,
-            sk: my_sk.clone(),
-        };
-        let mut marker_item: Item = serde_dynamo::to_item(&marker)?;
-        marker_item.extend(queue_marker_key(user_id));
-        marker_item.insert(TTL_ATTR.into(), n(valid_until / 1000));
-        let mut entry_item: Item = serde_dynamo::to_item(&entry)?;
-        entry_item.extend(key(queue_pk(challenge_type), &my_sk));
-        entry_item.insert(TTL_ATTR.into(), n(valid_until / 1000));
+            source: MatchSource::Queue,
+            invitation_id: None,
+            private_code: None,
+            stake: None,
+        }
+        .build(now_ms, store.config.battle_duration_secs);
         let mut tx = Transaction::new();
-        let marker_put = tx.put(
-            Put::builder()
-                .table_name(&self.battles_table)
-                .set_item(Some(marker_item))
-                .condition_expression("attribute_not_exists(pk) OR valid_until <= :now")
-                .expression_attribute_values(":now", n(now_ms))
-                .build()
-                .expect("table and item set"),
-        );
-        tx.put_item(&self.battles_table, entry_item);
-        let mut cost = Cost::default();
-        let my_sk = match self.commit(tx, &mut cost).await {
-            Ok(()) => my_sk,
-            Err(f) if f.condition_failed(marker_put) => match self.queue_marker(user_id).await? {
-                // Joining the same queue again is not an error: look for a partner again.
-                Some(held) if held.challenge_type == challenge_type => held.entry_sk,
-                Some(held) => {
-                    return Err(Error::conflict(
-                        "already_queued",
-                        format!(
-                            "you are waiting in the {:?} queue; leave it first",
-                            held.challenge_type
-                        ),
-                    ))
+        let my_entry = tx.delete(delete_entry(store, challenge_type, my_sk));
+        let other_entry = tx.delete(delete_entry(store, challenge_type, &other.sk));
+        let my_marker = tx.delete(delete_marker(store, user_id, my_sk));
+        let other_marker = tx.delete(delete_marker(store, &other.user_id, &other.sk));
+        let guards = store.add_battle(&mut tx, &battle, false)?;
+        let (other_guard, my_guard) = (guards[0], guards[1]);
+        match store.commit(tx, cost).await {
+            Ok(()) => return Ok(JoinOutcome::Matched(battle)),
+            // Our own entry is gone: someone paired us (or we left).
+            Err(f) if f.condition_failed(my_entry) || f.condition_failed(my_marker) => {
+                return Ok(JoinOutcome::TakenByOther)
+            }
+            // The partner was taken by someone else: look again.
+            Err(f) if f.condition_failed(other_entry) || f.condition_failed(other_marker) => {
+                // Many joiners chase the same oldest entry: spread them out.
+                if attempt >= 8 {
+                    retry::pause(attempt.min(4)).await;
                 }
-                None => {
-                    return Err(Error::conflict(
-                        "concurrent_update",
-                        "your queue state changed meanwhile, retry",
-                    ))
-                }
-            },
+            }
+            // The partner entered a battle some other way: its entry is stale.
+            Err(f) if f.condition_failed(other_guard) => {
+                remove_queue_entry(store, &other.user_id, challenge_type, &other.sk).await;
+            }
+            Err(f) if f.condition_failed(my_guard) => {
+                remove_queue_entry(store, user_id, challenge_type, my_sk).await;
+                return Err(already_in_battle());
+            }
+            Err(f) if f.is_conflict() => retry::pause(attempt).await,
             Err(f) => return Err(f.into_error()),
-        };
-        self.pair(&me.user_id, challenge_type, &my_sk, now_ms, &mut cost)
-            .await
-    }
-
-    async fn pair(
-        &self,
-        user_id: &str,
-        challenge_type: &str,
-        my_sk: &str,
-        now_ms: i64,
-        cost: &mut Cost,
-    ) -> Result<JoinOutcome, Error> {
-        for attempt in 0..MAX_PAIR_ATTEMPTS {
-            let entries = self.waiting(challenge_type, now_ms).await?;
-            let Some(other) = entries.iter().find(|e| e.user_id != user_id) else {
-                return Ok(JoinOutcome::Queued);
-            };
-            // The caller's username comes from its own entry (written above).
-            let me_entry = entries.iter().find(|e| e.sk == my_sk);
-            let my_name = match me_entry {
-                Some(e) => e.username.clone(),
-                None => self
-                    .profiles
-                    .get(user_id)
-                    .await?
-                    .map(|p| p.username)
-                    .unwrap_or_default(),
-            };
-            let battle = NewBattle {
-                players: [
-                    Player {
-                        id: other.user_id.clone(),
-                        username: other.username.clone(),
-                    },
-                    Player {
-                        id: user_id.to_string(),
-                        username: my_name,
-                    },
-                ],
-                challenge_type: challenge_type.to_string(),
-                source: MatchSource::Queue,
-                invitation_id: None,
-                private_code: None,
-                stake: None,
-            }
-            .build(now_ms, self.config.battle_duration_secs);
-            let mut tx = Transaction::new();
-            let my_entry = tx.delete(self.delete_entry(challenge_type, my_sk));
-            let other_entry = tx.delete(self.delete_entry(challenge_type, &other.sk));
-            let my_marker = tx.delete(self.delete_marker(user_id, my_sk));
-            let other_marker = tx.delete(self.delete_marker(&other.user_id, &other.sk));
-            let guards = self.add_battle(&mut tx, &battle, false)?;
-            let (other_guard, my_guard) = (guards[0], guards[1]);
-            match self.commit(tx, cost).await {
-                Ok(()) => return Ok(JoinOutcome::Matched(battle)),
-                // Our own entry is gone: someone paired us (or we left).
-                Err(f) if f.condition_failed(my_entry) || f.condition_failed(my_marker) => {
-                    return Ok(JoinOutcome::TakenByOther)
-                }
-                // The partner was taken by someone else: look again.
-                Err(f) if f.condition_failed(other_entry) || f.condition_failed(other_marker) => {
-                    // Many joiners chase the same oldest entry: spread them out.
-                    if attempt >= 8 {
-                        retry::pause(attempt.min(4)).await;
-                    }
-                }
-                // The partner entered a battle some other way: its entry is stale.
-                Err(f) if f.condition_failed(other_guard) => {
-                    self.remove_queue_entry(&other.user_id, challenge_type, &other.sk)
-                        .await;
-                }
-                Err(f) if f.condition_failed(my_guard) => {
-                    self.remove_queue_entry(user_id, challenge_type, my_sk)
-                        .await;
-                    return Err(already_in_battle());
-                }
-                Err(f) if f.is_conflict() => retry::pause(attempt).await,
-                Err(f) => return Err(f.into_error()),
-            }
         }
-        // Still waiting: a later joiner will see this entry.
-        Ok(JoinOutcome::Queued)
     }
+    // Still waiting: a later joiner will see this entry.
+    Ok(JoinOutcome::Queued)
+}
 
-    /// Live entries of a queue, oldest first (expired ones are skipped).
-    async fn waiting(&self, challenge_type: &str, now_ms: i64) -> Result<Vec<Entry>, Error> {
-        let out = self
-            .client
-            .query()
-            .table_name(&self.battles_table)
-            .key_condition_expression("pk = :pk")
-            .expression_attribute_values(":pk", s(queue_pk(challenge_type)))
-            .consistent_read(true)
-            .limit(PAGE)
-            .send()
-            .await
-            .map_err(db::dependency)?;
-        let mut entries = Vec::new();
-        for item in out.items() {
-            let mut entry: Entry = serde_dynamo::from_item(item.clone())?;
-            entry.sk = db::get_s(item, "sk").unwrap_or_default().to_string();
-            if entry.valid_until > now_ms {
-                entries.push(entry);
-            }
+/// Live entries of a queue, oldest first (expired ones are skipped).
+async fn waiting(
+    store: &BattleStore,
+    challenge_type: &str,
+    now_ms: i64,
+) -> Result<Vec<Entry>, Error> {
+    let out = store
+        .client
+        .query()
+        .table_name(&store.battles_table)
+        .key_condition_expression("pk = :pk")
+        .expression_attribute_values(":pk", s(queue_pk(challenge_type)))
+        .consistent_read(true)
+        .limit(PAGE)
+        .send()
+        .await
+        .map_err(db::dependency)?;
+    let mut entries = Vec::new();
+    for item in out.items() {
+        let mut entry: Entry = serde_dynamo::from_item(item.clone())?;
+        entry.sk = db::get_s(item, "sk").unwrap_or_default().to_string();
+        if entry.valid_until > now_ms {
+            entries.push(entry);
         }
-        Ok(entries)
     }
+    Ok(entries)
+}
 
-    fn delete_entry(&self, challenge_type: &str, sk: &str) -> Delete {
+fn delete_entry(store: &BattleStore, challenge_type: &str, sk: &str) -> Delete {
+    Delete::builder()
+        .table_name(&store.battles_table)
+        .set_key(Some(key(queue_pk(challenge_type), sk)))
+        .condition_expression("attribute_exists(pk)")
+        .build()
+        .expect("table and key set")
+}
+
+fn delete_marker(store: &BattleStore, user_id: &str, entry_sk: &str) -> Delete {
+    Delete::builder()
+        .table_name(&store.battles_table)
+        .set_key(Some(queue_marker_key(user_id)))
+        .condition_expression("entry_sk = :sk")
+        .expression_attribute_values(":sk", s(entry_sk))
+        .build()
+        .expect("table and key set")
+}
+
+async fn queue_marker(store: &BattleStore, user_id: &str) -> Result<Option<Marker>, Error> {
+    db::get_item(
+        &store.client,
+        &store.battles_table,
+        queue_marker_key(user_id),
+    )
+    .await
+}
+
+/// Best effort: removes one entry and its marker together.
+async fn remove_queue_entry(store: &BattleStore, user_id: &str, challenge_type: &str, sk: &str) {
+    let mut tx = Transaction::new();
+    tx.delete(delete_entry(store, challenge_type, sk));
+    tx.delete(delete_marker(store, user_id, sk));
+    if let Err(f) = store.commit(tx, &mut Cost::default()).await {
+        if !f.is_conflict() {
+            tracing::debug!("queue entry already gone");
+        }
+    }
+}
+
+/// F-MM-5: leaves the queue. With `connection_id` (a `$disconnect`), only
+/// if that connection is the one that joined. Returns whether an entry was removed.
+#[tracing::instrument(skip_all)]
+pub async fn leave_queue(
+    store: &BattleStore,
+    user_id: &str,
+    connection_id: Option<&str>,
+) -> Result<bool, Error> {
+    let Some(marker) = queue_marker(store, user_id).await? else {
+        return Ok(false);
+    };
+    if connection_id.is_some_and(|c| c != marker.connection_id) {
+        return Ok(false);
+    }
+    let mut tx = Transaction::new();
+    let held = tx.delete(delete_marker(store, user_id, &marker.entry_sk));
+    tx.delete(
         Delete::builder()
-            .table_name(&self.battles_table)
-            .set_key(Some(key(queue_pk(challenge_type), sk)))
-            .condition_expression("attribute_exists(pk)")
+            .table_name(&store.battles_table)
+            .set_key(Some(key(
+                queue_pk(&marker.challenge_type),
+                &marker.entry_sk,
+            )))
             .build()
-            .expect("table and key set")
-    }
-
-    fn delete_marker(&self, user_id: &str, entry_sk: &str) -> Delete {
-        Delete::builder()
-            .table_name(&self.battles_table)
-            .set_key(Some(queue_marker_key(user_id)))
-            .condition_expression("entry_sk = :sk")
-            .expression_attribute_values(":sk", s(entry_sk))
-            .build()
-            .expect("table and key set")
-    }
-
-    async fn queue_marker(&self, user_id: &str) -> Result<Option<Marker>, Error> {
-        db::get_item(&self.client, &self.battles_table, queue_marker_key(user_id)).await
-    }
-
-    /// Best effort: removes one entry and its marker together.
-    async fn remove_queue_entry(&self, user_id: &str, challenge_type: &str, sk: &str) {
-        let mut tx = Transaction::new();
-        tx.delete(self.delete_entry(challenge_type, sk));
-        tx.delete(self.delete_marker(user_id, sk));
-        if let Err(f) = self.commit(tx, &mut Cost::default()).await {
-            if !f.is_conflict() {
-                tracing::debug!("queue entry already gone");
-            }
-        }
-    }
-
-    /// F-MM-5: leaves the queue. With `connection_id` (a `$disconnect`), only
-    /// if that connection is the one that joined. Returns whether an entry was removed.
-    #[tracing::instrument(skip_all)]
-    pub async fn leave_queue(
-        &self,
-        user_id: &str,
-        connection_id: Option<&str>,
-    ) -> Result<bool, Error> {
-        let Some(marker) = self.queue_marker(user_id).await? else {
-            return Ok(false);
-        };
-        if connection_id.is_some_and(|c| c != marker.connection_id) {
-            return Ok(false);
-        }
-        let mut tx = Transaction::new();
-        let held = tx.delete(self.delete_marker(user_id, &marker.entry_sk));
-        tx.delete(
-            Delete::builder()
-                .table_name(&self.battles_table)
-                .set_key(Some(key(
-                    queue_pk(&marker.challenge_type),
-                    &marker.entry_sk,
-                )))
-                .build()
-                .expect("table and key set"),
-        );
-        match self.commit(tx, &mut Cost::default()).await {
-            Ok(()) => Ok(true),
-            // Paired (or left) meanwhile.
-            Err(f) if f.condition_failed(held) => Ok(false),
-            Err(f) => Err(f.into_error()),
-        }
+            .expect("table and key set"),
+    );
+    match store.commit(tx, &mut Cost::default()).await {
+        Ok(()) => Ok(true),
+        // Paired (or left) meanwhile.
+        Err(f) if f.condition_failed(held) => Ok(false),
+        Err(f) => Err(f.into_error()),
     }
 }

@@ -56,94 +56,92 @@ pub fn battle_not_found() -> Error {
     Error::not_found("battle_not_found", "no battle with that id")
 }
 
-impl BattleStore {
-    #[tracing::instrument(skip_all)]
-    pub async fn record_result(
-        &self,
-        battle_id: &str,
-        input: &ResultInput,
-        now_ms: i64,
-    ) -> Result<Recorded, Error> {
-        crate::ids::validate_id(battle_id, "battle_not_found")?;
-        for attempt in 0..MAX_ATTEMPTS {
-            let battle = self
-                .get_battle(battle_id)
-                .await?
-                .ok_or_else(battle_not_found)?;
-            let winner = validate_result(input, &battle)?;
-            match battle.status {
-                BattleStatus::Completed
-                    if battle.outcome == Some(input.outcome) && battle.winner_id == winner =>
-                {
-                    return Ok(Recorded {
-                        battle,
-                        first_time: false,
-                    })
-                }
-                BattleStatus::Completed => {
-                    return Err(Error::conflict(
-                        "result_already_recorded",
-                        "a different result was already recorded for this battle",
-                    ))
-                }
-                BattleStatus::Cancelled => {
-                    return Err(Error::conflict(
-                        "battle_cancelled",
-                        "the battle was cancelled",
-                    ))
-                }
-                BattleStatus::Active => {}
+#[tracing::instrument(skip_all)]
+pub async fn record_result(
+    store: &BattleStore,
+    battle_id: &str,
+    input: &ResultInput,
+    now_ms: i64,
+) -> Result<Recorded, Error> {
+    crate::ids::validate_id(battle_id, "battle_not_found")?;
+    for attempt in 0..MAX_ATTEMPTS {
+        let battle = store
+            .get_battle(battle_id)
+            .await?
+            .ok_or_else(battle_not_found)?;
+        let winner = validate_result(input, &battle)?;
+        match battle.status {
+            BattleStatus::Completed
+                if battle.outcome == Some(input.outcome) && battle.winner_id == winner =>
+            {
+                return Ok(Recorded {
+                    battle,
+                    first_time: false,
+                })
             }
-            let mut complete = UpdateExpr::new()
-                .set("status", s("completed"))
-                .set("outcome", serde_dynamo::to_attribute_value(input.outcome)?)
-                .set("completed_at", n(now_ms));
-            // Out of the deadline listing: no reminder for an ended battle.
-            complete = crate::keys::battles::unlist_deadline(complete)
-                .condition("#status = :active")
-                .value(":active", s("active"));
-            if let Some(w) = &winner {
-                complete = complete.set("winner_id", s(w));
+            BattleStatus::Completed => {
+                return Err(Error::conflict(
+                    "result_already_recorded",
+                    "a different result was already recorded for this battle",
+                ))
             }
-            let mut tx = Transaction::new();
-            let battle_update =
-                tx.update(complete.into_update(&self.battles_table, battle_key(battle_id)));
-            for player in &battle.players {
-                tx.update(
-                    UpdateExpr::new()
-                        .remove("active_battle_id")
-                        .condition(
-                            "attribute_exists(pk) AND (attribute_not_exists(#active_battle_id) OR #active_battle_id = :battle)",
-                        )
-                        .value(":battle", s(battle_id))
-                        .into_update(&self.users_table, profile_key(&player.id)),
-                );
+            BattleStatus::Cancelled => {
+                return Err(Error::conflict(
+                    "battle_cancelled",
+                    "the battle was cancelled",
+                ))
             }
-            match self.commit(tx, &mut Cost::default()).await {
-                Ok(()) => {
-                    let battle = Battle {
-                        status: BattleStatus::Completed,
-                        outcome: Some(input.outcome),
-                        winner_id: winner,
-                        completed_at: Some(now_ms),
-                        ..battle
-                    };
-                    return Ok(Recorded {
-                        battle,
-                        first_time: true,
-                    });
-                }
-                // Completed meanwhile: the next read decides (same result or conflict).
-                Err(f) if f.condition_failed(battle_update) => continue,
-                Err(f) if f.is_conflict() => retry::pause(attempt).await,
-                Err(f) => return Err(f.into_error()),
-            }
+            BattleStatus::Active => {}
         }
-        Err(Error::conflict(
-            "concurrent_update",
-            "the battle is being updated by another request, retry",
-        ))
+        let mut complete = UpdateExpr::new()
+            .set("status", s("completed"))
+            .set("outcome", serde_dynamo::to_attribute_value(input.outcome)?)
+            .set("completed_at", n(now_ms));
+        // Out of the deadline listing: no reminder for an ended battle.
+        complete = crate::keys::battles::unlist_deadline(complete)
+            .condition("#status = :active")
+            .value(":active", s("active"));
+        if let Some(w) = &winner {
+            complete = complete.set("winner_id", s(w));
+        }
+        let mut tx = Transaction::new();
+        let battle_update =
+            tx.update(complete.into_update(&store.battles_table, battle_key(battle_id)));
+        for player in &battle.players {
+            tx.update(
+                UpdateExpr::new()
+                    .remove("active_battle_id")
+                    .condition(
+                        "attribute_exists(pk) AND (attribute_not_exists(#active_battle_id) OR #active_battle_id = :battle)",
+                    )
+                    .value(":battle", s(battle_id))
+                    .into_update(&store.users_table, profile_key(&player.id)),
+            );
+        }
+        match store.commit(tx, &mut Cost::default()).await {
+            Ok(()) => {
+                let battle = Battle {
+                    status: BattleStatus::Completed,
+                    outcome: Some(input.outcome),
+                    winner_id: winner,
+                    completed_at: Some(now_ms),
+                    ..battle
+                };
+                return Ok(Recorded {
+                    battle,
+                    first_time: true,
+                });
+            }
+            // Completed meanwhile: the next read decides (same result or conflict).
+            Err(f) if f.condition_failed(battle_update) => continue,
+            Err(f) if f.is_conflict() => retry::pause(attempt).await,
+            Err(f) => return Err(f.into_error()),
+        }
     }
+    Err(Error::conflict(
+        "concurrent_update",
+        "the battle is being updated by another request, retry",
+    ))
 }
 
 #[cfg(test)]

@@ -185,21 +185,20 @@ impl SmsInvites {
             &body,
             self.settings.max_segments,
         )?;
-        let invitation = self
-            .battles
-            .create_invitation(
-                sender,
-                player,
-                &challenge_type,
-                MatchSource::SmsInvite,
-                now_ms,
-                &mut Cost::default(),
-            )
-            .await
-            .map_err(|f| match f {
-                InviteFailure::Failed(e) => e,
-                _ => Error::conflict("invitee_unavailable", "that player cannot be invited now"),
-            })?;
+        let invitation = crate::battles::invitations::create_invitation(
+            &self.battles,
+            sender,
+            player,
+            &challenge_type,
+            MatchSource::SmsInvite,
+            now_ms,
+            &mut Cost::default(),
+        )
+        .await
+        .map_err(|f| match f {
+            InviteFailure::Failed(e) => e,
+            _ => Error::conflict("invitee_unavailable", "that player cannot be invited now"),
+        })?;
         notify::to_invitee(
             &self.pusher,
             &invitation,
@@ -226,9 +225,13 @@ impl SmsInvites {
         message: Option<String>,
         now_ms: i64,
     ) -> Result<Invited, Error> {
-        let pending = self
-            .battles
-            .phone_invitation(sender, &phone, challenge_type, now_ms)?;
+        let pending = crate::battles::invite_tokens::phone_invitation(
+            &self.battles,
+            sender,
+            &phone,
+            challenge_type,
+            now_ms,
+        )?;
         let body = invitation_text(
             &sender.username,
             challenge_type,
@@ -307,9 +310,13 @@ impl SmsInvites {
     ) -> Result<(PrivateMatch, SmsLog), Error> {
         let invitee = self.invitee(sender, &phone).await?;
         for _ in 0..MAX_CREATE_ATTEMPTS {
-            let (private, item) =
-                self.battles
-                    .draft_private_match(sender, challenge_type, stake, now_ms)?;
+            let (private, item) = crate::battles::private_code::draft_private_match(
+                &self.battles,
+                sender,
+                challenge_type,
+                stake,
+                now_ms,
+            )?;
             let body = private_match_text(
                 &sender.username,
                 &private.challenge_type,

@@ -53,8 +53,7 @@ async fn main() {
         for run in 0..FINDS {
             // Callers are offline users (i % 10 == 1): they are never candidates.
             let caller = format!("user{:07}", run * 10 + 1);
-            let found = store
-                .find_opponent(&caller, "bench", now)
+            let found = versus::battles::matchmaking::find_opponent(&store, &caller, "bench", now)
                 .await
                 .expect("find_opponent");
             if let FindOutcome::Invited(inv) = &found.outcome {

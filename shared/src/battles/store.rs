@@ -1,12 +1,19 @@
-//! The battles store and the one way a battle comes to exist: a transaction
-//! that puts the battle and sets both players' `active_battle_id` guard, each
-//! on the condition that the player has none (F-MM-8).
+//! The battles store: the battles table (and the players' guards in the
+//! users table), its reads by key, and the one way a battle comes to exist:
+//! a transaction that puts the battle and sets both players'
+//! `active_battle_id` guard, each on the condition that the player has none
+//! (F-MM-8). What is done with it lives in modules named for the use case
+//! (`matchmaking`, `queue`, `private_code`, `invitations`, `answers`,
+//! `invite_tokens`, `results`, `backfill`), as functions that take the store.
 
+use super::invitations::Invitation;
+use super::private_code::PrivateMatch;
 use super::Battle;
 use crate::config::Tables;
 use crate::db::{self, key, s, Cost, Handle, Item, Transaction, TxError};
 use crate::error::Error;
-use crate::keys::battles::{battle_pk, BATTLE_SK};
+use crate::ids::validate_id;
+use crate::keys::battles::{battle_pk, invitation_key, private_code_key, BATTLE_SK};
 use crate::keys::users::profile_key;
 use crate::profile::Profiles;
 use aws_sdk_dynamodb::types::Update;
@@ -74,6 +81,20 @@ impl BattleStore {
             key(battle_pk(battle_id), BATTLE_SK),
         )
         .await
+    }
+
+    pub async fn get_invitation(&self, invitation_id: &str) -> Result<Option<Invitation>, Error> {
+        validate_id(invitation_id, "invitation_not_found")?;
+        db::get_item(
+            &self.client,
+            &self.battles_table,
+            invitation_key(invitation_id),
+        )
+        .await
+    }
+
+    pub async fn get_private_match(&self, code: &str) -> Result<Option<PrivateMatch>, Error> {
+        db::get_item(&self.client, &self.battles_table, private_code_key(code)).await
     }
 
     /// Adds the battle put and both players' `active_battle_id` guards to `tx`;
