@@ -423,7 +423,10 @@ async fn preview(
         app.config.texts.previews_per_ip_minute,
         (),
     );
-    if app.counters.take(&[limit], now_ms).await?.is_err() {
+    if versus::sms::limits::take(&app.counters, &[limit], now_ms)
+        .await?
+        .is_err()
+    {
         return Err(Error::TooManyRequests {
             message: "too many invite previews from your address; wait a minute".into(),
             retry_after_secs: 60,

@@ -92,7 +92,7 @@ impl App {
         prefs: &versus::sms::policy::Preferences,
     ) -> Result<Value, Error> {
         let opted_out = match profile.phone.number.as_deref().map(PhoneNumber::parse) {
-            Some(Ok(phone)) => Some(self.sms.is_opted_out(&phone).await?),
+            Some(Ok(phone)) => Some(versus::sms::optouts::is_opted_out(&self.sms, &phone).await?),
             _ => None,
         };
         Ok(preferences::view(prefs, opted_out))

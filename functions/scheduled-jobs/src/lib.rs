@@ -218,7 +218,7 @@ impl App {
             Job::RedactSmsBodies => {
                 self.one_off(
                     "redact_sms_bodies",
-                    &self.sms.unredacted_logs(),
+                    &versus::sms::redaction::unredacted_logs(&self.sms),
                     &BodyRedaction(&self.sms),
                     &mut should_stop,
                 )
@@ -227,7 +227,7 @@ impl App {
             Job::IndexSmsLogs => {
                 self.one_off(
                     "index_sms_logs",
-                    &self.sms.logs_to_index(),
+                    &versus::sms::search_backfill::logs_to_index(&self.sms),
                     &SearchBackfill(&self.sms),
                     &mut should_stop,
                 )
@@ -289,7 +289,7 @@ impl App {
     /// as EMF metric documents (each alone on its line, as CloudWatch reads
     /// them; the tracing output would wrap them, so they go to stdout).
     async fn cost_report(&self, date: NaiveDate, now_ms: i64) -> Result<Value, Error> {
-        let report = self.sms.cost_report(date, self.cap_micros).await?;
+        let report = versus::sms::report::cost_report(&self.sms, date, self.cap_micros).await?;
         let report_json = serde_json::to_value(&report)?;
         tracing::info!(report = %report_json, "sms cost report");
         let documents = emf_documents(&report, now_ms);

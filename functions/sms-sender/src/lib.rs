@@ -199,7 +199,7 @@ impl App {
             return Ok(Outcome::Skipped);
         };
         // A STOP that came while the text waited.
-        if self.store.is_opted_out(&log.to).await? {
+        if versus::sms::optouts::is_opted_out(&self.store, &log.to).await? {
             return self.refuse(&log, Reason::OptedOut, now_ms).await;
         }
         // Retries that ran past the text's use (a code's or link's expiry, a
@@ -248,7 +248,9 @@ impl App {
                     )
                     .await?;
                 // The message went out: a failure to count it must not resend it.
-                if let Err(e) = self.store.record_cost(&log, provider, now_ms).await {
+                if let Err(e) =
+                    versus::sms::limits::record_cost(&self.store, &log, provider, now_ms).await
+                {
                     e.log();
                 }
                 Ok(Outcome::Sent)
@@ -295,14 +297,20 @@ impl App {
         }
         let caps_taken = log.caps_pending;
         if let (true, Some(user)) = (caps_taken, &log.user_id) {
-            if let Err(reason) = self.store.take(&recipient_caps(user), now_ms).await? {
+            if let Err(reason) =
+                versus::sms::limits::take(&self.store, &recipient_caps(user), now_ms).await?
+            {
                 return self.refuse(log, reason, now_ms).await.map(Some);
             }
         }
-        let gap = self
-            .store
-            .take_gap(&gap_scope(&log.to), GAP_SECS, log.gap_at, now_ms)
-            .await?;
+        let gap = versus::sms::limits::take_gap(
+            &self.store,
+            &gap_scope(&log.to),
+            GAP_SECS,
+            log.gap_at,
+            now_ms,
+        )
+        .await?;
         match gap {
             Ok(()) => Ok(None),
             Err(last) => self

@@ -244,13 +244,13 @@ impl App {
         match keyword {
             Some(Keyword::Stop) => {
                 let word = body.trim().to_ascii_uppercase();
-                self.store.opt_out(from, &word, now_ms).await?;
+                versus::sms::optouts::opt_out(&self.store, from, &word, now_ms).await?;
                 let owner = self.preferences.keyword_from(from, false, now_ms).await?;
                 tracing::info!(from = %from, ?owner, "opted out by SMS");
             }
             Some(Keyword::Start) => {
                 let word = body.trim().to_ascii_uppercase();
-                self.store.opt_in(from, &word, now_ms).await?;
+                versus::sms::optouts::opt_in(&self.store, from, &word, now_ms).await?;
                 let owner = self.preferences.keyword_from(from, true, now_ms).await?;
                 tracing::info!(from = %from, ?owner, "opted back in by SMS");
             }
@@ -287,9 +287,12 @@ impl App {
                     };
                     // SNS does not echo our id: its own, through the index
                     // (a log not in it yet fails the invocation: retried).
-                    self.store
-                        .record_receipt(ReceiptFor::ProviderMessage(&message_id), &receipt)
-                        .await?;
+                    versus::sms::receipts::record_receipt(
+                        &self.store,
+                        ReceiptFor::ProviderMessage(&message_id),
+                        &receipt,
+                    )
+                    .await?;
                     summary.receipts += 1;
                 }
                 Some(SmsTopicMessage::Inbound { from, body }) => match PhoneNumber::parse(&from) {
@@ -355,10 +358,12 @@ impl App {
             None => return Ok(Reply(200, json!({"received": true}))),
         };
         // `ref` is our log id: the report is tied to its log by key.
-        let outcome = self
-            .store
-            .record_receipt(ReceiptFor::Log(reference), &receipt)
-            .await?;
+        let outcome = versus::sms::receipts::record_receipt(
+            &self.store,
+            ReceiptFor::Log(reference),
+            &receipt,
+        )
+        .await?;
         if outcome == ReceiptOutcome::Unknown {
             tracing::warn!(reference, "DMark delivery report for no known message");
         }
@@ -392,7 +397,9 @@ impl App {
             Some(id) => ReceiptFor::Log(id),
             None => ReceiptFor::ProviderMessage(sid),
         };
-        if self.store.record_receipt(about, &receipt).await? == ReceiptOutcome::Unknown {
+        if versus::sms::receipts::record_receipt(&self.store, about, &receipt).await?
+            == ReceiptOutcome::Unknown
+        {
             tracing::warn!(
                 message_sid = sid,
                 "Twilio status callback for no known message"

@@ -208,7 +208,8 @@ async fn the_sms_policy_applies_to_every_event() {
     );
     // Opted out (STOP): no achievement notice, and no security alert either.
     texted_player(&stack, "p_stop", "p_stop", &day.number(10), day.timezone).await;
-    sms.opt_out(
+    versus::sms::optouts::opt_out(
+        &sms,
         &PhoneNumber::parse(&day.number(10)).unwrap(),
         "STOP",
         stack.now_ms(),

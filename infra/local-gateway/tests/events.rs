@@ -533,7 +533,9 @@ async fn webhooks_sample_events() {
         &stack.config("webhooks").tables.sms,
     );
     let phone = versus::phone::PhoneNumber::parse("+256772123456").unwrap();
-    assert!(!store.is_opted_out(&phone).await.unwrap());
+    assert!(!versus::sms::optouts::is_opted_out(&store, &phone)
+        .await
+        .unwrap());
     // DMark's delivery report: closed without a secret, refused with a wrong one.
     let r = f(event("webhooks/dmark-dlr-wrong-secret.json"), ctx())
         .await
@@ -591,7 +593,9 @@ async fn webhooks_sample_events() {
         .await
         .unwrap();
     assert_eq!(r, json!({"receipts": 0, "texts": 1, "skipped": 0}));
-    assert!(store.is_opted_out(&phone).await.unwrap());
+    assert!(versus::sms::optouts::is_opted_out(&store, &phone)
+        .await
+        .unwrap());
     let mut stray = event("webhooks/sns-inbound-stop.json");
     stray["Records"][0]["Sns"]["Message"] = json!("not json");
     let r = f(stray, ctx()).await.unwrap();

@@ -424,11 +424,13 @@ async fn the_cost_report_counts_per_type_and_provider() {
     assert_eq!(report["spend"]["cap_reached"], false);
     assert_eq!(out["metric_documents"], 4);
     // The EMF documents, checked against the specification's rules.
-    let report: versus::sms::report::CostReport =
-        versus::sms::store::SmsStore::new(stack.dynamodb().await, &config.tables.sms)
-            .cost_report(day.date_naive(), config.sms.monthly_cap_micros)
-            .await
-            .unwrap();
+    let report: versus::sms::report::CostReport = versus::sms::report::cost_report(
+        &versus::sms::store::SmsStore::new(stack.dynamodb().await, &config.tables.sms),
+        day.date_naive(),
+        config.sms.monthly_cap_micros,
+    )
+    .await
+    .unwrap();
     let documents = versus::sms::report::emf_documents(&report, stack.now_ms());
     assert_eq!(documents.len(), 4);
     for document in &documents {

@@ -227,10 +227,14 @@ async fn opted_out_numbers_and_other_countries_are_refused() {
         stack.dynamodb().await,
         &stack.config("profile-api").tables.sms,
     );
-    store
-        .opt_out(&PhoneNumber::parse(PHONE).unwrap(), "STOP", stack.now_ms())
-        .await
-        .unwrap();
+    versus::sms::optouts::opt_out(
+        &store,
+        &PhoneNumber::parse(PHONE).unwrap(),
+        "STOP",
+        stack.now_ms(),
+    )
+    .await
+    .unwrap();
     let (status, body) = request_code(&stack, "o1", PHONE).await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
@@ -241,10 +245,14 @@ async fn opted_out_numbers_and_other_countries_are_refused() {
         (status, body["error"]["code"].as_str()),
         (422, Some("country_not_supported"))
     );
-    store
-        .opt_in(&PhoneNumber::parse(PHONE).unwrap(), "START", stack.now_ms())
-        .await
-        .unwrap();
+    versus::sms::optouts::opt_in(
+        &store,
+        &PhoneNumber::parse(PHONE).unwrap(),
+        "START",
+        stack.now_ms(),
+    )
+    .await
+    .unwrap();
     assert_eq!(request_code(&stack, "o1", PHONE).await.0, 202);
     // Nothing reached the provider for the refused ones.
     common::eventually("one SMS sent", || async {
@@ -434,15 +442,14 @@ async fn quiet_hours_defer_promotions_only() {
         assert_eq!(log.status, Status::Deferred);
         ids.push(log.sms_id);
     }
-    outbox
-        .store()
-        .opt_out(
-            &PhoneNumber::parse(stopped).unwrap(),
-            "STOP",
-            stack.now_ms(),
-        )
-        .await
-        .unwrap();
+    versus::sms::optouts::opt_out(
+        outbox.store(),
+        &PhoneNumber::parse(stopped).unwrap(),
+        "STOP",
+        stack.now_ms(),
+    )
+    .await
+    .unwrap();
     // The release runs in Kampala's day (13:00): quiet hours hold when a
     // text goes, not only when it was made.
     stack
@@ -979,8 +986,7 @@ async fn every_limit_holds_when_50_sends_race() {
     let gaps = futures::future::join_all((0..50).map(|_| {
         let store = store.clone();
         async move {
-            store
-                .take_gap("phone#+256772900000", 30, None, noon)
+            versus::sms::limits::take_gap(&store, "phone#+256772900000", 30, None, noon)
                 .await
                 .unwrap()
         }
@@ -1298,8 +1304,7 @@ async fn spacing_is_a_true_gap_and_hourly_windows_have_their_bound() {
     let gap = |at: i64| {
         let store = outbox.store().clone();
         async move {
-            store
-                .take_gap("phone#+256772000301", 30, None, at)
+            versus::sms::limits::take_gap(&store, "phone#+256772000301", 30, None, at)
                 .await
                 .unwrap()
         }
@@ -1316,8 +1321,7 @@ async fn spacing_is_a_true_gap_and_hourly_windows_have_their_bound() {
     let own = edge + 29_500;
     let store = outbox.store().clone();
     assert_eq!(
-        store
-            .take_gap("phone#+256772000301", 30, Some(own), own + 2_000)
+        versus::sms::limits::take_gap(&store, "phone#+256772000301", 30, Some(own), own + 2_000)
             .await
             .unwrap(),
         Ok(())

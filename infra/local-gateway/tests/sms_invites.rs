@@ -271,13 +271,13 @@ async fn refused_invitations_leave_no_token() {
 
     // A STOP from the number (F-SMS-11) blocks every invitation to it.
     let stopped = versus::phone::PhoneNumber::parse(&day.number(30)).unwrap();
-    versus::sms::store::SmsStore::new(
+    let sms = versus::sms::store::SmsStore::new(
         stack.dynamodb().await,
         &stack.config("profile-api").tables.sms,
-    )
-    .opt_out(&stopped, "STOP", stack.now_ms())
-    .await
-    .unwrap();
+    );
+    versus::sms::optouts::opt_out(&sms, &stopped, "STOP", stack.now_ms())
+        .await
+        .unwrap();
     let (status, refused) = invite(&stack, "alice", body(30)).await;
     assert_eq!(
         (status, refused["error"]["code"].as_str()),

@@ -363,7 +363,7 @@ impl Desk {
     /// A number's opt-out and its history.
     pub async fn opt_out_of(&self, number: &str) -> Result<Value, Error> {
         let phone = PhoneNumber::parse(number)?;
-        let (current, changes) = self.store.opt_out_history(&phone).await?;
+        let (current, changes) = crate::sms::optouts::opt_out_history(&self.store, &phone).await?;
         Ok(opt_out_view(&phone, current.as_ref(), &changes))
     }
 
@@ -381,22 +381,24 @@ impl Desk {
         if reason.is_empty() || reason.chars().count() > 500 {
             return Err(Error::validation("reason must be 1 to 500 characters"));
         }
-        if action == OptAction::OptedIn && !self.store.is_opted_out(&phone).await? {
+        if action == OptAction::OptedIn
+            && !crate::sms::optouts::is_opted_out(&self.store, &phone).await?
+        {
             return Err(Error::conflict(
                 "not_opted_out",
                 "this number is not opted out",
             ));
         }
-        self.store
-            .change_opt_out(
-                &phone,
-                action,
-                &format!("admin:{admin}"),
-                reason,
-                None,
-                now_ms,
-            )
-            .await?;
+        crate::sms::optouts::change_opt_out(
+            &self.store,
+            &phone,
+            action,
+            &format!("admin:{admin}"),
+            reason,
+            None,
+            now_ms,
+        )
+        .await?;
         self.opt_out_of(phone.e164()).await
     }
 }

@@ -120,126 +120,123 @@ const GAP_CONDITION: &str =
 /// What a period-named counter (window 0) is kept for: a month and then some.
 const PERIOD_COUNTER_SECS: i64 = 40 * 86_400;
 
-impl SmsStore {
-    /// Counts one send against every limit at once (F-SMS-12): either all
-    /// counters move, or none does and the first limit reached is returned.
-    /// Each counter is a conditional `ADD` on a per-window item, so any number
-    /// of concurrent sends never pass a limit.
-    pub async fn take<R: Copy>(
-        &self,
-        limits: &[Limit<R>],
-        now_ms: i64,
-    ) -> Result<Result<(), R>, Error> {
-        if limits.is_empty() {
-            return Ok(Ok(()));
-        }
-        if let Some(l) = limits.iter().find(|l| l.amount > l.limit) {
-            return Ok(Err(l.reason));
-        }
-        for attempt in 0..5u32 {
-            let mut tx = Transaction::new();
-            let counters: Vec<(Handle, R)> = limits
-                .iter()
-                .map(|l| (tx.update(l.update(&self.table, now_ms)), l.reason))
-                .collect();
-            match tx.commit(&self.client, &mut Cost::default()).await {
-                Ok(()) => return Ok(Ok(())),
-                Err(f) => {
-                    if let Some((_, reason)) = counters.iter().find(|(h, _)| f.condition_failed(*h))
-                    {
-                        return Ok(Err(*reason));
-                    }
-                    if !f.is_conflict() {
-                        return Err(f.into_error());
-                    }
-                    // A conflicting transaction on a counter: again.
-                    retry::pause(attempt).await;
+/// Counts one send against every limit at once (F-SMS-12): either all
+/// counters move, or none does and the first limit reached is returned.
+/// Each counter is a conditional `ADD` on a per-window item, so any number
+/// of concurrent sends never pass a limit.
+pub async fn take<R: Copy>(
+    store: &SmsStore,
+    limits: &[Limit<R>],
+    now_ms: i64,
+) -> Result<Result<(), R>, Error> {
+    if limits.is_empty() {
+        return Ok(Ok(()));
+    }
+    if let Some(l) = limits.iter().find(|l| l.amount > l.limit) {
+        return Ok(Err(l.reason));
+    }
+    for attempt in 0..5u32 {
+        let mut tx = Transaction::new();
+        let counters: Vec<(Handle, R)> = limits
+            .iter()
+            .map(|l| (tx.update(l.update(&store.table, now_ms)), l.reason))
+            .collect();
+        match tx.commit(&store.client, &mut Cost::default()).await {
+            Ok(()) => return Ok(Ok(())),
+            Err(f) => {
+                if let Some((_, reason)) = counters.iter().find(|(h, _)| f.condition_failed(*h)) {
+                    return Ok(Err(*reason));
                 }
+                if !f.is_conflict() {
+                    return Err(f.into_error());
+                }
+                // A conflicting transaction on a counter: again.
+                retry::pause(attempt).await;
             }
         }
-        Err(Error::TooManyRequests {
-            message: "too many concurrent sends, retry".into(),
-            retry_after_secs: 1,
-        })
     }
+    Err(Error::TooManyRequests {
+        message: "too many concurrent sends, retry".into(),
+        retry_after_secs: 1,
+    })
+}
 
-    /// F-SMS-12 at send time: takes the gap of `scope` (one text per
-    /// `gap_secs`), or answers when the last text in it was sent, so the
-    /// caller can defer to that + the gap. `own`: when this same text took
-    /// the gap before (a code request, an earlier attempt); that does not
-    /// hold it back.
-    pub async fn take_gap(
-        &self,
-        scope: &str,
-        gap_secs: i64,
-        own: Option<i64>,
-        now_ms: i64,
-    ) -> Result<Result<(), i64>, Error> {
-        let mut update = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(limit_gap_key(scope)))
-            .update_expression(GAP_UPDATE)
-            .expression_attribute_names("#exp", TTL_ATTR)
-            .expression_attribute_values(":now", n(now_ms))
-            .expression_attribute_values(":before", n(now_ms - gap_secs * 1000))
-            .expression_attribute_values(":after", n(now_ms + gap_secs * 1000))
-            .expression_attribute_values(":exp", n(now_ms / 1000 + gap_secs + 60));
-        update = match own {
-            Some(at) => update
-                .condition_expression(format!("{GAP_CONDITION} OR last_at = :own"))
-                .expression_attribute_values(":own", n(at)),
-            None => update.condition_expression(GAP_CONDITION),
-        };
-        if db::conditional(update.send().await)?.is_some() {
-            return Ok(Ok(()));
-        }
-        #[derive(serde::Deserialize)]
-        struct Gap {
-            last_at: i64,
-        }
-        let last: Option<Gap> =
-            db::get_item(&self.client, &self.table, limit_gap_key(scope)).await?;
-        // Gone since (its TTL): the gap is over; the next attempt takes it.
-        Ok(Err(last.map_or(now_ms, |g| g.last_at)))
+/// F-SMS-12 at send time: takes the gap of `scope` (one text per
+/// `gap_secs`), or answers when the last text in it was sent, so the
+/// caller can defer to that + the gap. `own`: when this same text took
+/// the gap before (a code request, an earlier attempt); that does not
+/// hold it back.
+pub async fn take_gap(
+    store: &SmsStore,
+    scope: &str,
+    gap_secs: i64,
+    own: Option<i64>,
+    now_ms: i64,
+) -> Result<Result<(), i64>, Error> {
+    let mut update = store
+        .client
+        .update_item()
+        .table_name(&store.table)
+        .set_key(Some(limit_gap_key(scope)))
+        .update_expression(GAP_UPDATE)
+        .expression_attribute_names("#exp", TTL_ATTR)
+        .expression_attribute_values(":now", n(now_ms))
+        .expression_attribute_values(":before", n(now_ms - gap_secs * 1000))
+        .expression_attribute_values(":after", n(now_ms + gap_secs * 1000))
+        .expression_attribute_values(":exp", n(now_ms / 1000 + gap_secs + 60));
+    update = match own {
+        Some(at) => update
+            .condition_expression(format!("{GAP_CONDITION} OR last_at = :own"))
+            .expression_attribute_values(":own", n(at)),
+        None => update.condition_expression(GAP_CONDITION),
+    };
+    if db::conditional(update.send().await)?.is_some() {
+        return Ok(Ok(()));
     }
+    #[derive(serde::Deserialize)]
+    struct Gap {
+        last_at: i64,
+    }
+    let last: Option<Gap> = db::get_item(&store.client, &store.table, limit_gap_key(scope)).await?;
+    // Gone since (its TTL): the gap is over; the next attempt takes it.
+    Ok(Err(last.map_or(now_ms, |g| g.last_at)))
+}
 
-    /// F-SMS-16: per-day and per-month counters of messages, segments and
-    /// estimated cost, and the day's per type and `provider` (the one that
-    /// took it: the claimed log does not name it yet), moved when a message
-    /// is sent.
-    pub async fn record_cost(
-        &self,
-        log: &SmsLog,
-        provider: &str,
-        now_ms: i64,
-    ) -> Result<(), Error> {
-        let day = crate::clock::utc_date(now_ms);
-        // The two counters are independent: updated side by side, not in turn.
-        let date = day.to_string();
-        let updates = [
-            cost_month_key(&day.format("%Y-%m").to_string()),
-            cost_day_key(&date),
-            cost_type_key(&date, &super::wire_name(log.message_type), provider),
-        ]
-        .map(|counter| {
-            // Aliased by the builder: `segments` is a DynamoDB reserved word.
-            UpdateExpr::new()
-                .add("messages", n(1))
-                .add("segments", n(log.segments))
-                .add("cost_micros", n(log.cost_micros))
-                .apply(
-                    self.client
-                        .update_item()
-                        .table_name(&self.table)
-                        .set_key(Some(counter)),
-                )
-                .send()
-        });
-        futures::future::try_join_all(updates)
-            .await
-            .map_err(db::dependency)?;
-        Ok(())
-    }
+/// F-SMS-16: per-day and per-month counters of messages, segments and
+/// estimated cost, and the day's per type and `provider` (the one that
+/// took it: the claimed log does not name it yet), moved when a message
+/// is sent.
+pub async fn record_cost(
+    store: &SmsStore,
+    log: &SmsLog,
+    provider: &str,
+    now_ms: i64,
+) -> Result<(), Error> {
+    let day = crate::clock::utc_date(now_ms);
+    // The two counters are independent: updated side by side, not in turn.
+    let date = day.to_string();
+    let updates = [
+        cost_month_key(&day.format("%Y-%m").to_string()),
+        cost_day_key(&date),
+        cost_type_key(&date, &super::wire_name(log.message_type), provider),
+    ]
+    .map(|counter| {
+        // Aliased by the builder: `segments` is a DynamoDB reserved word.
+        UpdateExpr::new()
+            .add("messages", n(1))
+            .add("segments", n(log.segments))
+            .add("cost_micros", n(log.cost_micros))
+            .apply(
+                store
+                    .client
+                    .update_item()
+                    .table_name(&store.table)
+                    .set_key(Some(counter)),
+            )
+            .send()
+    });
+    futures::future::try_join_all(updates)
+        .await
+        .map_err(db::dependency)?;
+    Ok(())
 }

@@ -271,7 +271,7 @@ impl Outbox {
         );
         log.redacted_body = redacted;
         log.related = request.related.clone();
-        let opted_out = self.store.is_opted_out(&request.to).await?;
+        let opted_out = crate::sms::optouts::is_opted_out(&self.store, &request.to).await?;
         let zones = policy::recipient_zones(request.timezone.as_deref(), &request.to);
         let recipient = Recipient {
             phone: &request.to,

@@ -68,43 +68,41 @@ pub fn masked(body: &str) -> Option<String> {
     (out != body).then_some(out)
 }
 
-impl SmsStore {
-    /// What the walk reads: final logs of the types that carry secrets.
-    pub fn unredacted_logs(&self) -> Vec<Segment> {
-        vec![Segment {
-            table: self.table.clone(),
-            read: Read::Scan {
-                filter: "sk = :log AND #status IN (:sent, :delivered, :failed, :suppressed) \
-                         AND message_type IN (:code, :invitation)",
-                names: &[("#status", "status")],
-                values: vec![
-                    (":log", s("LOG")),
-                    (":sent", Status::Sent.value()),
-                    (":delivered", Status::Delivered.value()),
-                    (":failed", Status::Failed.value()),
-                    (":suppressed", Status::Suppressed.value()),
-                    (":code", s("phone_verification")),
-                    (":invitation", s("battle_invitation")),
-                ],
-            },
-            cursor_attributes: &["pk", "sk"],
-        }]
-    }
+/// What the walk reads: final logs of the types that carry secrets.
+pub fn unredacted_logs(store: &SmsStore) -> Vec<Segment> {
+    vec![Segment {
+        table: store.table.clone(),
+        read: Read::Scan {
+            filter: "sk = :log AND #status IN (:sent, :delivered, :failed, :suppressed) \
+                     AND message_type IN (:code, :invitation)",
+            names: &[("#status", "status")],
+            values: vec![
+                (":log", s("LOG")),
+                (":sent", Status::Sent.value()),
+                (":delivered", Status::Delivered.value()),
+                (":failed", Status::Failed.value()),
+                (":suppressed", Status::Suppressed.value()),
+                (":code", s("phone_verification")),
+                (":invitation", s("battle_invitation")),
+            ],
+        },
+        cursor_attributes: &["pk", "sk"],
+    }]
+}
 
-    /// Masks one final log's body, on the condition that it is still the
-    /// body read; true when this call changed it.
-    async fn redact_body(&self, log: &SmsLog) -> Result<bool, Error> {
-        let Some(masked) = masked(&log.body) else {
-            return Ok(false);
-        };
-        let update = UpdateExpr::new()
-            .set("body", s(masked))
-            .remove("redacted_body")
-            .condition("#body = :seen")
-            .value(":seen", s(&log.body))
-            .apply(self.log_update(&log.sms_id));
-        Ok(db::conditional(update.send().await)?.is_some())
-    }
+/// Masks one final log's body, on the condition that it is still the
+/// body read; true when this call changed it.
+async fn redact_body(store: &SmsStore, log: &SmsLog) -> Result<bool, Error> {
+    let Some(masked) = masked(&log.body) else {
+        return Ok(false);
+    };
+    let update = UpdateExpr::new()
+        .set("body", s(masked))
+        .remove("redacted_body")
+        .condition("#body = :seen")
+        .value(":seen", s(&log.body))
+        .apply(store.log_update(&log.sms_id));
+    Ok(db::conditional(update.send().await)?.is_some())
 }
 
 /// The walk's work on a page of logs.
@@ -115,7 +113,7 @@ impl Sweep for BodyRedaction<'_> {
         Box::pin(async move {
             let mut masked = 0;
             for log in readable::<SmsLog>(items) {
-                masked += u64::from(self.0.redact_body(&log).await?);
+                masked += u64::from(redact_body(self.0, &log).await?);
             }
             Ok(masked)
         })

@@ -66,73 +66,75 @@ fn counts(item: &db::Item) -> Counts {
     }
 }
 
-impl SmsStore {
-    /// The report of `date` (a UTC day); `cap_micros` is the configured cap.
-    pub async fn cost_report(&self, date: NaiveDate, cap_micros: u64) -> Result<CostReport, Error> {
-        let mut items = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", s(cost_day_pk(&date.to_string())))
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(db::dependency)?;
-            items.extend(page.items.unwrap_or_default());
-            match page.last_evaluated_key {
-                Some(key) => start = Some(key),
-                None => break,
-            }
+/// The report of `date` (a UTC day); `cap_micros` is the configured cap.
+pub async fn cost_report(
+    store: &SmsStore,
+    date: NaiveDate,
+    cap_micros: u64,
+) -> Result<CostReport, Error> {
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let page = store
+            .client
+            .query()
+            .table_name(&store.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(cost_day_pk(&date.to_string())))
+            .set_exclusive_start_key(start.take())
+            .send()
+            .await
+            .map_err(db::dependency)?;
+        items.extend(page.items.unwrap_or_default());
+        match page.last_evaluated_key {
+            Some(key) => start = Some(key),
+            None => break,
         }
-        let mut total = Counts::default();
-        let mut lines = Vec::new();
-        for item in &items {
-            let sk = get_s(item, "sk").unwrap_or_default();
-            if sk == "DAY" {
-                total = counts(item);
-            } else if let Some(rest) = sk.strip_prefix(COST_TYPE_PREFIX) {
-                let (message_type, provider) = rest.split_once('#').unwrap_or((rest, "unknown"));
-                lines.push(Line {
-                    message_type: message_type.to_string(),
-                    provider: provider.to_string(),
-                    counts: counts(item),
-                });
-            }
-        }
-        lines.sort_by(|a, b| (&a.message_type, &a.provider).cmp(&(&b.message_type, &b.provider)));
-        let month = date.format("%Y-%m").to_string();
-        let (sent, reserved) = futures::try_join!(
-            db::get_item::<Value>(&self.client, &self.table, cost_month_key(&month)),
-            db::get_item::<Value>(
-                &self.client,
-                &self.table,
-                limit_count_key(&format!("spend#{month}"), None)
-            ),
-        )?;
-        let number = |v: &Option<Value>, name: &str| {
-            v.as_ref()
-                .and_then(|v| v.get(name))
-                .and_then(Value::as_u64)
-                .unwrap_or(0)
-        };
-        let reserved_micros = number(&reserved, "count");
-        Ok(CostReport {
-            date,
-            total,
-            lines,
-            spend: Spend {
-                month,
-                sent_micros: number(&sent, "cost_micros"),
-                reserved_micros,
-                cap_micros,
-                cap_reached: reserved_micros >= cap_micros,
-            },
-        })
     }
+    let mut total = Counts::default();
+    let mut lines = Vec::new();
+    for item in &items {
+        let sk = get_s(item, "sk").unwrap_or_default();
+        if sk == "DAY" {
+            total = counts(item);
+        } else if let Some(rest) = sk.strip_prefix(COST_TYPE_PREFIX) {
+            let (message_type, provider) = rest.split_once('#').unwrap_or((rest, "unknown"));
+            lines.push(Line {
+                message_type: message_type.to_string(),
+                provider: provider.to_string(),
+                counts: counts(item),
+            });
+        }
+    }
+    lines.sort_by(|a, b| (&a.message_type, &a.provider).cmp(&(&b.message_type, &b.provider)));
+    let month = date.format("%Y-%m").to_string();
+    let (sent, reserved) = futures::try_join!(
+        db::get_item::<Value>(&store.client, &store.table, cost_month_key(&month)),
+        db::get_item::<Value>(
+            &store.client,
+            &store.table,
+            limit_count_key(&format!("spend#{month}"), None)
+        ),
+    )?;
+    let number = |v: &Option<Value>, name: &str| {
+        v.as_ref()
+            .and_then(|v| v.get(name))
+            .and_then(Value::as_u64)
+            .unwrap_or(0)
+    };
+    let reserved_micros = number(&reserved, "count");
+    Ok(CostReport {
+        date,
+        total,
+        lines,
+        spend: Spend {
+            month,
+            sent_micros: number(&sent, "cost_micros"),
+            reserved_micros,
+            cap_micros,
+            cap_reached: reserved_micros >= cap_micros,
+        },
+    })
 }
 
 /// What became of a text that did not go, as one Embedded Metric Format

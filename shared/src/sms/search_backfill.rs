@@ -11,28 +11,26 @@ use crate::error::Error;
 use crate::sweep::{readable, Read, Segment, Sweep};
 use futures::future::BoxFuture;
 
-impl SmsStore {
-    /// What the walk reads: every log.
-    pub fn logs_to_index(&self) -> Vec<Segment> {
-        vec![Segment {
-            table: self.table.clone(),
-            read: Read::Scan {
-                filter: "sk = :log",
-                names: &[],
-                values: vec![(":log", s("LOG"))],
-            },
-            cursor_attributes: &["pk", "sk"],
-        }]
-    }
+/// What the walk reads: every log.
+pub fn logs_to_index(store: &SmsStore) -> Vec<Segment> {
+    vec![Segment {
+        table: store.table.clone(),
+        read: Read::Scan {
+            filter: "sk = :log",
+            names: &[],
+            values: vec![(":log", s("LOG"))],
+        },
+        cursor_attributes: &["pk", "sk"],
+    }]
+}
 
-    /// Writes a log's missing search entries; true when any was missing.
-    async fn index_log(&self, log: &SmsLog) -> Result<bool, Error> {
-        let mut wrote = false;
-        for entry in log.search_entries() {
-            wrote |= db::put_new(&self.client, &self.table, entry).await?;
-        }
-        Ok(wrote)
+/// Writes a log's missing search entries; true when any was missing.
+async fn index_log(store: &SmsStore, log: &SmsLog) -> Result<bool, Error> {
+    let mut wrote = false;
+    for entry in log.search_entries() {
+        wrote |= db::put_new(&store.client, &store.table, entry).await?;
     }
+    Ok(wrote)
 }
 
 /// The walk's work on a page of logs.
@@ -43,7 +41,7 @@ impl Sweep for SearchBackfill<'_> {
         Box::pin(async move {
             let mut indexed = 0;
             for log in readable::<SmsLog>(items) {
-                indexed += u64::from(self.0.index_log(&log).await?);
+                indexed += u64::from(index_log(self.0, &log).await?);
             }
             Ok(indexed)
         })

@@ -1,7 +1,10 @@
 //! The sms table's store: SmsLog records through their lifecycle (F-SMS-2,
-//! F-SMS-4) and their search entries (the operator's desk).
-//! The limit and cost counters are in `limits`; the records' shapes in `log`.
-
+//! F-SMS-4) — put, claim, finish, receipt, reconcile — and the reads by
+//! key and by the `due` index. Each transition is one conditional write
+//! built from `Status` (the log's shape and indexes are in `log`).
+//! What else is kept in the table is done by functions that take the store,
+//! in modules named for it: `optouts`, `limits` (counters and spend),
+//! `receipts`, `report`, `redaction`, `search_backfill`.
 use crate::db::{self, n, s, UpdateExpr};
 use crate::error::Error;
 use crate::keys::sms::{log_id_of_pk, log_key, once_key};
@@ -213,6 +216,33 @@ impl SmsStore {
             }
         }
         Ok(())
+    }
+
+    /// Applies a receipt to a `sent` log; `false` when the log is not sent.
+    pub(crate) async fn apply_receipt(&self, id: &str, receipt: &Receipt) -> Result<bool, Error> {
+        let update = match &receipt.error {
+            None => UpdateExpr::new()
+                .set("status", Status::Delivered.value())
+                .set("delivered_at", n(receipt.at))
+                .append("history", step(receipt.at, StepKind::Delivered, None)?),
+            Some(error) => UpdateExpr::new()
+                .set("status", Status::Failed.value())
+                .set("error", s(error))
+                .append(
+                    "history",
+                    step(
+                        receipt.at,
+                        StepKind::Failed,
+                        Some(format!("receipt: {error}")),
+                    )?,
+                ),
+        };
+        let update = update
+            .remove("early_receipt")
+            .condition("#status = :sent")
+            .value(":sent", Status::Sent.value())
+            .apply(self.log_update(id));
+        Ok(db::conditional(update.send().await)?.is_some())
     }
 
     /// In-flight logs due by `now_ms` (the sparse `due` index), oldest first,
