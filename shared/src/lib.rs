@@ -4,25 +4,22 @@
 
 pub mod auth;
 pub mod battles;
-pub mod clock;
 pub mod config;
 pub mod cursor;
-pub mod db;
-pub mod error;
-pub mod ids;
-pub mod keys;
 pub mod lambda;
 pub mod phone;
 pub mod points;
 pub mod presence;
 pub mod profile;
 pub mod realtime;
-pub mod secret;
 pub mod sms;
 pub mod sweep;
 pub mod texts;
 pub mod wiring;
 pub mod ws;
+
+// The foundation crate's modules, under the names every module uses.
+pub use versus_foundation::{clock, db, error, ids, keys, secret};
 
 pub use clock::{now_ms, rfc3339};
 pub use config::Config;
