@@ -14,9 +14,11 @@
 
 use crate::template::{AsyncConfig, EventRule};
 use crate::Gateway;
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use chrono::SubsecRound;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
@@ -201,18 +203,23 @@ fn event_of(
         .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
         .map(|t| t.with_timezone(&chrono::Utc))
         .unwrap_or(now);
-    let region = crate::template::REGION_FALLBACK;
-    Ok(json!({
-        "version": "0",
-        "id": uuid_like(),
-        "detail-type": detail_type,
-        "source": source,
-        "account": crate::template::ACCOUNT_ID,
-        "time": time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        "region": region,
-        "resources": entry.get("Resources").cloned().unwrap_or(json!([])),
-        "detail": detail,
-    }))
+    let mut event = EventBridgeEvent::<Value>::default();
+    event.version = Some("0".into());
+    event.id = Some(uuid_like());
+    event.detail_type = detail_type.into();
+    event.source = source.into();
+    event.account = Some(crate::template::ACCOUNT_ID.into());
+    event.time = Some(time.trunc_subsecs(0));
+    event.region = Some(crate::template::REGION_FALLBACK.into());
+    event.resources = Some(
+        entry
+            .get("Resources")
+            .and_then(|r| serde_json::from_value(r.clone()).ok())
+            .unwrap_or_default(),
+    );
+    event.detail = detail;
+    // Rules match patterns against the event's JSON, as EventBridge does.
+    serde_json::to_value(event).map_err(|e| ("InternalException", e.to_string()))
 }
 
 /// An id shaped like EventBridge's (a UUID), from a fresh ULID's bits.

@@ -79,7 +79,13 @@ pub struct Gateway {
 
 impl Gateway {
     /// Invokes a function of the template by logical id, as its trigger would.
-    pub async fn invoke(&self, logical_id: &str, event: Value) -> Result<Value, String> {
+    pub async fn invoke(
+        &self,
+        logical_id: &str,
+        event: impl serde::Serialize,
+    ) -> Result<Value, String> {
+        // What the Runtime API moves: the event as JSON.
+        let event = serde_json::to_value(event).map_err(|e| e.to_string())?;
         let (f, timeout) = self
             .functions
             .get(logical_id)

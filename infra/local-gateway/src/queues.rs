@@ -8,6 +8,7 @@
 
 use crate::template::{SqsSource, Template};
 use crate::Gateway;
+use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage, SqsMessageAttribute};
 use aws_sdk_sqs::types::{
     DeleteMessageBatchRequestEntry, MessageSystemAttributeName, QueueAttributeName,
 };
@@ -187,44 +188,40 @@ fn failed_ids(
 }
 
 /// The event Lambda's SQS poller hands a function.
-fn sqs_event(messages: &[aws_sdk_sqs::types::Message], mapping: &Mapping) -> Value {
-    let records: Vec<Value> = messages
+/// The event Lambda's SQS poller hands the function: AWS's own types,
+/// filled from what `ReceiveMessage` returned.
+fn sqs_event(messages: &[aws_sdk_sqs::types::Message], mapping: &Mapping) -> SqsEvent {
+    let mut event = SqsEvent::default();
+    event.records = messages
         .iter()
         .map(|m| {
-            let attributes: serde_json::Map<String, Value> = m
+            let mut record = SqsMessage::default();
+            record.message_id = m.message_id.clone();
+            record.receipt_handle = m.receipt_handle.clone();
+            record.body = m.body.clone();
+            record.md5_of_body = m.md5_of_body.clone();
+            record.attributes = m
                 .attributes
                 .iter()
                 .flatten()
-                .map(|(k, v)| (k.as_str().to_string(), Value::String(v.clone())))
+                .map(|(k, v)| (k.as_str().to_string(), v.clone()))
                 .collect();
-            let message_attributes: serde_json::Map<String, Value> = m
+            record.message_attributes = m
                 .message_attributes
                 .iter()
                 .flatten()
                 .map(|(k, v)| {
-                    (
-                        k.clone(),
-                        json!({
-                            "stringValue": v.string_value,
-                            "dataType": v.data_type,
-                            "stringListValues": [],
-                            "binaryListValues": [],
-                        }),
-                    )
+                    let mut attribute = SqsMessageAttribute::default();
+                    attribute.string_value = v.string_value.clone();
+                    attribute.data_type = Some(v.data_type.clone());
+                    (k.clone(), attribute)
                 })
                 .collect();
-            json!({
-                "messageId": m.message_id,
-                "receiptHandle": m.receipt_handle,
-                "body": m.body,
-                "attributes": attributes,
-                "messageAttributes": message_attributes,
-                "md5OfBody": m.md5_of_body,
-                "eventSource": "aws:sqs",
-                "eventSourceARN": mapping.queue_arn,
-                "awsRegion": mapping.region,
-            })
+            record.event_source = Some("aws:sqs".into());
+            record.event_source_arn = Some(mapping.queue_arn.clone());
+            record.aws_region = Some(mapping.region.clone());
+            record
         })
         .collect();
-    json!({ "Records": records })
+    event
 }
