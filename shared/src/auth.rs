@@ -4,6 +4,7 @@
 
 use crate::config::{JwtConfig, JwtKeys};
 use crate::error::Error;
+use crate::ids::UserId;
 use jsonwebtoken::{decode, decode_header, jwk::JwkSet, Algorithm, DecodingKey, Validation};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -24,7 +25,7 @@ pub enum PrivilegedRole {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Caller {
-    pub user_id: String,
+    pub user_id: UserId,
     pub privileged_role: Option<PrivilegedRole>,
     pub scopes: Vec<String>,
 }
@@ -36,11 +37,8 @@ impl Caller {
             .get("sub")
             .filter(|s| !s.is_empty())
             .ok_or_else(|| Error::Unauthorized("token has no subject".into()))?;
-        if !crate::ids::is_valid_user_id(user_id) {
-            return Err(Error::Unauthorized(
-                "token subject is not a valid user id".into(),
-            ));
-        }
+        let user_id = UserId::parse(user_id)
+            .map_err(|_| Error::Unauthorized("token subject is not a valid user id".into()))?;
         let privileged_role = match claims.get("role").map(String::as_str) {
             Some("admin") => Some(PrivilegedRole::Admin),
             Some("service") => Some(PrivilegedRole::Service),
@@ -51,7 +49,7 @@ impl Caller {
             .map(|s| parse_scope_claim(s))
             .unwrap_or_default();
         Ok(Caller {
-            user_id: user_id.clone(),
+            user_id,
             privileged_role,
             scopes,
         })
@@ -81,7 +79,7 @@ impl Caller {
     /// later route on the connection sees the same caller.
     pub fn to_context(&self) -> serde_json::Map<String, serde_json::Value> {
         let mut ctx = serde_json::Map::new();
-        ctx.insert("sub".into(), self.user_id.clone().into());
+        ctx.insert("sub".into(), self.user_id.as_str().into());
         if let Some(role) = self.privileged_role {
             ctx.insert(
                 "role".into(),
@@ -441,7 +439,7 @@ mod tests {
     #[test]
     fn context_round_trips() {
         let c = Caller {
-            user_id: "u9".into(),
+            user_id: UserId::parse("u9").unwrap(),
             privileged_role: Some(PrivilegedRole::Admin),
             scopes: vec!["a".into()],
         };

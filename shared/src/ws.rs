@@ -3,6 +3,7 @@
 
 use crate::auth::Caller;
 use crate::error::Error;
+use crate::ids::ConnectionId;
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use aws_lambda_events::encodings::Body;
 use serde_json::{json, Value};
@@ -10,11 +11,12 @@ use serde_json::{json, Value};
 /// API Gateway refuses frames above 32 KB; we refuse bigger messages ourselves.
 pub const MAX_MESSAGE_BYTES: usize = 32 * 1024;
 
-pub fn connection_id(event: &ApiGatewayWebsocketProxyRequest) -> Result<&str, Error> {
+pub fn connection_id(event: &ApiGatewayWebsocketProxyRequest) -> Result<ConnectionId, Error> {
     event
         .request_context
         .connection_id
-        .as_deref()
+        .clone()
+        .map(ConnectionId::from)
         .ok_or_else(|| Error::bad_request("invalid_event", "event has no connection id"))
 }
 

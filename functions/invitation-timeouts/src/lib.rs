@@ -12,6 +12,7 @@ use versus::battles::answers::ExpireResult;
 use versus::battles::messages::notify;
 use versus::battles::timer::TimeoutMessage;
 use versus::battles::BattleStore;
+use versus::ids::InvitationId;
 use versus::lambda::{self, BoxError, Invoke, RecordOutcome};
 use versus::realtime::Pusher;
 use versus::{db, Config, Error};
@@ -57,7 +58,7 @@ impl App {
         };
         match versus::battles::answers::expire_invitation(
             &self.battles,
-            &message.invitation_id,
+            &InvitationId::parse(&message.invitation_id)?,
             now_ms,
         )
         .await?

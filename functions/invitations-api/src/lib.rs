@@ -13,6 +13,7 @@ use versus::battles::messages::{self, notify};
 use versus::battles::results::{battle_not_found, ResultInput, ResultListener};
 use versus::battles::{validate_challenge_type, BattleStore, MatchSource};
 use versus::ids::validate_id;
+use versus::ids::{BattleId, InvitationId};
 use versus::lambda::Invoke;
 use versus::phone::PhoneNumber;
 use versus::points::battle_points::BattlePoints;
@@ -166,8 +167,14 @@ async fn answer(
     PathParam(id): PathParam,
     accept: bool,
 ) -> Answer {
-    match versus::battles::answers::answer(&app.battles, &id, &caller.user_id, accept, now_ms)
-        .await?
+    match versus::battles::answers::answer(
+        &app.battles,
+        &InvitationId::parse(&id)?,
+        &caller.user_id,
+        accept,
+        now_ms,
+    )
+    .await?
     {
         invitations::Answer::Accepted { battle, invitation } => {
             app.notices.match_found(&battle, now_ms).await;
@@ -192,9 +199,13 @@ async fn cancel(
     Now(now_ms): Now,
     PathParam(id): PathParam,
 ) -> Answer {
-    let invitation =
-        versus::battles::answers::cancel_invitation(&app.battles, &id, &caller.user_id, now_ms)
-            .await?;
+    let invitation = versus::battles::answers::cancel_invitation(
+        &app.battles,
+        &InvitationId::parse(&id)?,
+        &caller.user_id,
+        now_ms,
+    )
+    .await?;
     notify::to_invitee(
         &app.pusher,
         &invitation,
@@ -248,8 +259,13 @@ async fn record_result(
 ) -> Answer {
     caller.require_service()?;
     let input: ResultInput = body.json()?;
-    let recorded =
-        versus::battles::results::record_result(&app.battles, &id, &input, now_ms).await?;
+    let recorded = versus::battles::results::record_result(
+        &app.battles,
+        &BattleId::parse(&id)?,
+        &input,
+        now_ms,
+    )
+    .await?;
     if recorded.first_time {
         let message = messages::battle_result(&recorded.battle);
         for player in &recorded.battle.players {

@@ -31,7 +31,7 @@ pub async fn authorize(
     let token = event.query_string_parameters.first("token").unwrap_or("");
     match verifier.verify(token).await {
         Ok(caller) => response(
-            Some(caller.user_id.clone()),
+            Some(caller.user_id.to_string()),
             IamPolicyEffect::Allow,
             resource,
             caller.to_context(),

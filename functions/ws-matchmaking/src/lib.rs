@@ -16,6 +16,7 @@ use versus::battles::messages::{self, notify};
 use versus::battles::queue::JoinOutcome;
 use versus::battles::timer::InvitationTimer;
 use versus::battles::{validate_challenge_type, BattleStore};
+use versus::ids::{ConnectionId, InvitationId, UserId};
 use versus::lambda::{self, BoxError, Invoke};
 use versus::realtime::Pusher;
 use versus::texts::notices::BattleNotices;
@@ -79,7 +80,7 @@ impl App {
         event: ApiGatewayWebsocketProxyRequest,
         now_ms: i64,
     ) -> Result<ApiGatewayProxyResponse, BoxError> {
-        let connection_id = ws::connection_id(&event)?.to_string();
+        let connection_id = ws::connection_id(&event)?;
         let caller = ws::caller(&event)?;
         let touch = self.battles.profiles().note_activity(
             &caller.user_id,
@@ -103,8 +104,8 @@ impl App {
     async fn route(
         &self,
         event: &ApiGatewayWebsocketProxyRequest,
-        user_id: &str,
-        connection_id: &str,
+        user_id: &UserId,
+        connection_id: &ConnectionId,
         now_ms: i64,
     ) -> Result<Option<Value>, Error> {
         let message = ws::message(event)?;
@@ -130,7 +131,7 @@ impl App {
             } => {
                 match versus::battles::answers::answer(
                     &self.battles,
-                    &invitation_id,
+                    &InvitationId::parse(&invitation_id)?,
                     user_id,
                     accept,
                     now_ms,
@@ -176,7 +177,7 @@ impl App {
 
     async fn find_opponent(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         challenge_type: &str,
         now_ms: i64,
     ) -> Result<Option<Value>, Error> {

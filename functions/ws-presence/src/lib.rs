@@ -7,6 +7,7 @@ use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxy
 use serde_json::{json, Value};
 use std::sync::Arc;
 use versus::battles::BattleStore;
+use versus::ids::UserId;
 use versus::lambda::{self, BoxError, Invoke};
 use versus::presence::Presence;
 use versus::profile::Profiles;
@@ -49,7 +50,7 @@ impl App {
         event: ApiGatewayWebsocketProxyRequest,
         now_ms: i64,
     ) -> Result<ApiGatewayProxyResponse, BoxError> {
-        let connection_id = ws::connection_id(&event)?.to_string();
+        let connection_id = ws::connection_id(&event)?;
         match ws::route_key(&event) {
             "$connect" => {
                 let caller = match ws::caller(&event) {
@@ -66,6 +67,8 @@ impl App {
                 // F-MM-5: a player who disconnects leaves the queue it joined
                 // from this connection.
                 if let Some(user_id) = self.presence.disconnect(&connection_id).await? {
+                    // Our own record's: a token subject when it was written.
+                    let user_id = UserId::parse(&user_id)?;
                     versus::battles::queue::leave_queue(
                         &self.battles,
                         &user_id,

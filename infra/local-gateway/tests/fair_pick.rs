@@ -65,7 +65,7 @@ async fn the_one_eligible_player_behind_forty_is_always_found() {
     }
     let found = versus::battles::matchmaking::find_opponent(
         &battles,
-        "seeker",
+        &versus::ids::UserId::parse("seeker").unwrap(),
         "prompt_duel",
         stack.now_ms(),
     )

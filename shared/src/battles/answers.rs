@@ -8,6 +8,7 @@ use super::invitations::{
 use super::{Battle, BattleStore, NewBattle, Player};
 use crate::db::{self, n, retry, s, Cost, Transaction, UpdateExpr};
 use crate::error::Error;
+use crate::ids::{InvitationId, UserId};
 use crate::keys::battles::invitation_key;
 use crate::keys::battles::list_for_invitee;
 use crate::keys::users::profile_key;
@@ -44,8 +45,8 @@ async fn release_pending(store: &BattleStore, invitation: &Invitation) {
 #[tracing::instrument(skip_all)]
 pub async fn answer(
     store: &BattleStore,
-    invitation_id: &str,
-    user_id: &str,
+    invitation_id: &InvitationId,
+    user_id: &UserId,
     accept: bool,
     now_ms: i64,
 ) -> Result<Answer, Error> {
@@ -55,12 +56,14 @@ pub async fn answer(
             .get_invitation(invitation_id)
             .await?
             .ok_or_else(invitation_not_found)?;
-        let Some(invitee) = invitation.to.clone().filter(|p| p.id == user_id) else {
-            return Err(Error::Forbidden(if invitation.from.id == user_id {
-                "only the invited player can answer an invitation".into()
-            } else {
-                "this invitation is not addressed to you".into()
-            }));
+        let Some(invitee) = invitation.to.clone().filter(|p| p.id == user_id.as_str()) else {
+            return Err(Error::Forbidden(
+                if invitation.from.id == user_id.as_str() {
+                    "only the invited player can answer an invitation".into()
+                } else {
+                    "this invitation is not addressed to you".into()
+                },
+            ));
         };
         if invitation.status_at(now_ms) != InvitationStatus::Pending {
             return Err(not_pending(&invitation, now_ms));
@@ -158,15 +161,15 @@ pub(crate) async fn accept_once(
 #[tracing::instrument(skip_all)]
 pub async fn cancel_invitation(
     store: &BattleStore,
-    invitation_id: &str,
-    user_id: &str,
+    invitation_id: &InvitationId,
+    user_id: &UserId,
     now_ms: i64,
 ) -> Result<Invitation, Error> {
     let invitation = store
         .get_invitation(invitation_id)
         .await?
         .ok_or_else(invitation_not_found)?;
-    if invitation.from.id != user_id {
+    if invitation.from.id != user_id.as_str() {
         return Err(Error::Forbidden(
             "only the sender can cancel an invitation".into(),
         ));
@@ -182,7 +185,7 @@ pub async fn cancel_invitation(
 #[tracing::instrument(skip_all)]
 pub async fn expire_invitation(
     store: &BattleStore,
-    invitation_id: &str,
+    invitation_id: &InvitationId,
     now_ms: i64,
 ) -> Result<ExpireResult, Error> {
     let Some(invitation) = store.get_invitation(invitation_id).await? else {

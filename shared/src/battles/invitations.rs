@@ -8,6 +8,7 @@ use crate::clock::rfc3339;
 use crate::db::{self, n, s, Cost, Item, Transaction};
 use crate::error::Error;
 use crate::ids::new_id;
+use crate::ids::UserId;
 use crate::keys::battles::{invitation_key, INVITED_PREFIX, INVITER_PREFIX};
 use crate::keys::battles::{invitation_listing, GSI1, GSI1_PK, GSI2, GSI2_PK};
 use crate::keys::users::profile_key;
@@ -287,7 +288,7 @@ fn take_pending(
 /// F-MM-7: a page of the caller's invitations, newest first.
 pub async fn list_invitations(
     store: &BattleStore,
-    user_id: &str,
+    user_id: &UserId,
     which: InvitationBox,
     limit: i32,
     cursor: Option<&str>,

@@ -23,6 +23,7 @@ use super::invitations::{Invitation, InviteFailure};
 use super::{BattleStore, MatchSource};
 use crate::db::{self, s, Cost, Item};
 use crate::error::Error;
+use crate::ids::UserId;
 use crate::keys::users::{online_shard_name, profile_key};
 use crate::presence::CONNECTION_TTL_SECS;
 use crate::profile::Profile;
@@ -178,7 +179,7 @@ impl<'a> Candidates<'a> {
 #[tracing::instrument(skip_all)]
 pub async fn find_opponent(
     store: &BattleStore,
-    caller_id: &str,
+    caller_id: &UserId,
     challenge_type: &str,
     now_ms: i64,
 ) -> Result<Found, Error> {

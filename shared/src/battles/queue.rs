@@ -11,6 +11,7 @@ use super::matchmaking::already_in_battle;
 use super::{Battle, BattleStore, MatchSource, NewBattle, Player};
 use crate::db::{self, key, n, retry, s, Cost, Item, Transaction};
 use crate::error::Error;
+use crate::ids::{ConnectionId, UserId};
 use crate::keys::battles::{queue_marker_key, queue_pk};
 use crate::keys::TTL_ATTR;
 use aws_sdk_dynamodb::types::{Delete, Put};
@@ -55,8 +56,8 @@ pub enum JoinOutcome {
 #[tracing::instrument(skip_all)]
 pub async fn join_queue(
     store: &BattleStore,
-    user_id: &str,
-    connection_id: &str,
+    user_id: &UserId,
+    connection_id: &ConnectionId,
     challenge_type: &str,
     now_ms: i64,
 ) -> Result<JoinOutcome, Error> {
@@ -286,13 +287,13 @@ async fn remove_queue_entry(store: &BattleStore, user_id: &str, challenge_type: 
 #[tracing::instrument(skip_all)]
 pub async fn leave_queue(
     store: &BattleStore,
-    user_id: &str,
-    connection_id: Option<&str>,
+    user_id: &UserId,
+    connection_id: Option<&ConnectionId>,
 ) -> Result<bool, Error> {
     let Some(marker) = queue_marker(store, user_id).await? else {
         return Ok(false);
     };
-    if connection_id.is_some_and(|c| c != marker.connection_id) {
+    if connection_id.is_some_and(|c| c.as_str() != marker.connection_id) {
         return Ok(false);
     }
     let mut tx = Transaction::new();

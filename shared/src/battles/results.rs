@@ -5,6 +5,7 @@
 use super::{Battle, BattleStatus, BattleStore, Outcome};
 use crate::db::{n, retry, s, Cost, Transaction, UpdateExpr};
 use crate::error::Error;
+use crate::ids::BattleId;
 use crate::keys::battles::battle_key;
 use crate::keys::users::profile_key;
 use futures::future::BoxFuture;
@@ -59,11 +60,10 @@ pub fn battle_not_found() -> Error {
 #[tracing::instrument(skip_all)]
 pub async fn record_result(
     store: &BattleStore,
-    battle_id: &str,
+    battle_id: &BattleId,
     input: &ResultInput,
     now_ms: i64,
 ) -> Result<Recorded, Error> {
-    crate::ids::validate_id(battle_id, "battle_not_found")?;
     for attempt in 0..MAX_ATTEMPTS {
         let battle = store
             .get_battle(battle_id)
@@ -114,7 +114,7 @@ pub async fn record_result(
                     .condition(
                         "attribute_exists(pk) AND (attribute_not_exists(#active_battle_id) OR #active_battle_id = :battle)",
                     )
-                    .value(":battle", s(battle_id))
+                    .value(":battle", s(battle_id.as_str()))
                     .into_update(&store.users_table, profile_key(&player.id)),
             );
         }

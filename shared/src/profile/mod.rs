@@ -378,7 +378,7 @@ mod tests {
 
     fn player(id: &str) -> Caller {
         Caller {
-            user_id: id.into(),
+            user_id: crate::ids::UserId::parse(id).unwrap(),
             privileged_role: None,
             scopes: vec![],
         }

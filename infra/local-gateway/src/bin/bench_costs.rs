@@ -52,7 +52,7 @@ async fn main() {
         let mut invited = 0;
         for run in 0..FINDS {
             // Callers are offline users (i % 10 == 1): they are never candidates.
-            let caller = format!("user{:07}", run * 10 + 1);
+            let caller = versus::ids::UserId::parse(&format!("user{:07}", run * 10 + 1)).unwrap();
             let found = versus::battles::matchmaking::find_opponent(&store, &caller, "bench", now)
                 .await
                 .expect("find_opponent");

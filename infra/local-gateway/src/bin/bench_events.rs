@@ -59,7 +59,7 @@ async fn main() {
     for i in 0..n {
         let user = format!("player{i:03}");
         let caller = versus::auth::Caller {
-            user_id: user.clone(),
+            user_id: versus::ids::UserId::parse(&user).unwrap(),
             privileged_role: None,
             scopes: vec![],
         };
