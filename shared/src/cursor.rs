@@ -53,6 +53,26 @@ impl Cursors {
         Ok(format!("{payload}.{}", URL_SAFE_NO_PAD.encode(tag)))
     }
 
+    /// A page of a query's items, read as `T`, and the cursor of the next
+    /// (sealed for `listing` and `owner`) when the query stopped early.
+    pub async fn page<T: serde::de::DeserializeOwned>(
+        &self,
+        listing: &str,
+        owner: &str,
+        items: &[Item],
+        last_key: Option<&Item>,
+    ) -> Result<(Vec<T>, Option<String>), Error> {
+        let items = items
+            .iter()
+            .map(|i| serde_dynamo::from_item(i.clone()))
+            .collect::<Result<Vec<T>, _>>()?;
+        let next = match last_key {
+            Some(last) => Some(self.seal(listing, owner, last).await?),
+            None => None,
+        };
+        Ok((items, next))
+    }
+
     /// The start key a cursor carries, once its signature shows this API made
     /// it for this listing and owner; it must name exactly `expected`.
     pub async fn open(

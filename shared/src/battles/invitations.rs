@@ -323,14 +323,8 @@ pub async fn list_invitations(
         .send()
         .await
         .map_err(db::dependency)?;
-    let items = out
-        .items()
-        .iter()
-        .map(|i| serde_dynamo::from_item(i.clone()))
-        .collect::<Result<Vec<Invitation>, _>>()?;
-    let next = match out.last_evaluated_key() {
-        Some(last) => Some(store.cursors.seal(&listing, user_id, last).await?),
-        None => None,
-    };
-    Ok((items, next))
+    store
+        .cursors
+        .page(&listing, user_id, out.items(), out.last_evaluated_key())
+        .await
 }

@@ -386,16 +386,9 @@ impl Ledger {
             .send()
             .await
             .map_err(db::dependency)?;
-        let items = out
-            .items()
-            .iter()
-            .map(|i| serde_dynamo::from_item(i.clone()))
-            .collect::<Result<Vec<Activity>, _>>()?;
-        let next = match out.last_evaluated_key() {
-            Some(last) => Some(self.cursors.seal(LISTING, user_id, last).await?),
-            None => None,
-        };
-        Ok((items, next))
+        self.cursors
+            .page(LISTING, user_id, out.items(), out.last_evaluated_key())
+            .await
     }
 }
 
