@@ -7,7 +7,7 @@
 //! by user, by type on its UTC day, `keys::sms::SearchFacet`), read newest
 //! first with signed cursors, then the logs themselves in one batch.
 
-use super::log::{DueIndex, SmsLog, Status, StepKind};
+use super::log::{DueIndex, SmsLog, Status, StepKind, Transition};
 use super::optouts::{OptAction, OptChange, OptOut};
 use super::outbox::{Committed, Outbox};
 use super::policy::Reason;
@@ -265,7 +265,6 @@ impl Desk {
         self.text_that_is(id, Status::Deferred, "not_deferred", "cancelled")
             .await?;
         let update = UpdateExpr::new()
-            .set("status", Status::Suppressed.value())
             .set(
                 "reason",
                 serde_dynamo::to_attribute_value(Reason::CancelledByOperator)?,
@@ -275,9 +274,9 @@ impl Desk {
             .append(
                 "history",
                 step(now_ms, StepKind::Cancelled, Some(format!("by {admin}")))?,
-            )
-            .condition("#status = :deferred")
-            .value(":deferred", Status::Deferred.value())
+            );
+        let update = Transition::Cancel
+            .guard(update, None)
             .apply(self.store.log_update(id))
             .return_values(ReturnValue::AllNew);
         match db::conditional(update.send().await)? {

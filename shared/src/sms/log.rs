@@ -3,6 +3,7 @@
 
 use super::policy::Reason;
 use super::segments::Encoding;
+pub use super::status::{Status, Transition};
 use super::MessageType;
 use crate::db::{n, s, Item, UpdateExpr};
 use crate::error::Error;
@@ -51,54 +52,6 @@ pub(crate) fn once_item(once: &str, sms_id: &str, now_ms: i64) -> Item {
     item.insert("sms_id".into(), s(sms_id));
     item.insert(TTL_ATTR.into(), retained_until(now_ms));
     item
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    Pending,
-    Sending,
-    Sent,
-    Delivered,
-    Failed,
-    Suppressed,
-    Deferred,
-}
-
-impl Status {
-    pub const ALL: [Status; 7] = [
-        Status::Pending,
-        Status::Sending,
-        Status::Sent,
-        Status::Delivered,
-        Status::Failed,
-        Status::Suppressed,
-        Status::Deferred,
-    ];
-
-    /// The status as stored and shown: the one place it is spelled.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Status::Pending => "pending",
-            Status::Sending => "sending",
-            Status::Sent => "sent",
-            Status::Delivered => "delivered",
-            Status::Failed => "failed",
-            Status::Suppressed => "suppressed",
-            Status::Deferred => "deferred",
-        }
-    }
-
-    /// As a value of a condition or an update.
-    pub fn value(self) -> aws_sdk_dynamodb::types::AttributeValue {
-        aws_sdk_dynamodb::types::AttributeValue::S(self.as_str().into())
-    }
-
-    /// Still to be sent (or being sent): the reconciler watches it through
-    /// the sparse `due` index, which holds exactly these.
-    pub const fn in_flight(self) -> bool {
-        matches!(self, Status::Pending | Status::Sending | Status::Deferred)
-    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -4,7 +4,7 @@
 //! index; one that comes while the send is being recorded waits on the log.
 
 pub use super::log::Receipt;
-use super::log::{Status, PROVIDER_MESSAGE_ATTR, PROVIDER_MESSAGE_INDEX};
+use super::log::{Status, Transition, PROVIDER_MESSAGE_ATTR, PROVIDER_MESSAGE_INDEX};
 use super::store::SmsStore;
 use crate::db::{self, s, UpdateExpr};
 use crate::error::Error;
@@ -61,11 +61,10 @@ pub async fn record_receipt(
         }
         // Only while an attempt is out: a receipt that comes while the
         // log waits for another attempt is about an earlier one.
-        let held = UpdateExpr::new()
-            .set("early_receipt", serde_dynamo::to_attribute_value(receipt)?)
-            .condition("#status = :sending")
-            .named("status")
-            .value(":sending", Status::Sending.value())
+        let hold =
+            UpdateExpr::new().set("early_receipt", serde_dynamo::to_attribute_value(receipt)?);
+        let held = Transition::HoldReceipt
+            .guard(hold, None)
             .apply(store.log_update(&id))
             .send()
             .await;

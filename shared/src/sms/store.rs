@@ -9,7 +9,9 @@ use crate::db::{self, n, s, UpdateExpr};
 use crate::error::Error;
 use crate::keys::sms::{log_id_of_pk, log_key, once_key};
 
-pub use super::log::{step, Finish, Receipt, Reconciled, Related, SmsLog, Status, Step, StepKind};
+pub use super::log::{
+    step, Finish, Receipt, Reconciled, Related, SmsLog, Status, Step, StepKind, Transition,
+};
 use super::log::{
     DueIndex, DUE_AT_ATTR, DUE_INDEX, DUE_SHARD, DUE_SHARD_ATTR, PROVIDER_MESSAGE_ATTR,
 };
@@ -79,18 +81,18 @@ impl SmsStore {
         now_ms: i64,
         lease_ms: i64,
     ) -> Result<Option<SmsLog>, Error> {
-        let result = UpdateExpr::new()
-            .set("status", Status::Sending.value())
+        let update = UpdateExpr::new()
             .set("claimed_at", n(now_ms))
             .set(DUE_AT_ATTR, n(now_ms + lease_ms))
             .append("history", step(now_ms, StepKind::Claimed, None)?)
-            .add("attempts", n(1))
-            .condition(format!(
-                "#status = :pending OR (#status IN (:deferred, :sending) AND #{DUE_AT_ATTR} <= :now)"
-            ))
-            .value(":sending", Status::Sending.value())
-            .value(":pending", Status::Pending.value())
-            .value(":deferred", Status::Deferred.value())
+            .add("attempts", n(1));
+        // A deferred or leased log only once its time has come.
+        let pending = Status::Pending.placeholder();
+        let result = Transition::Claim
+            .guard(
+                update,
+                Some(&format!("#status = {pending} OR #{DUE_AT_ATTR} <= :now")),
+            )
             .value(":now", n(now_ms))
             .apply(self.log_update(id))
             .return_values(ReturnValue::AllNew)
@@ -109,22 +111,16 @@ impl SmsStore {
         provider: &str,
         now_ms: i64,
     ) -> Result<(), Error> {
-        let result = self
-            .log_update(id)
-            .update_expression(
-                "SET on_fallback = :yes, provider = :p, \
-                 history = list_append(if_not_exists(history, :no_steps), :step)",
-            )
-            .expression_attribute_values(":no_steps", AttributeValue::L(Vec::new()))
-            .expression_attribute_values(
-                ":step",
+        let update = UpdateExpr::new()
+            .set("on_fallback", AttributeValue::Bool(true))
+            .set("provider", s(provider))
+            .append(
+                "history",
                 step(now_ms, StepKind::Fallback, Some(provider.to_string()))?,
-            )
-            .condition_expression("#status = :sending")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":sending", Status::Sending.value())
-            .expression_attribute_values(":yes", AttributeValue::Bool(true))
-            .expression_attribute_values(":p", s(provider))
+            );
+        let result = Transition::Fallback
+            .guard(update, None)
+            .apply(self.log_update(id))
             .send()
             .await;
         db::conditional(result)?.ok_or_else(|| not_sending(id))?;
@@ -136,12 +132,7 @@ impl SmsStore {
     #[tracing::instrument(name = "sms_finish", skip_all, fields(sms_id = id))]
     pub async fn finish(&self, id: &str, outcome: Finish<'_>, now_ms: i64) -> Result<(), Error> {
         // Final: nothing left to send, so the body keeps no secret.
-        let done = |update: UpdateExpr, status: Status| {
-            update
-                .set("status", status.value())
-                .remove_from_due()
-                .move_from("body", "redacted_body")
-        };
+        let done = |update: UpdateExpr| update.remove_from_due().move_from("body", "redacted_body");
         let (kind, detail) = match &outcome {
             Finish::Sent {
                 provider,
@@ -157,24 +148,31 @@ impl SmsStore {
                 format!("until {}", crate::clock::rfc3339(*due_at)),
             ),
         };
+        let transition = match &outcome {
+            Finish::Sent { .. } => Transition::Send,
+            Finish::Failed { .. } => Transition::Fail,
+            Finish::Suppressed { .. } => Transition::Suppress,
+            Finish::Retry { .. } => Transition::Retry,
+            Finish::Deferred { .. } => Transition::Defer,
+        };
         let update = match outcome {
             Finish::Sent {
                 provider,
                 provider_message_id,
-            } => done(UpdateExpr::new(), Status::Sent)
+            } => done(UpdateExpr::new())
                 .set("provider", s(provider))
                 .set(PROVIDER_MESSAGE_ATTR, s(provider_message_id))
                 .set("sent_at", n(now_ms)),
-            Finish::Failed { provider, error } => done(UpdateExpr::new(), Status::Failed)
+            Finish::Failed { provider, error } => done(UpdateExpr::new())
                 .set("provider", s(provider))
                 .set("error", s(error)),
-            Finish::Suppressed { reason } => done(UpdateExpr::new(), Status::Suppressed)
-                .set("reason", serde_dynamo::to_attribute_value(reason)?),
+            Finish::Suppressed { reason } => {
+                done(UpdateExpr::new()).set("reason", serde_dynamo::to_attribute_value(reason)?)
+            }
             // The attempt took the number's gap and the caps before the
             // provider call: the next attempt neither waits on the first nor
             // counts again.
             Finish::Retry { error, due_at } => UpdateExpr::new()
-                .set("status", Status::Pending.value())
                 .set("error", s(error))
                 .set(DUE_AT_ATTR, n(due_at))
                 .set("gap_at", n(now_ms))
@@ -182,7 +180,6 @@ impl SmsStore {
             // Held back, not tried: the claim's attempt is given back.
             Finish::Deferred { due_at, caps_taken } => {
                 let update = UpdateExpr::new()
-                    .set("status", Status::Deferred.value())
                     .set(DUE_AT_ATTR, n(due_at))
                     .add("attempts", n(-1));
                 if caps_taken {
@@ -192,10 +189,9 @@ impl SmsStore {
                 }
             }
         };
-        let update = update
-            .append("history", step(now_ms, kind, Some(detail))?)
-            .condition("#status = :sending")
-            .value(":sending", Status::Sending.value())
+        let update = update.append("history", step(now_ms, kind, Some(detail))?);
+        let update = transition
+            .guard(update, None)
             .apply(self.log_update(id))
             .return_values(ReturnValue::AllNew);
         let written = db::conditional(update.send().await)?.ok_or_else(|| not_sending(id))?;
@@ -220,15 +216,16 @@ impl SmsStore {
 
     /// Applies a receipt to a `sent` log; `false` when the log is not sent.
     pub(crate) async fn apply_receipt(&self, id: &str, receipt: &Receipt) -> Result<bool, Error> {
-        let update = match &receipt.error {
-            None => UpdateExpr::new()
-                .set("status", Status::Delivered.value())
-                .set("delivered_at", n(receipt.at))
-                .append("history", step(receipt.at, StepKind::Delivered, None)?),
-            Some(error) => UpdateExpr::new()
-                .set("status", Status::Failed.value())
-                .set("error", s(error))
-                .append(
+        let (transition, update) = match &receipt.error {
+            None => (
+                Transition::Deliver,
+                UpdateExpr::new()
+                    .set("delivered_at", n(receipt.at))
+                    .append("history", step(receipt.at, StepKind::Delivered, None)?),
+            ),
+            Some(error) => (
+                Transition::FailByReceipt,
+                UpdateExpr::new().set("error", s(error)).append(
                     "history",
                     step(
                         receipt.at,
@@ -236,11 +233,10 @@ impl SmsStore {
                         Some(format!("receipt: {error}")),
                     )?,
                 ),
+            ),
         };
-        let update = update
-            .remove("early_receipt")
-            .condition("#status = :sent")
-            .value(":sent", Status::Sent.value())
+        let update = transition
+            .guard(update.remove("early_receipt"), None)
             .apply(self.log_update(id));
         Ok(db::conditional(update.send().await)?.is_some())
     }
@@ -284,38 +280,34 @@ impl SmsStore {
         max_attempts: u32,
     ) -> Result<Option<Reconciled>, Error> {
         // Only a log still in flight and due when it was seen moves.
-        let in_flight = |update: UpdateExpr, attempts: &str| {
-            update
-                .condition(format!(
-                    "#status IN (:pending, :sending, :deferred) AND #{DUE_AT_ATTR} = :seen \
-                     AND #attempts {attempts} :max"
-                ))
-                .named("status")
+        let in_flight = |transition: Transition, update: UpdateExpr, attempts: &str| {
+            transition
+                .guard(
+                    update,
+                    Some(&format!(
+                        "#{DUE_AT_ATTR} = :seen AND #attempts {attempts} :max"
+                    )),
+                )
                 .named(DUE_AT_ATTR)
                 .named("attempts")
-                .value(":pending", Status::Pending.value())
-                .value(":sending", Status::Sending.value())
-                .value(":deferred", Status::Deferred.value())
                 .value(":seen", n(seen_due))
                 .value(":max", n(max_attempts))
                 .apply(self.log_update(id))
                 .send()
         };
         let requeue = UpdateExpr::new()
-            .set("status", Status::Pending.value())
             .set(DUE_AT_ATTR, n(now_ms + requeue_ms))
             .append("history", step(now_ms, StepKind::Requeued, None)?);
-        if db::conditional(in_flight(requeue, "<").await)?.is_some() {
+        if db::conditional(in_flight(Transition::Requeue, requeue, "<").await)?.is_some() {
             return Ok(Some(Reconciled::Requeued));
         }
         let gave_up = format!("gave up after {max_attempts} attempts");
         let give_up = UpdateExpr::new()
-            .set("status", Status::Failed.value())
             .set("error", s(&gave_up))
             .move_from("body", "redacted_body")
             .append("history", step(now_ms, StepKind::Failed, Some(gave_up))?)
             .remove_from_due();
-        let failed = in_flight(give_up, ">=").await;
+        let failed = in_flight(Transition::GiveUp, give_up, ">=").await;
         Ok(db::conditional(failed)?.map(|_| Reconciled::GaveUp))
     }
 }

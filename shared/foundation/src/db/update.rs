@@ -106,6 +106,11 @@ impl UpdateExpr {
         (name, placeholder)
     }
 
+    /// The condition's text, if any.
+    pub fn condition_text(&self) -> Option<&str> {
+        self.condition.as_deref()
+    }
+
     /// The `SET ... ADD ... REMOVE ...` text.
     pub fn expression(&self) -> String {
         let mut clauses = Vec::new();
