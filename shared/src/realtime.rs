@@ -106,7 +106,10 @@ impl Pusher {
                 self.presence.remove(user_id, connection_id).await?;
                 Ok(false)
             }
-            Err(err) => Err(Error::Dependency(DisplayErrorContext(&err).to_string())),
+            Err(err) => Err(Error::dependency_caused(
+                DisplayErrorContext(&err).to_string(),
+                err,
+            )),
         }
     }
 

@@ -309,7 +309,7 @@ impl App {
             .message_body(body)
             .send()
             .await
-            .map_err(|e| Error::Dependency(DisplayErrorContext(&e).to_string()))?;
+            .map_err(|e| Error::dependency_caused(DisplayErrorContext(&e).to_string(), e))?;
         Ok(())
     }
 

@@ -177,7 +177,7 @@ impl App {
             .auth_token
             .as_ref()
             .map(Secret::expose)
-            .ok_or_else(|| Error::Dependency("TWILIO_AUTH_TOKEN is not configured".into()))?;
+            .ok_or_else(|| Error::dependency("TWILIO_AUTH_TOKEN is not configured"))?;
         let params: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
         let host = req
             .headers
@@ -321,7 +321,7 @@ impl App {
             .dlr_secret
             .as_ref()
             .map(Secret::expose)
-            .ok_or_else(|| Error::Dependency("DMARK_DLR_SECRET is not configured".into()))?;
+            .ok_or_else(|| Error::dependency("DMARK_DLR_SECRET is not configured"))?;
         let mut params: Vec<(String, String)> =
             form_urlencoded::parse(req.uri.query().unwrap_or("").as_bytes())
                 .into_owned()

@@ -36,8 +36,14 @@ pub enum Error {
         retry_after_secs: u64,
     },
     /// 503: a dependency (DynamoDB, a provider) failed; safe to retry.
-    #[error("dependency failure: {0}")]
-    Dependency(String),
+    /// `message` reads the whole cause chain for the logs; `source` keeps
+    /// the error itself, for whoever walks the chain.
+    #[error("dependency failure: {message}")]
+    Dependency {
+        message: String,
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
     /// Misconfiguration detected at init.
     #[error("configuration error: {0}")]
     Config(String),
@@ -72,7 +78,21 @@ impl Error {
         Error::Internal(message.into())
     }
     pub fn dependency(message: impl std::fmt::Display) -> Self {
-        Error::Dependency(message.to_string())
+        Error::Dependency {
+            message: message.to_string(),
+            source: None,
+        }
+    }
+
+    /// A dependency's failure, told by `message` and caused by `source`.
+    pub fn dependency_caused(
+        message: impl std::fmt::Display,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Error::Dependency {
+            message: message.to_string(),
+            source: Some(Box::new(source)),
+        }
     }
 
     pub fn status(&self) -> u16 {
@@ -86,7 +106,7 @@ impl Error {
             Error::PayloadTooLarge { .. } => 413,
             Error::Unprocessable { .. } => 422,
             Error::TooManyRequests { .. } => 429,
-            Error::Dependency(_) => 503,
+            Error::Dependency { .. } => 503,
             Error::Config(_) | Error::Internal(_) => 500,
         }
     }
@@ -102,7 +122,7 @@ impl Error {
             Error::MethodNotAllowed(_) => "method_not_allowed",
             Error::PayloadTooLarge { .. } => "payload_too_large",
             Error::TooManyRequests { .. } => "rate_limited",
-            Error::Dependency(_) => "service_unavailable",
+            Error::Dependency { .. } => "service_unavailable",
             Error::Config(_) | Error::Internal(_) => "internal_error",
         }
     }
@@ -110,7 +130,7 @@ impl Error {
     /// The message a caller may see. Dependency and internal details stay in the logs.
     pub fn public_message(&self) -> String {
         match self {
-            Error::Dependency(_) => "a backing service is unavailable, try again".into(),
+            Error::Dependency { .. } => "a backing service is unavailable, try again".into(),
             Error::Config(_) | Error::Internal(_) => "something went wrong on our side".into(),
             other => other.to_string(),
         }
@@ -121,7 +141,7 @@ impl Error {
             Error::TooManyRequests {
                 retry_after_secs, ..
             } => Some(*retry_after_secs),
-            Error::Dependency(_) => Some(1),
+            Error::Dependency { .. } => Some(1),
             _ => None,
         }
     }
@@ -154,6 +174,23 @@ impl From<serde_json::Error> for Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_dependency_failure_keeps_its_cause_and_shows_none_of_it() {
+        let cause = std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "dynamodb.local:8000 timed out",
+        );
+        let e = Error::dependency_caused("GetItem failed: timed out", cause);
+        let source = std::error::Error::source(&e).expect("the cause is kept");
+        assert_eq!(source.to_string(), "dynamodb.local:8000 timed out");
+        assert_eq!(e.status(), 503);
+        assert!(
+            !e.body().to_string().contains("dynamodb.local"),
+            "{}",
+            e.body()
+        );
+    }
 
     #[test]
     fn internal_details_never_leak() {

@@ -46,7 +46,7 @@ impl InvitationTimer {
             .delay_seconds(delay_secs(invitation.valid_until, now_ms))
             .send()
             .await
-            .map_err(|e| Error::Dependency(DisplayErrorContext(&e).to_string()))?;
+            .map_err(|e| Error::dependency_caused(DisplayErrorContext(&e).to_string(), e))?;
         Ok(())
     }
 }

@@ -462,7 +462,7 @@ impl Outbox {
             .delay_seconds(delay_secs.clamp(0, 900))
             .send()
             .await
-            .map_err(|e| Error::Dependency(DisplayErrorContext(&e).to_string()))?;
+            .map_err(|e| Error::dependency_caused(DisplayErrorContext(&e).to_string(), e))?;
         Ok(())
     }
 }

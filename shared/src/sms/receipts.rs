@@ -46,7 +46,7 @@ pub async fn record_receipt(
             // tried again (SNS redelivers), never dropped.
             let pk = found.items().first().and_then(|i| db::get_s(i, "pk"));
             let pk = pk.ok_or_else(|| {
-                Error::Dependency(format!(
+                Error::dependency(format!(
                     "no SMS log has provider id {provider_message_id} yet; the receipt is retried"
                 ))
             })?;

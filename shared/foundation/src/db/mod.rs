@@ -246,7 +246,7 @@ pub enum WriteFailure {
 pub fn conditional<T, E, R>(result: Result<T, SdkError<E, R>>) -> Result<Option<T>, Error>
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug,
+    R: std::fmt::Debug + Send + Sync + 'static,
 {
     match result {
         Ok(out) => Ok(Some(out)),
@@ -279,7 +279,7 @@ pub async fn put_new(
 pub fn classify<E, R>(err: SdkError<E, R>) -> WriteFailure
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug,
+    R: std::fmt::Debug + Send + Sync + 'static,
 {
     let code = err.as_service_error().and_then(ProvideErrorMetadata::code);
     if code == Some("ConditionalCheckFailedException") {
@@ -296,7 +296,7 @@ where
 pub fn dependency<E, R>(err: SdkError<E, R>) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug,
+    R: std::fmt::Debug + Send + Sync + 'static,
 {
     let refused = err
         .as_service_error()
@@ -306,7 +306,7 @@ where
         tracing::warn!(detail = %DisplayErrorContext(&err), "a value was refused by DynamoDB");
         return Error::bad_request("invalid_value", "a value in the request is not acceptable");
     }
-    Error::Dependency(DisplayErrorContext(&err).to_string())
+    Error::dependency_caused(DisplayErrorContext(&err).to_string(), err)
 }
 
 #[cfg(test)]
