@@ -20,9 +20,13 @@ dockerd_before="$(pgrep -x dockerd || true)"
 containers_before="$(docker ps -aq --filter label=sam.cli.container.type=lambda 2>/dev/null | sort || true)"
 started=$(date +%s)
 # Job control: the script gets its own process group and takes SIGINT as a
-# terminal's Ctrl-C would deliver it.
+# terminal's Ctrl-C would deliver it. SIGINT is set back to its default
+# first: started in the background by a shell without job control (nohup,
+# a CI runner), everything below would inherit it ignored, and neither bash's
+# trap nor SAM's Python could take it.
 set -m
-scripts/sam-local >"$log_file" 2>&1 &
+python3 -c 'import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execvp(sys.argv[1], sys.argv[1:])' \
+  scripts/sam-local >"$log_file" 2>&1 &
 leader=$!
 set +m
 for _ in $(seq 1 6000); do
