@@ -65,6 +65,15 @@ impl Caller {
             || self.scopes.iter().any(|s| s == SERVICE_SCOPE)
     }
 
+    /// An admin, or 403 saying what only an admin may do.
+    pub fn require_admin(&self, what: &str) -> Result<(), Error> {
+        if self.is_admin() {
+            Ok(())
+        } else {
+            Err(Error::Forbidden(what.to_string()))
+        }
+    }
+
     pub fn require_service(&self) -> Result<(), Error> {
         if self.is_service() {
             Ok(())

@@ -56,15 +56,15 @@ pub fn router(app: Arc<App>) -> Router {
         // 403 too, not a 400 that tells them what the route takes.
         .layer(axum::middleware::from_fn(
             |req: axum::extract::Request, next: axum::middleware::Next| async move {
-                let allowed = req
-                    .extensions()
-                    .get::<Caller>()
-                    .is_some_and(Caller::is_admin);
-                if !allowed {
-                    let denied = Error::Forbidden("the operator's desk is for admins".into());
-                    return axum::response::IntoResponse::into_response(ApiError(denied));
+                const DENIED: &str = "the operator's desk is for admins";
+                let allowed = match req.extensions().get::<Caller>() {
+                    Some(caller) => caller.require_admin(DENIED),
+                    None => Err(Error::Forbidden(DENIED.into())),
+                };
+                match allowed {
+                    Ok(()) => next.run(req).await,
+                    Err(denied) => axum::response::IntoResponse::into_response(ApiError(denied)),
                 }
-                next.run(req).await
             },
         ));
     routing::authenticated(

@@ -12,7 +12,6 @@ use versus::battles::invite_tokens::{self, invite_link_not_found};
 use versus::battles::messages::{self, notify};
 use versus::battles::results::{battle_not_found, ResultInput, ResultListener};
 use versus::battles::{validate_challenge_type, BattleStore, MatchSource};
-use versus::ids::validate_id;
 use versus::ids::{BattleId, InvitationId};
 use versus::lambda::Invoke;
 use versus::phone::PhoneNumber;
@@ -237,10 +236,9 @@ async fn get_battle(
     Authenticated(caller): Authenticated,
     PathParam(id): PathParam,
 ) -> Answer {
-    validate_id(&id, "battle_not_found")?;
     let battle = app
         .battles
-        .get_battle(&id)
+        .get_battle(&BattleId::parse(&id)?)
         .await?
         .ok_or_else(battle_not_found)?;
     if !battle.is_participant(&caller.user_id) {

@@ -120,9 +120,7 @@ async fn create_side_quest(
     Now(now_ms): Now,
     body: RawBody,
 ) -> Answer {
-    if !caller.is_admin() {
-        return Err(Error::Forbidden("only an admin can define side quests".into()).into());
-    }
+    caller.require_admin("only an admin can define side quests")?;
     let input: SideQuestInput = body.json()?;
     let quest = app.tracking.create_side_quest(input, now_ms).await?;
     Ok(Reply(201, serde_json::to_value(quest)?))

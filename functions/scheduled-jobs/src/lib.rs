@@ -19,7 +19,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use versus::battles::backfill::DeadlineBackfill;
 use versus::battles::store::BattleStore;
-use versus::db::DisplayErrorContext;
 use versus::lambda::{self, BoxError, Invoke, QueueOrJob, RecordOutcome};
 use versus::points::jobs::{JobName, Jobs, DEFAULT_PAGE};
 use versus::sms::redaction::BodyRedaction;
@@ -309,7 +308,7 @@ impl App {
             .message_body(body)
             .send()
             .await
-            .map_err(|e| Error::dependency_caused(DisplayErrorContext(&e).to_string(), e))?;
+            .map_err(db::unavailable)?;
         Ok(())
     }
 

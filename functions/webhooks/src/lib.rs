@@ -241,15 +241,14 @@ impl App {
         now_ms: i64,
     ) -> Result<Option<Keyword>, Error> {
         let keyword = inbound::keyword(body);
+        let word = body.trim().to_ascii_uppercase();
         match keyword {
             Some(Keyword::Stop) => {
-                let word = body.trim().to_ascii_uppercase();
                 versus::sms::optouts::opt_out(&self.store, from, &word, now_ms).await?;
                 let owner = self.preferences.keyword_from(from, false, now_ms).await?;
                 tracing::info!(from = %from, ?owner, "opted out by SMS");
             }
             Some(Keyword::Start) => {
-                let word = body.trim().to_ascii_uppercase();
                 versus::sms::optouts::opt_in(&self.store, from, &word, now_ms).await?;
                 let owner = self.preferences.keyword_from(from, true, now_ms).await?;
                 tracing::info!(from = %from, ?owner, "opted back in by SMS");

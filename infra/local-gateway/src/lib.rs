@@ -58,7 +58,8 @@ pub struct Gateway {
     http_routes: Vec<HttpRoute>,
     ws_routes: HashMap<String, WsRoute>,
     pub(crate) verifier: TokenVerifier,
-    /// Mints the local operator's admin token for the `/_local/` page.
+    /// The local operator's admin token, minted at start, that the
+    /// `/_local/` page's desk proxy calls with.
     pub(crate) operator_token: String,
     pub(crate) stage: String,
     pub(crate) connections: Mutex<HashMap<String, websocket::Connection>>,
@@ -369,29 +370,23 @@ pub async fn start(options: Options) -> Result<Running, String> {
         .into_iter()
         .map(|r| (r.route_key.clone(), r))
         .collect();
+    let issuer = template
+        .parameter("JwtIssuer")
+        .unwrap_or_else(|| LOCAL_ISSUER.into());
+    let audience = template
+        .parameter("JwtAudience")
+        .unwrap_or_else(|| LOCAL_AUDIENCE.into());
     let gateway = Arc::new(Gateway {
         functions,
         http_routes,
         ws_routes,
-        operator_token: desk_page::operator_token(
-            &options.dev_secret,
-            &template
-                .parameter("JwtIssuer")
-                .unwrap_or_else(|| LOCAL_ISSUER.into()),
-            &template
-                .parameter("JwtAudience")
-                .unwrap_or_else(|| LOCAL_AUDIENCE.into()),
-        ),
+        operator_token: desk_page::operator_token(&options.dev_secret, &issuer, &audience),
         // The HTTP API's JWT authorizer: the template's issuer and audience,
         // checked by the same rules as the WebSocket authorizer (F-ID-1).
         verifier: TokenVerifier::new(JwtConfig {
             keys: JwtKeys::DevSecret(options.dev_secret.clone().into()),
-            issuer: template
-                .parameter("JwtIssuer")
-                .unwrap_or_else(|| LOCAL_ISSUER.into()),
-            audiences: vec![template
-                .parameter("JwtAudience")
-                .unwrap_or_else(|| LOCAL_AUDIENCE.into())],
+            issuer,
+            audiences: vec![audience],
         }),
         stage,
         connections: Mutex::new(HashMap::new()),

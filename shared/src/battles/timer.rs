@@ -2,7 +2,7 @@
 //! `invitation-timeouts` receives when the invitation is due.
 
 use super::invitations::Invitation;
-use crate::db::DisplayErrorContext;
+use crate::db;
 use crate::error::Error;
 use serde::{Deserialize, Serialize};
 
@@ -46,7 +46,7 @@ impl InvitationTimer {
             .delay_seconds(delay_secs(invitation.valid_until, now_ms))
             .send()
             .await
-            .map_err(|e| Error::dependency_caused(DisplayErrorContext(&e).to_string(), e))?;
+            .map_err(db::unavailable)?;
         Ok(())
     }
 }

@@ -11,7 +11,7 @@ use super::log::{DueIndex, SmsLog, Status, StepKind, Transition};
 use super::optouts::{OptAction, OptChange, OptOut};
 use super::outbox::{Committed, Outbox};
 use super::policy::Reason;
-use super::store::{step, SmsStore};
+use super::store::step;
 use super::MessageType;
 use crate::clock::rfc3339;
 use crate::cursor::Cursors;
@@ -127,7 +127,6 @@ pub struct Page {
 
 #[derive(Clone)]
 pub struct Desk {
-    store: SmsStore,
     outbox: Outbox,
     profiles: Profiles,
     cursors: Cursors,
@@ -144,7 +143,6 @@ pub struct OptOutInput {
 impl Desk {
     pub fn new(outbox: Outbox, profiles: Profiles, cursors: Cursors) -> Self {
         Desk {
-            store: outbox.store().clone(),
             outbox,
             profiles,
             cursors,
@@ -178,11 +176,11 @@ impl Desk {
         let (low, high) = (search_sk(search.from_ms, ""), search_sk(search.to_ms, "~"));
         let (mut ids, mut next) = (Vec::new(), None);
         while position < partitions.len() {
-            let out = self
-                .store
+            let store = self.outbox.store();
+            let out = store
                 .client
                 .query()
-                .table_name(&self.store.table)
+                .table_name(&store.table)
                 .key_condition_expression("pk = :pk AND sk BETWEEN :low AND :high")
                 .expression_attribute_values(":pk", s(&partitions[position]))
                 .expression_attribute_values(":low", s(&low))
@@ -216,7 +214,12 @@ impl Desk {
         let mut texts = Vec::new();
         for chunk in ids.chunks(100) {
             let keys = chunk.iter().map(|id| log_key(id)).collect();
-            let found = db::batch_get(&self.store.client, &self.store.table, keys).await?;
+            let found = db::batch_get(
+                &self.outbox.store().client,
+                &self.outbox.store().table,
+                keys,
+            )
+            .await?;
             let mut logs: std::collections::HashMap<String, SmsLog> = found
                 .into_iter()
                 .filter_map(|item| serde_dynamo::from_item::<_, SmsLog>(item).ok())
@@ -234,7 +237,7 @@ impl Desk {
 
     pub async fn text(&self, id: &str) -> Result<SmsLog, Error> {
         crate::ids::validate_id(id, "sms_not_found")?;
-        self.store.get_log(id).await?.ok_or_else(no_text)
+        self.outbox.store().get_log(id).await?.ok_or_else(no_text)
     }
 
     /// The text, if it is `wanted` (else 409 `code`: only such a text can be `done`).
@@ -277,7 +280,7 @@ impl Desk {
             );
         let update = Transition::Cancel
             .guard(update, None)
-            .apply(self.store.log_update(id))
+            .apply(self.outbox.store().log_update(id))
             .return_values(ReturnValue::AllNew);
         match db::conditional(update.send().await)? {
             Some(out) => Ok(serde_dynamo::from_item(out.attributes.unwrap_or_default())?),
@@ -331,7 +334,7 @@ impl Desk {
                 "the player has no verified number now",
             ));
         };
-        if self.store.once_seen(&once).await? {
+        if self.outbox.store().once_seen(&once).await? {
             return Err(already_resent());
         }
         let mut prepared = self.outbox.prepare(request, Some(&once), now_ms).await?;
@@ -354,7 +357,7 @@ impl Desk {
                     Some(format!("as {} by {admin}", resent.sms_id)),
                 )?,
             )
-            .apply(self.store.log_update(id));
+            .apply(self.outbox.store().log_update(id));
         update.send().await.map_err(db::dependency)?;
         Ok(resent)
     }
@@ -362,7 +365,8 @@ impl Desk {
     /// A number's opt-out and its history.
     pub async fn opt_out_of(&self, number: &str) -> Result<Value, Error> {
         let phone = PhoneNumber::parse(number)?;
-        let (current, changes) = crate::sms::optouts::opt_out_history(&self.store, &phone).await?;
+        let (current, changes) =
+            crate::sms::optouts::opt_out_history(self.outbox.store(), &phone).await?;
         Ok(opt_out_view(&phone, current.as_ref(), &changes))
     }
 
@@ -381,7 +385,7 @@ impl Desk {
             return Err(Error::validation("reason must be 1 to 500 characters"));
         }
         if action == OptAction::OptedIn
-            && !crate::sms::optouts::is_opted_out(&self.store, &phone).await?
+            && !crate::sms::optouts::is_opted_out(self.outbox.store(), &phone).await?
         {
             return Err(Error::conflict(
                 "not_opted_out",
@@ -389,7 +393,7 @@ impl Desk {
             ));
         }
         crate::sms::optouts::change_opt_out(
-            &self.store,
+            self.outbox.store(),
             &phone,
             action,
             &format!("admin:{admin}"),

@@ -7,6 +7,7 @@ use super::store::SmsStore;
 use crate::db::{self, s, Cost, Item, Transaction};
 use crate::error::Error;
 use crate::keys::sms::{optout_history_key, optout_key};
+use crate::keys::sms::{optout_pk, OPTOUT_SK};
 use crate::phone::PhoneNumber;
 use aws_sdk_dynamodb::types::Delete;
 use serde::{Deserialize, Serialize};
@@ -148,7 +149,7 @@ pub async fn opt_out_history(
         .query()
         .table_name(&store.table)
         .key_condition_expression("pk = :pk")
-        .expression_attribute_values(":pk", s(format!("OPTOUT#{}", phone.e164())))
+        .expression_attribute_values(":pk", s(optout_pk(phone.e164())))
         .scan_index_forward(false)
         .limit(HISTORY_READ + 1)
         .send()
@@ -161,7 +162,7 @@ pub async fn opt_out_history(
             .and_then(|v| v.as_s().ok())
             .map(String::as_str)
         {
-            Some("OPTOUT") => current = Some(serde_dynamo::from_item(item.clone())?),
+            Some(OPTOUT_SK) => current = Some(serde_dynamo::from_item(item.clone())?),
             Some(_) => changes.push(serde_dynamo::from_item(item.clone())?),
             None => {}
         }

@@ -13,7 +13,7 @@ use super::policy::{self, Preferences, Reason, Recipient};
 use super::store::{Related, SmsLog, SmsStore, Status};
 use super::{finish_body, MessageType};
 use crate::config::SmsConfig;
-use crate::db::{retry, Cost, DisplayErrorContext, Handle, Transaction, TxError};
+use crate::db::{self, retry, Cost, Handle, Transaction, TxError};
 use crate::error::Error;
 use crate::phone::PhoneNumber;
 use serde::{Deserialize, Serialize};
@@ -462,7 +462,7 @@ impl Outbox {
             .delay_seconds(delay_secs.clamp(0, 900))
             .send()
             .await
-            .map_err(|e| Error::dependency_caused(DisplayErrorContext(&e).to_string(), e))?;
+            .map_err(db::unavailable)?;
         Ok(())
     }
 }

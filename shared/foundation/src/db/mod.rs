@@ -306,6 +306,12 @@ where
         tracing::warn!(detail = %DisplayErrorContext(&err), "a value was refused by DynamoDB");
         return Error::bad_request("invalid_value", "a value in the request is not acceptable");
     }
+    unavailable(err)
+}
+
+/// Any AWS call's failure as a 503-class error: the whole cause chain for
+/// the logs, the error itself as the source.
+pub fn unavailable(err: impl std::error::Error + Send + Sync + 'static) -> Error {
     Error::dependency_caused(DisplayErrorContext(&err).to_string(), err)
 }
 

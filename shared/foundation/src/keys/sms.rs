@@ -21,8 +21,15 @@ pub fn once_key(once: &str) -> Item {
     key(format!("ONCE#{once}"), "ONCE")
 }
 
+/// `OPTOUT#<e164>`: a number's opt-out record and its history.
+pub fn optout_pk(e164: &str) -> String {
+    format!("OPTOUT#{e164}")
+}
+
+pub const OPTOUT_SK: &str = "OPTOUT";
+
 pub fn optout_key(e164: &str) -> Item {
-    key(format!("OPTOUT#{e164}"), "OPTOUT")
+    key(optout_pk(e164), OPTOUT_SK)
 }
 
 /// `LIMIT#<scope>` / `GAP`: when a scope last sent (the 30 s spacing).
@@ -109,8 +116,5 @@ pub fn search_sk(created_at_ms: i64, sms_id: &str) -> String {
 /// `OPTOUT#<e164>` / `HISTORY#<at>#<id>`: who put the number on or took it off
 /// the opt-out list, when and why (beside its `OPTOUT` record).
 pub fn optout_history_key(e164: &str, at_ms: i64, id: &str) -> Item {
-    key(
-        format!("OPTOUT#{e164}"),
-        format!("HISTORY#{at_ms:013}#{id}"),
-    )
+    key(optout_pk(e164), format!("HISTORY#{at_ms:013}#{id}"))
 }
