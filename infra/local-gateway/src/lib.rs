@@ -7,11 +7,13 @@
 //! in `template`, turned into events shaped as AWS shapes them, and handed to
 //! the function's [`Invoke`].
 
+pub mod bench_data;
 pub mod clock;
 pub mod counting_proxy;
 pub mod desk_page;
 pub mod eventbridge;
 pub mod fixtures;
+pub mod heat;
 pub mod http_api;
 pub mod queues;
 pub mod registry;

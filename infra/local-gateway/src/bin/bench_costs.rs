@@ -8,13 +8,9 @@
 //! Usage: bench_costs [SIZES...] (default 1000 100000); needs
 //! `AWS_ENDPOINT_URL_DYNAMODB` (scripts/bench starts DynamoDB Local).
 
-use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
-use futures::stream::{self, StreamExt};
 use std::collections::HashMap;
 use versus::battles::matchmaking::FindOutcome;
 use versus::db::Cost;
-use versus::keys::users::online_shard;
-use versus::profile::{Availability, PlayerRole, PointsState, Profile};
 
 const FINDS: usize = 40;
 const SHARDS: u32 = 16;
@@ -44,7 +40,7 @@ async fn main() {
         .expect("tables and configuration (run from the repository root)");
         let now = versus::now_ms();
         let started = std::time::Instant::now();
-        populate(&client, &config.tables.users, size, now).await;
+        local_gateway::bench_data::populate(&client, &config.tables.users, size, now, SHARDS).await;
         let load_secs = started.elapsed().as_secs_f64();
 
         let store = versus::wiring::battles(&client, &config);
@@ -60,7 +56,7 @@ async fn main() {
                 invited += 1;
                 // Put both players back as they were, outside the measurement.
                 for user in std::iter::once(&inv.from).chain(&inv.to).map(|p| &p.id) {
-                    release(&client, &config.tables.users, user).await;
+                    local_gateway::bench_data::release(&client, &config.tables.users, user).await;
                 }
             }
             costs.push(found.cost);
@@ -87,7 +83,7 @@ async fn points_costs(client: &aws_sdk_dynamodb::Client) {
         .await
         .expect("tables and configuration");
     let now = versus::now_ms();
-    populate(client, &config.tables.users, 1_000, now).await;
+    local_gateway::bench_data::populate(client, &config.tables.users, 1_000, now, SHARDS).await;
     let ledger = versus::wiring::ledger(client, &config);
     // Pass 0: each user's first award of the day (streak write, first
     // announcements); pass 1: a later award the same day (the common case).
@@ -146,88 +142,4 @@ async fn points_costs(client: &aws_sdk_dynamodb::Client) {
     );
     println!();
     println!("add_points: a consistent read of the profile, the transaction (profile ADD + activity [+ idempotency record]), a consistent read after it, with a key the stored result; the first award of a day adds the streak write, and an award that moves the tier or level adds its announcement (the first pass includes the first announcement of these seeded totals).");
-}
-
-fn profile(i: usize, now: i64) -> Profile {
-    let id = format!("user{i:07}");
-    let online = i % 10 == 0;
-    let seen = if online {
-        now - 30_000
-    } else {
-        now - 86_400_000
-    };
-    Profile {
-        availability: Availability {
-            is_available_for_battles: true,
-            last_seen_at: Some(seen),
-            online_shard: Some(online_shard(&id, SHARDS)),
-            online_until: Some(seen + 300_000),
-            privileged_role: None,
-        },
-        points: PointsState {
-            total_points: (i % 5000) as i64,
-            ..Default::default()
-        },
-        user_id: id,
-        username: format!("player{i}"),
-        display_name: format!("Player {i}"),
-        role: PlayerRole::Explorer,
-        timezone: "UTC".into(),
-        created_at: now,
-        updated_at: now,
-        version: 1,
-        ..Default::default()
-    }
-}
-
-async fn populate(client: &aws_sdk_dynamodb::Client, table: &str, size: usize, now: i64) {
-    let chunks: Vec<Vec<usize>> = (0..size)
-        .collect::<Vec<_>>()
-        .chunks(25)
-        .map(<[usize]>::to_vec)
-        .collect();
-    stream::iter(chunks)
-        .for_each_concurrent(8, |chunk| async move {
-            let mut requests: Vec<WriteRequest> = chunk
-                .iter()
-                .map(|&i| {
-                    let p = profile(i, now);
-                    let mut item: HashMap<String, AttributeValue> =
-                        serde_dynamo::to_item(&p).expect("profile item");
-                    item.extend(versus::db::key(format!("USER#{}", p.user_id), "PROFILE"));
-                    WriteRequest::builder()
-                        .put_request(
-                            PutRequest::builder()
-                                .set_item(Some(item))
-                                .build()
-                                .expect("item"),
-                        )
-                        .build()
-                })
-                .collect();
-            while !requests.is_empty() {
-                let out = client
-                    .batch_write_item()
-                    .request_items(table, requests)
-                    .send()
-                    .await
-                    .expect("batch write");
-                requests = out
-                    .unprocessed_items
-                    .and_then(|mut u| u.remove(table))
-                    .unwrap_or_default();
-            }
-        })
-        .await;
-}
-
-async fn release(client: &aws_sdk_dynamodb::Client, table: &str, user: &str) {
-    client
-        .update_item()
-        .table_name(table)
-        .set_key(Some(versus::db::key(format!("USER#{user}"), "PROFILE")))
-        .update_expression("REMOVE pending_invitation_id, pending_until")
-        .send()
-        .await
-        .expect("release");
 }
