@@ -166,31 +166,43 @@ impl Runner {
                 self.save(name, run, &cp).await?;
                 return Ok(RunOutcome::Stopped(cp));
             }
-            let segment = &segments[cp.segment];
-            let start = cp
-                .cursor
-                .as_deref()
-                .map(|c| db::decode_cursor(c, segment.cursor_attributes))
-                .transpose()?;
-            let (items, next) = self.page(segment, start).await?;
-            cp.visited += items.len() as u64;
-            cp.effects += sweep.visit(items).await?;
-            match next {
-                Some(cursor) => cp.cursor = Some(cursor),
-                None => {
-                    cp.cursor = None;
-                    cp.segment += 1;
+            // A page is `page` items: a segment that ends short of it
+            // (a small shard) is topped up from the next ones.
+            let mut items = Vec::new();
+            while cp.segment < segments.len() && items.len() < self.page as usize {
+                let segment = &segments[cp.segment];
+                let start = cp
+                    .cursor
+                    .as_deref()
+                    .map(|c| db::decode_cursor(c, segment.cursor_attributes))
+                    .transpose()?;
+                let room = self.page - items.len() as i32;
+                let (read, next) = self.page(segment, start, room).await?;
+                items.extend(read);
+                match next {
+                    Some(cursor) => {
+                        cp.cursor = Some(cursor);
+                        break;
+                    }
+                    None => {
+                        cp.cursor = None;
+                        cp.segment += 1;
+                    }
                 }
             }
+            cp.visited += items.len() as u64;
+            cp.effects += sweep.visit(items).await?;
             self.save(name, run, &cp).await?;
         }
     }
 
-    /// One page of `segment` from `start`: its items and the next page's cursor.
+    /// Up to `limit` items of `segment` from `start`, and the next page's
+    /// cursor (`None`: the segment is read).
     async fn page(
         &self,
         segment: &Segment,
         start: Option<Item>,
+        limit: i32,
     ) -> Result<(Vec<Item>, Option<String>), Error> {
         let (items, last) = match &segment.read {
             Read::Partition {
@@ -205,7 +217,7 @@ impl Runner {
                     .index_name(*index)
                     .expression_attribute_names("#p", partition.0)
                     .expression_attribute_values(":p", partition.1.clone())
-                    .limit(self.page)
+                    .limit(limit)
                     .set_exclusive_start_key(start);
                 query = match sort_between {
                     Some((attribute, low, high)) => query
@@ -228,7 +240,7 @@ impl Runner {
                     .scan()
                     .table_name(&segment.table)
                     .filter_expression(*filter)
-                    .limit(self.page)
+                    .limit(limit)
                     .set_exclusive_start_key(start);
                 for (alias, name) in *names {
                     scan = scan.expression_attribute_names(*alias, *name);

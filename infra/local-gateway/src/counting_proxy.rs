@@ -118,6 +118,10 @@ async fn forward(
             });
         }
         meter.lock().unwrap().record_write(&consumed, &written);
+    } else if operation == "ExecuteStatement" {
+        if let Ok(answer) = serde_json::from_slice::<Value>(&answer) {
+            meter.lock().unwrap().record_statement(&request, &answer);
+        }
     } else {
         let mut heat = meter.lock().unwrap();
         let keys = heat::read_keys(&operation, &request, &heat);
@@ -185,6 +189,12 @@ impl Proxy {
     async fn learn_tables(&self, request: &Value, headers: &HeaderMap, meter: &Meter) {
         let mut tables: Vec<String> = vec![];
         if let Some(t) = request["TableName"].as_str() {
+            tables.push(t.into());
+        }
+        if let Some(t) = request["Statement"]
+            .as_str()
+            .and_then(|s| s.split('"').nth(1))
+        {
             tables.push(t.into());
         }
         if let Some(items) = request["RequestItems"].as_object() {

@@ -380,6 +380,39 @@ impl Heat {
     }
 }
 
+impl Heat {
+    /// A PartiQL `SELECT ... WHERE pk IN [?, ...]` (DynamoDB Local reports no
+    /// capacity for these): each named partition is a query of its own, at
+    /// least one unit (half, eventually consistent) and one per 4 KB read.
+    pub fn record_statement(&mut self, request: &Value, answer: &Value) {
+        let statement = request["Statement"].as_str().unwrap_or_default();
+        let Some(table) = statement.split('"').nth(1) else {
+            return;
+        };
+        let Some(schema) = self.schemas.get(table).cloned() else {
+            return;
+        };
+        let unit = if request["ConsistentRead"].as_bool() == Some(true) {
+            1.0
+        } else {
+            0.5
+        };
+        let mut bytes: BTreeMap<String, usize> = BTreeMap::new();
+        for p in request["Parameters"].as_array().into_iter().flatten() {
+            bytes.entry(scalar(p)).or_default();
+        }
+        for item in answer["Items"].as_array().into_iter().flatten() {
+            if let Some(pk) = item.get(&schema.hash) {
+                *bytes.entry(scalar(pk)).or_default() += item_size(item);
+            }
+        }
+        for (pk, size) in bytes {
+            let units = unit * (size as f64 / 4096.0).ceil().max(1.0);
+            self.add(space(table), pk, units, 0.0);
+        }
+    }
+}
+
 /// The keys a read request names: (table, index, partition key value).
 pub fn read_keys(
     operation: &str,
@@ -521,6 +554,10 @@ pub fn is_write(operation: &str) -> bool {
     )
 }
 
+/// Keys only the local stack writes: the console provider's record of
+/// what it "sent" stands in for a real provider's HTTP call.
+pub const LOCAL_ONLY_KEYS: [&str; 1] = ["CONSOLE"];
+
 /// One operation's line of the heat table.
 pub struct Row {
     pub ops: usize,
@@ -546,7 +583,7 @@ impl Heat {
         let mut ceiling = f64::INFINITY;
         let mut shared = vec![];
         for (key, load) in &self.keys {
-            if load.ops.len() < 2 {
+            if load.ops.len() < 2 || LOCAL_ONLY_KEYS.contains(&key.value.as_str()) {
                 continue;
             }
             let (r, w) = (load.read / n, load.write / n);

@@ -525,3 +525,69 @@ async fn old_logs_are_found_after_the_one_off_walk() {
     common::forget_checkpoint(&stack, "index_sms_logs").await;
     assert_eq!(walk().await["checkpoint"]["effects"], 0);
 }
+
+// F-SMS-2, issue 23: a type's day is split in shards; a search by type
+// pages through every shard and across days, newest first, each text once.
+#[tokio::test]
+async fn a_search_by_type_pages_through_every_shard_and_day() {
+    let stack = Stack::start().await;
+    stack.freeze_clock().await;
+    let config = stack.config("admin-api");
+    let outbox = versus::wiring::outbox(
+        &versus::db::aws_config().await,
+        &stack.dynamodb().await,
+        &config,
+    );
+    // Twelve alerts from 23:50 to 00:01 UTC, a minute apart.
+    let start = chrono::DateTime::parse_from_rfc3339("2026-11-20T23:50:00Z")
+        .unwrap()
+        .timestamp_millis();
+    let mut sent = Vec::new();
+    for i in 0..12i64 {
+        let request = versus::sms::outbox::SmsRequest {
+            to: versus::phone::PhoneNumber::parse(&format!("+2567729{i:05}")).unwrap(),
+            message_type: MessageType::SecurityAlert,
+            body: "New sign-in to your Versus account.".into(),
+            user_id: None,
+            sender_id: None,
+            related: None,
+            verified: true,
+            preferences: None,
+            timezone: None,
+            secret: None,
+            extra_limits: vec![],
+            send_by: None,
+        };
+        let log = outbox.enqueue(request, start + i * 60_000).await.unwrap();
+        sent.push(log.sms_id);
+    }
+    sent.reverse();
+    let query =
+        "message_type=security_alert&from=2026-11-20T00:00:00Z&to=2026-11-21T23:59:59Z&limit=5";
+    let mut pages = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/v1/admin/sms?{query}&cursor={c}"),
+            None => format!("/v1/admin/sms?{query}"),
+        };
+        let (status, page) = desk(&stack, "GET", &path, None).await;
+        assert_eq!(status, 200, "{page}");
+        let ids: Vec<String> = page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["id"].as_str().unwrap().to_string())
+            .collect();
+        pages.push(ids);
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_string()),
+            None => break,
+        }
+        assert!(pages.len() < 10, "paging ends");
+    }
+    let lengths: Vec<usize> = pages.iter().map(Vec::len).collect();
+    assert_eq!(lengths.iter().sum::<usize>(), 12, "{lengths:?}");
+    assert!(lengths.iter().all(|l| *l <= 5), "{lengths:?}");
+    assert_eq!(pages.concat(), sent, "every text once, newest first");
+}

@@ -385,3 +385,103 @@ async fn leaving_the_queue() {
     assert_eq!(next_json(&mut b).await["type"], "queued");
     silent_for(&mut b, 300).await;
 }
+
+// F-MM-5, issue 23: a player who joined before the queue had write shards
+// waits in the unsharded partition; a new joiner still finds and pairs them,
+// and such a player can still leave.
+#[tokio::test]
+async fn players_waiting_from_before_the_shards_are_still_paired() {
+    let stack = Stack::start().await;
+    let client = stack.dynamodb().await;
+    let table = stack.config("ws-matchmaking").tables.battles;
+    let now = stack.now_ms();
+    let valid_until = now + 3_600_000;
+    let legacy_entry = |user: &str, connection: &str, at: i64| {
+        let sk = format!("{at:013}#{user}");
+        let entry = HashMap::from([
+            (
+                "pk".to_string(),
+                AttributeValue::S("QUEUE#speed_round".into()),
+            ),
+            ("sk".to_string(), AttributeValue::S(sk.clone())),
+            ("user_id".to_string(), AttributeValue::S(user.into())),
+            (
+                "username".to_string(),
+                AttributeValue::S(format!("{user}_name")),
+            ),
+            (
+                "connection_id".to_string(),
+                AttributeValue::S(connection.into()),
+            ),
+            (
+                "valid_until".to_string(),
+                AttributeValue::N(valid_until.to_string()),
+            ),
+        ]);
+        // The marker as it was written then: no entry_pk.
+        let marker = HashMap::from([
+            (
+                "pk".to_string(),
+                AttributeValue::S(format!("QUEUED#{user}")),
+            ),
+            ("sk".to_string(), AttributeValue::S("QUEUED".into())),
+            (
+                "challenge_type".to_string(),
+                AttributeValue::S("speed_round".into()),
+            ),
+            ("entry_sk".to_string(), AttributeValue::S(sk)),
+            (
+                "connection_id".to_string(),
+                AttributeValue::S(connection.into()),
+            ),
+            (
+                "valid_until".to_string(),
+                AttributeValue::N(valid_until.to_string()),
+            ),
+        ]);
+        (entry, marker)
+    };
+    let mut old = player(&stack, "old").await;
+    let (entry, marker) = legacy_entry("old", "conn-old", now - 5_000);
+    for item in [entry, marker] {
+        client
+            .put_item()
+            .table_name(&table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .unwrap();
+    }
+    let mut new = player(&stack, "new").await;
+    let join = json!({"action": "join_queue", "challenge_type": "speed_round"}).to_string();
+    send(&mut new, &join).await;
+    let (found, _) = common::until_type_within(&mut new, "match_found", 30).await;
+    assert_eq!(found["opponent"]["id"], "old");
+    let (pushed, _) = common::until_type_within(&mut old, "match_found", 30).await;
+    assert_eq!(pushed["battle_id"], found["battle_id"]);
+    assert!(battles_items(&stack, "QUEUE#").await.is_empty());
+    assert!(battles_items(&stack, "QUEUED#").await.is_empty());
+
+    // One still waiting from before leaves: entry and marker go.
+    let (entry, marker) = legacy_entry("stayer", "conn-stayer", now - 1_000);
+    stack.create_profile("stayer", "stayer_name").await;
+    for item in [entry, marker] {
+        client
+            .put_item()
+            .table_name(&table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .unwrap();
+    }
+    let left = versus::battles::queue::leave_queue(
+        &versus::wiring::battles(&client, &stack.config("ws-matchmaking")),
+        &versus::ids::UserId::parse("stayer").unwrap(),
+        None,
+    )
+    .await
+    .unwrap();
+    assert!(left);
+    assert!(battles_items(&stack, "QUEUE#").await.is_empty());
+    assert!(battles_items(&stack, "QUEUED#").await.is_empty());
+}

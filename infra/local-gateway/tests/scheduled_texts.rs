@@ -595,7 +595,7 @@ async fn the_backfill_lists_old_active_battles_once() {
     let deadline: i64 = listed["deadline_at"].as_n().unwrap().parse().unwrap();
     assert_eq!(
         listed["gsi1pk"].as_s().unwrap(),
-        &versus::keys::battles::deadline_pk(deadline)
+        &versus::keys::battles::deadline_pk(deadline, &active)
     );
     assert_eq!(
         listed["gsi1sk"].as_s().unwrap(),

@@ -3,7 +3,7 @@
 //! Items in the battles table (the users table holds the per-player guards, see
 //! `profile`):
 //! - `BATTLE#<id>` / `BATTLE`: a battle (F-MM-9); while active, `gsi1` lists it
-//!   by deadline (`DEADLINE#<UTC hour>`, for reminders, F-JOB-4);
+//!   by deadline (`DEADLINE#<UTC hour>#<shard>`, for reminders, F-JOB-4);
 //! - `INVITATION#<id>` / `INVITATION`: an invitation; `gsi1` lists a recipient's
 //!   (`INVITED#<user>`), `gsi2` a sender's (`INVITER#<user>`), newest first;
 //! - `QUEUE#<challenge type>` / `<enqueued at>#<user>`: a waiting player, oldest first,

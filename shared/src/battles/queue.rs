@@ -1,18 +1,22 @@
 //! F-MM-5: queue matching per challenge type.
 //!
-//! A joiner first writes its own entry, then pairs itself with the oldest other
-//! entry in one transaction that deletes both entries and creates the battle.
-//! Writing before looking is what makes the queue drain: of two players that
+//! A joiner first writes its own entry, in a random one of the mode's write
+//! shards, then pairs itself with one of the oldest other entries in one
+//! transaction that deletes both entries and creates the battle. Writing
+//! before looking is what makes the queue drain: the look reads every shard
+//! in one consistent request (PartiQL `pk IN [...]`), so of two players that
 //! join at once, the later one's look always sees the earlier one's entry,
-//! so two players who could be paired are never both left waiting. The
-//! conditions on both entries make sure no waiting player is taken twice.
+//! and two players who could be paired are never both left waiting. The
+//! conditions on both entries make sure no waiting player is taken twice;
+//! picking at random among the oldest few keeps joiners that arrive
+//! together from all chasing the same entry (issue 23).
 
 use super::matchmaking::already_in_battle;
 use super::{Battle, BattleStore, MatchSource, NewBattle, Player};
 use crate::db::{self, key, n, retry, s, Cost, Item, Transaction};
 use crate::error::Error;
 use crate::ids::{ConnectionId, UserId};
-use crate::keys::battles::{queue_marker_key, queue_pk};
+use crate::keys::battles::{queue_marker_key, queue_partitions, queue_pk, QUEUE_SHARDS};
 use crate::keys::TTL_ATTR;
 use aws_sdk_dynamodb::types::{Delete, Put};
 use serde::{Deserialize, Serialize};
@@ -21,6 +25,11 @@ use serde::{Deserialize, Serialize};
 /// normally removes it first).
 const WAIT_SECS: i64 = 2 * 3600 + 60;
 const PAGE: i32 = 25;
+/// Pages of a look at most (expired entries the TTL has not removed yet
+/// can fill the first).
+const MAX_LOOK_PAGES: usize = 4;
+/// A joiner pairs with one of this many oldest entries, at random.
+const OLDEST_CHOICE: usize = 4;
 /// Every failed attempt means another pair formed meanwhile, so the queue
 /// drains; the bound only guards against a storage fault looping forever.
 const MAX_PAIR_ATTEMPTS: u32 = 500;
@@ -32,6 +41,8 @@ struct Entry {
     connection_id: String,
     valid_until: i64,
     #[serde(skip)]
+    pk: String,
+    #[serde(skip)]
     sk: String,
 }
 
@@ -39,6 +50,9 @@ struct Entry {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct Marker {
     challenge_type: String,
+    /// The partition of the entry (absent: the unsharded one).
+    #[serde(default)]
+    entry_pk: Option<String>,
     entry_sk: String,
     connection_id: String,
     valid_until: i64,
@@ -70,9 +84,11 @@ pub async fn join_queue(
         return Err(already_in_battle());
     }
     let valid_until = now_ms + WAIT_SECS * 1000;
+    let my_pk = queue_pk(challenge_type, Some(rand::random::<u32>() % QUEUE_SHARDS));
     let my_sk = format!("{now_ms:013}#{user_id}");
     let marker = Marker {
         challenge_type: challenge_type.to_string(),
+        entry_pk: Some(my_pk.clone()),
         entry_sk: my_sk.clone(),
         connection_id: connection_id.to_string(),
         valid_until,
@@ -82,13 +98,14 @@ pub async fn join_queue(
         username: me.username.clone(),
         connection_id: connection_id.to_string(),
         valid_until,
+        pk: my_pk.clone(),
         sk: my_sk.clone(),
     };
     let mut marker_item: Item = serde_dynamo::to_item(&marker)?;
     marker_item.extend(queue_marker_key(user_id));
     marker_item.insert(TTL_ATTR.into(), n(valid_until / 1000));
     let mut entry_item: Item = serde_dynamo::to_item(&entry)?;
-    entry_item.extend(key(queue_pk(challenge_type), &my_sk));
+    entry_item.extend(key(&my_pk, &my_sk));
     entry_item.insert(TTL_ATTR.into(), n(valid_until / 1000));
     let mut tx = Transaction::new();
     let marker_put = tx.put(
@@ -102,11 +119,13 @@ pub async fn join_queue(
     );
     tx.put_item(&store.battles_table, entry_item);
     let mut cost = Cost::default();
-    let my_sk = match store.commit(tx, &mut cost).await {
-        Ok(()) => my_sk,
+    let (my_pk, my_sk) = match store.commit(tx, &mut cost).await {
+        Ok(()) => (my_pk, my_sk),
         Err(f) if f.condition_failed(marker_put) => match queue_marker(store, user_id).await? {
             // Joining the same queue again is not an error: look for a partner again.
-            Some(held) if held.challenge_type == challenge_type => held.entry_sk,
+            Some(held) if held.challenge_type == challenge_type => {
+                (held.entry_partition(), held.entry_sk)
+            }
             Some(held) => {
                 return Err(Error::conflict(
                     "already_queued",
@@ -125,32 +144,49 @@ pub async fn join_queue(
         },
         Err(f) => return Err(f.into_error()),
     };
-    pair(
-        store,
-        &me.user_id,
-        challenge_type,
-        &my_sk,
-        now_ms,
-        &mut cost,
-    )
-    .await
+    let mine = EntryKey {
+        pk: my_pk,
+        sk: my_sk,
+    };
+    pair(store, &me.user_id, challenge_type, &mine, now_ms, &mut cost).await
+}
+
+/// Where an entry is.
+struct EntryKey {
+    pk: String,
+    sk: String,
+}
+
+impl Marker {
+    fn entry_partition(&self) -> String {
+        self.entry_pk
+            .clone()
+            .unwrap_or_else(|| queue_pk(&self.challenge_type, None))
+    }
 }
 
 async fn pair(
     store: &BattleStore,
     user_id: &str,
     challenge_type: &str,
-    my_sk: &str,
+    mine: &EntryKey,
     now_ms: i64,
     cost: &mut Cost,
 ) -> Result<JoinOutcome, Error> {
+    let my_sk = mine.sk.as_str();
     for attempt in 0..MAX_PAIR_ATTEMPTS {
         let entries = waiting(store, challenge_type, now_ms).await?;
-        let Some(other) = entries.iter().find(|e| e.user_id != user_id) else {
+        let others: Vec<&Entry> = entries
+            .iter()
+            .filter(|e| e.user_id != user_id)
+            .take(OLDEST_CHOICE)
+            .collect();
+        if others.is_empty() {
             return Ok(JoinOutcome::Queued);
-        };
+        }
+        let other = others[rand::random::<u32>() as usize % others.len()];
         // The caller's username comes from its own entry (written above).
-        let me_entry = entries.iter().find(|e| e.sk == my_sk);
+        let me_entry = entries.iter().find(|e| e.sk == my_sk && e.pk == mine.pk);
         let my_name = match me_entry {
             Some(e) => e.username.clone(),
             None => store
@@ -179,8 +215,8 @@ async fn pair(
         }
         .build(now_ms, store.config.battle_duration_secs);
         let mut tx = Transaction::new();
-        let my_entry = tx.delete(delete_entry(store, challenge_type, my_sk));
-        let other_entry = tx.delete(delete_entry(store, challenge_type, &other.sk));
+        let my_entry = tx.delete(delete_entry(store, &mine.pk, my_sk));
+        let other_entry = tx.delete(delete_entry(store, &other.pk, &other.sk));
         let my_marker = tx.delete(delete_marker(store, user_id, my_sk));
         let other_marker = tx.delete(delete_marker(store, &other.user_id, &other.sk));
         let guards = store.add_battle(&mut tx, &battle, false)?;
@@ -200,10 +236,10 @@ async fn pair(
             }
             // The partner entered a battle some other way: its entry is stale.
             Err(f) if f.condition_failed(other_guard) => {
-                remove_queue_entry(store, &other.user_id, challenge_type, &other.sk).await;
+                remove_queue_entry(store, &other.user_id, &other.pk, &other.sk).await;
             }
             Err(f) if f.condition_failed(my_guard) => {
-                remove_queue_entry(store, user_id, challenge_type, my_sk).await;
+                remove_queue_entry(store, user_id, &mine.pk, my_sk).await;
                 return Err(already_in_battle());
             }
             Err(f) if f.is_conflict() => retry::pause(attempt).await,
@@ -214,38 +250,58 @@ async fn pair(
     Ok(JoinOutcome::Queued)
 }
 
-/// Live entries of a queue, oldest first (expired ones are skipped).
+/// Live entries of a queue, oldest first (expired ones are skipped): every
+/// shard in one consistent read, paged until another player's entry shows.
 async fn waiting(
     store: &BattleStore,
     challenge_type: &str,
     now_ms: i64,
 ) -> Result<Vec<Entry>, Error> {
-    let out = store
-        .client
-        .query()
-        .table_name(&store.battles_table)
-        .key_condition_expression("pk = :pk")
-        .expression_attribute_values(":pk", s(queue_pk(challenge_type)))
-        .consistent_read(true)
-        .limit(PAGE)
-        .send()
-        .await
-        .map_err(db::dependency)?;
+    let partitions = queue_partitions(challenge_type);
+    let statement = format!(
+        "SELECT * FROM \"{}\" WHERE pk IN [{}]",
+        store.battles_table,
+        vec!["?"; partitions.len()].join(", ")
+    );
     let mut entries = Vec::new();
-    for item in out.items() {
-        let mut entry: Entry = serde_dynamo::from_item(item.clone())?;
-        entry.sk = db::get_s(item, "sk").unwrap_or_default().to_string();
-        if entry.valid_until > now_ms {
-            entries.push(entry);
+    let mut token = None;
+    for _ in 0..MAX_LOOK_PAGES {
+        let out = store
+            .client
+            .execute_statement()
+            .statement(&statement)
+            .set_parameters(Some(partitions.iter().map(s).collect()))
+            .consistent_read(true)
+            .limit(PAGE)
+            .set_next_token(token.take())
+            .send()
+            .await
+            .map_err(db::dependency)?;
+        for item in out.items() {
+            let mut entry: Entry = serde_dynamo::from_item(item.clone())?;
+            entry.pk = db::get_s(item, "pk").unwrap_or_default().to_string();
+            entry.sk = db::get_s(item, "sk").unwrap_or_default().to_string();
+            if entry.valid_until > now_ms {
+                entries.push(entry);
+            }
+        }
+        token = out.next_token;
+        let others = entries
+            .iter()
+            .map(|e| &e.user_id)
+            .collect::<std::collections::HashSet<_>>();
+        if token.is_none() || others.len() > 1 {
+            break;
         }
     }
+    entries.sort_by(|a, b| a.sk.cmp(&b.sk));
     Ok(entries)
 }
 
-fn delete_entry(store: &BattleStore, challenge_type: &str, sk: &str) -> Delete {
+fn delete_entry(store: &BattleStore, pk: &str, sk: &str) -> Delete {
     Delete::builder()
         .table_name(&store.battles_table)
-        .set_key(Some(key(queue_pk(challenge_type), sk)))
+        .set_key(Some(key(pk, sk)))
         .condition_expression("attribute_exists(pk)")
         .build()
         .expect("table and key set")
@@ -271,9 +327,9 @@ async fn queue_marker(store: &BattleStore, user_id: &str) -> Result<Option<Marke
 }
 
 /// Best effort: removes one entry and its marker together.
-async fn remove_queue_entry(store: &BattleStore, user_id: &str, challenge_type: &str, sk: &str) {
+async fn remove_queue_entry(store: &BattleStore, user_id: &str, pk: &str, sk: &str) {
     let mut tx = Transaction::new();
-    tx.delete(delete_entry(store, challenge_type, sk));
+    tx.delete(delete_entry(store, pk, sk));
     tx.delete(delete_marker(store, user_id, sk));
     if let Err(f) = store.commit(tx, &mut Cost::default()).await {
         if !f.is_conflict() {
@@ -301,10 +357,7 @@ pub async fn leave_queue(
     tx.delete(
         Delete::builder()
             .table_name(&store.battles_table)
-            .set_key(Some(key(
-                queue_pk(&marker.challenge_type),
-                &marker.entry_sk,
-            )))
+            .set_key(Some(key(marker.entry_partition(), &marker.entry_sk)))
             .build()
             .expect("table and key set"),
     );

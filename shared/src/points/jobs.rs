@@ -14,7 +14,7 @@ use super::tracking::Tracking;
 use crate::db::{self, s, Item};
 use crate::error::Error;
 use crate::keys::users::profile_key;
-use crate::keys::users::{ACTIVE_BY_DATE_INDEX, ACTIVE_DATE_ATTR};
+use crate::keys::users::{active_partitions, ACTIVE_BY_DATE_INDEX, ACTIVE_DATE_ATTR};
 use crate::points::upgrades::notify_upgrades;
 use crate::profile::Profile;
 use crate::realtime::Pusher;
@@ -147,11 +147,12 @@ impl Jobs {
         let segments: Vec<Segment> = job
             .days(date)
             .into_iter()
-            .map(|day| Segment {
+            .flat_map(active_partitions)
+            .map(|partition| Segment {
                 table: self.table.clone(),
                 read: Read::Partition {
                     index: ACTIVE_BY_DATE_INDEX,
-                    partition: (ACTIVE_DATE_ATTR, s(day.to_string())),
+                    partition: (ACTIVE_DATE_ATTR, s(partition)),
                     sort_between: None,
                 },
                 cursor_attributes: &["pk", "sk", ACTIVE_DATE_ATTR, "user_id"],

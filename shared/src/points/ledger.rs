@@ -290,7 +290,7 @@ impl Ledger {
             .condition("attribute_exists(pk)");
         if !req.activity_type.is_reward() {
             // F-JOB-7: the jobs find the day's active users through this index key.
-            totals = active_on(totals, utc_date(now_ms));
+            totals = active_on(totals, &req.user_id, utc_date(now_ms));
         }
         if let Some(counter) = req.activity_type.lifetime_counter() {
             totals = totals.add(counter, n(1));

@@ -15,9 +15,9 @@ use super::store::step;
 use super::MessageType;
 use crate::clock::rfc3339;
 use crate::cursor::Cursors;
-use crate::db::{self, s, Item, Transaction, UpdateExpr};
+use crate::db::{self, s, Transaction, UpdateExpr};
 use crate::error::Error;
-use crate::keys::sms::{log_key, search_sk, SearchFacet};
+use crate::keys::sms::{log_key, search_shards, search_sk, SearchFacet};
 use crate::phone::PhoneNumber;
 use crate::profile::Profiles;
 use crate::texts::player::{request_for, Notice};
@@ -60,13 +60,14 @@ impl Search {
         Ok(())
     }
 
-    /// The partitions it reads, newest first.
-    fn partitions(&self) -> Result<Vec<String>, Error> {
+    /// The partitions it reads, newest first: each group is read together
+    /// (a day's shards of a type), merged newest first.
+    fn partitions(&self) -> Result<Vec<Vec<String>>, Error> {
         if let Some(number) = &self.number {
-            return Ok(vec![SearchFacet::Number(number.e164()).pk()]);
+            return Ok(vec![vec![SearchFacet::Number(number.e164()).pk()]]);
         }
         if let Some(user) = &self.user_id {
-            return Ok(vec![SearchFacet::User(user).pk()]);
+            return Ok(vec![vec![SearchFacet::User(user).pk()]]);
         }
         let Some(kind) = self.message_type else {
             return Err(Error::validation(
@@ -87,7 +88,12 @@ impl Search {
             .iter_days()
             .rev()
             .take_while(|d| *d >= first)
-            .map(|day| SearchFacet::TypeOnDay(&kind, &day.to_string()).pk())
+            .map(|day| {
+                let day = day.to_string();
+                search_shards()
+                    .map(|shard| SearchFacet::TypeOnDay(&kind, &day, shard).pk())
+                    .collect()
+            })
             .collect())
     }
 
@@ -157,56 +163,51 @@ impl Desk {
         cursor: Option<&str>,
         admin: &str,
     ) -> Result<Page, Error> {
-        let partitions = search.partitions()?;
+        let groups = search.partitions()?;
         let listing = search.listing();
+        let (low, high) = (search_sk(search.from_ms, ""), search_sk(search.to_ms, "~"));
+        // Where the page starts: a group (by its first partition) and the
+        // sort key it continues below (exclusive).
         let mut position = 0;
-        let mut start: Option<Item> = None;
+        let mut below = high.clone();
         if let Some(cursor) = cursor {
             let item = self
                 .cursors
                 .open(&listing, admin, cursor, &["pk", "sk"])
                 .await?;
             let pk = db::get_s(&item, "pk").unwrap_or_default();
-            position = partitions.iter().position(|p| p == pk).ok_or_else(|| {
+            position = groups.iter().position(|g| g[0] == pk).ok_or_else(|| {
                 Error::bad_request("invalid_cursor", "the cursor belongs to another search")
             })?;
-            start = Some(item);
+            below = db::get_s(&item, "sk").unwrap_or_default().to_string();
         }
-        let limit = limit.clamp(1, MAX_PAGE);
-        let (low, high) = (search_sk(search.from_ms, ""), search_sk(search.to_ms, "~"));
+        let limit = limit.clamp(1, MAX_PAGE) as usize;
         let (mut ids, mut next) = (Vec::new(), None);
-        while position < partitions.len() {
-            let store = self.outbox.store();
-            let out = store
-                .client
-                .query()
-                .table_name(&store.table)
-                .key_condition_expression("pk = :pk AND sk BETWEEN :low AND :high")
-                .expression_attribute_values(":pk", s(&partitions[position]))
-                .expression_attribute_values(":low", s(&low))
-                .expression_attribute_values(":high", s(&high))
-                .scan_index_forward(false)
-                .limit(limit - ids.len() as i32)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(db::dependency)?;
-            ids.extend(
-                out.items()
-                    .iter()
-                    .filter_map(|i| db::get_s(i, "sms_id").map(str::to_string)),
-            );
-            match out.last_evaluated_key {
-                Some(last) => {
-                    next = Some(last);
-                    break;
-                }
-                None => position += 1,
+        while position < groups.len() {
+            let need = limit - ids.len();
+            let group = &groups[position];
+            let reads = group
+                .iter()
+                .map(|pk| self.newest_below(pk, &low, &below, need + 1));
+            let mut entries: Vec<(String, String)> = Vec::new();
+            for read in futures::future::join_all(reads).await {
+                entries.extend(read?);
             }
-            if ids.len() as i32 >= limit {
-                // The next partition, from its newest entry in range.
-                if let Some(pk) = partitions.get(position) {
-                    next = Some(db::key(pk.clone(), high.clone()));
+            entries.sort_by(|a, b| b.0.cmp(&a.0));
+            if entries.len() > need {
+                entries.truncate(need);
+                let last = entries.last().map(|(sk, _)| sk.clone()).unwrap_or_default();
+                next = Some(db::key(group[0].clone(), last));
+                ids.extend(entries.into_iter().map(|(_, id)| id));
+                break;
+            }
+            ids.extend(entries.into_iter().map(|(_, id)| id));
+            position += 1;
+            below = high.clone();
+            if ids.len() >= limit {
+                // The next group, from its newest entry in range.
+                if let Some(group) = groups.get(position) {
+                    next = Some(db::key(group[0].clone(), high.clone()));
                 }
                 break;
             }
@@ -233,6 +234,42 @@ impl Desk {
             None => None,
         };
         Ok(Page { texts, next_cursor })
+    }
+
+    /// Up to `limit` entries of one search partition with a sort key in
+    /// `[low, below)`, newest first: (sort key, log id).
+    async fn newest_below(
+        &self,
+        pk: &str,
+        low: &str,
+        below: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, String)>, Error> {
+        let store = self.outbox.store();
+        let out = store
+            .client
+            .query()
+            .table_name(&store.table)
+            .key_condition_expression("pk = :pk AND sk BETWEEN :low AND :high")
+            .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":low", s(low))
+            .expression_attribute_values(":high", s(below))
+            .scan_index_forward(false)
+            .limit(limit as i32)
+            .send()
+            .await
+            .map_err(db::dependency)?;
+        Ok(out
+            .items()
+            .iter()
+            .filter_map(|i| {
+                Some((
+                    db::get_s(i, "sk")?.to_string(),
+                    db::get_s(i, "sms_id")?.to_string(),
+                ))
+            })
+            .filter(|(sk, _)| sk.as_str() < below)
+            .collect())
     }
 
     pub async fn text(&self, id: &str) -> Result<SmsLog, Error> {

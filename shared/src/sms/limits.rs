@@ -7,7 +7,7 @@ use super::store::SmsStore;
 use crate::db::{self, n, retry, Cost, Handle, Transaction, UpdateExpr};
 use crate::error::Error;
 use crate::keys::sms::{
-    cost_day_key, cost_month_key, cost_type_key, limit_count_key, limit_gap_key,
+    cost_day_key, cost_month_key, cost_shard, cost_type_key, limit_count_key, limit_gap_key,
 };
 use crate::keys::TTL_ATTR;
 use aws_sdk_dynamodb::types::Update;
@@ -205,7 +205,7 @@ pub async fn take_gap(
 /// F-SMS-16: per-day and per-month counters of messages, segments and
 /// estimated cost, and the day's per type and `provider` (the one that
 /// took it: the claimed log does not name it yet), moved when a message
-/// is sent.
+/// is sent; in the text's shard of each (`keys::sms::COST_SHARDS`).
 pub async fn record_cost(
     store: &SmsStore,
     log: &SmsLog,
@@ -215,10 +215,11 @@ pub async fn record_cost(
     let day = crate::clock::utc_date(now_ms);
     // The two counters are independent: updated side by side, not in turn.
     let date = day.to_string();
+    let shard = cost_shard(&log.sms_id);
     let updates = [
-        cost_month_key(&day.format("%Y-%m").to_string()),
-        cost_day_key(&date),
-        cost_type_key(&date, &super::wire_name(log.message_type), provider),
+        cost_month_key(&day.format("%Y-%m").to_string(), shard),
+        cost_day_key(&date, shard),
+        cost_type_key(&date, shard, &super::wire_name(log.message_type), provider),
     ]
     .map(|counter| {
         // Aliased by the builder: `segments` is a DynamoDB reserved word.

@@ -30,6 +30,7 @@ pub mod redaction;
 pub mod report;
 pub mod search_backfill;
 pub mod segments;
+pub mod spend;
 pub mod status;
 pub mod store;
 pub mod verification;

@@ -10,6 +10,7 @@
 
 use super::limits::Limit;
 use super::policy::{self, Preferences, Reason, Recipient};
+use super::spend::{self, Reservation};
 use super::store::{Related, SmsLog, SmsStore, Status};
 use super::{finish_body, MessageType};
 use crate::config::SmsConfig;
@@ -55,6 +56,7 @@ pub struct Outbox {
     store: SmsStore,
     sqs: aws_sdk_sqs::Client,
     config: SmsConfig,
+    recent_spend: spend::RecentSum,
 }
 
 /// The scope of a number's 30 s gap between texts (F-SMS-12).
@@ -95,19 +97,15 @@ pub fn recipient_caps(user_id: &str) -> Vec<Limit> {
 pub fn limits_for(
     request: &SmsRequest,
     cost_micros: u64,
+    spend: Reservation,
     config: &SmsConfig,
-    now_ms: i64,
     deferred: bool,
 ) -> Vec<Limit> {
     let phone = request.to.e164();
-    let month = crate::clock::utc_date(now_ms).format("%Y-%m");
     let mut limits = vec![Limit {
-        scope: format!("spend#{month}"),
+        scope: spend.scope,
         window_secs: 0,
-        limit: match request.message_type.category() {
-            super::Category::Promotional => config.monthly_cap_micros,
-            super::Category::Transactional => UNCAPPED,
-        },
+        limit: spend.limit,
         amount: cost_micros,
         reason: Reason::SpendCap,
         spacing: false,
@@ -163,10 +161,6 @@ fn mask(secret: &str) -> String {
     "*".repeat(if len <= 8 { len } else { 4 })
 }
 
-/// Transactional messages count towards the month's spend but are never
-/// refused by it (DynamoDB numbers hold far more than any real spend).
-const UNCAPPED: u64 = i64::MAX as u64;
-
 /// A text decided, nothing written yet: the log as it will be stored
 /// (pending, deferred, or suppressed with its reason) and the counters its
 /// commit moves.
@@ -207,7 +201,12 @@ const COMMIT_ATTEMPTS: u32 = 5;
 
 impl Outbox {
     pub fn new(store: SmsStore, sqs: aws_sdk_sqs::Client, config: SmsConfig) -> Self {
-        Outbox { store, sqs, config }
+        Outbox {
+            store,
+            sqs,
+            config,
+            recent_spend: spend::RecentSum::default(),
+        }
     }
 
     pub fn store(&self) -> &SmsStore {
@@ -319,11 +318,24 @@ impl Outbox {
                 // first is reported, and "invited this week" says more than
                 // "texted a moment ago".
                 limits = std::mem::take(&mut request.extra_limits);
+                let month = crate::clock::utc_date(now_ms).format("%Y-%m").to_string();
+                let cap = (request.message_type.category() == super::Category::Promotional)
+                    .then_some(self.config.monthly_cap_micros);
+                let spend = spend::reservation(
+                    &self.store,
+                    &self.recent_spend,
+                    &month,
+                    &log.sms_id,
+                    log.cost_micros,
+                    cap,
+                    now_ms,
+                )
+                .await?;
                 limits.extend(limits_for(
                     &request,
                     log.cost_micros,
+                    spend,
                     &self.config,
-                    now_ms,
                     quiet_until.is_some(),
                 ));
                 // One text larger than its whole limit (a cap below its cost).

@@ -1,7 +1,8 @@
 //! F-JOB-6, F-SMS-16: the daily SMS cost report. It reads the counters the
-//! sender moves with every sent message (one partition per day: the day's
-//! totals and one item per message type and provider) and the month's
-//! spend-cap counter: one query and two reads, never the logs.
+//! sender moves with every sent message (a day's partition per shard: the
+//! day's totals and one item per message type and provider) and the
+//! month's spend counters: a query per shard and two batch reads, never
+//! the logs.
 //!
 //! It is logged twice: once as one structured line (the whole report), and
 //! as CloudWatch Embedded Metric Format lines, one per type and provider
@@ -11,7 +12,7 @@
 use super::store::SmsStore;
 use crate::db::{self, get_n, get_s, s};
 use crate::error::Error;
-use crate::keys::sms::{cost_day_pk, cost_month_key, limit_count_key, COST_TYPE_PREFIX};
+use crate::keys::sms::{cost_day_pk, cost_month_key, cost_shards, COST_TYPE_PREFIX};
 use chrono::NaiveDate;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -57,6 +58,37 @@ pub struct CostReport {
     pub spend: Spend,
 }
 
+impl Counts {
+    fn add(&mut self, other: &Counts) {
+        self.messages += other.messages;
+        self.segments += other.segments;
+        self.cost_micros += other.cost_micros;
+    }
+}
+
+/// Every item of one partition of a day's counters.
+async fn day_partition(store: &SmsStore, pk: &str) -> Result<Vec<db::Item>, Error> {
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let page = store
+            .client
+            .query()
+            .table_name(&store.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(pk))
+            .set_exclusive_start_key(start.take())
+            .send()
+            .await
+            .map_err(db::dependency)?;
+        items.extend(page.items.unwrap_or_default());
+        match page.last_evaluated_key {
+            Some(key) => start = Some(key),
+            None => return Ok(items),
+        }
+    }
+}
+
 fn counts(item: &db::Item) -> Counts {
     let get = |name| get_n(item, name).unwrap_or(0).max(0) as u64;
     Counts {
@@ -73,63 +105,51 @@ pub async fn cost_report(
     cap_micros: u64,
 ) -> Result<CostReport, Error> {
     let mut items = Vec::new();
-    let mut start = None;
-    loop {
-        let page = store
-            .client
-            .query()
-            .table_name(&store.table)
-            .key_condition_expression("pk = :pk")
-            .expression_attribute_values(":pk", s(cost_day_pk(&date.to_string())))
-            .set_exclusive_start_key(start.take())
-            .send()
-            .await
-            .map_err(db::dependency)?;
-        items.extend(page.items.unwrap_or_default());
-        match page.last_evaluated_key {
-            Some(key) => start = Some(key),
-            None => break,
-        }
+    for shard in cost_shards() {
+        items.extend(day_partition(store, &cost_day_pk(&date.to_string(), shard)).await?);
     }
     let mut total = Counts::default();
-    let mut lines = Vec::new();
+    let mut by_line: std::collections::BTreeMap<(String, String), Counts> = Default::default();
     for item in &items {
         let sk = get_s(item, "sk").unwrap_or_default();
         if sk == "DAY" {
-            total = counts(item);
+            total.add(&counts(item));
         } else if let Some(rest) = sk.strip_prefix(COST_TYPE_PREFIX) {
             let (message_type, provider) = rest.split_once('#').unwrap_or((rest, "unknown"));
-            lines.push(Line {
-                message_type: message_type.to_string(),
-                provider: provider.to_string(),
-                counts: counts(item),
-            });
+            by_line
+                .entry((message_type.to_string(), provider.to_string()))
+                .or_default()
+                .add(&counts(item));
         }
     }
-    lines.sort_by(|a, b| (&a.message_type, &a.provider).cmp(&(&b.message_type, &b.provider)));
+    let lines: Vec<Line> = by_line
+        .into_iter()
+        .map(|((message_type, provider), counts)| Line {
+            message_type,
+            provider,
+            counts,
+        })
+        .collect();
     let month = date.format("%Y-%m").to_string();
     let (sent, reserved) = futures::try_join!(
-        db::get_item::<Value>(&store.client, &store.table, cost_month_key(&month)),
-        db::get_item::<Value>(
+        db::batch_get(
             &store.client,
             &store.table,
-            limit_count_key(&format!("spend#{month}"), None)
+            cost_shards()
+                .map(|shard| cost_month_key(&month, shard))
+                .collect()
         ),
+        super::spend::reserved(store, &month),
     )?;
-    let number = |v: &Option<Value>, name: &str| {
-        v.as_ref()
-            .and_then(|v| v.get(name))
-            .and_then(Value::as_u64)
-            .unwrap_or(0)
-    };
-    let reserved_micros = number(&reserved, "count");
+    let sent_micros = sent.iter().map(|item| counts(item).cost_micros).sum();
+    let reserved_micros = reserved.total();
     Ok(CostReport {
         date,
         total,
         lines,
         spend: Spend {
             month,
-            sent_micros: number(&sent, "cost_micros"),
+            sent_micros,
             reserved_micros,
             cap_micros,
             cap_reached: reserved_micros >= cap_micros,

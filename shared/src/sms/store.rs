@@ -12,9 +12,7 @@ use crate::keys::sms::{log_id_of_pk, log_key, once_key};
 pub use super::log::{
     step, Finish, Receipt, Reconciled, Related, SmsLog, Status, Step, StepKind, Transition,
 };
-use super::log::{
-    DueIndex, DUE_AT_ATTR, DUE_INDEX, DUE_SHARD, DUE_SHARD_ATTR, PROVIDER_MESSAGE_ATTR,
-};
+use super::log::{DueIndex, DUE_AT_ATTR, DUE_INDEX, DUE_SHARD_ATTR, PROVIDER_MESSAGE_ATTR};
 use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue};
 use aws_sdk_dynamodb::Client;
 
@@ -241,9 +239,15 @@ impl SmsStore {
         Ok(db::conditional(update.send().await)?.is_some())
     }
 
-    /// In-flight logs due by `now_ms` (the sparse `due` index), oldest first,
-    /// at most `limit`: ids with the due time they were seen with.
-    pub async fn due_logs(&self, now_ms: i64, limit: i32) -> Result<Vec<(String, i64)>, Error> {
+    /// In-flight logs of one `due` partition (see `log::due_partitions`)
+    /// due by `now_ms`, oldest first, at most `limit`: ids with the due time
+    /// they were seen with.
+    pub async fn due_logs(
+        &self,
+        partition: &str,
+        now_ms: i64,
+        limit: i32,
+    ) -> Result<Vec<(String, i64)>, Error> {
         let found = self
             .client
             .query()
@@ -252,7 +256,7 @@ impl SmsStore {
             .key_condition_expression("#shard = :shard AND #due <= :now")
             .expression_attribute_names("#shard", DUE_SHARD_ATTR)
             .expression_attribute_names("#due", DUE_AT_ATTR)
-            .expression_attribute_values(":shard", s(DUE_SHARD))
+            .expression_attribute_values(":shard", s(partition))
             .expression_attribute_values(":now", n(now_ms))
             .limit(limit)
             .send()

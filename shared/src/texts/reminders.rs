@@ -1,7 +1,7 @@
 //! F-JOB-4, F-SMS-23: `battle_reminder` to each player of an active battle
 //! whose deadline is about an hour away. Active battles are listed by the
-//! UTC hour of their deadline (`gsi1`, `DEADLINE#<hour>`), so a run reads
-//! only the battles due in its window. Windows of runs 15 minutes apart
+//! UTC hour of their deadline, in shards (`gsi1`, `DEADLINE#<hour>#<nn>`),
+//! so a run reads only the battles due in its window. Windows of runs 15 minutes apart
 //! overlap (each is 30 minutes wide), so one late or lost run misses
 //! nobody; the once-key per battle and player keeps it to one text.
 
@@ -11,7 +11,7 @@ use super::{battle_reminder_text, Links};
 use crate::battles::{Battle, BattleStatus};
 use crate::db::{s, Item};
 use crate::error::Error;
-use crate::keys::battles::{deadline_pk, deadline_sk};
+use crate::keys::battles::{deadline_partitions, deadline_sk};
 use crate::keys::battles::{GSI1, GSI1_PK, GSI1_SK};
 use crate::sms::store::Status;
 use crate::sms::MessageType;
@@ -47,19 +47,19 @@ impl BattleReminders {
     /// The deadline-hour partitions that hold the window of a run at `at_ms`.
     pub fn segments(&self, at_ms: i64) -> Vec<Segment> {
         let (from, to) = window(at_ms);
-        let mut hours: Vec<String> = Vec::new();
+        let mut partitions: Vec<String> = Vec::new();
         let mut t = from - from.rem_euclid(3_600_000);
         while t <= to {
-            hours.push(deadline_pk(t));
+            partitions.extend(deadline_partitions(t));
             t += 3_600_000;
         }
-        hours
+        partitions
             .into_iter()
-            .map(|hour| Segment {
+            .map(|partition| Segment {
                 table: self.battles_table.clone(),
                 read: Read::Partition {
                     index: GSI1,
-                    partition: (GSI1_PK, s(hour)),
+                    partition: (GSI1_PK, s(partition)),
                     sort_between: Some((
                         GSI1_SK,
                         s(deadline_sk(from, "")),

@@ -8,6 +8,17 @@
 /// only by the modules that own an item's shape.
 pub const TTL_ATTR: &str = "expires_at";
 
+/// A stable shard of `id` among `shards` (FNV-1a, 32 bits: no dependence
+/// on process hashing), for the keys many writers share: each writer's
+/// items spread over `shards` partitions, and a reader that needs them all
+/// reads every shard (issue 23: no partition key caps an operation).
+pub fn shard_of(id: &str, shards: u32) -> u32 {
+    let hash = id.bytes().fold(0x811c_9dc5u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
+    hash % shards.max(1)
+}
+
 pub mod battles;
 pub mod sms;
 pub mod users;

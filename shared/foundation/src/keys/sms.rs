@@ -45,28 +45,59 @@ pub fn limit_count_key(scope: &str, window: Option<i64>) -> Item {
     }
 }
 
-/// Spend counters (F-SMS-27): `COST#<yyyy-mm>` / `MONTH`, `COST#<date>` / `DAY`.
-pub fn cost_month_key(month: &str) -> Item {
-    key(format!("COST#{month}"), "MONTH")
+/// Shards of the spend and cost counters: every text moves them, so one
+/// item each would cap the pipeline at 500 texts a second (issue 23). A
+/// text's shard is its log id's; readers sum every shard and the unsharded
+/// counter that texts before the shards moved (`None`).
+pub const COST_SHARDS: u32 = 32;
+
+/// The counters' shard of a text.
+pub fn cost_shard(sms_id: &str) -> Option<u32> {
+    Some(super::shard_of(sms_id, COST_SHARDS))
 }
 
-pub fn cost_day_key(date: &str) -> Item {
-    key(format!("COST#{date}"), "DAY")
+/// Every shard a reader sums, the unsharded one last.
+pub fn cost_shards() -> impl Iterator<Item = Option<u32>> {
+    (0..COST_SHARDS).map(Some).chain(std::iter::once(None))
 }
 
-/// The partition of a day's cost counters: `DAY`, and one per message type
+fn sharded(base: String, shard: Option<u32>) -> String {
+    match shard {
+        Some(i) => format!("{base}#{i:02}"),
+        None => base,
+    }
+}
+
+/// Spend counters (F-SMS-27): `COST#<yyyy-mm>[#<shard>]` / `MONTH`,
+/// `COST#<date>[#<shard>]` / `DAY`.
+pub fn cost_month_key(month: &str, shard: Option<u32>) -> Item {
+    key(sharded(format!("COST#{month}"), shard), "MONTH")
+}
+
+pub fn cost_day_key(date: &str, shard: Option<u32>) -> Item {
+    key(cost_day_pk(date, shard), "DAY")
+}
+
+/// A partition of a day's cost counters: `DAY`, and one per message type
 /// and provider (`TYPE#<type>#<provider>`), which the daily report reads.
-pub fn cost_day_pk(date: &str) -> String {
-    format!("COST#{date}")
+pub fn cost_day_pk(date: &str, shard: Option<u32>) -> String {
+    sharded(format!("COST#{date}"), shard)
 }
 
 pub const COST_TYPE_PREFIX: &str = "TYPE#";
 
-pub fn cost_type_key(date: &str, message_type: &str, provider: &str) -> Item {
+pub fn cost_type_key(date: &str, shard: Option<u32>, message_type: &str, provider: &str) -> Item {
     key(
-        cost_day_pk(date),
+        cost_day_pk(date, shard),
         format!("{COST_TYPE_PREFIX}{message_type}#{provider}"),
     )
+}
+
+/// The spend reservation counters of a month (F-SMS-12): a shard per
+/// text, and the one exact counter (`None`) that promotions reserve in
+/// near the cap (`sms::spend`).
+pub fn spend_scope(month: &str, shard: Option<u32>) -> String {
+    sharded(format!("spend#{month}"), shard)
 }
 
 /// `VERIFY#<user>` / `CODE`: the pending verification code (hashed).
@@ -86,20 +117,41 @@ pub fn provider_token_key(provider: &str) -> Item {
 
 /// What the operator's search reads a log by (F-SMS-2): a number, a user, a
 /// message type on a UTC day. Written with the log, never changed.
+///
+/// Every text of a type on a day is one facet, written at the pipeline's
+/// whole rate: it is split in [`SEARCH_SHARDS`] by the log's id (issue 23),
+/// and the search reads a day's shards together (`None`: the unsharded
+/// partition entries written before the shards are in).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SearchFacet<'a> {
     Number(&'a str),
     User(&'a str),
-    TypeOnDay(&'a str, &'a str),
+    TypeOnDay(&'a str, &'a str, Option<u32>),
+}
+
+/// Shards of a type's day of texts (16,000 texts a second of one type).
+pub const SEARCH_SHARDS: u32 = 32;
+
+/// The type-day shard of a log.
+pub fn search_shard(sms_id: &str) -> Option<u32> {
+    Some(super::shard_of(sms_id, SEARCH_SHARDS))
+}
+
+/// Every shard a search of a type's day reads, the unsharded one last.
+pub fn search_shards() -> impl Iterator<Item = Option<u32>> {
+    (0..SEARCH_SHARDS).map(Some).chain(std::iter::once(None))
 }
 
 impl SearchFacet<'_> {
-    /// `FIND#num#<e164>`, `FIND#user#<id>`, `FIND#type#<type>#<yyyy-mm-dd>`.
+    /// `FIND#num#<e164>`, `FIND#user#<id>`,
+    /// `FIND#type#<type>#<yyyy-mm-dd>[#<shard>]`.
     pub fn pk(&self) -> String {
         match self {
             SearchFacet::Number(e164) => format!("FIND#num#{e164}"),
             SearchFacet::User(user) => format!("FIND#user#{user}"),
-            SearchFacet::TypeOnDay(kind, day) => format!("FIND#type#{kind}#{day}"),
+            SearchFacet::TypeOnDay(kind, day, shard) => {
+                sharded(format!("FIND#type#{kind}#{day}"), *shard)
+            }
         }
     }
 }

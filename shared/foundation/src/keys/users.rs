@@ -40,9 +40,30 @@ pub fn in_leaderboard(update: UpdateExpr, user_id: &str, shards: u32) -> UpdateE
     )
 }
 
-/// The profile update that lists the user among the day's active ones.
-pub fn active_on(update: UpdateExpr, day: NaiveDate) -> UpdateExpr {
-    update.set(ACTIVE_DATE_ATTR, s(day.to_string()))
+/// Shards of each day's active players: every first award of a day lists
+/// its player, so one partition per day would cap those at 500 a second
+/// (issue 23); 64 lift that to 32,000.
+pub const ACTIVE_SHARDS: u32 = 64;
+
+/// The profile update that lists the user among the day's active ones, in
+/// the user's shard of the day (`2026-11-22#07`).
+pub fn active_on(update: UpdateExpr, user_id: &str, day: NaiveDate) -> UpdateExpr {
+    update.set(
+        ACTIVE_DATE_ATTR,
+        s(format!(
+            "{day}#{:02}",
+            super::shard_of(user_id, ACTIVE_SHARDS)
+        )),
+    )
+}
+
+/// Every partition of a day's active players: its shards, and the
+/// unsharded day that players listed before the shards existed hold.
+pub fn active_partitions(day: NaiveDate) -> Vec<String> {
+    (0..ACTIVE_SHARDS)
+        .map(|i| format!("{day}#{i:02}"))
+        .chain(std::iter::once(day.to_string()))
+        .collect()
 }
 use chrono::NaiveDate;
 
@@ -116,10 +137,7 @@ pub fn online_shard_name(index: u32) -> String {
 /// The leaderboard shard of a user (F-PT-8): the index is split so that no
 /// single partition takes every award.
 pub fn leaderboard_shard(user_id: &str, shards: u32) -> String {
-    let hash = user_id.bytes().fold(0x811c_9dc5u32, |h, b| {
-        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
-    });
-    leaderboard_shard_name(hash % shards.max(1))
+    leaderboard_shard_name(super::shard_of(user_id, shards))
 }
 
 pub fn leaderboard_shard_name(index: u32) -> String {
