@@ -11,118 +11,20 @@ use super::log::{DueIndex, SmsLog, Status, StepKind, Transition};
 use super::optouts::{OptAction, OptChange, OptOut};
 use super::outbox::{Committed, Outbox};
 use super::policy::Reason;
+pub use super::search::{Search, MAX_PAGE, MAX_TYPE_DAYS};
 use super::store::step;
 use super::MessageType;
 use crate::clock::rfc3339;
 use crate::cursor::Cursors;
-use crate::db::{self, s, Transaction, UpdateExpr};
+use crate::db::{self, Transaction, UpdateExpr};
 use crate::error::Error;
-use crate::keys::sms::{log_key, search_shards, search_sk, SearchFacet};
+use crate::keys::sms::{log_key, search_sk};
 use crate::phone::PhoneNumber;
 use crate::profile::Profiles;
 use crate::texts::player::{request_for, Notice};
 use aws_sdk_dynamodb::types::ReturnValue;
 use serde::Deserialize;
 use serde_json::{json, Value};
-
-/// A search by type reads at most this many days.
-pub const MAX_TYPE_DAYS: i64 = 31;
-pub const MAX_PAGE: i32 = 100;
-const DAY_MS: i64 = 86_400_000;
-
-/// What a search asks for: a number, a user or a message type (at least
-/// one), narrowed by status and a time range.
-#[derive(Clone, Debug, Default)]
-pub struct Search {
-    pub number: Option<PhoneNumber>,
-    pub user_id: Option<String>,
-    pub message_type: Option<MessageType>,
-    pub status: Option<Status>,
-    pub from_ms: i64,
-    pub to_ms: i64,
-}
-
-impl Search {
-    /// Sets the time range: `from`/`to` as given, else up to now, over the
-    /// last 30 days (7 for a search by type alone).
-    pub fn range(&mut self, from: Option<i64>, to: Option<i64>, now_ms: i64) -> Result<(), Error> {
-        let to = to.unwrap_or(now_ms);
-        let days = if self.number.is_none() && self.user_id.is_none() {
-            7
-        } else {
-            30
-        };
-        let from = from.unwrap_or(to - days * DAY_MS);
-        if from > to {
-            return Err(Error::validation("from must not be after to"));
-        }
-        (self.from_ms, self.to_ms) = (from, to);
-        Ok(())
-    }
-
-    /// The partitions it reads, newest first: each group is read together
-    /// (a day's shards of a type), merged newest first.
-    fn partitions(&self) -> Result<Vec<Vec<String>>, Error> {
-        if let Some(number) = &self.number {
-            return Ok(vec![vec![SearchFacet::Number(number.e164()).pk()]]);
-        }
-        if let Some(user) = &self.user_id {
-            return Ok(vec![vec![SearchFacet::User(user).pk()]]);
-        }
-        let Some(kind) = self.message_type else {
-            return Err(Error::validation(
-                "give number, user_id or message_type (status and from/to narrow them)",
-            ));
-        };
-        let kind = super::wire_name(kind);
-        let (first, last) = (
-            crate::clock::utc_date(self.from_ms),
-            crate::clock::utc_date(self.to_ms),
-        );
-        if (last - first).num_days() >= MAX_TYPE_DAYS {
-            return Err(Error::validation(format!(
-                "a search by message_type spans at most {MAX_TYPE_DAYS} days"
-            )));
-        }
-        Ok(last
-            .iter_days()
-            .rev()
-            .take_while(|d| *d >= first)
-            .map(|day| {
-                let day = day.to_string();
-                search_shards()
-                    .map(|shard| SearchFacet::TypeOnDay(&kind, &day, shard).pk())
-                    .collect()
-            })
-            .collect())
-    }
-
-    /// What a cursor is bound to: the same search, the same admin.
-    fn listing(&self) -> String {
-        format!(
-            "sms-search:{}|{}|{}|{}|{}|{}",
-            self.number.as_ref().map(|p| p.e164()).unwrap_or(""),
-            self.user_id.as_deref().unwrap_or(""),
-            self.message_type.map(super::wire_name).unwrap_or_default(),
-            self.status.map(super::wire_name).unwrap_or_default(),
-            self.from_ms,
-            self.to_ms
-        )
-    }
-
-    fn keeps(&self, log: &SmsLog) -> bool {
-        self.number
-            .as_ref()
-            .is_none_or(|p| log.to.e164() == p.e164())
-            && self
-                .user_id
-                .as_ref()
-                .is_none_or(|u| log.user_id.as_ref() == Some(u))
-            && self.message_type.is_none_or(|t| log.message_type == t)
-            && self.status.is_none_or(|st| log.status == st)
-            && (self.from_ms..=self.to_ms).contains(&log.created_at)
-    }
-}
 
 /// A page of a search. A page may hold fewer texts than asked for (the
 /// status narrows after the read); `next_cursor` says whether more follow.
@@ -186,9 +88,9 @@ impl Desk {
         while position < groups.len() {
             let need = limit - ids.len();
             let group = &groups[position];
-            let reads = group
-                .iter()
-                .map(|pk| self.newest_below(pk, &low, &below, need + 1));
+            let reads = group.iter().map(|pk| {
+                super::search::newest_below(self.outbox.store(), pk, &low, &below, need + 1)
+            });
             let mut entries: Vec<(String, String)> = Vec::new();
             for read in futures::future::join_all(reads).await {
                 entries.extend(read?);
@@ -234,42 +136,6 @@ impl Desk {
             None => None,
         };
         Ok(Page { texts, next_cursor })
-    }
-
-    /// Up to `limit` entries of one search partition with a sort key in
-    /// `[low, below)`, newest first: (sort key, log id).
-    async fn newest_below(
-        &self,
-        pk: &str,
-        low: &str,
-        below: &str,
-        limit: usize,
-    ) -> Result<Vec<(String, String)>, Error> {
-        let store = self.outbox.store();
-        let out = store
-            .client
-            .query()
-            .table_name(&store.table)
-            .key_condition_expression("pk = :pk AND sk BETWEEN :low AND :high")
-            .expression_attribute_values(":pk", s(pk))
-            .expression_attribute_values(":low", s(low))
-            .expression_attribute_values(":high", s(below))
-            .scan_index_forward(false)
-            .limit(limit as i32)
-            .send()
-            .await
-            .map_err(db::dependency)?;
-        Ok(out
-            .items()
-            .iter()
-            .filter_map(|i| {
-                Some((
-                    db::get_s(i, "sk")?.to_string(),
-                    db::get_s(i, "sms_id")?.to_string(),
-                ))
-            })
-            .filter(|(sk, _)| sk.as_str() < below)
-            .collect())
     }
 
     pub async fn text(&self, id: &str) -> Result<SmsLog, Error> {

@@ -28,6 +28,7 @@ pub mod providers;
 pub mod receipts;
 pub mod redaction;
 pub mod report;
+pub mod search;
 pub mod search_backfill;
 pub mod segments;
 pub mod spend;
