@@ -58,6 +58,15 @@ pub fn battles(client: &Client, config: &Config) -> BattleStore {
     )
 }
 
+pub fn leaderboard(client: &Client, config: &Config) -> crate::points::leaderboard::Board {
+    crate::points::leaderboard::Board {
+        client: client.clone(),
+        table: config.tables.users.clone(),
+        shards: config.leaderboard_shards,
+        cache_ms: config.leaderboard_cache_secs * 1000,
+    }
+}
+
 pub fn ledger(client: &Client, config: &Config) -> Ledger {
     Ledger::new(
         client.clone(),

@@ -25,7 +25,7 @@ pub struct App {
     tracking: Tracking,
     profiles: Profiles,
     pusher: Pusher,
-    client: aws_sdk_dynamodb::Client,
+    leaderboard: leaderboard::Board,
     config: Config,
 }
 
@@ -37,7 +37,7 @@ pub async fn function(config: &Config) -> Result<Invoke, Error> {
         tracking: versus::wiring::tracking(&client, config),
         profiles: versus::wiring::profiles(&client, config),
         pusher: versus::wiring::pusher(&sdk, &client, config)?,
-        client,
+        leaderboard: versus::wiring::leaderboard(&client, config),
         config: config.clone(),
     });
     Ok(versus_http::function(router(app)))
@@ -62,15 +62,9 @@ pub fn router(app: Arc<App>) -> Router {
     )
 }
 
-async fn leaderboard(State(app): Shared, query: Query) -> Answer {
+async fn leaderboard(State(app): Shared, Now(now_ms): Now, query: Query) -> Answer {
     let limit = query.limit("limit", 10, leaderboard::MAX_LIMIT)?;
-    let (entries, _) = leaderboard::top(
-        &app.client,
-        &app.config.tables.users,
-        app.config.leaderboard_shards,
-        limit,
-    )
-    .await?;
+    let (entries, _) = app.leaderboard.top(limit, now_ms).await?;
     Ok(Reply(200, json!({ "items": entries })))
 }
 

@@ -571,27 +571,69 @@ pub struct Row {
     pub shared: Vec<(PartitionKey, f64)>,
 }
 
+/// A key's family: its value without a trailing shard number
+/// (`LB#023` -> `LB#*`); a key with none is a family of its own.
+pub fn family(value: &str) -> String {
+    match value.rsplit_once('#') {
+        Some((base, shard)) if !shard.is_empty() && shard.bytes().all(|b| b.is_ascii_digit()) => {
+            format!("{base}#*")
+        }
+        _ => value.to_string(),
+    }
+}
+
 impl Heat {
-    /// The row of what was recorded over `ops` operations. A key only one
-    /// operation touched is the player's own (it grows with the players) and
-    /// caps nothing; the others are shared, and the hottest of them binds.
+    /// The row of what was recorded over `ops` operations.
+    ///
+    /// Keys are taken by family (the shards of one key): a family's load is
+    /// spread over its shards by hash or at random, so what one shard
+    /// carries is the family's units over the shards seen (the sample's
+    /// busiest shard is above that by sampling noise only, which millions
+    /// of operations average out; a shard the sample missed makes the mean
+    /// higher, so the projection errs low). A family only one operation
+    /// touched is one player's (it grows with the players) and caps
+    /// nothing; the hottest of the others binds.
     pub fn row(&self, ops: usize) -> Row {
         let n = ops.max(1) as f64;
         let read_per_op = self.keys.values().map(|l| l.read).sum::<f64>() / n;
         let write_per_op = self.keys.values().map(|l| l.write).sum::<f64>() / n;
+        let mut families: BTreeMap<PartitionKey, (Load, usize)> = BTreeMap::new();
+        for (key, load) in &self.keys {
+            if LOCAL_ONLY_KEYS.contains(&key.value.as_str()) {
+                continue;
+            }
+            let name = PartitionKey {
+                space: key.space.clone(),
+                value: family(&key.value),
+            };
+            let (sum, shards) = families.entry(name).or_default();
+            sum.read += load.read;
+            sum.write += load.write;
+            sum.ops.extend(&load.ops);
+            *shards += 1;
+        }
         let mut hottest = None;
         let mut ceiling = f64::INFINITY;
         let mut shared = vec![];
-        for (key, load) in &self.keys {
-            if load.ops.len() < 2 || LOCAL_ONLY_KEYS.contains(&key.value.as_str()) {
+        for (key, (load, shards)) in families {
+            if load.ops.len() < 2 {
                 continue;
             }
-            let (r, w) = (load.read / n, load.write / n);
+            let per_shard = shards as f64 * n;
+            let (r, w) = (load.read / per_shard, load.write / per_shard);
             let here = (READ_LIMIT / r).min(WRITE_LIMIT / w);
-            shared.push((key.clone(), here));
+            let shown = PartitionKey {
+                space: key.space,
+                value: if shards > 1 {
+                    format!("{} ({shards} shards)", key.value)
+                } else {
+                    key.value
+                },
+            };
+            shared.push((shown.clone(), here));
             if here < ceiling {
                 ceiling = here;
-                hottest = Some((key.clone(), r, w, load.ops.len()));
+                hottest = Some((shown, r, w, load.ops.len()));
             }
         }
         shared.sort_by(|a, b| a.1.total_cmp(&b.1));
@@ -607,7 +649,7 @@ impl Heat {
 }
 
 /// The heat table's head.
-pub const TABLE_HEAD: &str = "| operation | ops | RCU/op | WCU/op | hottest shared key | its RCU/op | its WCU/op | ops on it | projected ceiling, ops/s | target |\n|---|---:|---:|---:|---|---:|---:|---:|---:|---:|";
+pub const TABLE_HEAD: &str = "| operation | ops | RCU/op | WCU/op | hottest shared key (family) | RCU/op on one of its keys | WCU/op on one of its keys | ops on it | projected ceiling, ops/s | target |\n|---|---:|---:|---:|---|---:|---:|---:|---:|---:|";
 
 impl Row {
     /// The next shared keys after the hottest, with their ceilings.
@@ -706,12 +748,34 @@ mod tests {
         for op in 0..4 {
             heat.next_op();
             heat.add("T".into(), "HOT".into(), 0.0, 2.0);
-            heat.add("T".into(), format!("USER#{op}"), 0.0, 50.0);
+            heat.add("T".into(), format!("USER#u{op}"), 0.0, 50.0);
         }
         let row = heat.row(4);
         assert_eq!(row.hottest.as_ref().unwrap().0.value, "HOT");
         assert_eq!(row.ceiling, 500.0);
         assert_eq!(row.write_per_op, 52.0);
+    }
+
+    #[test]
+    fn shards_are_one_family_and_their_load_is_averaged() {
+        assert_eq!(family("LB#023"), "LB#*");
+        assert_eq!(
+            family("DEADLINE#2026-11-22T18#07"),
+            "DEADLINE#2026-11-22T18#*"
+        );
+        assert_eq!(family("COST#2026-12"), "COST#2026-12");
+        assert_eq!(family("USER#user0000005"), "USER#user0000005");
+        let mut heat = Heat::default();
+        for op in 0..8 {
+            heat.next_op();
+            // Two shards, one busier in this sample.
+            let shard = if op < 6 { "Q#0" } else { "Q#1" };
+            heat.add("T".into(), shard.into(), 0.0, 4.0);
+        }
+        let row = heat.row(8);
+        // 32 units over 2 shards and 8 operations: 2 a shard per operation.
+        assert_eq!(row.ceiling, 500.0);
+        assert_eq!(row.hottest.unwrap().0.value, "Q#* (2 shards)");
     }
 
     #[test]

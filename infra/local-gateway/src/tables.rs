@@ -137,19 +137,41 @@ pub async fn scratch_config(
     let prefix = format!("{tag}_{}_", ulid::Ulid::new().to_string().to_lowercase());
     let prefix = prefix.as_str();
     let params = crate::local_parameters(&std::collections::HashMap::new());
-    let template = crate::template::Template::load("template.yaml".as_ref(), prefix, &params)?;
+    let mut template = crate::template::Template::load("template.yaml".as_ref(), prefix, &params)?;
+    // No queue or secret exists here: what names them is left out below.
+    for q in template.queues() {
+        template.set_queue(&q.logical_id, String::new(), String::new());
+    }
+    for secret in template.secrets() {
+        template.set_secret(&secret.logical_id, String::new());
+    }
     create_all(client, &template.tables()).await?;
-    let env: std::collections::HashMap<String, String> = [
-        ("USERS_TABLE", template.table_name("UsersTable")),
-        ("BATTLES_TABLE", template.table_name("BattlesTable")),
-        ("SMS_TABLE", template.table_name("SmsTable")),
-        ("JWT_DEV_SECRET", "bench".into()),
-        ("JWT_ISSUER", crate::LOCAL_ISSUER.into()),
-        ("JWT_AUDIENCE", crate::LOCAL_AUDIENCE.into()),
-    ]
-    .into_iter()
-    .chain(extra.iter().cloned())
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
+    // The template's settings, as a deployed function has them (the points
+    // API's: it has every shared one), then the tables and the caller's.
+    let deployed: Vec<(String, String)> = template
+        .functions()?
+        .into_iter()
+        .find(|f| f.name == "points-api")
+        .map(|f| f.environment.into_iter().collect())
+        .unwrap_or_default();
+    let env: std::collections::HashMap<String, String> = deployed
+        .into_iter()
+        .filter(|(k, v)| {
+            !v.is_empty() && !["_URL", "_ARN", "_ENDPOINT"].iter().any(|s| k.ends_with(s))
+        })
+        .chain(
+            [
+                ("USERS_TABLE", template.table_name("UsersTable")),
+                ("BATTLES_TABLE", template.table_name("BattlesTable")),
+                ("SMS_TABLE", template.table_name("SmsTable")),
+                ("JWT_DEV_SECRET", "bench".into()),
+                ("JWT_ISSUER", crate::LOCAL_ISSUER.into()),
+                ("JWT_AUDIENCE", crate::LOCAL_AUDIENCE.into()),
+            ]
+            .into_iter()
+            .chain(extra.iter().cloned())
+            .map(|(k, v)| (k.to_string(), v)),
+        )
+        .collect();
     versus::Config::from_map(&env).map_err(|e| e.to_string())
 }

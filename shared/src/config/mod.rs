@@ -57,6 +57,8 @@ pub struct Config {
     pub invitation_timeouts_queue_url: Option<String>,
     /// Shards of the leaderboard index (F-PT-8).
     pub leaderboard_shards: u32,
+    /// How old the cached top of the leaderboard may be (0: read live).
+    pub leaderboard_cache_secs: i64,
     /// F-PT-9: battle points for a win, a tie, and taking part (a loss).
     pub battle_points: BattlePoints,
     /// F-PT-10: the reward of a completed weekly goal.
@@ -276,7 +278,8 @@ impl Config {
                 60..=30 * 24 * 3600,
             )?,
             invitation_timeouts_queue_url: get("INVITATION_TIMEOUTS_QUEUE_URL"),
-            leaderboard_shards: bounded("LEADERBOARD_SHARDS", 8, 1..=64)? as u32,
+            leaderboard_shards: bounded("LEADERBOARD_SHARDS", 8, 1..=256)? as u32,
+            leaderboard_cache_secs: bounded("LEADERBOARD_CACHE_SECONDS", 0, 0..=300)?,
             battle_points: BattlePoints {
                 win: bounded("BATTLE_POINTS_WIN", 50, 1..=100_000)?,
                 tie: bounded("BATTLE_POINTS_TIE", 25, 1..=100_000)?,

@@ -42,8 +42,8 @@ pub fn in_leaderboard(update: UpdateExpr, user_id: &str, shards: u32) -> UpdateE
 
 /// Shards of each day's active players: every first award of a day lists
 /// its player, so one partition per day would cap those at 500 a second
-/// (issue 23); 64 lift that to 32,000.
-pub const ACTIVE_SHARDS: u32 = 64;
+/// (issue 23); 128 lift that to 64,000.
+pub const ACTIVE_SHARDS: u32 = 128;
 
 /// The profile update that lists the user among the day's active ones, in
 /// the user's shard of the day (`2026-11-22#07`).
@@ -142,6 +142,21 @@ pub fn leaderboard_shard(user_id: &str, shards: u32) -> String {
 
 pub fn leaderboard_shard_name(index: u32) -> String {
     format!("LB#{index:02}")
+}
+
+/// Copies of the cached top of the leaderboard (F-PT-8): reads spread over
+/// them, each far below a partition's 3,000 reads a second.
+pub const LEADERBOARD_TOP_COPIES: u32 = 32;
+
+/// `LEADERBOARD#<copy>` / `TOP`: one copy of the cached top, each in a
+/// partition of its own.
+pub fn leaderboard_top_key(copy: u32) -> Item {
+    key(format!("LEADERBOARD#{copy:02}"), "TOP")
+}
+
+/// `LEADERBOARD` / `REFRESH`: who refreshes the cached top, until when.
+pub fn leaderboard_refresh_key() -> Item {
+    key("LEADERBOARD", "REFRESH")
 }
 
 pub fn tracker_key(user_id: &str, tracker_id: &str) -> Item {
