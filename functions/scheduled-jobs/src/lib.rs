@@ -65,6 +65,16 @@ pub struct JobInput {
     /// now); the daily jobs take their date from it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub at: Option<DateTime<Utc>>,
+    /// The daily and weekly jobs: the shard of the date's active players
+    /// this run works on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<u32>,
+    /// The daily and weekly jobs' schedules set it: the run sends a message
+    /// per shard of the slot's date to the jobs queue, and those runs work
+    /// in parallel. A run given a `date` (by hand) works the whole date in
+    /// one chain instead.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fan_out: bool,
 }
 
 pub struct App {
@@ -158,6 +168,14 @@ impl App {
         let at_ms = input.at.map_or(now_ms, |t| t.timestamp_millis());
         // What the run reports of itself, and what a continuation carries.
         let at = DateTime::from_timestamp_millis(at_ms);
+        // What a continuation of this run carries.
+        let resume = |date, at, shard| JobInput {
+            job: input.job,
+            date,
+            at,
+            shard,
+            fan_out: false,
+        };
         let (run, continuation, outcome) = match input.job {
             Job::StreakBonus | Job::WeeklyGoals => {
                 let job = match input.job {
@@ -166,8 +184,28 @@ impl App {
                 };
                 // The slot's date, not the invocation's (F-JOB-7).
                 let date = input.date.unwrap_or_else(|| job.default_date(at_ms));
-                let outcome = self.jobs.run(job, date, now_ms, &mut should_stop).await?;
-                (json!({"date": date}), (Some(date), None), outcome)
+                match (input.shard, input.fan_out && input.date.is_none()) {
+                    (Some(shard), _) => {
+                        let outcome = self
+                            .jobs
+                            .run_shard(job, date, shard, now_ms, &mut should_stop)
+                            .await?;
+                        (
+                            json!({"date": date, "shard": shard}),
+                            resume(Some(date), None, Some(shard)),
+                            outcome,
+                        )
+                    }
+                    (None, true) => return self.fan_out(input.job, date).await,
+                    (None, false) => {
+                        let outcome = self.jobs.run(job, date, now_ms, &mut should_stop).await?;
+                        (
+                            json!({"date": date}),
+                            resume(Some(date), None, None),
+                            outcome,
+                        )
+                    }
+                }
             }
             Job::BattleReminders => {
                 let quarter = at_ms - at_ms.rem_euclid(QUARTER_MS);
@@ -185,7 +223,7 @@ impl App {
                         &mut should_stop,
                     )
                     .await?;
-                (json!({"at": key}), (None, at), outcome)
+                (json!({"at": key}), resume(None, at, None), outcome)
             }
             Job::StreakAlerts => {
                 let hour = run_hour(at_ms);
@@ -201,36 +239,42 @@ impl App {
                     .await?;
                 (
                     json!({"at": versus::rfc3339(at_ms), "hour": hour}),
-                    (None, at),
+                    resume(None, at, None),
                     outcome,
                 )
             }
             Job::BackfillDeadlineListing => {
-                self.one_off(
-                    "backfill_deadline_listing",
-                    &versus::battles::backfill::unlisted_battles(&self.battles),
-                    &DeadlineBackfill(&self.battles),
-                    &mut should_stop,
-                )
-                .await?
+                let (run, outcome) = self
+                    .one_off(
+                        "backfill_deadline_listing",
+                        &versus::battles::backfill::unlisted_battles(&self.battles),
+                        &DeadlineBackfill(&self.battles),
+                        &mut should_stop,
+                    )
+                    .await?;
+                (run, resume(None, None, None), outcome)
             }
             Job::RedactSmsBodies => {
-                self.one_off(
-                    "redact_sms_bodies",
-                    &versus::sms::redaction::unredacted_logs(&self.sms),
-                    &BodyRedaction(&self.sms),
-                    &mut should_stop,
-                )
-                .await?
+                let (run, outcome) = self
+                    .one_off(
+                        "redact_sms_bodies",
+                        &versus::sms::redaction::unredacted_logs(&self.sms),
+                        &BodyRedaction(&self.sms),
+                        &mut should_stop,
+                    )
+                    .await?;
+                (run, resume(None, None, None), outcome)
             }
             Job::IndexSmsLogs => {
-                self.one_off(
-                    "index_sms_logs",
-                    &versus::sms::search_backfill::logs_to_index(&self.sms),
-                    &SearchBackfill(&self.sms),
-                    &mut should_stop,
-                )
-                .await?
+                let (run, outcome) = self
+                    .one_off(
+                        "index_sms_logs",
+                        &versus::sms::search_backfill::logs_to_index(&self.sms),
+                        &SearchBackfill(&self.sms),
+                        &mut should_stop,
+                    )
+                    .await?;
+                (run, resume(None, None, None), outcome)
             }
             Job::SmsCostReport => {
                 // Fired just after midnight UTC: the day that just ended.
@@ -243,13 +287,7 @@ impl App {
         let (status, checkpoint) = match outcome {
             RunOutcome::Done(cp) => ("done", cp),
             RunOutcome::Stopped(cp) => {
-                let (date, at) = continuation;
-                self.continue_later(&JobInput {
-                    job: input.job,
-                    date,
-                    at,
-                })
-                .await?;
+                self.continue_later(&continuation).await?;
                 ("continuing", cp)
             }
         };
@@ -269,19 +307,12 @@ impl App {
         segments: &[versus::sweep::Segment],
         sweep: &dyn versus::sweep::Sweep,
         should_stop: &mut (dyn FnMut() -> bool + Send),
-    ) -> Result<
-        (
-            Value,
-            (Option<NaiveDate>, Option<DateTime<Utc>>),
-            RunOutcome,
-        ),
-        Error,
-    > {
+    ) -> Result<(Value, RunOutcome), Error> {
         let outcome = self
             .runner
             .run(name, "once", segments, sweep, should_stop)
             .await?;
-        Ok((json!({}), (None, None), outcome))
+        Ok((json!({}), outcome))
     }
 
     /// F-JOB-6: the day's counts and cost, logged as one structured line and
@@ -298,6 +329,52 @@ impl App {
         Ok(
             json!({ "job": Job::SmsCostReport, "status": "done", "report": report_json, "metric_documents": documents.len() }),
         )
+    }
+
+    /// A message per shard of the date's active players on the jobs queue:
+    /// each is a run of its own, and the runs go in parallel (the queue's
+    /// consumers take one message each).
+    async fn fan_out(&self, job: Job, date: NaiveDate) -> Result<Value, Error> {
+        use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+        let runs: Vec<JobInput> = (0..versus::points::jobs::SHARDS)
+            .map(|shard| JobInput {
+                job,
+                date: Some(date),
+                at: None,
+                shard: Some(shard),
+                fan_out: false,
+            })
+            .collect();
+        // SendMessageBatch takes ten at a time.
+        for chunk in runs.chunks(10) {
+            let mut entries = Vec::new();
+            for (i, run) in chunk.iter().enumerate() {
+                let entry = SendMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .message_body(serde_json::to_string(run)?)
+                    .build()
+                    .map_err(|e| Error::internal(e.to_string()))?;
+                entries.push(entry);
+            }
+            let sent = self
+                .sqs
+                .send_message_batch()
+                .queue_url(&self.queue_url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(db::unavailable)?;
+            // A refused entry fails the run: the schedule's retry sends the
+            // whole fan-out again, and shards already done stay done.
+            if let Some(refused) = sent.failed().first() {
+                return Err(Error::dependency(format!(
+                    "the jobs queue refused a run: {}",
+                    refused.code()
+                )));
+            }
+        }
+        tracing::info!(?job, %date, shards = runs.len(), "job fanned out");
+        Ok(json!({ "job": job, "status": "fanned_out", "date": date, "shards": runs.len() }))
     }
 
     async fn continue_later(&self, input: &JobInput) -> Result<(), Error> {

@@ -443,6 +443,23 @@ async fn scheduled_jobs_sample_events() {
         .await
         .unwrap();
     assert_eq!(r["batchItemFailures"], json!([]));
+    // The schedule's own input fans the date out; one shard's run, as the
+    // jobs queue brings it, runs to the end.
+    let r = f(event("scheduled-jobs/streak-bonus-scheduled.json"), ctx())
+        .await
+        .unwrap();
+    assert_eq!(
+        (r["status"].as_str(), r["shards"].as_u64()),
+        (
+            Some("fanned_out"),
+            Some(u64::from(versus::points::jobs::SHARDS))
+        ),
+        "{r}"
+    );
+    let r = f(event("scheduled-jobs/streak-bonus-shard.json"), ctx())
+        .await
+        .unwrap();
+    assert_eq!(r["batchItemFailures"], json!([]));
     // AWS's scheduled-event shape carries no job: refused with a clear reason.
     let err = f(
         json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}}),

@@ -808,3 +808,128 @@ async fn the_cached_top_is_at_most_its_age_old() {
         .all(|o| o == &["cc", "ca", "cb"] || o == &["ca", "cb", "cc"]));
     assert_eq!(top_three(&stack).await, ["cc", "ca", "cb"], "refreshed");
 }
+
+// F-JOB-1, F-JOB-7, issue 23: the schedule's own run fans the date out, a
+// run per shard of the day's active players on the jobs queue, which run
+// in parallel; every streak is paid once, a shard run again pays nobody,
+// and a shard out of range is refused.
+#[tokio::test]
+async fn the_scheduled_streak_bonus_fans_out_and_pays_once() {
+    let stack = Stack::start().await;
+    let config = stack.config("scheduled-jobs");
+    let client = stack.dynamodb().await;
+    let ledger = versus::wiring::ledger(&client, &config);
+    let day = ms("2026-11-22T12:00:00Z");
+    let users: Vec<String> = (0..30).map(|i| format!("fan{i:02}")).collect();
+    for user in &users {
+        stack.create_profile(user, &format!("{user}_name")).await;
+        ledger
+            .add_points(&req(user, 1, ActivityType::Comment, None), day)
+            .await
+            .unwrap();
+    }
+    let response = stack
+        .http
+        .post(format!(
+            "{}/_local/schedules/StreakBonus",
+            stack.running.http_url
+        ))
+        .json(&json!({"at": "2026-11-22T23:55:00Z"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        (
+            body["status"].as_str(),
+            body["date"].as_str(),
+            body["shards"].as_u64()
+        ),
+        (
+            Some("fanned_out"),
+            Some("2026-11-22"),
+            Some(u64::from(versus::points::jobs::SHARDS))
+        ),
+        "{body}"
+    );
+    let bonuses = |user: String| {
+        let stack = &stack;
+        async move {
+            activities(stack, &user)
+                .await
+                .into_iter()
+                .filter(|a| {
+                    a["activity_type"].as_s().ok().map(String::as_str) == Some("streak_bonus")
+                })
+                .count()
+        }
+    };
+    common::eventually_within("every streak paid", 60, || async {
+        for user in &users {
+            if bonuses(user.clone()).await == 0 {
+                return false;
+            }
+        }
+        true
+    })
+    .await;
+    let jobs = versus::wiring::jobs(
+        &client,
+        &config,
+        versus::wiring::pusher(&versus::db::aws_config().await, &client, &config).unwrap(),
+        10,
+    );
+    let date = versus::clock::utc_date(day);
+    // Every shard's run is done, and together they paid each player once.
+    let mut paid = 0;
+    let mut busy_shard = None;
+    for shard in 0..versus::points::jobs::SHARDS {
+        let outcome = jobs
+            .run_shard(JobName::StreakBonus, date, shard, day, &mut || false)
+            .await
+            .unwrap();
+        let RunOutcome::Done(cp) = outcome else {
+            panic!("shard {shard}: {outcome:?}")
+        };
+        paid += cp.effects;
+        if cp.effects > 0 {
+            busy_shard = Some(shard);
+        }
+    }
+    assert_eq!(paid, users.len() as u64);
+    // A shard run again from scratch (its checkpoint lost) pays nobody.
+    let shard = busy_shard.unwrap();
+    client
+        .delete_item()
+        .table_name(&config.tables.users)
+        .key(
+            "pk",
+            AttributeValue::S(format!("JOB#streak_bonus#{date}#{shard:03}")),
+        )
+        .key("sk", AttributeValue::S("STATE".into()))
+        .send()
+        .await
+        .unwrap();
+    let RunOutcome::Done(cp) = jobs
+        .run_shard(JobName::StreakBonus, date, shard, day, &mut || false)
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!((cp.effects, cp.visited > 0), (0, true), "{cp:?}");
+    for user in &users {
+        assert_eq!(bonuses(user.clone()).await, 1, "{user}");
+    }
+    assert!(jobs
+        .run_shard(
+            JobName::StreakBonus,
+            date,
+            versus::points::jobs::SHARDS,
+            day,
+            &mut || false
+        )
+        .await
+        .is_err());
+}

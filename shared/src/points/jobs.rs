@@ -27,6 +27,9 @@ use serde::{Deserialize, Serialize};
 
 /// Users read per page of the index (BatchGetItem takes at most 100 keys).
 pub const DEFAULT_PAGE: i32 = 100;
+/// The runs a date fans out to: a shard of the active players each, and
+/// the unsharded partition.
+pub const SHARDS: u32 = crate::keys::users::ACTIVE_SHARDS + 1;
 const CONCURRENCY: usize = 8;
 /// F-PT-10: goals go to users active in the last 14 days.
 const ACTIVE_WINDOW_DAYS: u64 = 14;
@@ -144,10 +147,55 @@ impl Jobs {
         now_ms: i64,
         should_stop: &mut (dyn FnMut() -> bool + Send),
     ) -> Result<RunOutcome, Error> {
-        let segments: Vec<Segment> = job
+        let partitions = job.days(date).into_iter().flat_map(active_partitions);
+        self.sweep(
+            job,
+            date,
+            &date.to_string(),
+            partitions,
+            now_ms,
+            should_stop,
+        )
+        .await
+    }
+
+    /// [`Jobs::run`] for one shard of the active players (`0..SHARDS`, the
+    /// last the unsharded partition), with a checkpoint of its own
+    /// (`<date>#<shard>`): the schedule fans a date out to parallel runs,
+    /// one per shard (10,000,000 streaks paid within the hour).
+    pub async fn run_shard(
+        &self,
+        job: JobName,
+        date: NaiveDate,
+        shard: u32,
+        now_ms: i64,
+        should_stop: &mut (dyn FnMut() -> bool + Send),
+    ) -> Result<RunOutcome, Error> {
+        if shard >= SHARDS {
+            return Err(Error::validation(format!(
+                "a shard is from 0 to {}",
+                SHARDS - 1
+            )));
+        }
+        let partitions = job
             .days(date)
             .into_iter()
-            .flat_map(active_partitions)
+            .filter_map(|day| active_partitions(day).into_iter().nth(shard as usize));
+        let run = format!("{date}#{shard:03}");
+        self.sweep(job, date, &run, partitions, now_ms, should_stop)
+            .await
+    }
+
+    async fn sweep(
+        &self,
+        job: JobName,
+        date: NaiveDate,
+        run: &str,
+        partitions: impl Iterator<Item = String>,
+        now_ms: i64,
+        should_stop: &mut (dyn FnMut() -> bool + Send),
+    ) -> Result<RunOutcome, Error> {
+        let segments: Vec<Segment> = partitions
             .map(|partition| Segment {
                 table: self.table.clone(),
                 read: Read::Partition {
@@ -165,13 +213,7 @@ impl Jobs {
             now_ms,
         };
         self.runner
-            .run(
-                job.slug(),
-                &date.to_string(),
-                &segments,
-                &sweep,
-                should_stop,
-            )
+            .run(job.slug(), run, &segments, &sweep, should_stop)
             .await
     }
 
