@@ -20,6 +20,8 @@ use versus_http::routing::{
 };
 
 const ACTIVITY_PAGE: i32 = 20;
+/// The most side quests a page holds.
+const SIDE_QUEST_PAGE: i32 = 100;
 
 pub struct App {
     tracking: Tracking,
@@ -103,9 +105,18 @@ async fn weekly_goals(
     ))
 }
 
-async fn side_quests(State(app): Shared) -> Answer {
-    let quests = app.tracking.side_quests().await?;
-    Ok(Reply(200, json!({ "items": quests })))
+async fn side_quests(
+    State(app): Shared,
+    Authenticated(caller): Authenticated,
+    query: Query,
+) -> Answer {
+    let limit = query.limit("limit", 20, SIDE_QUEST_PAGE)?;
+    let cursor = query.first("cursor");
+    let (quests, next) = app
+        .tracking
+        .side_quests(&caller.user_id, limit, cursor.as_deref())
+        .await?;
+    Ok(Reply(200, json!({ "items": quests, "next_cursor": next })))
 }
 
 async fn create_side_quest(

@@ -73,6 +73,8 @@ const MAX_QUEUE_DELAY_SECS: i64 = 900;
 /// partition of the `due` index.
 const RECONCILE_PAGES: usize = 20;
 const RECONCILE_PAGE: i32 = 100;
+/// Due logs of one partition a reconciler moves and queues at once.
+const RECONCILE_AT_ONCE: usize = 8;
 
 /// F-SMS-4: how long a message waits after its `attempt`-th transient
 /// failure: base × 2^(attempt − 1), at most SQS's 900 s visibility change.
@@ -177,23 +179,18 @@ impl App {
                 .store
                 .due_logs(partition, now_ms, RECONCILE_PAGE)
                 .await?;
-            for (id, seen_due) in &due {
-                let moved = self
-                    .store
-                    .reconcile(id, *seen_due, now_ms, self.requeue_ms, MAX_ATTEMPTS)
-                    .await?;
-                match moved {
-                    Some(Reconciled::Requeued) => {
-                        requeued += 1;
-                        if let Err(e) = self.outbox.queue(id).await {
-                            tracing::warn!(sms_id = %id, error = %e, "could not queue; due again later");
-                        }
+            // A few logs of the page at once: a partition's 2,000 then take
+            // seconds, not half a minute.
+            for chunk in due.chunks(RECONCILE_AT_ONCE) {
+                let moves = chunk
+                    .iter()
+                    .map(|(id, seen_due)| self.release(id, *seen_due, now_ms));
+                for moved in futures::future::join_all(moves).await {
+                    match moved? {
+                        Some(Reconciled::Requeued) => requeued += 1,
+                        Some(Reconciled::GaveUp) => gave_up += 1,
+                        None => {}
                     }
-                    Some(Reconciled::GaveUp) => {
-                        gave_up += 1;
-                        tracing::error!(sms_id = %id, "SMS failed: out of attempts");
-                    }
-                    None => {}
                 }
             }
             if due.len() < RECONCILE_PAGE as usize {
@@ -201,6 +198,31 @@ impl App {
             }
         }
         Ok((requeued, gave_up))
+    }
+
+    /// One due log: moved (conditionally), then queued if it is pending again.
+    async fn release(
+        &self,
+        id: &str,
+        seen_due: i64,
+        now_ms: i64,
+    ) -> Result<Option<Reconciled>, Error> {
+        let moved = self
+            .store
+            .reconcile(id, seen_due, now_ms, self.requeue_ms, MAX_ATTEMPTS)
+            .await?;
+        match moved {
+            Some(Reconciled::Requeued) => {
+                if let Err(e) = self.outbox.queue(id).await {
+                    tracing::warn!(sms_id = %id, error = %e, "could not queue; due again later");
+                }
+            }
+            Some(Reconciled::GaveUp) => {
+                tracing::error!(sms_id = %id, "SMS failed: out of attempts");
+            }
+            None => {}
+        }
+        Ok(moved)
     }
 
     pub async fn handle(&self, event: SqsEvent, now_ms: i64) -> SqsBatchResponse {

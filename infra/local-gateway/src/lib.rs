@@ -9,6 +9,7 @@
 
 pub mod bench_data;
 pub mod clock;
+pub mod cost;
 pub mod counting_proxy;
 pub mod desk_page;
 pub mod eventbridge;

@@ -778,10 +778,11 @@ mod tests {
             .find(|s| s.name == "StreakBonus")
             .unwrap();
         assert_eq!(bonus.expression, "cron(55 23 * * ? *)");
-        // EventBridge Scheduler fills in the slot (F-JOB-7).
+        // EventBridge Scheduler fills in the slot (F-JOB-7); the run fans
+        // the date out (issue 23).
         assert_eq!(
             bonus.input.as_deref(),
-            Some(r#"{"job":"streak_bonus","at":"<aws.scheduler.scheduled-time>"}"#)
+            Some(r#"{"job":"streak_bonus","at":"<aws.scheduler.scheduled-time>","fan_out":true}"#)
         );
         let source = &timeouts.sqs_sources[0];
         assert_eq!(source.queue, "InvitationTimeoutsQueue");

@@ -933,3 +933,70 @@ async fn the_scheduled_streak_bonus_fans_out_and_pays_once() {
         .await
         .is_err());
 }
+
+// F-PT-11, issue 23: the side quests on offer are read a page at a time
+// (never the whole partition); every quest shows once across the pages, and
+// a page's cursor is the caller's own.
+#[tokio::test]
+async fn side_quests_page_with_cursors_bound_to_the_caller() {
+    let stack = Stack::start().await;
+    stack.create_profile("qp", "quest_pager").await;
+    stack.create_profile("qo", "quest_other").await;
+    let admin = stack.token_with("boss", json!({"role": "admin"}));
+    let mut created = Vec::new();
+    for i in 0..5 {
+        let quest = json!({"title": format!("Quest {i}"), "description": "Two quizzes", "quest_type": "quiz_complete", "difficulty": "easy", "target": 2, "reward": 10});
+        let (s, body) = stack
+            .call_with_token(
+                "POST",
+                "/v1/side-quests",
+                Some(&admin),
+                Some(&quest.to_string()),
+            )
+            .await;
+        assert_eq!(s, 201, "{body}");
+        created.push(body["quest_id"].as_str().unwrap().to_string());
+    }
+    let mut seen = Vec::new();
+    let mut path = "/v1/side-quests?limit=2".to_string();
+    let mut first_cursor = None;
+    for _ in 0..10 {
+        let (s, page) = stack.call("GET", &path, Some("qp"), None).await;
+        assert_eq!(s, 200, "{page}");
+        let items = page["items"].as_array().unwrap();
+        assert!(items.len() <= 2);
+        seen.extend(
+            items
+                .iter()
+                .map(|q| q["quest_id"].as_str().unwrap().to_string()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(next) => {
+                first_cursor.get_or_insert(next.to_string());
+                path = format!("/v1/side-quests?limit=2&cursor={next}");
+            }
+            None => break,
+        }
+    }
+    seen.sort();
+    created.sort();
+    assert_eq!(seen, created, "every quest once");
+    let (s, body) = stack
+        .call(
+            "GET",
+            &format!("/v1/side-quests?limit=2&cursor={}", first_cursor.unwrap()),
+            Some("qo"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (s, body["error"]["code"].as_str()),
+        (400, Some("invalid_cursor"))
+    );
+    for bad in ["limit=0", "limit=101", "limit=x", "cursor=e30.AAAA"] {
+        let (s, body) = stack
+            .call("GET", &format!("/v1/side-quests?{bad}"), Some("qp"), None)
+            .await;
+        assert_eq!(s, 400, "{bad}: {body}");
+    }
+}

@@ -349,6 +349,11 @@ impl Ledger {
         Ok(awarded)
     }
 
+    /// The signer of this table's listing cursors.
+    pub(crate) fn cursors(&self) -> &crate::cursor::Cursors {
+        &self.cursors
+    }
+
     /// The most recent activities, newest first, with a cursor for the next page.
     pub async fn activities(
         &self,

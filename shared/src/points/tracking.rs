@@ -240,21 +240,46 @@ impl Tracking {
         Ok(created)
     }
 
-    pub async fn side_quests(&self) -> Result<Vec<SideQuest>, Error> {
+    /// A page of the side quests on offer (F-PT-11), in id order, with the
+    /// cursor of the next (signed for `caller`). The `QUESTS` partition is
+    /// read a page at a time, never whole: a page may hold fewer than
+    /// `limit` (quests no longer active are left out after the read).
+    pub async fn side_quests(
+        &self,
+        caller: &str,
+        limit: i32,
+        cursor: Option<&str>,
+    ) -> Result<(Vec<SideQuest>, Option<String>), Error> {
+        const LISTING: &str = "side-quests";
+        let cursors = self.ledger.cursors();
+        let start = match cursor {
+            Some(c) => {
+                let start = cursors.open(LISTING, caller, c, &["pk", "sk"]).await?;
+                if db::get_s(&start, "pk") != Some(QUESTS_PK) {
+                    return Err(Error::bad_request(
+                        "invalid_cursor",
+                        "the cursor belongs to another listing",
+                    ));
+                }
+                Some(start)
+            }
+            None => None,
+        };
         let out = self
             .client
             .query()
             .table_name(&self.table)
             .key_condition_expression("pk = :pk")
             .expression_attribute_values(":pk", s(QUESTS_PK))
+            .limit(limit)
+            .set_exclusive_start_key(start)
             .send()
             .await
             .map_err(db::dependency)?;
-        out.items()
-            .iter()
-            .map(|i| serde_dynamo::from_item(i.clone()).map_err(Error::from))
-            .filter(|q: &Result<SideQuest, Error>| q.as_ref().map_or(true, |q| q.active))
-            .collect()
+        let (quests, next) = cursors
+            .page::<SideQuest>(LISTING, caller, out.items(), out.last_evaluated_key())
+            .await?;
+        Ok((quests.into_iter().filter(|q| q.active).collect(), next))
     }
 
     pub async fn create_side_quest(

@@ -9,29 +9,147 @@
 //! within a few per cent of its mean); needs `AWS_ENDPOINT_URL_DYNAMODB`.
 
 use local_gateway::bench_data::{self, user};
-use local_gateway::counting_proxy::{self, Meter};
+use local_gateway::cost::{self, Step};
+use local_gateway::counting_proxy::{self, Counts, Meter};
 use local_gateway::heat::{Row, TABLE_HEAD};
 use versus::battles::matchmaking::FindOutcome;
 use versus::battles::results::ResultInput;
 use versus::battles::Outcome;
 use versus::ids::{BattleId, ConnectionId, InvitationId, UserId};
 
+/// The bill's assumptions: one of the two players is not connected when
+/// the result comes (one battle_result text), and each player is
+/// connected for ten minutes of the battle.
+const TEXTS_PER_BATTLE: f64 = 1.0;
+const CONNECTED_MINUTES: f64 = 10.0;
+
+/// Deferred texts released at 08:00 (F-SMS-12): `RELEASED` texts held for
+/// quiet hours, all due, and one reconciler run (the minute schedule's).
+const RELEASED: usize = 2_000;
+
+async fn release_deferred(
+    direct: &aws_sdk_dynamodb::Client,
+    config: &versus::Config,
+    meters: &(Counts, Meter),
+    sender: &versus::lambda::Invoke,
+) -> String {
+    use versus::sms::log::{SmsLog, Status};
+    let store = versus::sms::store::SmsStore::new(direct.clone(), &config.tables.sms);
+    let now = versus::now_ms();
+    let logs: Vec<SmsLog> = (0..RELEASED)
+        .map(|i| {
+            let mut log = SmsLog::pending(
+                versus::phone::PhoneNumber::parse(&format!("+2567750{i:05}")).unwrap(),
+                versus::sms::MessageType::BattleResult,
+                "Your battle with player42 ended: you won 3-1.".into(),
+                Some(user(i * 10 + 2)),
+                &config.sms,
+                now - 8 * 3_600_000,
+            );
+            log.status = Status::Deferred;
+            log.due_at = Some(now - 1_000);
+            log
+        })
+        .collect();
+    futures::StreamExt::for_each_concurrent(futures::stream::iter(&logs), 16, |log| {
+        let store = &store;
+        async move { store.put_log(log).await.expect("a deferred log") }
+    })
+    .await;
+    let (counts, meter) = meters;
+    counts.lock().unwrap().clear();
+    meter.lock().unwrap().reset();
+    meter.lock().unwrap().next_op();
+    let started = std::time::Instant::now();
+    let out = sender(serde_json::json!({"job": "reconcile_sms"}), ctx())
+        .await
+        .expect("the reconciler runs");
+    let secs = started.elapsed().as_secs_f64();
+    let requeued = out["requeued"].as_u64().unwrap_or(0);
+    let (requests, by_op) = counting_proxy::per(counts, requeued.max(1) as usize);
+    let partitions = versus::sms::log::due_partitions().len();
+    format!(
+        "Deferred texts released: {requeued} of {RELEASED} due in one reconciler run, in {secs:.1} s here ({:.0} a second), {requests:.2} DynamoDB requests a text ({by_op}), and one SQS message each. A run reads every `due` partition ({partitions}) at once, at most 20 pages of 100 each: up to {} texts a run, so 1,000,000 deferred to 08:00 are on the queue within {} runs of the minute schedule (still spaced per number when sent: the sender's 30 s gap).",
+        requeued as f64 / secs.max(1e-9),
+        partitions * 2_000,
+        1_000_000usize.div_ceil(partitions * 2_000),
+    )
+}
+
+/// Prints what 1,000 matched battles cost, and the price table used.
+fn print_bill(battle: &cost::Battle, sms_rates: &[(String, u64)]) {
+    let p = &cost::PRICES;
+    println!();
+    println!("What 1,000 matched battles cost (random opponent found, accepted, result recorded with both players' battle points; {TEXTS_PER_BATTLE} text and {CONNECTED_MINUTES} connected minutes a player per battle):");
+    println!();
+    println!("| item | per 1,000 battles | US$ |\n|---|---:|---:|");
+    let bill = battle.bill(p);
+    for line in &bill {
+        println!(
+            "| {} | {:.1} | {:.6} |",
+            line.what, line.quantity, line.dollars
+        );
+    }
+    let total: f64 = bill.iter().map(|l| l.dollars).sum();
+    println!("| **total, SMS apart** | | **{total:.6}** |");
+    println!();
+    println!("| SMS to | provider price per segment (SMS_RATES_MICROS) | {TEXTS_PER_BATTLE} segment a battle, per 1,000 battles, US$ |\n|---|---:|---:|");
+    for (region, micros) in sms_rates {
+        let per_text = *micros as f64 / 1e6;
+        println!(
+            "| {region} | {per_text:.4} | {:.2} |",
+            per_text * TEXTS_PER_BATTLE * 1000.0
+        );
+    }
+    println!();
+    println!("Prices as of {} (AWS list prices, us-east-1, on demand, past the free tiers): DynamoDB ${:.3}/M write units, ${:.3}/M read units; Lambda arm64 ${:.10}/GB-s and ${:.2}/M requests; HTTP API ${:.2}/M requests; WebSocket ${:.2}/M messages and ${:.2}/M connection minutes; SQS ${:.2}/M requests. Durations are this machine's against DynamoDB Local (x86_64): Lambda's arm64 against DynamoDB is faster, so that line errs high.",
+        cost::PRICES_AS_OF,
+        p.dynamodb_write_unit * 1e6, p.dynamodb_read_unit * 1e6, p.lambda_arm_gb_second, p.lambda_request * 1e6,
+        p.http_api_request * 1e6, p.websocket_message * 1e6, p.websocket_connection_minute * 1e6, p.sqs_request * 1e6);
+}
+
 /// Players loaded; every tenth is online.
 const PLAYERS: usize = 25_000;
 
+/// A measured row: the heat, and the mean milliseconds of an operation.
+struct Measured {
+    row: Row,
+    millis: f64,
+    requests: f64,
+}
+
+impl Measured {
+    fn step(&self) -> Step {
+        Step {
+            read_units: self.row.read_per_op,
+            write_units: self.row.write_per_op,
+            millis: self.millis,
+        }
+    }
+}
+
 /// Runs `ops` operations, each counted as its own, and returns their row.
-async fn measure<F, Fut>(meter: &Meter, ops: usize, mut op: F) -> Row
+async fn measure<F, Fut>(meters: &(Counts, Meter), ops: usize, mut op: F) -> Measured
 where
     F: FnMut(usize) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
+    let (counts, meter) = meters;
+    counts.lock().unwrap().clear();
     meter.lock().unwrap().reset();
+    let started = std::time::Instant::now();
     for i in 0..ops {
         meter.lock().unwrap().next_op();
         op(i).await;
     }
+    let millis = started.elapsed().as_secs_f64() * 1000.0 / ops.max(1) as f64;
+    let (requests, _) = counting_proxy::per(counts, ops.max(1));
     let heat = meter.lock().unwrap();
-    heat.row(ops)
+    Measured {
+        row: heat.row(ops),
+        millis,
+        requests,
+    }
 }
 
 fn ctx() -> versus::lambda::Context {
@@ -48,9 +166,23 @@ async fn main() {
     let upstream = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").expect("DynamoDB Local's endpoint");
     let sdk = versus::db::aws_config().await;
     let direct = versus::db::dynamodb(&sdk);
-    let config = local_gateway::tables::scratch_config(&direct, "benchheat", &[])
+    // The SMS queue (moto): the reconciler queues what it releases.
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let sms_queue = sqs
+        .create_queue()
+        .queue_name(format!("bench-sms-{}", ulid::Ulid::new()))
+        .send()
         .await
-        .expect("tables and configuration (run from the repository root)");
+        .expect("the SMS queue (AWS_ENDPOINT_URL_SQS: scripts/bench starts moto)")
+        .queue_url
+        .unwrap_or_default();
+    let config = local_gateway::tables::scratch_config(
+        &direct,
+        "benchheat",
+        &[("SMS_QUEUE_URL", sms_queue)],
+    )
+    .await
+    .expect("tables and configuration (run from the repository root)");
     let now = versus::now_ms();
     bench_data::populate(
         &direct,
@@ -61,10 +193,10 @@ async fn main() {
     )
     .await;
     // Measured calls go through the proxy; set-up above went straight.
-    let (_, meter) = counting_proxy::start_metered(&upstream).await;
+    let meter = counting_proxy::start_metered(&upstream).await;
     let client = versus::db::dynamodb(&versus::db::aws_config().await);
     let store = versus::wiring::battles(&client, &config);
-    let mut rows: Vec<(String, &str, Row)> = vec![];
+    let mut rows: Vec<(String, &str, Measured)> = vec![];
 
     // Random opponent (F-MM-1): offline players look for online ones.
     let invitations = std::sync::Mutex::new(vec![]);
@@ -251,15 +383,45 @@ async fn main() {
     .await;
     rows.push(("text enqueued and sent (F-SMS-3)".into(), "10,000", row));
 
+    let release = release_deferred(&direct, &config, &meter, &sender).await;
     println!("{TABLE_HEAD}");
-    for (what, target, row) in &rows {
-        println!("{}", row.line(what, target));
+    for (what, target, measured) in &rows {
+        println!("{}", measured.row.line(what, target));
+    }
+    println!();
+    println!("| operation | DynamoDB requests/op | ms/op (this machine, DynamoDB Local) |\n|---|---:|---:|");
+    for (what, _, measured) in &rows {
+        println!(
+            "| {what} | {:.2} | {:.1} |",
+            measured.requests, measured.millis
+        );
     }
     println!();
     println!("| operation | the next shared keys (their ceilings) |\n|---|---|");
-    for (what, _, row) in &rows {
-        println!("| {what} | {} |", row.runners_up(3));
+    for (what, _, measured) in &rows {
+        println!("| {what} | {} |", measured.row.runners_up(3));
     }
+    println!();
+    println!("{release}");
+    let step = |prefix: &str| {
+        rows.iter()
+            .find(|(what, _, _)| what.starts_with(prefix))
+            .map(|(_, _, m)| m.step())
+            .unwrap_or_default()
+    };
+    print_bill(
+        &cost::Battle {
+            find: step("random-opponent find"),
+            accept: step("battle created"),
+            result: step("result recorded"),
+            award: step("award, later"),
+            text: step("text enqueued"),
+            texts: TEXTS_PER_BATTLE,
+            connected_minutes: CONNECTED_MINUTES,
+            memory_gb: 0.25,
+        },
+        &config.sms.rates,
+    );
     println!();
     println!("Per-partition-key limits: {} read units/s, {} write units/s (base table and each index apart). Projected ceiling = the limit / the hottest shared key's units per operation; a key only one operation touched belongs to one player and is not counted. {ops} operations per row on {PLAYERS} players; settings as template.yaml's defaults.", local_gateway::heat::READ_LIMIT, local_gateway::heat::WRITE_LIMIT);
 }
