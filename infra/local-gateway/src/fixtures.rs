@@ -18,6 +18,28 @@ pub fn consented() -> Preferences {
     }
 }
 
+/// A text to `user`'s verified, consenting number in Kampala's time zone.
+pub fn sms_request(
+    message_type: versus::sms::MessageType,
+    phone: &str,
+    user: &str,
+) -> versus::sms::outbox::SmsRequest {
+    versus::sms::outbox::SmsRequest {
+        to: versus::phone::PhoneNumber::parse(phone).expect("a valid number"),
+        message_type,
+        body: "Your battle result is in.".into(),
+        user_id: Some(user.into()),
+        sender_id: None,
+        related: None,
+        verified: true,
+        preferences: Some(consented()),
+        timezone: Some("Africa/Kampala".into()),
+        secret: None,
+        extra_limits: Vec::new(),
+        send_by: None,
+    }
+}
+
 /// What phone verification and `PUT /v1/me/sms-preferences` leave: `user`
 /// holds `phone` (verified, with its `PHONE#` claim) and has consented;
 /// `timezone`, when given, is the profile's. Written directly, so no

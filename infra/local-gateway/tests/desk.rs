@@ -544,20 +544,11 @@ async fn a_search_by_type_pages_through_every_shard_and_day() {
         .timestamp_millis();
     let mut sent = Vec::new();
     for i in 0..12i64 {
-        let request = versus::sms::outbox::SmsRequest {
-            to: versus::phone::PhoneNumber::parse(&format!("+2567729{i:05}")).unwrap(),
-            message_type: MessageType::SecurityAlert,
-            body: "New sign-in to your Versus account.".into(),
-            user_id: None,
-            sender_id: None,
-            related: None,
-            verified: true,
-            preferences: None,
-            timezone: None,
-            secret: None,
-            extra_limits: vec![],
-            send_by: None,
-        };
+        let request = request(
+            MessageType::SecurityAlert,
+            &format!("+2567729{i:05}"),
+            &format!("pager{i}"),
+        );
         let log = outbox.enqueue(request, start + i * 60_000).await.unwrap();
         sent.push(log.sms_id);
     }

@@ -391,6 +391,7 @@ async fn leaving_the_queue() {
 // and such a player can still leave.
 #[tokio::test]
 async fn players_waiting_from_before_the_shards_are_still_paired() {
+    type Item = HashMap<String, AttributeValue>;
     let stack = Stack::start().await;
     let client = stack.dynamodb().await;
     let table = stack.config("ws-matchmaking").tables.battles;
@@ -441,17 +442,22 @@ async fn players_waiting_from_before_the_shards_are_still_paired() {
         ]);
         (entry, marker)
     };
+    let put = |(entry, marker): (Item, Item)| {
+        let (client, table) = (&client, &table);
+        async move {
+            for item in [entry, marker] {
+                client
+                    .put_item()
+                    .table_name(table)
+                    .set_item(Some(item))
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        }
+    };
     let mut old = player(&stack, "old").await;
-    let (entry, marker) = legacy_entry("old", "conn-old", now - 5_000);
-    for item in [entry, marker] {
-        client
-            .put_item()
-            .table_name(&table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .unwrap();
-    }
+    put(legacy_entry("old", "conn-old", now - 5_000)).await;
     let mut new = player(&stack, "new").await;
     let join = json!({"action": "join_queue", "challenge_type": "speed_round"}).to_string();
     send(&mut new, &join).await;
@@ -463,17 +469,8 @@ async fn players_waiting_from_before_the_shards_are_still_paired() {
     assert!(battles_items(&stack, "QUEUED#").await.is_empty());
 
     // One still waiting from before leaves: entry and marker go.
-    let (entry, marker) = legacy_entry("stayer", "conn-stayer", now - 1_000);
     stack.create_profile("stayer", "stayer_name").await;
-    for item in [entry, marker] {
-        client
-            .put_item()
-            .table_name(&table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .unwrap();
-    }
+    put(legacy_entry("stayer", "conn-stayer", now - 1_000)).await;
     let left = versus::battles::queue::leave_queue(
         &versus::wiring::battles(&client, &stack.config("ws-matchmaking")),
         &versus::ids::UserId::parse("stayer").unwrap(),

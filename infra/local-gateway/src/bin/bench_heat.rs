@@ -351,20 +351,11 @@ async fn main() {
         let outbox = &outbox;
         let sender = &sender;
         async move {
-            let request = versus::sms::outbox::SmsRequest {
-                to: versus::phone::PhoneNumber::parse(&format!("+2567740{i:05}")).unwrap(),
-                message_type: versus::sms::MessageType::SecurityAlert,
-                body: "New sign-in to your Versus account.".into(),
-                user_id: Some(user(i * 10 + 9)),
-                sender_id: None,
-                related: None,
-                verified: true,
-                preferences: None,
-                timezone: None,
-                secret: None,
-                extra_limits: vec![],
-                send_by: None,
-            };
+            let request = local_gateway::fixtures::sms_request(
+                versus::sms::MessageType::SecurityAlert,
+                &format!("+2567740{i:05}"),
+                &user(i * 10 + 9),
+            );
             let log = outbox
                 .enqueue(request, versus::now_ms())
                 .await

@@ -2,7 +2,6 @@
 
 use super::Stack;
 use serde_json::Value;
-use versus::phone::PhoneNumber;
 use versus::sms::store::SmsStore;
 
 /// What the console provider "sent" to `to`, newest first.
@@ -45,20 +44,7 @@ pub fn request(
     phone: &str,
     user: &str,
 ) -> versus::sms::outbox::SmsRequest {
-    versus::sms::outbox::SmsRequest {
-        to: PhoneNumber::parse(phone).unwrap(),
-        message_type,
-        body: "Your battle result is in.".into(),
-        user_id: Some(user.into()),
-        sender_id: None,
-        related: None,
-        verified: true,
-        preferences: Some(local_gateway::fixtures::consented()),
-        timezone: Some("Africa/Kampala".into()),
-        secret: None,
-        extra_limits: Vec::new(),
-        send_by: None,
-    }
+    local_gateway::fixtures::sms_request(message_type, phone, user)
 }
 
 /// The reason of every suppressed SmsLog in the stack's sms table ("" if none).
