@@ -179,7 +179,11 @@ async fn main() {
     let config = local_gateway::tables::scratch_config(
         &direct,
         "benchheat",
-        &[("SMS_QUEUE_URL", sms_queue)],
+        &[
+            ("SMS_QUEUE_URL", sms_queue),
+            // Nobody measured here is connected: no push is attempted.
+            ("WEBSOCKET_API_ENDPOINT", "http://127.0.0.1:9/prod".into()),
+        ],
     )
     .await
     .expect("tables and configuration (run from the repository root)");
@@ -298,6 +302,39 @@ async fn main() {
         rows.push((what.into(), "50,000", row));
     }
 
+    // The daily streak bonus (F-JOB-1) over the players just awarded: one
+    // run's pace, which each of the fanned-out runs has on its shard.
+    let jobs = versus::wiring::jobs(
+        &client,
+        &config,
+        versus::wiring::pusher(&sdk, &client, &config).expect("pusher"),
+        versus::points::jobs::DEFAULT_PAGE,
+    );
+    meter.0.lock().unwrap().clear();
+    let started = std::time::Instant::now();
+    let bonus = jobs
+        .run(
+            versus::points::jobs::JobName::StreakBonus,
+            versus::clock::utc_date(now),
+            now,
+            &mut || false,
+        )
+        .await
+        .expect("the streak bonus");
+    let secs = started.elapsed().as_secs_f64();
+    let cp = match bonus {
+        versus::sweep::RunOutcome::Done(cp) | versus::sweep::RunOutcome::Stopped(cp) => cp,
+    };
+    let (requests, _) = counting_proxy::per(&meter.0, cp.visited.max(1) as usize);
+    let pace = cp.visited as f64 / secs.max(1e-9);
+    let streak_line = format!(
+        "Streak bonus: one run paid {} of {} players in {secs:.1} s here ({pace:.0} a second, {requests:.2} DynamoDB requests a player). The schedule fans a date out to {} such runs in parallel, so 10,000,000 players take about {:.0} minutes at this machine's pace against DynamoDB Local.",
+        cp.effects,
+        cp.visited,
+        versus::points::jobs::SHARDS,
+        10_000_000.0 / (pace * f64::from(versus::points::jobs::SHARDS)) / 60.0,
+    );
+
     // Leaderboard reads (F-PT-8) at the target's pace (20 a millisecond):
     // the cached top, refreshed by one reader when older than the cache age.
     let board = versus::wiring::leaderboard(&client, &config);
@@ -394,6 +431,8 @@ async fn main() {
     }
     println!();
     println!("{release}");
+    println!();
+    println!("{streak_line}");
     let step = |prefix: &str| {
         rows.iter()
             .find(|(what, _, _)| what.starts_with(prefix))
