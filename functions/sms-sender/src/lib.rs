@@ -73,8 +73,9 @@ const MAX_QUEUE_DELAY_SECS: i64 = 900;
 /// partition of the `due` index.
 const RECONCILE_PAGES: usize = 20;
 const RECONCILE_PAGE: i32 = 100;
-/// Due logs of one partition a reconciler moves and queues at once.
-const RECONCILE_AT_ONCE: usize = 8;
+/// Due logs of one partition a reconciler moves and queues at once (the
+/// most one SendMessageBatch takes).
+const RECONCILE_AT_ONCE: usize = 10;
 
 /// F-SMS-4: how long a message waits after its `attempt`-th transient
 /// failure: base × 2^(attempt − 1), at most SQS's 900 s visibility change.
@@ -179,17 +180,31 @@ impl App {
                 .store
                 .due_logs(partition, now_ms, RECONCILE_PAGE)
                 .await?;
-            // A few logs of the page at once: a partition's 2,000 then take
-            // seconds, not half a minute.
+            // Ten logs of the page at once, then their ids in one queue
+            // request: a partition's 2,000 take seconds, not half a minute.
             for chunk in due.chunks(RECONCILE_AT_ONCE) {
                 let moves = chunk
                     .iter()
                     .map(|(id, seen_due)| self.release(id, *seen_due, now_ms));
-                for moved in futures::future::join_all(moves).await {
+                let mut pending_again = Vec::new();
+                for ((id, _), moved) in chunk.iter().zip(futures::future::join_all(moves).await) {
                     match moved? {
-                        Some(Reconciled::Requeued) => requeued += 1,
+                        Some(Reconciled::Requeued) => pending_again.push(id.clone()),
                         Some(Reconciled::GaveUp) => gave_up += 1,
                         None => {}
+                    }
+                }
+                requeued += pending_again.len();
+                match self.outbox.queue_many(&pending_again).await {
+                    Ok(refused) if refused.is_empty() => {}
+                    Ok(refused) => {
+                        tracing::warn!(
+                            refused = refused.len(),
+                            "the queue refused some; due again later"
+                        );
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not queue; due again later");
                     }
                 }
             }
@@ -200,7 +215,7 @@ impl App {
         Ok((requeued, gave_up))
     }
 
-    /// One due log: moved (conditionally), then queued if it is pending again.
+    /// One due log, moved (conditionally): pending again, or failed.
     async fn release(
         &self,
         id: &str,
@@ -211,16 +226,8 @@ impl App {
             .store
             .reconcile(id, seen_due, now_ms, self.requeue_ms, MAX_ATTEMPTS)
             .await?;
-        match moved {
-            Some(Reconciled::Requeued) => {
-                if let Err(e) = self.outbox.queue(id).await {
-                    tracing::warn!(sms_id = %id, error = %e, "could not queue; due again later");
-                }
-            }
-            Some(Reconciled::GaveUp) => {
-                tracing::error!(sms_id = %id, "SMS failed: out of attempts");
-            }
-            None => {}
+        if moved == Some(Reconciled::GaveUp) {
+            tracing::error!(sms_id = %id, "SMS failed: out of attempts");
         }
         Ok(moved)
     }

@@ -92,3 +92,41 @@ async fn invite_phone_under_faults_leaves_no_code_without_its_text() {
     assert_eq!(logs_to(&stack, &friend, "battle_invitation").await.len(), 1);
     faults.heal(&stack.prefix);
 }
+
+// F-SMS-3, F-JOB-5: a reconciler run whose queue request fails has moved the
+// text (due again after the requeue time) and queued nothing; the next run
+// after that time queues it, and it is sent once.
+#[tokio::test]
+async fn a_reconciler_run_that_cannot_queue_leaves_the_text_due() {
+    let faults = faults::install();
+    let stack = Stack::start().await;
+    stack.freeze_clock().await;
+    let day = Daytime::for_strangers(&stack).await;
+    let friend = day.number(32);
+    texted_player(&stack, "cal", "cal", &day.number(31), day.timezone).await;
+    let body = json!({"challenge_type": "prompt_duel", "invite_phone": friend}).to_string();
+    // The queue never gets the text when it is written...
+    faults.fail("SendMessage", &[&stack.prefix]);
+    let (status, made) = stack
+        .call("POST", "/v1/matches/private", Some("cal"), Some(&body))
+        .await;
+    assert_eq!(status, 201, "{made}");
+    // ... nor when the reconciler releases it.
+    faults.fail("SendMessageBatch", &[&stack.prefix]);
+    let requeue = stack.config("sms-sender").sms.requeue_after_secs as f64 + 1.0;
+    stack.advance_clock(requeue).await;
+    assert_eq!(common::sms::reconcile(&stack).await["requeued"], 1);
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let texts = logs_to(&stack, &friend, "battle_invitation").await;
+    assert_eq!(texts[0].status, Status::Pending, "not queued: SQS is down");
+    // Too early for another try: nothing moves.
+    assert_eq!(common::sms::reconcile(&stack).await["requeued"], 0);
+    faults.heal(&stack.prefix);
+    stack.advance_clock(requeue).await;
+    assert_eq!(common::sms::reconcile(&stack).await["requeued"], 1);
+    common::eventually("the text is sent", || async {
+        logs_to(&stack, &friend, "battle_invitation").await[0].status == Status::Sent
+    })
+    .await;
+    assert_eq!(logs_to(&stack, &friend, "battle_invitation").await.len(), 1);
+}
