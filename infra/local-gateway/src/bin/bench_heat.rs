@@ -69,7 +69,7 @@ async fn release_deferred(
     let (requests, by_op) = counting_proxy::per(counts, requeued.max(1) as usize);
     let partitions = versus::sms::log::due_partitions().len();
     format!(
-        "Deferred texts released: {requeued} of {RELEASED} due in one reconciler run, in {secs:.1} s here ({:.0} a second), {requests:.2} DynamoDB requests a text ({by_op}), and one SQS message each. A run reads every `due` partition ({partitions}) at once, at most 20 pages of 100 each: up to {} texts a run, so 1,000,000 deferred to 08:00 are on the queue within {} runs of the minute schedule (still spaced per number when sent: the sender's 30 s gap).",
+        "Deferred texts released: {requeued} of {RELEASED} due in one reconciler run, in {secs:.1} s here ({:.0} a second), {requests:.2} DynamoDB requests a text ({by_op}), and their ids queued ten to a SendMessageBatch. A run reads every `due` partition ({partitions}) at once, at most 20 pages of 100 each: up to {} texts a run, so 1,000,000 deferred to 08:00 are on the queue within {} runs of the minute schedule (still spaced per number when sent: the sender's 30 s gap).",
         requeued as f64 / secs.max(1e-9),
         partitions * 2_000,
         1_000_000usize.div_ceil(partitions * 2_000),
