@@ -204,13 +204,18 @@ impl Board {
                 .unwrap_or_default();
             writes.extend(rest);
         }
-        self.client
+        // Only our own lease: a refresher slower than the lease must not end
+        // the one another reader took after it ran out.
+        let released = self
+            .client
             .delete_item()
             .table_name(&self.table)
             .set_key(Some(leaderboard_refresh_key()))
+            .condition_expression("held_until = :until")
+            .expression_attribute_values(":until", db::n(now_ms + REFRESH_LEASE_MS))
             .send()
-            .await
-            .map_err(db::dependency)?;
+            .await;
+        db::conditional(released)?;
         Ok(())
     }
 }

@@ -15,6 +15,7 @@
 //! The users table holds `PHONE#<e164>` / `PHONE` (which user owns a verified number),
 //! and each profile its `sms_preferences` (F-SMS-8, F-SMS-9).
 
+pub mod caps;
 pub mod desk;
 pub mod inbound;
 pub mod limits;
@@ -28,6 +29,7 @@ pub mod providers;
 pub mod receipts;
 pub mod redaction;
 pub mod report;
+pub mod request;
 pub mod search;
 pub mod search_backfill;
 pub mod segments;

@@ -8,41 +8,17 @@
 //! with nothing of its own to write. The caller never waits on a provider,
 //! and a refused send is a record, not an error.
 
+pub use super::caps::{gap_scope, limits_for, recipient_caps, GAP_SECS};
 use super::limits::Limit;
-use super::policy::{self, Preferences, Reason, Recipient};
-use super::spend::{self, Reservation};
-use super::store::{Related, SmsLog, SmsStore, Status};
+use super::policy::{self, Reason, Recipient};
+pub use super::request::SmsRequest;
+use super::spend;
+use super::store::{SmsLog, SmsStore, Status};
 use super::{finish_body, MessageType};
 use crate::config::SmsConfig;
 use crate::db::{self, retry, Cost, Handle, Transaction, TxError};
 use crate::error::Error;
-use crate::phone::PhoneNumber;
 use serde::{Deserialize, Serialize};
-
-/// What a caller asks to send.
-pub struct SmsRequest {
-    pub to: PhoneNumber,
-    pub message_type: MessageType,
-    pub body: String,
-    /// The user the message is for, when there is one.
-    pub user_id: Option<String>,
-    /// Who caused it (battle invitations are limited per sender).
-    pub sender_id: Option<String>,
-    pub related: Option<Related>,
-    /// The recipient's phone is verified by `user_id`.
-    pub verified: bool,
-    pub preferences: Option<Preferences>,
-    pub timezone: Option<String>,
-    /// What in `body` must not stay at rest (a code, an invite token): the
-    /// stored body is masked once the text is final (`SmsLog::redacted_body`).
-    pub secret: Option<String>,
-    /// Limits of this request's own, counted with the usual ones (one
-    /// invitation per number per 7 days, F-SMS-19).
-    pub extra_limits: Vec<Limit>,
-    /// When the text stops being worth sending (a reminder, its deadline):
-    /// quiet hours that would hold it past then refuse it instead.
-    pub send_by: Option<i64>,
-}
 
 /// The SQS message `sms-sender` receives.
 #[derive(Debug, Serialize, Deserialize)]
@@ -57,101 +33,6 @@ pub struct Outbox {
     sqs: aws_sdk_sqs::Client,
     config: SmsConfig,
     recent_spend: spend::RecentSum,
-}
-
-/// The scope of a number's 30 s gap between texts (F-SMS-12).
-pub fn gap_scope(phone: &PhoneNumber) -> String {
-    format!("phone#{}", phone.e164())
-}
-
-/// The 30 s gap between texts to one number (F-SMS-12).
-pub const GAP_SECS: i64 = 30;
-
-/// The caps on what one user is sent (F-SMS-12): counted when the text
-/// goes, so a text deferred overnight counts in the hour it leaves.
-pub fn recipient_caps(user_id: &str) -> Vec<Limit> {
-    vec![
-        Limit::count(
-            format!("user#{user_id}#h"),
-            3600,
-            10,
-            Reason::UserHourlyLimit,
-        ),
-        Limit::count(
-            format!("user#{user_id}#d"),
-            86_400,
-            30,
-            Reason::UserDailyLimit,
-        ),
-    ]
-}
-
-/// The counted limits a request is subject to when it is made (F-SMS-12,
-/// F-SMS-27); `deferred`: it waits for quiet hours to end, and the
-/// recipient's caps are counted when it leaves instead. Every send reserves
-/// its estimated cost in the month's spend counter; only promotions are
-/// refused by the cap, transactional messages still go. The 30 s gap is
-/// taken by the sender right before the provider call, where it defers;
-/// only a code request takes it here, and is answered "try again" (a code
-/// that arrived 30 s late would only confuse).
-pub fn limits_for(
-    request: &SmsRequest,
-    cost_micros: u64,
-    spend: Reservation,
-    config: &SmsConfig,
-    deferred: bool,
-) -> Vec<Limit> {
-    let phone = request.to.e164();
-    let mut limits = vec![Limit {
-        scope: spend.scope,
-        window_secs: 0,
-        limit: spend.limit,
-        amount: cost_micros,
-        reason: Reason::SpendCap,
-        spacing: false,
-    }];
-    if let Some(user) = request.user_id.as_deref().filter(|_| !deferred) {
-        limits.extend(recipient_caps(user));
-    }
-    match request.message_type {
-        MessageType::PhoneVerification => {
-            limits.push(Limit::spacing(
-                gap_scope(&request.to),
-                GAP_SECS,
-                Reason::PhoneCooldown,
-            ));
-            limits.push(Limit::count(
-                format!("verify#{phone}#10m"),
-                600,
-                3,
-                Reason::VerificationPhoneLimit,
-            ));
-            limits.push(Limit::count(
-                format!("verify#{phone}#d"),
-                86_400,
-                10,
-                Reason::VerificationDailyLimit,
-            ));
-            limits.push(Limit::count(
-                format!("verify#cc{}#h", request.to.country_code()),
-                3600,
-                config.verification_per_country_hour.into(),
-                Reason::VerificationCountryLimit,
-            ));
-        }
-        MessageType::BattleInvitation => {
-            if let Some(sender) = &request.sender_id {
-                limits.push(Limit::count(
-                    format!("invites#{sender}#h"),
-                    3600,
-                    5,
-                    Reason::SenderInvitationLimit,
-                ));
-            }
-        }
-        _ => {}
-    }
-    limits
 }
 
 /// What a secret becomes in a stored body: a code keeps its length (the

@@ -118,14 +118,16 @@ pub(crate) async fn newest_below(
     below: &str,
     limit: usize,
 ) -> Result<Vec<(String, String)>, Error> {
+    // `below` is exclusive in the key condition itself: a limit counted
+    // after dropping the cursor's own entry would end a page one short and
+    // read as "no more". Newest first, so entries under `low` come last.
     let out = store
         .client
         .query()
         .table_name(&store.table)
-        .key_condition_expression("pk = :pk AND sk BETWEEN :low AND :high")
+        .key_condition_expression("pk = :pk AND sk < :below")
         .expression_attribute_values(":pk", s(pk))
-        .expression_attribute_values(":low", s(low))
-        .expression_attribute_values(":high", s(below))
+        .expression_attribute_values(":below", s(below))
         .scan_index_forward(false)
         .limit(limit as i32)
         .send()
@@ -140,6 +142,6 @@ pub(crate) async fn newest_below(
                 db::get_s(i, "sms_id")?.to_string(),
             ))
         })
-        .filter(|(sk, _)| sk.as_str() < below)
+        .take_while(|(sk, _)| sk.as_str() >= low)
         .collect())
 }

@@ -16,9 +16,10 @@
 //! The overshoot is so bounded by what reserves in shards between a sum and
 //! its use: the transactional texts of those moments (which go past any cap
 //! by design), and, while the margin is crossed, promotions let through on
-//! a sum up to a second old. At 10,000 texts a second that second is far
-//! inside the margin, so promotions stop at the cap plus at most the
-//! transactional spend of the moments between a read and a write.
+//! a sum up to a second old. Below 10,000 promotions a second that second
+//! stays inside the margin, so promotions stop at the cap plus at most the
+//! transactional spend of the moments between a read and a write; above
+//! it, add about a second of promotional spend.
 
 use super::store::SmsStore;
 use crate::db::{self, get_n};
