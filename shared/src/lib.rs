@@ -13,6 +13,7 @@ pub mod presence;
 pub mod profile;
 pub mod realtime;
 pub mod sms;
+pub mod sqs;
 pub mod sweep;
 pub mod texts;
 pub mod wiring;

@@ -335,7 +335,6 @@ impl App {
     /// each is a run of its own, and the runs go in parallel (the queue's
     /// consumers take one message each).
     async fn fan_out(&self, job: Job, date: NaiveDate) -> Result<Value, Error> {
-        use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
         let runs: Vec<JobInput> = (0..versus::points::jobs::SHARDS)
             .map(|shard| JobInput {
                 job,
@@ -345,33 +344,15 @@ impl App {
                 fan_out: false,
             })
             .collect();
-        // SendMessageBatch takes ten at a time.
-        for chunk in runs.chunks(10) {
-            let mut entries = Vec::new();
-            for (i, run) in chunk.iter().enumerate() {
-                let entry = SendMessageBatchRequestEntry::builder()
-                    .id(i.to_string())
-                    .message_body(serde_json::to_string(run)?)
-                    .build()
-                    .map_err(|e| Error::internal(e.to_string()))?;
-                entries.push(entry);
-            }
-            let sent = self
-                .sqs
-                .send_message_batch()
-                .queue_url(&self.queue_url)
-                .set_entries(Some(entries))
-                .send()
-                .await
-                .map_err(db::unavailable)?;
-            // A refused entry fails the run: the schedule's retry sends the
-            // whole fan-out again, and shards already done stay done.
-            if let Some(refused) = sent.failed().first() {
-                return Err(Error::dependency(format!(
-                    "the jobs queue refused a run: {}",
-                    refused.code()
-                )));
-            }
+        // A refused run fails the fan-out: the schedule's retry sends it
+        // all again, and shards already done stay done.
+        let refused = versus::sqs::send_all(&self.sqs, &self.queue_url, &runs).await?;
+        if !refused.is_empty() {
+            return Err(Error::dependency(format!(
+                "the jobs queue refused {} of {} runs",
+                refused.len(),
+                runs.len()
+            )));
         }
         tracing::info!(?job, %date, shards = runs.len(), "job fanned out");
         Ok(json!({ "job": job, "status": "fanned_out", "date": date, "shards": runs.len() }))
@@ -400,7 +381,15 @@ impl App {
             let parsed: Result<JobInput, _> =
                 serde_json::from_str(record.body.as_deref().unwrap_or(""));
             match parsed {
-                Ok(input) => self.run(input, now_ms, budget).await.map(|_| ()),
+                Ok(input) => match self.run(input, now_ms, budget).await {
+                    // Readable but refused (a shard out of range): no retry
+                    // makes it right, so it is dropped like an unreadable one.
+                    Err(e) if e.status() == 400 => {
+                        tracing::error!(error = %e, "refused job message dropped");
+                        Ok(())
+                    }
+                    done => done.map(|_| ()),
+                },
                 // Unreadable: dropped (logged), never retried forever.
                 Err(e) => {
                     tracing::error!(error = %e, "unreadable job message dropped");

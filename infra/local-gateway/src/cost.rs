@@ -95,47 +95,44 @@ impl Battle {
         // The timer: send, receive, delete; a text: send, and its share
         // of a batch's receive and delete.
         let sqs = 3.0 + self.texts * 1.2;
+        let line = |what, quantity: f64, unit_price: f64| Line {
+            what,
+            quantity,
+            dollars: quantity * unit_price,
+        };
         vec![
-            Line {
-                what: "DynamoDB read units (on demand)",
-                quantity: reads * n,
-                dollars: reads * n * p.dynamodb_read_unit,
-            },
-            Line {
-                what: "DynamoDB write units (on demand)",
-                quantity: writes * n,
-                dollars: writes * n * p.dynamodb_write_unit,
-            },
-            Line {
-                what: "Lambda requests",
-                quantity: invocations * n,
-                dollars: invocations * n * p.lambda_request,
-            },
-            Line {
-                what: "Lambda GB-seconds (arm64)",
-                quantity: gb_seconds * n,
-                dollars: gb_seconds * n * p.lambda_arm_gb_second,
-            },
-            Line {
-                what: "API Gateway HTTP requests (the result)",
-                quantity: n,
-                dollars: n * p.http_api_request,
-            },
-            Line {
-                what: "API Gateway WebSocket messages",
-                quantity: messages * n,
-                dollars: messages * n * p.websocket_message,
-            },
-            Line {
-                what: "API Gateway WebSocket connection minutes",
-                quantity: 2.0 * self.connected_minutes * n,
-                dollars: 2.0 * self.connected_minutes * n * p.websocket_connection_minute,
-            },
-            Line {
-                what: "SQS requests",
-                quantity: sqs * n,
-                dollars: sqs * n * p.sqs_request,
-            },
+            line(
+                "DynamoDB read units (on demand)",
+                reads * n,
+                p.dynamodb_read_unit,
+            ),
+            line(
+                "DynamoDB write units (on demand)",
+                writes * n,
+                p.dynamodb_write_unit,
+            ),
+            line("Lambda requests", invocations * n, p.lambda_request),
+            line(
+                "Lambda GB-seconds (arm64)",
+                gb_seconds * n,
+                p.lambda_arm_gb_second,
+            ),
+            line(
+                "API Gateway HTTP requests (the result)",
+                n,
+                p.http_api_request,
+            ),
+            line(
+                "API Gateway WebSocket messages",
+                messages * n,
+                p.websocket_message,
+            ),
+            line(
+                "API Gateway WebSocket connection minutes",
+                2.0 * self.connected_minutes * n,
+                p.websocket_connection_minute,
+            ),
+            line("SQS requests", sqs * n, p.sqs_request),
         ]
     }
 }

@@ -563,12 +563,20 @@ pub struct Row {
     pub ops: usize,
     pub read_per_op: f64,
     pub write_per_op: f64,
-    /// The shared key that binds first: (key, read/op, write/op, ops on it).
-    pub hottest: Option<(PartitionKey, f64, f64, usize)>,
-    /// Operations per second before `hottest` reaches its partition limit.
+    /// The shared key families, the one that binds first first.
+    pub shared: Vec<Shared>,
+}
+
+/// A key family many operations share, and what one of its keys carries.
+pub struct Shared {
+    /// The family (`LB#* (256 shards)`).
+    pub key: PartitionKey,
+    pub read_per_op: f64,
+    pub write_per_op: f64,
+    /// How many operations touched it.
+    pub ops: usize,
+    /// Operations per second before one of its keys reaches its limit.
     pub ceiling: f64,
-    /// The shared keys by ceiling, lowest first: (key, ceiling).
-    pub shared: Vec<(PartitionKey, f64)>,
 }
 
 /// A key's family: its value without a trailing shard number
@@ -612,8 +620,6 @@ impl Heat {
             sum.ops.extend(&load.ops);
             *shards += 1;
         }
-        let mut hottest = None;
-        let mut ceiling = f64::INFINITY;
         let mut shared = vec![];
         for (key, (load, shards)) in families {
             if load.ops.len() < 2 {
@@ -621,28 +627,26 @@ impl Heat {
             }
             let per_shard = shards as f64 * n;
             let (r, w) = (load.read / per_shard, load.write / per_shard);
-            let here = (READ_LIMIT / r).min(WRITE_LIMIT / w);
-            let shown = PartitionKey {
-                space: key.space,
-                value: if shards > 1 {
-                    format!("{} ({shards} shards)", key.value)
-                } else {
-                    key.value
+            shared.push(Shared {
+                key: PartitionKey {
+                    space: key.space,
+                    value: if shards > 1 {
+                        format!("{} ({shards} shards)", key.value)
+                    } else {
+                        key.value
+                    },
                 },
-            };
-            shared.push((shown.clone(), here));
-            if here < ceiling {
-                ceiling = here;
-                hottest = Some((shown, r, w, load.ops.len()));
-            }
+                read_per_op: r,
+                write_per_op: w,
+                ops: load.ops.len(),
+                ceiling: (READ_LIMIT / r).min(WRITE_LIMIT / w),
+            });
         }
-        shared.sort_by(|a, b| a.1.total_cmp(&b.1));
+        shared.sort_by(|a, b| a.ceiling.total_cmp(&b.ceiling));
         Row {
             ops,
             read_per_op,
             write_per_op,
-            hottest,
-            ceiling,
             shared,
         }
     }
@@ -652,6 +656,16 @@ impl Heat {
 pub const TABLE_HEAD: &str = "| operation | ops | RCU/op | WCU/op | hottest shared key (family) | RCU/op on one of its keys | WCU/op on one of its keys | ops on it | projected ceiling, ops/s | target |\n|---|---:|---:|---:|---|---:|---:|---:|---:|---:|";
 
 impl Row {
+    /// The family that binds first.
+    pub fn hottest(&self) -> Option<&Shared> {
+        self.shared.first()
+    }
+
+    /// Operations per second before the hottest family reaches its limit.
+    pub fn ceiling(&self) -> f64 {
+        self.hottest().map_or(f64::INFINITY, |h| h.ceiling)
+    }
+
     /// The next shared keys after the hottest, with their ceilings.
     pub fn runners_up(&self, how_many: usize) -> String {
         let next: Vec<String> = self
@@ -659,7 +673,7 @@ impl Row {
             .iter()
             .skip(1)
             .take(how_many)
-            .map(|(k, c)| format!("`{}` {} ({c:.0}/s)", k.space, k.value))
+            .map(|s| format!("`{}` {} ({:.0}/s)", s.key.space, s.key.value, s.ceiling))
             .collect();
         if next.is_empty() {
             "-".into()
@@ -669,14 +683,21 @@ impl Row {
     }
 
     pub fn line(&self, what: &str, target: &str) -> String {
-        let (key, r, w, on) = match &self.hottest {
-            Some((k, r, w, on)) => (format!("`{}` {}", k.space, k.value), *r, *w, on.to_string()),
-            None => ("none (only per-player keys)".into(), 0.0, 0.0, "-".into()),
-        };
-        let ceiling = if self.ceiling.is_finite() {
-            format!("{:.0}", self.ceiling)
-        } else {
-            "unbounded".into()
+        let (key, r, w, on, ceiling) = match self.hottest() {
+            Some(h) => (
+                format!("`{}` {}", h.key.space, h.key.value),
+                h.read_per_op,
+                h.write_per_op,
+                h.ops.to_string(),
+                format!("{:.0}", h.ceiling),
+            ),
+            None => (
+                "none (only per-player keys)".into(),
+                0.0,
+                0.0,
+                "-".into(),
+                "unbounded".into(),
+            ),
         };
         format!(
             "| {what} | {} | {:.2} | {:.2} | {key} | {r:.3} | {w:.3} | {on} | {ceiling} | {target} |",
@@ -751,8 +772,8 @@ mod tests {
             heat.add("T".into(), format!("USER#u{op}"), 0.0, 50.0);
         }
         let row = heat.row(4);
-        assert_eq!(row.hottest.as_ref().unwrap().0.value, "HOT");
-        assert_eq!(row.ceiling, 500.0);
+        assert_eq!(row.hottest().unwrap().key.value, "HOT");
+        assert_eq!(row.ceiling(), 500.0);
         assert_eq!(row.write_per_op, 52.0);
     }
 
@@ -774,8 +795,8 @@ mod tests {
         }
         let row = heat.row(8);
         // 32 units over 2 shards and 8 operations: 2 a shard per operation.
-        assert_eq!(row.ceiling, 500.0);
-        assert_eq!(row.hottest.unwrap().0.value, "Q#* (2 shards)");
+        assert_eq!(row.ceiling(), 500.0);
+        assert_eq!(row.hottest().unwrap().key.value, "Q#* (2 shards)");
     }
 
     #[test]

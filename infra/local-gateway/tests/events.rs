@@ -460,6 +460,21 @@ async fn scheduled_jobs_sample_events() {
         .await
         .unwrap();
     assert_eq!(r["batchItemFailures"], json!([]));
+    // A shard no date has is refused and dropped, not retried into the DLQ.
+    let mut stray = event("scheduled-jobs/streak-bonus-shard.json");
+    stray["Records"][0]["body"] =
+        json!(r#"{"job": "streak_bonus", "date": "2026-11-22", "shard": 999}"#);
+    let r = f(stray, ctx()).await.unwrap();
+    assert_eq!(r["batchItemFailures"], json!([]));
+    // Run directly (an asynchronous invoke), it fails: the failure
+    // destination keeps it.
+    let err = f(
+        json!({"job": "streak_bonus", "date": "2026-11-22", "shard": 999}),
+        ctx(),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("shard"), "{err}");
     // AWS's scheduled-event shape carries no job: refused with a clear reason.
     let err = f(
         json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}}),

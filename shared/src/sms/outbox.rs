@@ -359,47 +359,20 @@ impl Outbox {
         Ok(())
     }
 
-    /// Puts up to ten log ids on the SMS queue in one request (how the
-    /// reconciler releases deferred texts); answers the ids the queue did
-    /// not take, which stay due and are released again later.
+    /// Puts log ids on the SMS queue, ten to a request (how the reconciler
+    /// releases due texts); answers the ids the queue did not take, which
+    /// stay due and are released again later.
     pub async fn queue_many(&self, sms_ids: &[String]) -> Result<Vec<String>, Error> {
-        use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
-        if sms_ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        if sms_ids.len() > 10 {
-            return Err(Error::internal("SendMessageBatch takes at most ten"));
-        }
         let url = self
             .config
             .queue_url
             .as_deref()
             .ok_or_else(|| Error::Config("SMS_QUEUE_URL is not set".into()))?;
-        let mut entries = Vec::new();
-        for (i, sms_id) in sms_ids.iter().enumerate() {
-            let body = serde_json::to_string(&SendMessage {
-                sms_id: sms_id.clone(),
-            })?;
-            let entry = SendMessageBatchRequestEntry::builder()
-                .id(i.to_string())
-                .message_body(body)
-                .build()
-                .map_err(|e| Error::internal(e.to_string()))?;
-            entries.push(entry);
-        }
-        let sent = self
-            .sqs
-            .send_message_batch()
-            .queue_url(url)
-            .set_entries(Some(entries))
-            .send()
-            .await
-            .map_err(db::unavailable)?;
-        Ok(sent
-            .failed()
+        let messages: Vec<SendMessage> = sms_ids
             .iter()
-            .filter_map(|f| f.id().parse::<usize>().ok())
-            .filter_map(|i| sms_ids.get(i).cloned())
-            .collect())
+            .map(|id| SendMessage { sms_id: id.clone() })
+            .collect();
+        let refused = crate::sqs::send_all(&self.sqs, url, &messages).await?;
+        Ok(refused.into_iter().map(|i| sms_ids[i].clone()).collect())
     }
 }
