@@ -464,7 +464,7 @@ fn query_partition(body: &Value, heat: &Heat, table: &str, index: Option<&str>) 
         None => &schema.hash,
     };
     let condition = body["KeyConditionExpression"].as_str()?;
-    for clause in condition.split(" AND ").chain(condition.split(" and ")) {
+    for clause in condition.split(" AND ").flat_map(|c| c.split(" and ")) {
         let Some((lhs, rhs)) = clause.split_once('=') else {
             continue;
         };

@@ -700,3 +700,77 @@ async fn the_one_off_walk_masks_old_logs_codes_and_tokens() {
     let again = walk().await;
     assert_eq!(again["checkpoint"]["effects"], 0, "{again}");
 }
+
+// F-JOB-4, issue 23: a battle listed before the deadline listing had shards
+// (under its unsharded hour) is still reminded.
+#[tokio::test]
+async fn a_battle_listed_before_the_shards_is_still_reminded() {
+    let stack = Stack::start_with(&[("BattleDurationSeconds", "3600")]).await;
+    stack.freeze_clock().await;
+    let day = Daytime::of(&stack);
+    for user in ["l_a", "l_b"] {
+        stack.create_profile(user, user).await;
+    }
+    let battle = stack.battle_between("l_a", "l_b").await;
+    let client = stack.dynamodb().await;
+    let config = stack.config("scheduled-jobs");
+    for (i, user) in ["l_a", "l_b"].iter().enumerate() {
+        local_gateway::fixtures::verified_phone(
+            &client,
+            &config.tables.users,
+            user,
+            &day.number(i as u32),
+            Some(day.timezone),
+        )
+        .await
+        .unwrap();
+    }
+    // Listed as before the shards: `DEADLINE#<hour>`.
+    let item = client
+        .get_item()
+        .table_name(&config.tables.battles)
+        .set_key(Some(versus::keys::battles::battle_key(&battle)))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    let deadline: i64 = item["deadline_at"].as_n().unwrap().parse().unwrap();
+    client
+        .update_item()
+        .table_name(&config.tables.battles)
+        .set_key(Some(versus::keys::battles::battle_key(&battle)))
+        .update_expression("SET gsi1pk = :hour")
+        .expression_attribute_values(
+            ":hour",
+            AttributeValue::S(format!(
+                "DEADLINE#{}",
+                versus::clock::utc_hour_key(deadline)
+            )),
+        )
+        .send()
+        .await
+        .unwrap();
+    let out = run_schedule(
+        &stack,
+        "BattleReminders",
+        json!({"at": rfc3339(stack.now())}),
+    )
+    .await;
+    assert_eq!(
+        (
+            out["status"].as_str(),
+            out["checkpoint"]["effects"].as_u64()
+        ),
+        (Some("done"), Some(2)),
+        "{out}"
+    );
+    for i in 0..2 {
+        assert_eq!(
+            logs_to(&stack, &day.number(i), "battle_reminder")
+                .await
+                .len(),
+            1
+        );
+    }
+}

@@ -1344,3 +1344,107 @@ async fn spacing_is_a_true_gap_and_hourly_windows_have_their_bound() {
     let eleventh = send("+256772000600", "h1", edge + 400_000).await;
     assert_eq!(eleventh.reason, Some(Reason::UserHourlyLimit));
 }
+
+// F-SMS-12, issue 23: far from the cap a promotion reserves its cost in its
+// shard of the month, with no read of the others; near it, in the one exact
+// counter, within the cap minus the shards' sum: the text that would pass
+// the cap is refused.
+#[tokio::test]
+async fn promotions_reserve_in_shards_far_from_the_cap_and_exactly_near_it() {
+    use versus::sms::policy::Reason;
+    use versus::sms::spend::{reserved, Reserved};
+    use versus::sms::store::Status;
+    use versus::sms::MessageType;
+    let stack = Stack::start().await;
+    let sdk = versus::db::aws_config().await;
+    let client = stack.dynamodb().await;
+    let noon = chrono::DateTime::parse_from_rfc3339("2026-11-22T09:00:00Z")
+        .unwrap()
+        .timestamp_millis();
+    let far = outbox(&stack, client.clone(), &sdk, |c| {
+        c.monthly_cap_micros = 1_000_000_000_000
+    });
+    let first = far
+        .enqueue(request(MessageType::BattleResult, PHONE, "s1"), noon)
+        .await
+        .unwrap();
+    assert_eq!(first.status, Status::Pending);
+    let cost = first.cost_micros;
+    assert_eq!(
+        reserved(far.store(), "2026-11").await.unwrap(),
+        Reserved {
+            shards: cost,
+            exact: 0
+        }
+    );
+    // A cap three texts' cost: this month's shard holds one, so two more fit
+    // in the exact counter and the fourth is refused.
+    let near = outbox(&stack, client.clone(), &sdk, |c| {
+        c.monthly_cap_micros = 3 * cost
+    });
+    let mut statuses = Vec::new();
+    for i in 0..3 {
+        let log = near
+            .enqueue(
+                request(
+                    MessageType::BattleResult,
+                    &format!("+25677200050{i}"),
+                    &format!("s{}", i + 2),
+                ),
+                noon,
+            )
+            .await
+            .unwrap();
+        statuses.push((log.status, log.reason));
+    }
+    assert_eq!(
+        statuses,
+        [
+            (Status::Pending, None),
+            (Status::Pending, None),
+            (Status::Suppressed, Some(Reason::SpendCap))
+        ]
+    );
+    assert_eq!(
+        reserved(near.store(), "2026-11").await.unwrap(),
+        Reserved {
+            shards: cost,
+            exact: 2 * cost
+        }
+    );
+}
+
+// F-SMS-3, F-JOB-5, issue 23: a log in flight since before the due index had
+// shards (in its one `DUE` partition) is still released and sent once.
+#[tokio::test]
+async fn a_log_due_in_the_unsharded_partition_is_still_released() {
+    let stack = Stack::start().await;
+    stack.freeze_clock().await;
+    let config = stack.config("sms-sender");
+    let client = stack.dynamodb().await;
+    let store = SmsStore::new(client.clone(), &config.tables.sms);
+    let log = versus::sms::store::SmsLog::pending(
+        PhoneNumber::parse(PHONE).unwrap(),
+        versus::sms::MessageType::SecurityAlert,
+        "New sign-in to your Versus account.".into(),
+        None,
+        &config.sms,
+        stack.now_ms(),
+    );
+    store.put_log(&log).await.unwrap();
+    client
+        .update_item()
+        .table_name(&config.tables.sms)
+        .set_key(Some(versus::keys::sms::log_key(&log.sms_id)))
+        .update_expression("SET due_shard = :legacy")
+        .expression_attribute_values(":legacy", AttributeValue::S("DUE".into()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(common::sms::reconcile(&stack).await["requeued"], 1);
+    common::eventually("the text is sent", || async {
+        raw_log(&stack, &log.sms_id).await["status"].as_s().unwrap() == "sent"
+    })
+    .await;
+    assert_eq!(local_sms(&stack, PHONE).await.len(), 1);
+}

@@ -175,7 +175,7 @@ async fn pair(
 ) -> Result<JoinOutcome, Error> {
     let my_sk = mine.sk.as_str();
     for attempt in 0..MAX_PAIR_ATTEMPTS {
-        let entries = waiting(store, challenge_type, now_ms).await?;
+        let entries = waiting(store, challenge_type, user_id, now_ms).await?;
         let others: Vec<&Entry> = entries
             .iter()
             .filter(|e| e.user_id != user_id)
@@ -255,6 +255,7 @@ async fn pair(
 async fn waiting(
     store: &BattleStore,
     challenge_type: &str,
+    me: &str,
     now_ms: i64,
 ) -> Result<Vec<Entry>, Error> {
     let partitions = queue_partitions(challenge_type);
@@ -286,11 +287,7 @@ async fn waiting(
             }
         }
         token = out.next_token;
-        let others = entries
-            .iter()
-            .map(|e| &e.user_id)
-            .collect::<std::collections::HashSet<_>>();
-        if token.is_none() || others.len() > 1 {
+        if token.is_none() || entries.iter().any(|e| e.user_id != me) {
             break;
         }
     }

@@ -104,10 +104,16 @@ pub async fn cost_report(
     date: NaiveDate,
     cap_micros: u64,
 ) -> Result<CostReport, Error> {
-    let mut items = Vec::new();
-    for shard in cost_shards() {
-        items.extend(day_partition(store, &cost_day_pk(&date.to_string(), shard)).await?);
-    }
+    let day = date.to_string();
+    let partitions = cost_shards()
+        .map(|shard| cost_day_pk(&day, shard))
+        .collect::<Vec<_>>();
+    let reads = partitions.iter().map(|pk| day_partition(store, pk));
+    let items: Vec<db::Item> = futures::future::try_join_all(reads)
+        .await?
+        .into_iter()
+        .flatten()
+        .collect();
     let mut total = Counts::default();
     let mut by_line: std::collections::BTreeMap<(String, String), Counts> = Default::default();
     for item in &items {
