@@ -40,6 +40,32 @@ async fn found(stack: &Stack, query: &str) -> Vec<String> {
         .collect()
 }
 
+/// The ids of every page a search finds, following its cursors.
+async fn every_page(stack: &Stack, query: &str) -> Vec<Vec<String>> {
+    let mut pages = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/v1/admin/sms?{query}&cursor={c}"),
+            None => format!("/v1/admin/sms?{query}"),
+        };
+        let (status, page) = desk(stack, "GET", &path, None).await;
+        assert_eq!(status, 200, "{page}");
+        let ids: Vec<String> = page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["id"].as_str().unwrap().to_string())
+            .collect();
+        pages.push(ids);
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_string()),
+            None => return pages,
+        }
+        assert!(pages.len() < 10, "{query}: paging ends");
+    }
+}
+
 fn events(text: &Value) -> Vec<String> {
     text["timeline"]
         .as_array()
@@ -558,29 +584,7 @@ async fn a_search_by_type_pages_through_every_shard_and_day() {
     let range = "from=2026-11-20T00:00:00Z&to=2026-11-21T23:59:59Z&limit=5";
     // By type (a day's 33 partitions), and by user (one partition).
     for facet in ["message_type=security_alert", "user_id=pager"] {
-        let query = format!("{facet}&{range}");
-        let mut pages = Vec::new();
-        let mut cursor: Option<String> = None;
-        loop {
-            let path = match &cursor {
-                Some(c) => format!("/v1/admin/sms?{query}&cursor={c}"),
-                None => format!("/v1/admin/sms?{query}"),
-            };
-            let (status, page) = desk(&stack, "GET", &path, None).await;
-            assert_eq!(status, 200, "{page}");
-            let ids: Vec<String> = page["items"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|t| t["id"].as_str().unwrap().to_string())
-                .collect();
-            pages.push(ids);
-            match page["next_cursor"].as_str() {
-                Some(next) => cursor = Some(next.to_string()),
-                None => break,
-            }
-            assert!(pages.len() < 10, "{facet}: paging ends");
-        }
+        let pages = every_page(&stack, &format!("{facet}&{range}")).await;
         let lengths: Vec<usize> = pages.iter().map(Vec::len).collect();
         assert_eq!(lengths, [5, 5, 2], "{facet}");
         assert_eq!(
@@ -589,4 +593,67 @@ async fn a_search_by_type_pages_through_every_shard_and_day() {
             "{facet}: every text once, newest first"
         );
     }
+}
+
+// F-SMS-2, issue 23: texts whose type-day entry is in the day's unsharded
+// partition (`FIND#type#<type>#<day>`, as before the shards) are found by a
+// search by type beside the sharded ones, newest first, each once.
+#[tokio::test]
+async fn a_search_by_type_finds_entries_from_before_the_shards() {
+    use versus::keys::sms::{search_key, search_shard, SearchFacet};
+    let stack = Stack::start().await;
+    stack.freeze_clock().await;
+    let config = stack.config("admin-api");
+    let client = stack.dynamodb().await;
+    let outbox = versus::wiring::outbox(&versus::db::aws_config().await, &client, &config);
+    let start = chrono::DateTime::parse_from_rfc3339("2026-11-20T10:00:00Z")
+        .unwrap()
+        .timestamp_millis();
+    let mut sent = Vec::new();
+    for i in 0..6i64 {
+        let to = format!("+2567728{i:05}");
+        let request = request(MessageType::SecurityAlert, &to, &format!("old{i}"));
+        let log = outbox.enqueue(request, start + i * 60_000).await.unwrap();
+        if i % 2 == 0 {
+            // Move its entry to the unsharded partition.
+            let day = "2026-11-20";
+            let facet = |shard| SearchFacet::TypeOnDay("security_alert", day, shard);
+            let sharded = search_key(
+                facet(search_shard(&log.sms_id)),
+                log.created_at,
+                &log.sms_id,
+            );
+            let mut entry = client
+                .get_item()
+                .table_name(&config.tables.sms)
+                .set_key(Some(sharded.clone()))
+                .send()
+                .await
+                .unwrap()
+                .item
+                .expect("the sharded entry");
+            entry.extend(search_key(facet(None), log.created_at, &log.sms_id));
+            client
+                .put_item()
+                .table_name(&config.tables.sms)
+                .set_item(Some(entry))
+                .send()
+                .await
+                .unwrap();
+            client
+                .delete_item()
+                .table_name(&config.tables.sms)
+                .set_key(Some(sharded))
+                .send()
+                .await
+                .unwrap();
+        }
+        sent.push(log.sms_id);
+    }
+    sent.reverse();
+    let query =
+        "message_type=security_alert&from=2026-11-20T00:00:00Z&to=2026-11-20T23:59:59Z&limit=4";
+    let pages = every_page(&stack, query).await;
+    assert_eq!(pages.iter().map(Vec::len).collect::<Vec<_>>(), [4, 2]);
+    assert_eq!(pages.concat(), sent, "every text once, newest first");
 }

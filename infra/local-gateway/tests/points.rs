@@ -432,6 +432,72 @@ async fn daily_streak_bonus_is_resumable_and_pays_once() {
     assert_eq!(unknown.status(), 404);
 }
 
+// F-JOB-1, issue 23: a player listed under the day's unsharded partition
+// (`active_date = <day>`, as before the shards) is paid by the fan-out's
+// last run, and the whole-date run then pays only the others: each once.
+#[tokio::test]
+async fn a_player_listed_under_the_unsharded_day_is_still_paid() {
+    let stack = Stack::start().await;
+    let config = stack.config("scheduled-jobs");
+    let client = stack.dynamodb().await;
+    let ledger = versus::wiring::ledger(&client, &config);
+    let now = ms("2026-11-21T12:00:00Z");
+    let users = ["listed_before", "listed_since_a", "listed_since_b"];
+    for user in users {
+        stack.create_profile(user, user).await;
+        ledger
+            .add_points(&req(user, 1, ActivityType::Comment, None), now)
+            .await
+            .unwrap();
+    }
+    let date = versus::clock::utc_date(now);
+    client
+        .update_item()
+        .table_name(&config.tables.users)
+        .set_key(Some(versus::keys::users::profile_key(users[0])))
+        .update_expression("SET active_date = :day")
+        .expression_attribute_values(":day", AttributeValue::S(date.to_string()))
+        .send()
+        .await
+        .unwrap();
+    let jobs = versus::wiring::jobs(
+        &client,
+        &config,
+        versus::wiring::pusher(&versus::db::aws_config().await, &client, &config).unwrap(),
+        10,
+    );
+    let unsharded = versus::points::jobs::SHARDS - 1;
+    let RunOutcome::Done(last) = jobs
+        .run_shard(JobName::StreakBonus, date, unsharded, now, &mut || false)
+        .await
+        .unwrap()
+    else {
+        panic!("the unsharded run ends")
+    };
+    assert_eq!((last.visited, last.effects), (1, 1));
+    let RunOutcome::Done(whole) = jobs
+        .run(JobName::StreakBonus, date, now, &mut || false)
+        .await
+        .unwrap()
+    else {
+        panic!("the whole run ends")
+    };
+    assert_eq!((whole.visited, whole.effects), (3, 2));
+    for user in users {
+        let bonuses = activities(&stack, user)
+            .await
+            .into_iter()
+            .filter(|a| {
+                a.get("activity_type")
+                    .and_then(|v| v.as_s().ok())
+                    .map(String::as_str)
+                    == Some("streak_bonus")
+            })
+            .count();
+        assert_eq!(bonuses, 1, "{user}");
+    }
+}
+
 // F-PT-6, F-JOB-1: a streak bonus that moves a level is pushed to the
 // player like any other award's upgrade; a rerun pays and pushes nothing.
 #[tokio::test]

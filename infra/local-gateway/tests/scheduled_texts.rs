@@ -455,6 +455,89 @@ async fn the_cost_report_counts_per_type_and_provider() {
     assert_eq!(documents[0]["Provider"], "console");
 }
 
+// F-JOB-6, F-SMS-16, issue 23: the counters texts moved before the shards
+// existed (`COST#<date>`, `COST#<month>`, unsharded) are summed with the
+// shards' in the day's totals, its lines and the month's spend.
+#[tokio::test]
+async fn the_cost_report_sums_the_unsharded_counters_too() {
+    use versus::keys::sms::{cost_day_key, cost_month_key, cost_type_key};
+    let stack = Stack::start().await;
+    let config = stack.config("scheduled-jobs");
+    let client = stack.dynamodb().await;
+    let date = chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
+    let (day, month) = (date.to_string(), "2026-11");
+    let counter = |mut item: HashMap<String, AttributeValue>, messages: u64, cost: u64| {
+        for (name, value) in [
+            ("messages", messages),
+            ("segments", messages),
+            ("cost_micros", cost),
+        ] {
+            item.insert(name.into(), AttributeValue::N(value.to_string()));
+        }
+        item
+    };
+    let (old, seven, last) = (None, Some(7), Some(31));
+    let counters = [
+        // Before the shards: three texts today, ten this month.
+        counter(cost_day_key(&day, old), 3, 300),
+        counter(cost_type_key(&day, old, "match_found", "console"), 3, 300),
+        counter(cost_month_key(month, old), 10, 1_000),
+        // Since: two in shard 7, one in the last shard.
+        counter(cost_day_key(&day, seven), 2, 200),
+        counter(cost_type_key(&day, seven, "match_found", "console"), 2, 200),
+        counter(cost_month_key(month, seven), 2, 200),
+        counter(cost_day_key(&day, last), 1, 150),
+        counter(
+            cost_type_key(&day, last, "security_alert", "twilio"),
+            1,
+            150,
+        ),
+        counter(cost_month_key(month, last), 1, 150),
+    ];
+    for item in counters {
+        client
+            .put_item()
+            .table_name(&config.tables.sms)
+            .set_item(Some(item))
+            .send()
+            .await
+            .unwrap();
+    }
+    let report = versus::sms::report::cost_report(
+        &versus::sms::store::SmsStore::new(client, &config.tables.sms),
+        date,
+        config.sms.monthly_cap_micros,
+    )
+    .await
+    .unwrap();
+    let total = &report.total;
+    assert_eq!(
+        (total.messages, total.segments, total.cost_micros),
+        (6, 6, 650)
+    );
+    let lines: Vec<(&str, &str, u64, u64)> = report
+        .lines
+        .iter()
+        .map(|l| {
+            let c = &l.counts;
+            (
+                l.message_type.as_str(),
+                l.provider.as_str(),
+                c.messages,
+                c.cost_micros,
+            )
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            ("match_found", "console", 5, 500),
+            ("security_alert", "twilio", 1, 150)
+        ]
+    );
+    assert_eq!(report.spend.sent_micros, 1_350);
+}
+
 /// The Embedded Metric Format's rules (CloudWatch's specification): an
 /// `_aws` object with an integer `Timestamp` and `CloudWatchMetrics`
 /// directives, each with a `Namespace`, `Dimensions` (arrays of at most 30
