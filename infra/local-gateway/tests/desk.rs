@@ -657,3 +657,87 @@ async fn a_search_by_type_finds_entries_from_before_the_shards() {
     assert_eq!(pages.iter().map(Vec::len).collect::<Vec<_>>(), [4, 2]);
     assert_eq!(pages.concat(), sent, "every text once, newest first");
 }
+
+// F-ERR-1, F-SMS-2: a desk cursor serves only the admin and the search it was
+// issued for (400 `invalid_cursor` otherwise, and the search still pages to
+// its end with it); cancelling a text that is not deferred and resending one
+// that has not failed are 409s that change nothing.
+#[tokio::test]
+async fn desk_cursors_and_actions_refuse_what_is_not_theirs() {
+    let stack = Stack::start().await;
+    stack.freeze_clock().await;
+    let config = stack.config("admin-api");
+    let outbox = versus::wiring::outbox(
+        &versus::db::aws_config().await,
+        &stack.dynamodb().await,
+        &config,
+    );
+    let mut sent = Vec::new();
+    for i in 0..3i64 {
+        let to = format!("+2567728{i:05}");
+        let request = request(MessageType::SecurityAlert, &to, "held");
+        let log = outbox
+            .enqueue(request, stack.now_ms() - 10 + i)
+            .await
+            .unwrap();
+        sent.push(log.sms_id);
+    }
+    for id in &sent {
+        wait_status(&stack, id, Status::Sent).await;
+    }
+    let (status, first) = desk(&stack, "GET", "/v1/admin/sms?user_id=held&limit=2", None).await;
+    assert_eq!(status, 200, "{first}");
+    let cursor = first["next_cursor"]
+        .as_str()
+        .expect("a second page")
+        .to_string();
+    let deputy = stack.token_with("deputy", json!({"role": "admin"}));
+    let (status, answer) = stack
+        .call_with_token(
+            "GET",
+            &format!("/v1/admin/sms?user_id=held&limit=2&cursor={cursor}"),
+            Some(&deputy),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (400, Some("invalid_cursor")),
+        "another admin: {answer}"
+    );
+    for other_search in [
+        "user_id=someone_else&limit=2",
+        "user_id=held&limit=2&status=failed",
+        "message_type=security_alert&limit=2",
+    ] {
+        let path = format!("/v1/admin/sms?{other_search}&cursor={cursor}");
+        let (status, answer) = desk(&stack, "GET", &path, None).await;
+        assert_eq!(
+            (status, answer["error"]["code"].as_str()),
+            (400, Some("invalid_cursor")),
+            "{other_search}: {answer}"
+        );
+    }
+    let (status, last) = desk(
+        &stack,
+        "GET",
+        &format!("/v1/admin/sms?user_id=held&limit=2&cursor={cursor}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{last}");
+    assert_eq!(last["items"].as_array().unwrap().len(), 1);
+    assert!(last["next_cursor"].is_null(), "{last}");
+    let text_path = format!("/v1/admin/sms/{}", sent[0]);
+    let (_, before) = desk(&stack, "GET", &text_path, None).await;
+    for (action, code) in [("cancel", "not_deferred"), ("resend", "not_failed")] {
+        let (status, answer) = desk(&stack, "POST", &format!("{text_path}/{action}"), None).await;
+        assert_eq!(
+            (status, answer["error"]["code"].as_str()),
+            (409, Some(code)),
+            "{action}: {answer}"
+        );
+    }
+    let (_, after) = desk(&stack, "GET", &text_path, None).await;
+    assert_eq!(before, after, "a refused action changes nothing");
+}
