@@ -66,6 +66,15 @@ async fn every_page(stack: &Stack, query: &str) -> Vec<Vec<String>> {
     }
 }
 
+/// The outbox the admin-api function uses.
+async fn desk_outbox(stack: &Stack) -> versus::sms::outbox::Outbox {
+    versus::wiring::outbox(
+        &versus::db::aws_config().await,
+        &stack.dynamodb().await,
+        &stack.config("admin-api"),
+    )
+}
+
 fn events(text: &Value) -> Vec<String> {
     text["timeline"]
         .as_array()
@@ -558,12 +567,7 @@ async fn old_logs_are_found_after_the_one_off_walk() {
 async fn a_search_by_type_pages_through_every_shard_and_day() {
     let stack = Stack::start().await;
     stack.freeze_clock().await;
-    let config = stack.config("admin-api");
-    let outbox = versus::wiring::outbox(
-        &versus::db::aws_config().await,
-        &stack.dynamodb().await,
-        &config,
-    );
+    let outbox = desk_outbox(&stack).await;
     // Twelve alerts from 23:50 to 00:01 UTC, a minute apart.
     let start = chrono::DateTime::parse_from_rfc3339("2026-11-20T23:50:00Z")
         .unwrap()
@@ -666,12 +670,7 @@ async fn a_search_by_type_finds_entries_from_before_the_shards() {
 async fn desk_cursors_and_actions_refuse_what_is_not_theirs() {
     let stack = Stack::start().await;
     stack.freeze_clock().await;
-    let config = stack.config("admin-api");
-    let outbox = versus::wiring::outbox(
-        &versus::db::aws_config().await,
-        &stack.dynamodb().await,
-        &config,
-    );
+    let outbox = desk_outbox(&stack).await;
     let mut sent = Vec::new();
     for i in 0..3i64 {
         let to = format!("+2567728{i:05}");

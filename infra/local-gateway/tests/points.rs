@@ -55,6 +55,20 @@ async fn activities(stack: &Stack, user: &str) -> Vec<HashMap<String, AttributeV
     out.items.unwrap_or_default()
 }
 
+/// The streak bonuses a user was paid.
+async fn streak_bonuses(stack: &Stack, user: &str) -> Vec<HashMap<String, AttributeValue>> {
+    activities(stack, user)
+        .await
+        .into_iter()
+        .filter(|a| {
+            a.get("activity_type")
+                .and_then(|v| v.as_s().ok())
+                .map(String::as_str)
+                == Some("streak_bonus")
+        })
+        .collect()
+}
+
 fn ms(rfc3339: &str) -> i64 {
     chrono::DateTime::parse_from_rfc3339(rfc3339)
         .unwrap()
@@ -390,16 +404,7 @@ async fn daily_streak_bonus_is_resumable_and_pays_once() {
     };
     assert_eq!(cp.effects, 0, "nobody paid twice");
     for (user, bonus) in &expected {
-        let bonuses: Vec<_> = activities(&stack, user)
-            .await
-            .into_iter()
-            .filter(|a| {
-                a.get("activity_type")
-                    .and_then(|v| v.as_s().ok())
-                    .map(String::as_str)
-                    == Some("streak_bonus")
-            })
-            .collect();
+        let bonuses = streak_bonuses(&stack, user).await;
         assert_eq!(bonuses.len(), 1, "{user}");
         assert_eq!(bonuses[0]["amount"].as_n().unwrap(), &bonus.to_string());
     }
@@ -484,17 +489,7 @@ async fn a_player_listed_under_the_unsharded_day_is_still_paid() {
     };
     assert_eq!((whole.visited, whole.effects), (3, 2));
     for user in users {
-        let bonuses = activities(&stack, user)
-            .await
-            .into_iter()
-            .filter(|a| {
-                a.get("activity_type")
-                    .and_then(|v| v.as_s().ok())
-                    .map(String::as_str)
-                    == Some("streak_bonus")
-            })
-            .count();
-        assert_eq!(bonuses, 1, "{user}");
+        assert_eq!(streak_bonuses(&stack, user).await.len(), 1, "{user}");
     }
 }
 
@@ -921,15 +916,7 @@ async fn the_scheduled_streak_bonus_fans_out_and_pays_once() {
     );
     let bonuses = |user: String| {
         let stack = &stack;
-        async move {
-            activities(stack, &user)
-                .await
-                .into_iter()
-                .filter(|a| {
-                    a["activity_type"].as_s().ok().map(String::as_str) == Some("streak_bonus")
-                })
-                .count()
-        }
+        async move { streak_bonuses(stack, &user).await.len() }
     };
     common::eventually_within("every streak paid", 60, || async {
         for user in &users {
