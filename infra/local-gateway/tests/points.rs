@@ -69,6 +69,16 @@ async fn streak_bonuses(stack: &Stack, user: &str) -> Vec<HashMap<String, Attrib
         .collect()
 }
 
+/// The scheduled jobs as the function wires them, reading `page` users a page.
+async fn jobs_with_pages(
+    client: &aws_sdk_dynamodb::Client,
+    config: &versus::Config,
+    page: i32,
+) -> versus::points::jobs::Jobs {
+    let pusher = versus::wiring::pusher(&versus::db::aws_config().await, client, config).unwrap();
+    versus::wiring::jobs(client, config, pusher, page)
+}
+
 fn ms(rfc3339: &str) -> i64 {
     chrono::DateTime::parse_from_rfc3339(rfc3339)
         .unwrap()
@@ -353,12 +363,7 @@ async fn daily_streak_bonus_is_resumable_and_pays_once() {
         expected.insert(user, if i % 3 == 0 { 10 } else { 5 });
     }
     let date = versus::clock::utc_date(day2);
-    let jobs = versus::wiring::jobs(
-        &client,
-        &config,
-        versus::wiring::pusher(&versus::db::aws_config().await, &client, &config).unwrap(),
-        10,
-    );
+    let jobs = jobs_with_pages(&client, &config, 10).await;
     let mut pages = 0;
     let mut stop_after_one = || {
         pages += 1;
@@ -465,12 +470,7 @@ async fn a_player_listed_under_the_unsharded_day_is_still_paid() {
         .send()
         .await
         .unwrap();
-    let jobs = versus::wiring::jobs(
-        &client,
-        &config,
-        versus::wiring::pusher(&versus::db::aws_config().await, &client, &config).unwrap(),
-        10,
-    );
+    let jobs = jobs_with_pages(&client, &config, 10).await;
     let unsharded = versus::points::jobs::SHARDS - 1;
     let RunOutcome::Done(last) = jobs
         .run_shard(JobName::StreakBonus, date, unsharded, now, &mut || false)
@@ -553,12 +553,7 @@ async fn weekly_goals_and_side_quests_pay_once() {
         .add_points(&req("g1", 1, ActivityType::Reaction, None), last_week)
         .await
         .unwrap();
-    let jobs = versus::wiring::jobs(
-        &client,
-        &config,
-        versus::wiring::pusher(&versus::db::aws_config().await, &client, &config).unwrap(),
-        100,
-    );
+    let jobs = jobs_with_pages(&client, &config, 100).await;
     let RunOutcome::Done(cp) = jobs
         .run(
             JobName::WeeklyGoals,
@@ -927,12 +922,7 @@ async fn the_scheduled_streak_bonus_fans_out_and_pays_once() {
         true
     })
     .await;
-    let jobs = versus::wiring::jobs(
-        &client,
-        &config,
-        versus::wiring::pusher(&versus::db::aws_config().await, &client, &config).unwrap(),
-        10,
-    );
+    let jobs = jobs_with_pages(&client, &config, 10).await;
     let date = versus::clock::utc_date(day);
     // Every shard's run is done, and together they paid each player once.
     let mut paid = 0;
