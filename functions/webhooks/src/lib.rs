@@ -46,7 +46,7 @@ pub async fn function(config: &Config) -> Result<Invoke, Error> {
     let sdk = db::aws_config().await;
     // The providers' secrets come from Secrets Manager, read once here.
     let config = &config.clone().with_secrets(&sdk).await?;
-    let client = db::dynamodb(&sdk);
+    let client = config.dynamodb(&sdk);
     db::warm_up(&client, &config.tables.sms).await;
     let app = Arc::new(App {
         store: SmsStore::new(client.clone(), &config.tables.sms),

@@ -51,7 +51,7 @@ enum Request {
 
 pub async fn function(config: &Config) -> Result<Invoke, Error> {
     let sdk = db::aws_config().await;
-    let client = db::dynamodb(&sdk);
+    let client = config.dynamodb(&sdk);
     db::warm_up(&client, &config.tables.users).await;
     let queue_url = config
         .invitation_timeouts_queue_url

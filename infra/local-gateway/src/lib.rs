@@ -16,6 +16,7 @@ pub mod eventbridge;
 pub mod fixtures;
 pub mod heat;
 pub mod http_api;
+pub mod iam;
 pub mod queues;
 pub mod registry;
 pub mod schedules;
@@ -154,6 +155,9 @@ pub struct Running {
     pub management_endpoint: String,
     /// The configuration each function was built with (by crate name).
     pub configs: HashMap<String, Config>,
+    /// The calls the local IAM refused (none, while the template's policies
+    /// cover what the functions do).
+    pub iam_denials: iam::Denials,
     pub gateway: Arc<Gateway>,
     shutdown: tokio::sync::watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -324,6 +328,41 @@ pub async fn start(options: Options) -> Result<Running, String> {
     queues::create_all(&sqs, &mut template).await?;
     create_secrets(&aws_sdk_secretsmanager::Client::new(&sdk), &mut template).await?;
 
+    let (shutdown, signal) = tokio::sync::watch::channel(false);
+    let serve = |listener: TcpListener, app: Router| {
+        let mut signal = signal.clone();
+        tokio::spawn(async move {
+            let stop = async move {
+                let _ = signal.wait_for(|s| *s).await;
+            };
+            // With the peer's address: functions see the caller's source IP.
+            let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+            if let Err(e) = axum::serve(listener, app)
+                .with_graceful_shutdown(stop)
+                .await
+            {
+                tracing::error!(error = %e, "server stopped");
+            }
+        })
+    };
+    // Every function reaches DynamoDB through the local IAM (`iam.rs`),
+    // under its own path: a call its template policy does not allow fails.
+    let iam_listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| format!("IAM proxy port: {e}"))?;
+    let iam_url = format!(
+        "http://{}",
+        iam_listener.local_addr().map_err(|e| e.to_string())?
+    );
+    let (iam_router, iam_denials) = iam::router(
+        &std::env::var("AWS_ENDPOINT_URL_DYNAMODB")
+            .map_err(|_| "AWS_ENDPOINT_URL_DYNAMODB (DynamoDB Local) is not set")?,
+        template.policies()?,
+        template.table_arn_prefix(),
+    );
+    // Serving before the functions start: their init calls DynamoDB.
+    let mut tasks = vec![serve(iam_listener, iam_router)];
+
     let deployed_ws_prefix = format!("https://{}.execute-api.", template::LOCAL_WEBSOCKET_API_ID);
     let mut functions = HashMap::new();
     let mut configs = HashMap::new();
@@ -341,6 +380,10 @@ pub async fn start(options: Options) -> Result<Running, String> {
             }
         }
         env.insert("JWT_DEV_SECRET".into(), options.dev_secret.clone());
+        env.insert(
+            "AWS_ENDPOINT_URL_DYNAMODB".into(),
+            format!("{iam_url}/{}", def.name),
+        );
         let config = Config::from_lookup(|k| env.get(k).cloned())
             .map_err(|e| format!("{}: {e}", def.name))?;
         let build = registry::builder(&def.name).ok_or(format!(
@@ -436,24 +479,8 @@ pub async fn start(options: Options) -> Result<Running, String> {
         .fallback(get(websocket::connect))
         .with_state(gateway.clone());
 
-    let (shutdown, signal) = tokio::sync::watch::channel(false);
-    let serve = |listener: TcpListener, app: Router| {
-        let mut signal = signal.clone();
-        tokio::spawn(async move {
-            let stop = async move {
-                let _ = signal.wait_for(|s| *s).await;
-            };
-            // With the peer's address: functions see the caller's source IP.
-            let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-            if let Err(e) = axum::serve(listener, app)
-                .with_graceful_shutdown(stop)
-                .await
-            {
-                tracing::error!(error = %e, "server stopped");
-            }
-        })
-    };
-    let mut tasks = vec![serve(http_listener, http_app), serve(ws_listener, ws_app)];
+    tasks.push(serve(http_listener, http_app));
+    tasks.push(serve(ws_listener, ws_app));
     tasks.push(schedules::spawn_ticker(
         gateway.clone(),
         schedules,
@@ -481,6 +508,7 @@ pub async fn start(options: Options) -> Result<Running, String> {
         ws_url: format!("ws://{ws_addr}/{}", gateway.stage),
         management_endpoint,
         configs,
+        iam_denials,
         gateway,
         shutdown,
         tasks,

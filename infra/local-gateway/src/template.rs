@@ -232,6 +232,61 @@ impl Template {
             .map(|(_, t, _)| t)
     }
 
+    /// The prefix of a table's ARN here (the table's name follows).
+    pub fn table_arn_prefix(&self) -> String {
+        format!("arn:aws:dynamodb:{}:{ACCOUNT_ID}:table/", self.region)
+    }
+
+    /// Each function's `Policies` (inline statements), by function name, with
+    /// their resources resolved to ARNs: what the local IAM checks (`crate::iam`).
+    /// Call it once the queues and secrets exist (their ARNs are named).
+    pub fn policies(&self) -> Result<BTreeMap<String, crate::iam::Policy>> {
+        let mut out = BTreeMap::new();
+        for def in self.functions()? {
+            let policies = self
+                .resource_props(&def.logical_id)
+                .and_then(|p| p.get("Policies"))
+                .and_then(Value::as_sequence)
+                .cloned()
+                .unwrap_or_default();
+            let mut statements = Vec::new();
+            for policy in &policies {
+                let listed =
+                    policy
+                        .get("Statement")
+                        .and_then(Value::as_sequence)
+                        .ok_or(format!(
+                            "{}: only inline policies (Statement:) are read locally",
+                            def.logical_id
+                        ))?;
+                for statement in listed {
+                    if statement.get("Effect").and_then(Value::as_str) != Some("Allow") {
+                        return Err(format!(
+                            "{}: only Allow statements are read locally",
+                            def.logical_id
+                        ));
+                    }
+                    let list = |name: &str| -> Result<Vec<String>> {
+                        match statement.get(name) {
+                            None => Ok(Vec::new()),
+                            Some(Value::Sequence(items)) => {
+                                items.iter().map(|v| self.resolve(v)).collect()
+                            }
+                            Some(one) => Ok(vec![self.resolve(one)?]),
+                        }
+                    };
+                    statements.push(crate::iam::Statement {
+                        actions: list("Action")?,
+                        resources: list("Resource")?,
+                        not_resources: list("NotResource")?,
+                    });
+                }
+            }
+            out.insert(def.name, crate::iam::Policy { statements });
+        }
+        Ok(out)
+    }
+
     pub fn tables(&self) -> Vec<TableDef> {
         self.resources()
             .filter(|(_, t, _)| *t == "AWS::DynamoDB::Table")

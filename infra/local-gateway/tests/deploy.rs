@@ -120,3 +120,107 @@ async fn under_sam_local_the_functions_verify_the_token_themselves() {
         assert_eq!(status(&r), 401, "{what}: {r}");
     }
 }
+
+// What the template's policies allow is what the functions may do here too:
+// each function's DynamoDB client goes through the local IAM under its own
+// name; a call its policy allows passes, one it does not is refused as AWS
+// refuses it (AccessDeniedException naming the action and the resource) and
+// writes nothing. (Every other test's stack fails if a call was refused.)
+#[tokio::test]
+async fn each_function_reaches_dynamodb_only_as_its_policy_allows() {
+    use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+    use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+    let stack = Stack::start().await;
+    let sdk = versus::db::aws_config().await;
+    let profile = stack.config("profile-api");
+    assert!(profile
+        .dynamodb_endpoint
+        .as_deref()
+        .is_some_and(|e| e.ends_with("/profile-api")));
+    let as_profile_api = profile.dynamodb(&sdk);
+    let key = versus::keys::users::profile_key("iam_probe");
+    as_profile_api
+        .get_item()
+        .table_name(&profile.tables.users)
+        .set_key(Some(key.clone()))
+        .send()
+        .await
+        .expect("profile-api reads the users table");
+    let refused = as_profile_api
+        .delete_item()
+        .table_name(&profile.tables.battles)
+        .set_key(Some(key.clone()))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Some("AccessDeniedException"));
+    let message = refused.message().unwrap_or_default();
+    assert!(
+        message.contains("dynamodb:DeleteItem")
+            && message.contains(&format!("table/{}", profile.tables.battles)),
+        "{message}"
+    );
+    // A transaction is refused whole when one part is not allowed.
+    let put = |table: &str| {
+        let mut item = key.clone();
+        item.insert("probe".into(), AttributeValue::Bool(true));
+        TransactWriteItem::builder()
+            .put(
+                Put::builder()
+                    .table_name(table)
+                    .set_item(Some(item))
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+    };
+    let refused = as_profile_api
+        .transact_write_items()
+        .transact_items(put(&profile.tables.users))
+        .transact_items(put(&profile.tables.battles))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Some("AccessDeniedException"));
+    let written = stack
+        .dynamodb()
+        .await
+        .get_item()
+        .table_name(&profile.tables.users)
+        .set_key(Some(key.clone()))
+        .send()
+        .await
+        .unwrap();
+    assert!(written.item.is_none(), "nothing written");
+    // ws-matchmaking reads the queue with PartiQL on the battles table only.
+    let matchmaking = stack.config("ws-matchmaking");
+    let as_matchmaking = matchmaking.dynamodb(&sdk);
+    let select = |table: &str| format!(r#"SELECT * FROM "{table}" WHERE pk IN ['QUEUE#probe']"#);
+    as_matchmaking
+        .execute_statement()
+        .statement(select(&matchmaking.tables.battles))
+        .consistent_read(true)
+        .send()
+        .await
+        .expect("ws-matchmaking may PartiQLSelect the battles table");
+    let refused = as_matchmaking
+        .execute_statement()
+        .statement(select(&matchmaking.tables.users))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Some("AccessDeniedException"));
+    let denials = std::mem::take(&mut *stack.running.iam_denials.lock().unwrap());
+    let refused: Vec<(&str, &str)> = denials
+        .iter()
+        .map(|d| (d.function.as_str(), d.action.as_str()))
+        .collect();
+    assert_eq!(
+        refused,
+        [
+            ("profile-api", "dynamodb:DeleteItem"),
+            ("profile-api", "dynamodb:PutItem"),
+            ("ws-matchmaking", "dynamodb:PartiQLSelect"),
+        ]
+    );
+}

@@ -78,6 +78,22 @@ pub struct Stack {
     pub prefix: String,
 }
 
+/// Every test's functions stay within their template policies: a call the
+/// local IAM refused fails the test that made it, even where the function
+/// only logged the error.
+impl Drop for Stack {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        let denials = self.running.iam_denials.lock().unwrap();
+        assert!(
+            denials.is_empty(),
+            "calls the functions' policies in template.yaml do not allow: {denials:?}"
+        );
+    }
+}
+
 impl Stack {
     pub async fn start() -> Stack {
         Self::start_with(&[]).await

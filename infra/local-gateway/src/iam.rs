@@ -1,0 +1,406 @@
+//! IAM as the local stack plays it, for DynamoDB: every function's calls go
+//! through a proxy in front of DynamoDB Local that checks them against the
+//! `Policies` statements template.yaml gives that function, and refuses a
+//! call no statement allows the way AWS does (HTTP 400,
+//! `AccessDeniedException`). So a missing permission fails a test here,
+//! not the first request after a deployment.
+//!
+//! Each function reaches the proxy under its own path
+//! (`AWS_ENDPOINT_URL_DYNAMODB=http://<proxy>/<function>` in its
+//! environment): the path is the caller's role. What a call needs follows
+//! AWS's rules: an index's reads need the index's ARN; a transaction's
+//! parts need their own actions (`PutItem`, `UpdateItem`, `DeleteItem`,
+//! `ConditionCheckItem`, `GetItem`); a PartiQL statement needs
+//! `PartiQLSelect`/`Insert`/`Update`/`Delete` on the table or index it names.
+//! Only `Allow` statements with `Action` and `Resource` or `NotResource` are
+//! read (the template has no other kind); conditions are not evaluated.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+/// One `Allow` statement: its actions and resources, IAM wildcards kept.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Statement {
+    pub actions: Vec<String>,
+    pub resources: Vec<String>,
+    pub not_resources: Vec<String>,
+}
+
+/// A function's identity-based policy: the union of its statements.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Policy {
+    pub statements: Vec<Statement>,
+}
+
+impl Policy {
+    /// Whether some statement allows `action` on `resource` (an ARN).
+    pub fn allows(&self, action: &str, resource: &str) -> bool {
+        self.statements.iter().any(|s| {
+            s.actions
+                .iter()
+                .any(|a| wildcard(&a.to_lowercase(), &action.to_lowercase()))
+                && if s.not_resources.is_empty() {
+                    s.resources.iter().any(|r| wildcard(r, resource))
+                } else {
+                    !s.not_resources.iter().any(|r| wildcard(r, resource))
+                }
+        })
+    }
+}
+
+/// IAM's matching: `*` any run of characters, `?` any one.
+fn wildcard(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    // The classic two-pointer match with backtracking to the last `*`.
+    let (mut i, mut j, mut star, mut mark) = (0, 0, None, 0);
+    while j < t.len() {
+        if i < p.len() && (p[i] == '?' || p[i] == t[j]) {
+            i += 1;
+            j += 1;
+        } else if i < p.len() && p[i] == '*' {
+            star = Some(i);
+            mark = j;
+            i += 1;
+        } else if let Some(s) = star {
+            i = s + 1;
+            mark += 1;
+            j = mark;
+        } else {
+            return false;
+        }
+    }
+    p[i..].iter().all(|c| *c == '*')
+}
+
+/// What a DynamoDB call needs: `(action, resource ARN)` pairs, each of
+/// which some statement must allow. `table_arn` names a table's ARN.
+pub fn needs(
+    operation: &str,
+    request: &Value,
+    table_arn: &dyn Fn(&str) -> String,
+) -> Vec<(String, String)> {
+    let action = |a: &str| format!("dynamodb:{a}");
+    let on = |table: &str, index: Option<&str>| match index {
+        Some(index) => format!("{}/index/{index}", table_arn(table)),
+        None => table_arn(table),
+    };
+    let table = request["TableName"].as_str().unwrap_or_default();
+    match operation {
+        "Query" | "Scan" => vec![(action(operation), on(table, request["IndexName"].as_str()))],
+        "BatchGetItem" | "BatchWriteItem" => request["RequestItems"]
+            .as_object()
+            .into_iter()
+            .flat_map(|tables| tables.keys())
+            .map(|t| (action(operation), on(t, None)))
+            .collect(),
+        "TransactWriteItems" | "TransactGetItems" => request["TransactItems"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_object)
+            .flat_map(|item| item.iter())
+            .map(|(part, body)| {
+                let item_action = match part.as_str() {
+                    "Put" => "PutItem",
+                    "Update" => "UpdateItem",
+                    "Delete" => "DeleteItem",
+                    "ConditionCheck" => "ConditionCheckItem",
+                    "Get" => "GetItem",
+                    other => other,
+                };
+                let table = body["TableName"].as_str().unwrap_or_default();
+                (action(item_action), on(table, None))
+            })
+            .collect(),
+        "ExecuteStatement" => statement_needs(request["Statement"].as_str().unwrap_or_default())
+            .map(|(verb, table, index)| vec![(action(verb), on(&table, index.as_deref()))])
+            .unwrap_or_else(|| vec![(action("PartiQLSelect"), on("", None))]),
+        "BatchExecuteStatement" | "ExecuteTransaction" => {
+            let list = if operation == "ExecuteTransaction" {
+                "TransactStatements"
+            } else {
+                "Statements"
+            };
+            request[list]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|s| statement_needs(s["Statement"].as_str()?))
+                .map(|(verb, table, index)| (action(verb), on(&table, index.as_deref())))
+                .collect()
+        }
+        // Account-level calls name no table.
+        "ListTables" | "DescribeLimits" | "DescribeEndpoints" => {
+            vec![(action(operation), "*".into())]
+        }
+        _ => vec![(action(operation), on(table, None))],
+    }
+}
+
+/// A PartiQL statement's action (by its verb) and the table and index it
+/// names (`"table"` or `"table"."index"`).
+fn statement_needs(statement: &str) -> Option<(&'static str, String, Option<String>)> {
+    let verb = match statement.split_whitespace().next()?.to_uppercase().as_str() {
+        "SELECT" => "PartiQLSelect",
+        "INSERT" => "PartiQLInsert",
+        "UPDATE" => "PartiQLUpdate",
+        "DELETE" => "PartiQLDelete",
+        _ => return None,
+    };
+    let mut quoted = statement.split('"');
+    let table = quoted.nth(1)?.to_string();
+    let index = match (quoted.next(), quoted.next()) {
+        (Some("."), Some(index)) => Some(index.to_string()),
+        _ => None,
+    };
+    Some((verb, table, index))
+}
+
+/// A call a policy refused: who, what, on what.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Denial {
+    pub function: String,
+    pub action: String,
+    pub resource: String,
+}
+
+pub type Denials = Arc<Mutex<Vec<Denial>>>;
+
+struct Guard {
+    upstream: String,
+    policies: BTreeMap<String, Policy>,
+    table_arn_prefix: String,
+    http: reqwest::Client,
+    denials: Denials,
+}
+
+/// The proxy in front of `upstream` (DynamoDB Local's URL) with each
+/// function's policy, by function name (a function's endpoint is
+/// `<proxy>/<name>`), and the denials it will record.
+pub fn router(
+    upstream: &str,
+    policies: BTreeMap<String, Policy>,
+    table_arn_prefix: String,
+) -> (axum::Router, Denials) {
+    let denials = Denials::default();
+    let guard = Arc::new(Guard {
+        upstream: upstream.trim_end_matches('/').to_string(),
+        policies,
+        table_arn_prefix,
+        http: reqwest::Client::new(),
+        denials: denials.clone(),
+    });
+    let router = axum::Router::new()
+        .route("/{function}", axum::routing::post(check))
+        .route("/{function}/", axum::routing::post(check))
+        .with_state(guard);
+    (router, denials)
+}
+
+fn json_error(status: StatusCode, kind: &str, message: &str) -> Response {
+    let body = serde_json::json!({ "__type": kind, "Message": message });
+    (
+        status,
+        [("content-type", "application/x-amz-json-1.0")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+/// Checks one call against its caller's policy, then relays it.
+async fn check(
+    State(guard): State<Arc<Guard>>,
+    Path(function): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(policy) = guard.policies.get(&function) else {
+        return json_error(
+            StatusCode::BAD_REQUEST,
+            "com.amazon.coral.service#UnrecognizedClientException",
+            &format!("no function {function} in template.yaml"),
+        );
+    };
+    let operation = headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|t| t.rsplit('.').next())
+        .unwrap_or_default();
+    let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let table_arn = |table: &str| format!("{}{table}", guard.table_arn_prefix);
+    for (action, resource) in needs(operation, &request, &table_arn) {
+        if !policy.allows(&action, &resource) {
+            // Loud on purpose: the test that hit it fails further on.
+            tracing::error!(%function, %action, %resource, "IAM: not allowed by the function's policy in template.yaml");
+            guard.denials.lock().unwrap().push(Denial {
+                function: function.clone(),
+                action: action.clone(),
+                resource: resource.clone(),
+            });
+            return json_error(
+                StatusCode::BAD_REQUEST,
+                "com.amazon.coral.service#AccessDeniedException",
+                &format!(
+                    "User: arn:aws:sts::{}:assumed-role/{function}-role/{function} is not authorized to perform: {action} on resource: {resource} because no identity-based policy allows the {action} action",
+                    crate::template::ACCOUNT_ID
+                ),
+            );
+        }
+    }
+    relay(&guard, headers, body).await
+}
+
+async fn relay(guard: &Guard, headers: HeaderMap, body: Bytes) -> Response {
+    let mut request = guard.http.post(format!("{}/", guard.upstream)).body(body);
+    for (name, value) in headers
+        .iter()
+        .filter(|(n, _)| *n != "host" && *n != "content-length")
+    {
+        request = request.header(name, value);
+    }
+    let response = match request.send().await {
+        Ok(response) => response,
+        // DynamoDB Local is down (a fault test stopped it): an internal
+        // error, which the SDK retries and then reports.
+        Err(e) => {
+            return json_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "com.amazonaws.dynamodb.v20120810#InternalServerError",
+                &format!("DynamoDB Local did not answer: {e}"),
+            )
+        }
+    };
+    let status = response.status();
+    let mut out = HeaderMap::new();
+    for (name, value) in response.headers() {
+        if name != "content-length" && name != "transfer-encoding" {
+            out.insert(name, value.clone());
+        }
+    }
+    let body = response.bytes().await.unwrap_or_default();
+    (status, out, body).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn arn(table: &str) -> String {
+        format!("arn:aws:dynamodb:us-east-1:123456789012:table/{table}")
+    }
+
+    fn policy() -> Policy {
+        Policy {
+            statements: vec![
+                Statement {
+                    actions: vec![
+                        "dynamodb:GetItem".into(),
+                        "dynamodb:Query".into(),
+                        "dynamodb:PutItem".into(),
+                    ],
+                    resources: vec![arn("users"), format!("{}/index/leaderboard", arn("users"))],
+                    ..Statement::default()
+                },
+                Statement {
+                    actions: vec!["dynamodb:PartiQLSelect".into(), "dynamodb:Update*".into()],
+                    resources: vec![arn("battles"), format!("{}/index/*", arn("battles"))],
+                    ..Statement::default()
+                },
+                Statement {
+                    actions: vec!["sns:Publish".into()],
+                    not_resources: vec!["arn:aws:sns:*:*:*".into()],
+                    ..Statement::default()
+                },
+            ],
+        }
+    }
+
+    fn allowed(operation: &str, request: Value) -> bool {
+        let p = policy();
+        needs(operation, &request, &arn)
+            .iter()
+            .all(|(a, r)| p.allows(a, r))
+    }
+
+    #[test]
+    fn wildcards_match_as_iam_does() {
+        assert!(wildcard("dynamodb:*", "dynamodb:GetItem"));
+        assert!(wildcard(
+            "arn:aws:sns:*:*:*",
+            "arn:aws:sns:us-east-1:1:topic"
+        ));
+        assert!(wildcard("a?c", "abc"));
+        assert!(!wildcard("a?c", "ac"));
+        assert!(!wildcard("arn:x/index/*", "arn:x"));
+        assert!(wildcard("*", ""));
+    }
+
+    #[test]
+    fn a_table_grant_does_not_cover_its_indexes() {
+        assert!(allowed("Query", json!({"TableName": "users"})));
+        assert!(allowed(
+            "Query",
+            json!({"TableName": "users", "IndexName": "leaderboard"})
+        ));
+        assert!(!allowed(
+            "Query",
+            json!({"TableName": "users", "IndexName": "active_by_date"})
+        ));
+        assert!(allowed("UpdateItem", json!({"TableName": "battles"})));
+        assert!(!allowed("DeleteItem", json!({"TableName": "users"})));
+        assert!(!allowed("GetItem", json!({"TableName": "sms"})));
+    }
+
+    #[test]
+    fn a_transactions_parts_need_their_own_actions() {
+        let put_and_update = json!({"TransactItems": [
+            {"Put": {"TableName": "users"}},
+            {"Update": {"TableName": "battles"}},
+        ]});
+        assert!(allowed("TransactWriteItems", put_and_update));
+        let with_check = json!({"TransactItems": [
+            {"Put": {"TableName": "users"}},
+            {"ConditionCheck": {"TableName": "users"}},
+        ]});
+        assert!(!allowed("TransactWriteItems", with_check));
+        assert!(!allowed(
+            "BatchGetItem",
+            json!({"RequestItems": {"users": {}}})
+        ));
+    }
+
+    #[test]
+    fn partiql_needs_its_verbs_action_on_what_it_names() {
+        let select = |s: &str| json!({ "Statement": s });
+        assert!(allowed(
+            "ExecuteStatement",
+            select(r#"SELECT * FROM "battles" WHERE pk IN ['a', 'b']"#)
+        ));
+        assert!(allowed(
+            "ExecuteStatement",
+            select(r#"SELECT * FROM "battles"."gsi1" WHERE gsi1pk = 'x'"#)
+        ));
+        assert!(!allowed(
+            "ExecuteStatement",
+            select(r#"SELECT * FROM "users" WHERE pk = 'a'"#)
+        ));
+        assert!(!allowed(
+            "ExecuteStatement",
+            select(r#"DELETE FROM "battles" WHERE pk = 'a'"#)
+        ));
+        assert!(!allowed("ExecuteStatement", select("not partiql")));
+    }
+
+    #[test]
+    fn not_resource_allows_everything_else() {
+        let p = policy();
+        assert!(p.allows("sns:Publish", "+256772123456"));
+        assert!(!p.allows("sns:Publish", "arn:aws:sns:us-east-1:1:topic"));
+    }
+}
