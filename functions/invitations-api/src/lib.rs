@@ -70,8 +70,8 @@ struct PrivateMatchInput {
 }
 
 pub async fn function(config: &Config) -> Result<Invoke, Error> {
-    let sdk = db::aws_config().await;
-    let client = config.dynamodb(&sdk);
+    let sdk = config.aws_sdk().await;
+    let client = db::dynamodb(&sdk);
     db::warm_up(&client, &config.tables.battles).await;
     let pusher = versus::wiring::pusher(&sdk, &client, config)?;
     let battle_points = BattlePoints::new(

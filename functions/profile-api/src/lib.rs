@@ -47,8 +47,8 @@ struct CodeInput {
 
 /// Builds the clients once and returns the handler (used by `main` and the local gateway).
 pub async fn function(config: &Config) -> Result<Invoke, Error> {
-    let sdk = db::aws_config().await;
-    let client = config.dynamodb(&sdk);
+    let sdk = config.aws_sdk().await;
+    let client = db::dynamodb(&sdk);
     db::warm_up(&client, &config.tables.users).await;
     let outbox = versus::wiring::outbox(&sdk, &client, config);
     let app = Arc::new(App::new(client, config.clone(), outbox));

@@ -78,10 +78,10 @@ pub fn backoff_secs(base_secs: i64, attempt: u32) -> i32 {
 }
 
 pub async fn function(config: &Config) -> Result<Invoke, Error> {
-    let sdk = db::aws_config().await;
+    let sdk = config.aws_sdk().await;
     // The providers' secrets come from Secrets Manager, read once here.
     let config = &config.clone().with_secrets(&sdk).await?;
-    let client = config.dynamodb(&sdk);
+    let client = db::dynamodb(&sdk);
     db::warm_up(&client, &config.tables.sms).await;
     let router = providers::router(
         &config.sms,

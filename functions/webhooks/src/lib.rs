@@ -43,10 +43,10 @@ pub struct App {
 }
 
 pub async fn function(config: &Config) -> Result<Invoke, Error> {
-    let sdk = db::aws_config().await;
+    let sdk = config.aws_sdk().await;
     // The providers' secrets come from Secrets Manager, read once here.
     let config = &config.clone().with_secrets(&sdk).await?;
-    let client = config.dynamodb(&sdk);
+    let client = db::dynamodb(&sdk);
     db::warm_up(&client, &config.tables.sms).await;
     let app = Arc::new(App {
         store: SmsStore::new(client.clone(), &config.tables.sms),

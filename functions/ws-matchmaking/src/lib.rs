@@ -50,8 +50,8 @@ enum Request {
 }
 
 pub async fn function(config: &Config) -> Result<Invoke, Error> {
-    let sdk = db::aws_config().await;
-    let client = config.dynamodb(&sdk);
+    let sdk = config.aws_sdk().await;
+    let client = db::dynamodb(&sdk);
     db::warm_up(&client, &config.tables.users).await;
     let queue_url = config
         .invitation_timeouts_queue_url

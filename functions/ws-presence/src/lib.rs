@@ -21,8 +21,8 @@ pub struct App {
 }
 
 pub async fn function(config: &Config) -> Result<Invoke, Error> {
-    let sdk = db::aws_config().await;
-    let client = config.dynamodb(&sdk);
+    let sdk = config.aws_sdk().await;
+    let client = db::dynamodb(&sdk);
     db::warm_up(&client, &config.tables.users).await;
     let app = Arc::new(App::new(client, config.clone()));
     Ok(lambda::typed(

@@ -1,19 +1,21 @@
-//! IAM as the local stack plays it, for DynamoDB: every function's calls go
-//! through a proxy in front of DynamoDB Local that checks them against the
-//! `Policies` statements template.yaml gives that function, and refuses a
-//! call no statement allows the way AWS does (HTTP 400,
-//! `AccessDeniedException`). So a missing permission fails a test here,
-//! not the first request after a deployment.
+//! IAM as the local stack plays it, for DynamoDB and SQS: every function's
+//! calls to them go through a proxy that checks them against the `Policies`
+//! statements template.yaml gives that function, and refuses a call no
+//! statement allows the way AWS does (HTTP 400, `AccessDeniedException`). So
+//! a missing permission fails a test here, not the first request after a
+//! deployment.
 //!
 //! Each function reaches the proxy under its own path
-//! (`AWS_ENDPOINT_URL_DYNAMODB=http://<proxy>/<function>` in its
-//! environment): the path is the caller's role. What a call needs follows
-//! AWS's rules: an index's reads need the index's ARN; a transaction's
-//! parts need their own actions (`PutItem`, `UpdateItem`, `DeleteItem`,
-//! `ConditionCheckItem`, `GetItem`); a PartiQL statement needs
-//! `PartiQLSelect`/`Insert`/`Update`/`Delete` on the table or index it names.
-//! Only `Allow` statements with `Action` and `Resource` or `NotResource` are
-//! read (the template has no other kind); conditions are not evaluated.
+//! (`AWS_ENDPOINT_URL_DYNAMODB=http://<proxy>/<function>/dynamodb`, and
+//! `.../sqs`, in its environment): the path is the caller's role. What a
+//! call needs follows AWS's rules: an index's reads need the index's ARN; a
+//! transaction's parts need their own actions (`PutItem`, `UpdateItem`,
+//! `DeleteItem`, `ConditionCheckItem`, `GetItem`); a PartiQL statement needs
+//! `PartiQLSelect`/`Insert`/`Update`/`Delete` on the table or index it
+//! names; an SQS batch call needs its single action (`SendMessage` for
+//! `SendMessageBatch`) on the queue. Only `Allow` statements with `Action`
+//! and `Resource` or `NotResource` are read (the template has no other
+//! kind); conditions are not evaluated.
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -142,6 +144,26 @@ pub fn needs(
     }
 }
 
+/// What an SQS call needs: its action (a batch call's single one) on the
+/// queue its `QueueUrl` names; `queue_arn` maps a URL to the queue's ARN.
+pub fn sqs_needs(
+    operation: &str,
+    request: &Value,
+    queue_arn: &dyn Fn(&str) -> String,
+) -> Vec<(String, String)> {
+    let action = match operation {
+        "SendMessageBatch" => "SendMessage",
+        "DeleteMessageBatch" => "DeleteMessage",
+        "ChangeMessageVisibilityBatch" => "ChangeMessageVisibility",
+        other => other,
+    };
+    let queue = request["QueueUrl"]
+        .as_str()
+        .map(queue_arn)
+        .unwrap_or_else(|| "*".into());
+    vec![(format!("sqs:{action}"), queue)]
+}
+
 /// A PartiQL statement's action (by its verb) and the table and index it
 /// names (`"table"` or `"table"."index"`).
 fn statement_needs(statement: &str) -> Option<(&'static str, String, Option<String>)> {
@@ -171,59 +193,71 @@ pub struct Denial {
 
 pub type Denials = Arc<Mutex<Vec<Denial>>>;
 
+/// The services the proxy checks: the last segment of a function's
+/// endpoint, and the variable that names it (and the upstream).
+pub const CHECKED: [(&str, &str); 2] = [
+    ("dynamodb", "AWS_ENDPOINT_URL_DYNAMODB"),
+    ("sqs", "AWS_ENDPOINT_URL_SQS"),
+];
+
+/// What the proxy knows of the stack: the policies by function name, the
+/// upstream of each checked service, and how to name a table's or a queue's ARN.
+pub struct Stack {
+    pub policies: BTreeMap<String, Policy>,
+    pub upstreams: BTreeMap<String, String>,
+    pub table_arn_prefix: String,
+    /// A queue's ARN by its name (a queue URL's last segment).
+    pub queue_arns: BTreeMap<String, String>,
+}
+
 struct Guard {
-    upstream: String,
-    policies: BTreeMap<String, Policy>,
-    table_arn_prefix: String,
+    stack: Stack,
     http: reqwest::Client,
     denials: Denials,
 }
 
-/// The proxy in front of `upstream` (DynamoDB Local's URL) with each
-/// function's policy, by function name (a function's endpoint is
-/// `<proxy>/<name>`), and the denials it will record.
-pub fn router(
-    upstream: &str,
-    policies: BTreeMap<String, Policy>,
-    table_arn_prefix: String,
-) -> (axum::Router, Denials) {
+/// The proxy (a function's endpoint for a service is
+/// `<proxy>/<function>/<service>`), and the denials it will record.
+pub fn router(stack: Stack) -> (axum::Router, Denials) {
     let denials = Denials::default();
     let guard = Arc::new(Guard {
-        upstream: upstream.trim_end_matches('/').to_string(),
-        policies,
-        table_arn_prefix,
+        stack,
         http: reqwest::Client::new(),
         denials: denials.clone(),
     });
     let router = axum::Router::new()
-        .route("/{function}", axum::routing::post(check))
-        .route("/{function}/", axum::routing::post(check))
+        .route("/{function}/{service}", axum::routing::post(check))
+        .route("/{function}/{service}/", axum::routing::post(check))
         .with_state(guard);
     (router, denials)
 }
 
-fn json_error(status: StatusCode, kind: &str, message: &str) -> Response {
-    let body = serde_json::json!({ "__type": kind, "Message": message });
-    (
-        status,
-        [("content-type", "application/x-amz-json-1.0")],
-        body.to_string(),
-    )
-        .into_response()
+fn json_error(status: StatusCode, kind: &str, query_code: &str, message: &str) -> Response {
+    let body = serde_json::json!({ "__type": kind, "message": message });
+    let headers = [
+        ("content-type", "application/x-amz-json-1.0".to_string()),
+        // SQS's JSON protocol names the error's query-protocol code here.
+        ("x-amzn-query-error", format!("{query_code};Sender")),
+    ];
+    (status, headers, body.to_string()).into_response()
 }
 
 /// Checks one call against its caller's policy, then relays it.
 async fn check(
     State(guard): State<Arc<Guard>>,
-    Path(function): Path<String>,
+    Path((function, service)): Path<(String, String)>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Some(policy) = guard.policies.get(&function) else {
+    let stack = &guard.stack;
+    let (Some(policy), Some(upstream)) =
+        (stack.policies.get(&function), stack.upstreams.get(&service))
+    else {
         return json_error(
             StatusCode::BAD_REQUEST,
             "com.amazon.coral.service#UnrecognizedClientException",
-            &format!("no function {function} in template.yaml"),
+            "UnrecognizedClient",
+            &format!("no function {function} with a {service} endpoint here"),
         );
     };
     let operation = headers
@@ -232,8 +266,25 @@ async fn check(
         .and_then(|t| t.rsplit('.').next())
         .unwrap_or_default();
     let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let table_arn = |table: &str| format!("{}{table}", guard.table_arn_prefix);
-    for (action, resource) in needs(operation, &request, &table_arn) {
+    let needed = if service == "sqs" {
+        let queue_arn = |url: &str| {
+            let name = url
+                .trim_end_matches('/')
+                .rsplit('/')
+                .next()
+                .unwrap_or_default();
+            stack
+                .queue_arns
+                .get(name)
+                .cloned()
+                .unwrap_or_else(|| format!("unknown queue {url}"))
+        };
+        sqs_needs(operation, &request, &queue_arn)
+    } else {
+        let table_arn = |table: &str| format!("{}{table}", stack.table_arn_prefix);
+        needs(operation, &request, &table_arn)
+    };
+    for (action, resource) in needed {
         if !policy.allows(&action, &resource) {
             // Loud on purpose: the test that hit it fails further on.
             tracing::error!(%function, %action, %resource, "IAM: not allowed by the function's policy in template.yaml");
@@ -245,6 +296,7 @@ async fn check(
             return json_error(
                 StatusCode::BAD_REQUEST,
                 "com.amazon.coral.service#AccessDeniedException",
+                "AccessDenied",
                 &format!(
                     "User: arn:aws:sts::{}:assumed-role/{function}-role/{function} is not authorized to perform: {action} on resource: {resource} because no identity-based policy allows the {action} action",
                     crate::template::ACCOUNT_ID
@@ -252,11 +304,18 @@ async fn check(
             );
         }
     }
-    relay(&guard, headers, body).await
+    relay(&guard.http, upstream, headers, body).await
 }
 
-async fn relay(guard: &Guard, headers: HeaderMap, body: Bytes) -> Response {
-    let mut request = guard.http.post(format!("{}/", guard.upstream)).body(body);
+async fn relay(
+    http: &reqwest::Client,
+    upstream: &str,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let mut request = http
+        .post(format!("{}/", upstream.trim_end_matches('/')))
+        .body(body);
     for (name, value) in headers
         .iter()
         .filter(|(n, _)| *n != "host" && *n != "content-length")
@@ -265,14 +324,17 @@ async fn relay(guard: &Guard, headers: HeaderMap, body: Bytes) -> Response {
     }
     let response = match request.send().await {
         Ok(response) => response,
-        // DynamoDB Local is down (a fault test stopped it): an internal
-        // error, which the SDK retries and then reports.
+        // The service's stand-in is down (a fault test stopped it): an
+        // internal error, which the SDK retries and then reports.
         Err(e) => {
-            return json_error(
+            let message = format!("the local service did not answer: {e}");
+            let body = serde_json::json!({ "__type": "com.amazon.coral.service#InternalFailure", "message": message });
+            return (
                 StatusCode::INTERNAL_SERVER_ERROR,
-                "com.amazonaws.dynamodb.v20120810#InternalServerError",
-                &format!("DynamoDB Local did not answer: {e}"),
+                [("content-type", "application/x-amz-json-1.0")],
+                body.to_string(),
             )
+                .into_response();
         }
     };
     let status = response.status();
@@ -395,6 +457,32 @@ mod tests {
             select(r#"DELETE FROM "battles" WHERE pk = 'a'"#)
         ));
         assert!(!allowed("ExecuteStatement", select("not partiql")));
+    }
+
+    #[test]
+    fn an_sqs_batch_needs_its_single_action_on_the_queue() {
+        let queue = |url: &str| {
+            format!(
+                "arn:aws:sqs:us-east-1:1:{}",
+                url.rsplit('/').next().unwrap()
+            )
+        };
+        let p = Policy {
+            statements: vec![Statement {
+                actions: vec!["sqs:SendMessage".into()],
+                resources: vec!["arn:aws:sqs:us-east-1:1:texts".into()],
+                ..Statement::default()
+            }],
+        };
+        let allowed = |operation: &str, url: &str| {
+            sqs_needs(operation, &json!({ "QueueUrl": url }), &queue)
+                .iter()
+                .all(|(a, r)| p.allows(a, r))
+        };
+        assert!(allowed("SendMessage", "http://moto/1/texts"));
+        assert!(allowed("SendMessageBatch", "http://moto/1/texts"));
+        assert!(!allowed("SendMessage", "http://moto/1/timeouts"));
+        assert!(!allowed("ChangeMessageVisibility", "http://moto/1/texts"));
     }
 
     #[test]

@@ -27,7 +27,7 @@ pub mod websocket;
 use axum::routing::{any, get};
 use axum::Router;
 use serde_json::Value;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -345,7 +345,7 @@ pub async fn start(options: Options) -> Result<Running, String> {
             }
         })
     };
-    // Every function reaches DynamoDB through the local IAM (`iam.rs`),
+    // Every function reaches DynamoDB and SQS through the local IAM (`iam.rs`),
     // under its own path: a call its template policy does not allow fails.
     let iam_listener = TcpListener::bind("127.0.0.1:0")
         .await
@@ -354,12 +354,24 @@ pub async fn start(options: Options) -> Result<Running, String> {
         "http://{}",
         iam_listener.local_addr().map_err(|e| e.to_string())?
     );
-    let (iam_router, iam_denials) = iam::router(
-        &std::env::var("AWS_ENDPOINT_URL_DYNAMODB")
-            .map_err(|_| "AWS_ENDPOINT_URL_DYNAMODB (DynamoDB Local) is not set")?,
-        template.policies()?,
-        template.table_arn_prefix(),
-    );
+    let mut upstreams = BTreeMap::new();
+    for (service, variable) in iam::CHECKED {
+        if let Ok(url) = std::env::var(variable) {
+            upstreams.insert(service.to_string(), url);
+        }
+    }
+    let queue_arns = template
+        .queues()
+        .iter()
+        .filter_map(|q| template.queue(&q.logical_id))
+        .filter_map(|(url, arn)| Some((url.rsplit('/').next()?.to_string(), arn)))
+        .collect();
+    let (iam_router, iam_denials) = iam::router(iam::Stack {
+        policies: template.policies()?,
+        upstreams: upstreams.clone(),
+        table_arn_prefix: template.table_arn_prefix(),
+        queue_arns,
+    });
     // Serving before the functions start: their init calls DynamoDB.
     let mut tasks = vec![serve(iam_listener, iam_router)];
 
@@ -380,10 +392,11 @@ pub async fn start(options: Options) -> Result<Running, String> {
             }
         }
         env.insert("JWT_DEV_SECRET".into(), options.dev_secret.clone());
-        env.insert(
-            "AWS_ENDPOINT_URL_DYNAMODB".into(),
-            format!("{iam_url}/{}", def.name),
-        );
+        for (service, variable) in iam::CHECKED {
+            if upstreams.contains_key(service) {
+                env.insert(variable.into(), format!("{iam_url}/{}/{service}", def.name));
+            }
+        }
         let config = Config::from_lookup(|k| env.get(k).cloned())
             .map_err(|e| format!("{}: {e}", def.name))?;
         let build = registry::builder(&def.name).ok_or(format!(

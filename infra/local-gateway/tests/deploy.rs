@@ -122,8 +122,8 @@ async fn under_sam_local_the_functions_verify_the_token_themselves() {
 }
 
 // What the template's policies allow is what the functions may do here too:
-// each function's DynamoDB client goes through the local IAM under its own
-// name; a call its policy allows passes, one it does not is refused as AWS
+// each function's DynamoDB and SQS clients go through the local IAM under
+// its own name; a call its policy allows passes, one it does not is refused as AWS
 // refuses it (AccessDeniedException naming the action and the resource) and
 // writes nothing. (Every other test's stack fails if a call was refused.)
 #[tokio::test]
@@ -131,13 +131,13 @@ async fn each_function_reaches_dynamodb_only_as_its_policy_allows() {
     use aws_sdk_dynamodb::error::ProvideErrorMetadata;
     use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
     let stack = Stack::start().await;
-    let sdk = versus::db::aws_config().await;
     let profile = stack.config("profile-api");
     assert!(profile
-        .dynamodb_endpoint
-        .as_deref()
-        .is_some_and(|e| e.ends_with("/profile-api")));
-    let as_profile_api = profile.dynamodb(&sdk);
+        .aws_endpoints
+        .of("DynamoDB")
+        .is_some_and(|e| e.ends_with("/profile-api/dynamodb")));
+    let profile_sdk = profile.aws_sdk().await;
+    let as_profile_api = versus::db::dynamodb(&profile_sdk);
     let key = versus::keys::users::profile_key("iam_probe");
     as_profile_api
         .get_item()
@@ -194,7 +194,7 @@ async fn each_function_reaches_dynamodb_only_as_its_policy_allows() {
     assert!(written.item.is_none(), "nothing written");
     // ws-matchmaking reads the queue with PartiQL on the battles table only.
     let matchmaking = stack.config("ws-matchmaking");
-    let as_matchmaking = matchmaking.dynamodb(&sdk);
+    let as_matchmaking = versus::db::dynamodb(&matchmaking.aws_sdk().await);
     let select = |table: &str| format!(r#"SELECT * FROM "{table}" WHERE pk IN ['QUEUE#probe']"#);
     as_matchmaking
         .execute_statement()
@@ -210,6 +210,32 @@ async fn each_function_reaches_dynamodb_only_as_its_policy_allows() {
         .await
         .unwrap_err();
     assert_eq!(refused.code(), Some("AccessDeniedException"));
+    // SQS too: profile-api may send to the SMS queue only.
+    let sqs = aws_sdk_sqs::Client::new(&profile_sdk);
+    let texts_queue = profile.sms.queue_url.clone().expect("SMS_QUEUE_URL");
+    let timeouts_queue = stack
+        .config("ws-matchmaking")
+        .invitation_timeouts_queue_url
+        .expect("INVITATION_TIMEOUTS_QUEUE_URL");
+    let refused = sqs
+        .send_message()
+        .queue_url(&timeouts_queue)
+        .message_body("{}")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Some("AccessDenied"), "{refused:?}");
+    let receipt = sqs
+        .receive_message()
+        .queue_url(&texts_queue)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        receipt.code(),
+        Some("AccessDenied"),
+        "profile-api does not read its queue"
+    );
     let denials = std::mem::take(&mut *stack.running.iam_denials.lock().unwrap());
     let refused: Vec<(&str, &str)> = denials
         .iter()
@@ -221,6 +247,8 @@ async fn each_function_reaches_dynamodb_only_as_its_policy_allows() {
             ("profile-api", "dynamodb:DeleteItem"),
             ("profile-api", "dynamodb:PutItem"),
             ("ws-matchmaking", "dynamodb:PartiQLSelect"),
+            ("profile-api", "sqs:SendMessage"),
+            ("profile-api", "sqs:ReceiveMessage"),
         ]
     );
 }

@@ -401,6 +401,19 @@ async fn the_cost_report_counts_per_type_and_provider() {
     })
     .await;
     assert_eq!(twilio.requests(common::stubs::TWILIO_MESSAGES).len(), 2);
+    // The sender counts a text just after it marks it sent.
+    eventually("all four are counted", || async {
+        let report = versus::sms::report::cost_report(
+            &store,
+            day.date_naive(),
+            config.sms.monthly_cap_micros,
+        )
+        .await
+        .unwrap();
+        let lines: u64 = report.lines.iter().map(|l| l.counts.messages).sum();
+        (report.total.messages, lines) == (4, 4)
+    })
+    .await;
     let date = day.date_naive().to_string();
     let out = run_schedule(&stack, "SmsCostReport", json!({"date": date})).await;
     let report = &out["report"];

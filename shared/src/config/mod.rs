@@ -5,6 +5,7 @@ use crate::error::Error;
 use crate::secret::Secret;
 use std::collections::HashMap;
 
+mod endpoints;
 mod secrets;
 
 /// How callers are authenticated when a function has to verify a token itself
@@ -75,10 +76,9 @@ pub struct Config {
     /// Running under `sam local` (SAM CLI sets `AWS_SAM_LOCAL=true` in its
     /// containers), which runs no JWT authorizer.
     pub sam_local: bool,
-    /// `AWS_ENDPOINT_URL_DYNAMODB` of the function's own environment. The SDK
-    /// reads the process's, the same one in Lambda; the local gateway runs
-    /// every function in one process and gives each its own (its local IAM).
-    pub dynamodb_endpoint: Option<String>,
+    /// The `AWS_ENDPOINT_URL_<SERVICE>` settings of the function's own
+    /// environment, used by [`Config::aws_sdk`].
+    pub aws_endpoints: endpoints::Endpoints,
 }
 
 /// The texts about battles (F-SMS-19 … F-SMS-22).
@@ -183,15 +183,6 @@ pub struct BattlePoints {
 }
 
 impl Config {
-    /// The function's DynamoDB client, at [`Config::dynamodb_endpoint`] when set.
-    pub fn dynamodb(&self, sdk: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Client {
-        let mut settings = aws_sdk_dynamodb::config::Builder::from(sdk);
-        if let Some(endpoint) = &self.dynamodb_endpoint {
-            settings = settings.endpoint_url(endpoint);
-        }
-        aws_sdk_dynamodb::Client::from_conf(settings.build())
-    }
-
     pub fn from_env() -> Result<Self, Error> {
         Self::from_lookup(|key| std::env::var(key).ok())
     }
@@ -367,7 +358,7 @@ impl Config {
                     .map(|u| u.trim_end_matches('/').to_string()),
             },
             sms_secrets_arn: get("SMS_SECRETS_ARN"),
-            dynamodb_endpoint: get("AWS_ENDPOINT_URL_DYNAMODB"),
+            aws_endpoints: endpoints::Endpoints::from_lookup(&get),
             sam_local: get("AWS_SAM_LOCAL").as_deref() == Some("true"),
             texts: TextsConfig {
                 web_base_url: web_base_url(get("WEB_BASE_URL"))?,
