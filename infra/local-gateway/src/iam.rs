@@ -1,21 +1,22 @@
-//! IAM as the local stack plays it, for DynamoDB and SQS: every function's
-//! calls to them go through a proxy that checks them against the `Policies`
-//! statements template.yaml gives that function, and refuses a call no
-//! statement allows the way AWS does (HTTP 400, `AccessDeniedException`). So
-//! a missing permission fails a test here, not the first request after a
-//! deployment.
+//! IAM as the local stack plays it, for DynamoDB, SQS, SNS and Secrets
+//! Manager: every function's calls to them go through a proxy that checks
+//! them against the `Policies` statements template.yaml gives that function,
+//! and refuses a call no statement allows the way AWS does
+//! (`AccessDeniedException`; SNS: `AuthorizationError`). So a missing
+//! permission fails a test here, not the first request after a deployment.
 //!
 //! Each function reaches the proxy under its own path
 //! (`AWS_ENDPOINT_URL_DYNAMODB=http://<proxy>/<function>/dynamodb`, and
-//! `.../sqs`, in its environment): the path is the caller's role. What a
-//! call needs follows AWS's rules: an index's reads need the index's ARN; a
-//! transaction's parts need their own actions (`PutItem`, `UpdateItem`,
-//! `DeleteItem`, `ConditionCheckItem`, `GetItem`); a PartiQL statement needs
-//! `PartiQLSelect`/`Insert`/`Update`/`Delete` on the table or index it
-//! names; an SQS batch call needs its single action (`SendMessage` for
-//! `SendMessageBatch`) on the queue. Only `Allow` statements with `Action`
-//! and `Resource` or `NotResource` are read (the template has no other
-//! kind); conditions are not evaluated.
+//! `.../sqs`, `.../sns`, `.../secretsmanager`, in its environment): the
+//! path is the caller's role. What a call needs follows AWS's rules: an
+//! index's reads need the index's ARN; a transaction's parts need their own
+//! actions (`PutItem`, `UpdateItem`, `DeleteItem`, `ConditionCheckItem`,
+//! `GetItem`); a PartiQL statement needs `PartiQLSelect`/`Insert`/`Update`/
+//! `Delete` on the table or index it names; an SQS batch call needs its
+//! single action (`SendMessage` for `SendMessageBatch`) on the queue; an SNS
+//! publish to a phone number names no resource (`*`). Only `Allow`
+//! statements with `Action` and `Resource` or `NotResource` are read (the
+//! template has no other kind); conditions are not evaluated.
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -195,9 +196,11 @@ pub type Denials = Arc<Mutex<Vec<Denial>>>;
 
 /// The services the proxy checks: the last segment of a function's
 /// endpoint, and the variable that names it (and the upstream).
-pub const CHECKED: [(&str, &str); 2] = [
+pub const CHECKED: [(&str, &str); 4] = [
     ("dynamodb", "AWS_ENDPOINT_URL_DYNAMODB"),
     ("sqs", "AWS_ENDPOINT_URL_SQS"),
+    ("sns", "AWS_ENDPOINT_URL_SNS"),
+    ("secretsmanager", "AWS_ENDPOINT_URL_SECRETS_MANAGER"),
 ];
 
 /// What the proxy knows of the stack: the policies by function name, the
@@ -260,30 +263,7 @@ async fn check(
             &format!("no function {function} with a {service} endpoint here"),
         );
     };
-    let operation = headers
-        .get("x-amz-target")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|t| t.rsplit('.').next())
-        .unwrap_or_default();
-    let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let needed = if service == "sqs" {
-        let queue_arn = |url: &str| {
-            let name = url
-                .trim_end_matches('/')
-                .rsplit('/')
-                .next()
-                .unwrap_or_default();
-            stack
-                .queue_arns
-                .get(name)
-                .cloned()
-                .unwrap_or_else(|| format!("unknown queue {url}"))
-        };
-        sqs_needs(operation, &request, &queue_arn)
-    } else {
-        let table_arn = |table: &str| format!("{}{table}", stack.table_arn_prefix);
-        needs(operation, &request, &table_arn)
-    };
+    let needed = requirements(stack, &service, &headers, &body);
     for (action, resource) in needed {
         if !policy.allows(&action, &resource) {
             // Loud on purpose: the test that hit it fails further on.
@@ -293,18 +273,84 @@ async fn check(
                 action: action.clone(),
                 resource: resource.clone(),
             });
-            return json_error(
-                StatusCode::BAD_REQUEST,
-                "com.amazon.coral.service#AccessDeniedException",
-                "AccessDenied",
-                &format!(
-                    "User: arn:aws:sts::{}:assumed-role/{function}-role/{function} is not authorized to perform: {action} on resource: {resource} because no identity-based policy allows the {action} action",
-                    crate::template::ACCOUNT_ID
-                ),
+            let message = format!(
+                "User: arn:aws:sts::{}:assumed-role/{function}-role/{function} is not authorized to perform: {action} on resource: {resource} because no identity-based policy allows the {action} action",
+                crate::template::ACCOUNT_ID
             );
+            return denied(&service, &message);
         }
     }
     relay(&guard.http, upstream, headers, body).await
+}
+
+/// What a call to `service` needs, read from its request: the JSON
+/// protocols name the operation in `X-Amz-Target`, SNS's query protocol in
+/// its form's `Action`.
+fn requirements(
+    stack: &Stack,
+    service: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Vec<(String, String)> {
+    if service == "sns" {
+        let form: BTreeMap<String, String> = form_urlencoded::parse(body).into_owned().collect();
+        let action = form.get("Action").cloned().unwrap_or_default();
+        // A publish to a phone number names no resource.
+        let resource = form
+            .get("TopicArn")
+            .or_else(|| form.get("TargetArn"))
+            .cloned()
+            .unwrap_or_else(|| "*".into());
+        return vec![(format!("sns:{action}"), resource)];
+    }
+    let operation = headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|t| t.rsplit('.').next())
+        .unwrap_or_default();
+    let request: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    match service {
+        "sqs" => {
+            let queue_arn = |url: &str| {
+                let name = url
+                    .trim_end_matches('/')
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or_default();
+                stack
+                    .queue_arns
+                    .get(name)
+                    .cloned()
+                    .unwrap_or_else(|| format!("unknown queue {url}"))
+            };
+            sqs_needs(operation, &request, &queue_arn)
+        }
+        "secretsmanager" => {
+            let secret = request["SecretId"].as_str().unwrap_or("*");
+            vec![(format!("secretsmanager:{operation}"), secret.to_string())]
+        }
+        _ => {
+            let table_arn = |table: &str| format!("{}{table}", stack.table_arn_prefix);
+            needs(operation, &request, &table_arn)
+        }
+    }
+}
+
+/// A refusal in the service's own form: SNS answers 403 `AuthorizationError`
+/// in XML, the JSON protocols 400 `AccessDeniedException`.
+fn denied(service: &str, message: &str) -> Response {
+    if service == "sns" {
+        let body = format!(
+            "<ErrorResponse xmlns=\"http://sns.amazonaws.com/doc/2010-03-31/\"><Error><Type>Sender</Type><Code>AuthorizationError</Code><Message>{message}</Message></Error><RequestId>local</RequestId></ErrorResponse>"
+        );
+        return (StatusCode::FORBIDDEN, [("content-type", "text/xml")], body).into_response();
+    }
+    json_error(
+        StatusCode::BAD_REQUEST,
+        "com.amazon.coral.service#AccessDeniedException",
+        "AccessDenied",
+        message,
+    )
 }
 
 async fn relay(
@@ -483,6 +529,28 @@ mod tests {
         assert!(allowed("SendMessageBatch", "http://moto/1/texts"));
         assert!(!allowed("SendMessage", "http://moto/1/timeouts"));
         assert!(!allowed("ChangeMessageVisibility", "http://moto/1/texts"));
+    }
+
+    #[test]
+    fn an_sns_publish_to_a_number_names_no_resource() {
+        let stack = Stack {
+            policies: BTreeMap::new(),
+            upstreams: BTreeMap::new(),
+            table_arn_prefix: String::new(),
+            queue_arns: BTreeMap::new(),
+        };
+        let form = |body: &str| requirements(&stack, "sns", &HeaderMap::new(), body.as_bytes());
+        assert_eq!(
+            form("Action=Publish&PhoneNumber=%2B14155550100&Message=hi"),
+            [("sns:Publish".to_string(), "*".to_string())]
+        );
+        let topic = "arn:aws:sns:us-east-1:1:events";
+        let to_topic = form(&format!("Action=Publish&TopicArn={topic}&Message=hi"));
+        assert_eq!(to_topic, [("sns:Publish".to_string(), topic.to_string())]);
+        // The template's statement: numbers yes, topics no.
+        let p = policy();
+        assert!(p.allows("sns:Publish", "*"));
+        assert!(!p.allows(&to_topic[0].0, &to_topic[0].1));
     }
 
     #[test]

@@ -53,19 +53,34 @@ pub async fn create_all(client: &Client, template: &mut Template) -> Result<(), 
                 .to_string(),
             );
         }
-        let created = client
-            .create_queue()
-            .queue_name(&queue.name)
-            .set_attributes(Some(attributes))
-            .send()
-            .await
-            .map_err(|e| {
-                format!(
-                    "creating queue {} in the SQS stand-in (is moto running? AWS_ENDPOINT_URL_SQS): {}",
-                    queue.name,
-                    DisplayErrorContext(&e)
-                )
-            })?;
+        // moto's CreateQueue with a RedrivePolicy walks its queue table
+        // unlocked, so stacks started in parallel can make it fail (HTTP 500,
+        // "dictionary changed size during iteration", an HTML page the SDK
+        // cannot read). Creating a queue again with the same attributes is a
+        // no-op, so a few more tries are safe.
+        let mut attempt = 0;
+        let created = loop {
+            let result = client
+                .create_queue()
+                .queue_name(&queue.name)
+                .set_attributes(Some(attributes.clone()))
+                .send()
+                .await;
+            match result {
+                Ok(created) => break created,
+                Err(_) if attempt < 4 => {
+                    attempt += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(50 * attempt)).await;
+                }
+                Err(e) => {
+                    return Err(format!(
+                        "creating queue {} in the SQS stand-in (is moto running? AWS_ENDPOINT_URL_SQS): {}",
+                        queue.name,
+                        DisplayErrorContext(&e)
+                    ))
+                }
+            }
+        };
         let url = created.queue_url.ok_or("CreateQueue returned no URL")?;
         let arn = client
             .get_queue_attributes()

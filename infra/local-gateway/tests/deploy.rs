@@ -46,6 +46,11 @@ async fn secrets_are_read_from_secrets_manager_at_init() {
         .err()
         .expect("no start");
     assert!(error.to_string().contains("SMS_SECRETS_ARN"), "{error}");
+    // The local IAM refused it first, as AWS would: the function's policy
+    // names the stack's own secret only.
+    let denials = std::mem::take(&mut *stack.running.iam_denials.lock().unwrap());
+    let refused: Vec<&str> = denials.iter().map(|d| d.action.as_str()).collect();
+    assert_eq!(refused, ["secretsmanager:GetSecretValue"]);
 }
 
 #[test]
@@ -122,8 +127,8 @@ async fn under_sam_local_the_functions_verify_the_token_themselves() {
 }
 
 // What the template's policies allow is what the functions may do here too:
-// each function's DynamoDB and SQS clients go through the local IAM under
-// its own name; a call its policy allows passes, one it does not is refused as AWS
+// each function's DynamoDB, SQS, SNS and Secrets Manager clients go through
+// the local IAM under its own name; a call its policy allows passes, one it does not is refused as AWS
 // refuses it (AccessDeniedException naming the action and the resource) and
 // writes nothing. (Every other test's stack fails if a call was refused.)
 #[tokio::test]
@@ -236,6 +241,27 @@ async fn each_function_reaches_dynamodb_only_as_its_policy_allows() {
         Some("AccessDenied"),
         "profile-api does not read its queue"
     );
+    // Secrets Manager and SNS too: profile-api may read no secret and
+    // publish no text itself (sms-sender does both).
+    let secret = stack
+        .config("sms-sender")
+        .sms_secrets_arn
+        .expect("SMS_SECRETS_ARN");
+    let refused = aws_sdk_secretsmanager::Client::new(&profile_sdk)
+        .get_secret_value()
+        .secret_id(&secret)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Some("AccessDeniedException"), "{refused:?}");
+    let refused = aws_sdk_sns::Client::new(&profile_sdk)
+        .publish()
+        .phone_number("+14155550100")
+        .message("not from profile-api")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Some("AuthorizationError"), "{refused:?}");
     let denials = std::mem::take(&mut *stack.running.iam_denials.lock().unwrap());
     let refused: Vec<(&str, &str)> = denials
         .iter()
@@ -249,6 +275,8 @@ async fn each_function_reaches_dynamodb_only_as_its_policy_allows() {
             ("ws-matchmaking", "dynamodb:PartiQLSelect"),
             ("profile-api", "sqs:SendMessage"),
             ("profile-api", "sqs:ReceiveMessage"),
+            ("profile-api", "secretsmanager:GetSecretValue"),
+            ("profile-api", "sns:Publish"),
         ]
     );
 }
