@@ -243,38 +243,9 @@ impl App {
                     outcome,
                 )
             }
-            Job::BackfillDeadlineListing => {
-                let (run, outcome) = self
-                    .one_off(
-                        "backfill_deadline_listing",
-                        &versus::battles::backfill::unlisted_battles(&self.battles),
-                        &DeadlineBackfill(&self.battles),
-                        &mut should_stop,
-                    )
-                    .await?;
-                (run, resume(None, None, None), outcome)
-            }
-            Job::RedactSmsBodies => {
-                let (run, outcome) = self
-                    .one_off(
-                        "redact_sms_bodies",
-                        &versus::sms::redaction::unredacted_logs(&self.sms),
-                        &BodyRedaction(&self.sms),
-                        &mut should_stop,
-                    )
-                    .await?;
-                (run, resume(None, None, None), outcome)
-            }
-            Job::IndexSmsLogs => {
-                let (run, outcome) = self
-                    .one_off(
-                        "index_sms_logs",
-                        &versus::sms::search_backfill::logs_to_index(&self.sms),
-                        &SearchBackfill(&self.sms),
-                        &mut should_stop,
-                    )
-                    .await?;
-                (run, resume(None, None, None), outcome)
+            Job::BackfillDeadlineListing | Job::RedactSmsBodies | Job::IndexSmsLogs => {
+                let outcome = self.one_off(input.job, &mut should_stop).await?;
+                (json!({}), resume(None, None, None), outcome)
             }
             Job::SmsCostReport => {
                 // Fired just after midnight UTC: the day that just ended.
@@ -303,16 +274,30 @@ impl App {
     /// reports and carries on with is the same for all of them.
     async fn one_off(
         &self,
-        name: &str,
-        segments: &[versus::sweep::Segment],
-        sweep: &dyn versus::sweep::Sweep,
+        job: Job,
         should_stop: &mut (dyn FnMut() -> bool + Send),
-    ) -> Result<(Value, RunOutcome), Error> {
-        let outcome = self
-            .runner
-            .run(name, "once", segments, sweep, should_stop)
-            .await?;
-        Ok((json!({}), outcome))
+    ) -> Result<RunOutcome, Error> {
+        let (name, segments, sweep): (_, _, Box<dyn versus::sweep::Sweep + '_>) = match job {
+            Job::BackfillDeadlineListing => (
+                "backfill_deadline_listing",
+                versus::battles::backfill::unlisted_battles(&self.battles),
+                Box::new(DeadlineBackfill(&self.battles)),
+            ),
+            Job::RedactSmsBodies => (
+                "redact_sms_bodies",
+                versus::sms::redaction::unredacted_logs(&self.sms),
+                Box::new(BodyRedaction(&self.sms)),
+            ),
+            Job::IndexSmsLogs => (
+                "index_sms_logs",
+                versus::sms::search_backfill::logs_to_index(&self.sms),
+                Box::new(SearchBackfill(&self.sms)),
+            ),
+            other => return Err(Error::internal(format!("{other:?} is not a one-off"))),
+        };
+        self.runner
+            .run(name, "once", &segments, sweep.as_ref(), should_stop)
+            .await
     }
 
     /// F-JOB-6: the day's counts and cost, logged as one structured line and

@@ -138,25 +138,10 @@ impl Proxy {
         headers: &HeaderMap,
         body: Bytes,
     ) -> (axum::http::StatusCode, HeaderMap, Bytes) {
-        let mut request = self
-            .http
-            .request(method, format!("{}{}", self.upstream, uri.path()))
-            .body(body);
-        for (name, value) in headers
-            .iter()
-            .filter(|(n, _)| *n != "host" && *n != "content-length")
-        {
-            request = request.header(name, value);
-        }
-        let response = request.send().await.expect("DynamoDB Local answers");
-        let status = response.status();
-        let mut out = HeaderMap::new();
-        for (name, value) in response.headers() {
-            if name != "content-length" && name != "transfer-encoding" {
-                out.insert(name, value.clone());
-            }
-        }
-        (status, out, response.bytes().await.unwrap_or_default())
+        let url = format!("{}{}", self.upstream, uri.path());
+        crate::relay::relay(&self.http, method, &url, headers, body)
+            .await
+            .expect("DynamoDB Local answers")
     }
 
     /// One uncounted call straight to DynamoDB Local, with the caller's

@@ -359,39 +359,22 @@ async fn relay(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let mut request = http
-        .post(format!("{}/", upstream.trim_end_matches('/')))
-        .body(body);
-    for (name, value) in headers
-        .iter()
-        .filter(|(n, _)| *n != "host" && *n != "content-length")
-    {
-        request = request.header(name, value);
-    }
-    let response = match request.send().await {
-        Ok(response) => response,
+    let url = format!("{}/", upstream.trim_end_matches('/'));
+    match crate::relay::relay(http, axum::http::Method::POST, &url, &headers, body).await {
+        Ok(answer) => answer.into_response(),
         // The service's stand-in is down (a fault test stopped it): an
         // internal error, which the SDK retries and then reports.
         Err(e) => {
             let message = format!("the local service did not answer: {e}");
             let body = serde_json::json!({ "__type": "com.amazon.coral.service#InternalFailure", "message": message });
-            return (
+            (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 [("content-type", "application/x-amz-json-1.0")],
                 body.to_string(),
             )
-                .into_response();
-        }
-    };
-    let status = response.status();
-    let mut out = HeaderMap::new();
-    for (name, value) in response.headers() {
-        if name != "content-length" && name != "transfer-encoding" {
-            out.insert(name, value.clone());
+                .into_response()
         }
     }
-    let body = response.bytes().await.unwrap_or_default();
-    (status, out, body).into_response()
 }
 
 #[cfg(test)]

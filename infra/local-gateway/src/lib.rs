@@ -19,6 +19,7 @@ pub mod http_api;
 pub mod iam;
 pub mod queues;
 pub mod registry;
+pub mod relay;
 pub mod schedules;
 pub mod tables;
 pub mod template;

@@ -590,15 +590,14 @@ async fn webhooks_sample_events() {
     let config = stack.config("webhooks");
     // Due now: no minute may turn (and reconcile send it) before the claim.
     stack.freeze_clock().await;
-    let log = versus::sms::store::SmsLog::pending(
-        phone.clone(),
-        versus::sms::MessageType::SecurityAlert,
-        "New sign-in to your Versus account.".into(),
-        None,
-        &config.sms,
+    let log = common::sms::put_pending_alert(
+        &store,
+        &config,
+        phone.e164(),
+        "New sign-in to your Versus account.",
         stack.now_ms(),
-    );
-    store.put_log(&log).await.unwrap();
+    )
+    .await;
     let now = stack.now_ms();
     store
         .claim(&log.sms_id, now, 60_000)

@@ -79,6 +79,20 @@ async fn jobs_with_pages(
     versus::wiring::jobs(client, config, pusher, page)
 }
 
+/// A side quest an admin offers (201), as the API answers it.
+async fn create_quest(stack: &Stack, admin: &str, quest: &Value) -> Value {
+    let (status, created) = stack
+        .call_with_token(
+            "POST",
+            "/v1/side-quests",
+            Some(admin),
+            Some(&quest.to_string()),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    created
+}
+
 fn ms(rfc3339: &str) -> i64 {
     chrono::DateTime::parse_from_rfc3339(rfc3339)
         .unwrap()
@@ -630,15 +644,7 @@ async fn weekly_goals_and_side_quests_pay_once() {
         )
         .await;
     assert_eq!(s, 403);
-    let (s, created) = stack
-        .call_with_token(
-            "POST",
-            "/v1/side-quests",
-            Some(&admin),
-            Some(&quest.to_string()),
-        )
-        .await;
-    assert_eq!(s, 201, "{created}");
+    let created = create_quest(&stack, &admin, &quest).await;
     let (_, listed) = stack.call("GET", "/v1/side-quests", Some("g1"), None).await;
     assert_eq!(listed["items"].as_array().unwrap().len(), 1);
     let start = format!(
@@ -989,15 +995,7 @@ async fn side_quests_page_with_cursors_bound_to_the_caller() {
     let mut created = Vec::new();
     for i in 0..5 {
         let quest = json!({"title": format!("Quest {i}"), "description": "Two quizzes", "quest_type": "quiz_complete", "difficulty": "easy", "target": 2, "reward": 10});
-        let (s, body) = stack
-            .call_with_token(
-                "POST",
-                "/v1/side-quests",
-                Some(&admin),
-                Some(&quest.to_string()),
-            )
-            .await;
-        assert_eq!(s, 201, "{body}");
+        let body = create_quest(&stack, &admin, &quest).await;
         created.push(body["quest_id"].as_str().unwrap().to_string());
     }
     let mut seen = Vec::new();

@@ -295,16 +295,7 @@ async fn a_redelivered_message_sends_once() {
     let config = stack.config("sms-sender");
     let client = stack.dynamodb().await;
     let store = SmsStore::new(client.clone(), &config.tables.sms);
-    let phone = PhoneNumber::parse(PHONE).unwrap();
-    let log = versus::sms::store::SmsLog::pending(
-        phone,
-        versus::sms::MessageType::SecurityAlert,
-        "hello".into(),
-        None,
-        &config.sms,
-        stack.now_ms(),
-    );
-    store.put_log(&log).await.unwrap();
+    let log = common::sms::put_pending_alert(&store, &config, PHONE, "hello", stack.now_ms()).await;
     let f = sms_sender::function(&config).await.unwrap();
     let record = |id: &str| {
         let mut m = SqsMessage::default();
@@ -1423,15 +1414,14 @@ async fn a_log_due_in_the_unsharded_partition_is_still_released() {
     let config = stack.config("sms-sender");
     let client = stack.dynamodb().await;
     let store = SmsStore::new(client.clone(), &config.tables.sms);
-    let log = versus::sms::store::SmsLog::pending(
-        PhoneNumber::parse(PHONE).unwrap(),
-        versus::sms::MessageType::SecurityAlert,
-        "New sign-in to your Versus account.".into(),
-        None,
-        &config.sms,
+    let log = common::sms::put_pending_alert(
+        &store,
+        &config,
+        PHONE,
+        "New sign-in to your Versus account.",
         stack.now_ms(),
-    );
-    store.put_log(&log).await.unwrap();
+    )
+    .await;
     client
         .update_item()
         .table_name(&config.tables.sms)

@@ -117,24 +117,9 @@ async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response 
         .path_and_query()
         .map(|p| p.as_str())
         .unwrap_or("/");
-    let mut call = proxy
-        .http
-        .request(parts.method, format!("{}{path}", proxy.upstream));
-    for (name, value) in &parts.headers {
-        if name != "host" && name != "content-length" {
-            call = call.header(name, value);
-        }
+    let url = format!("{}{path}", proxy.upstream);
+    match local_gateway::relay::relay(&proxy.http, parts.method, &url, &parts.headers, body).await {
+        Ok(answer) => answer.into_response(),
+        Err(e) => (axum::http::StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
     }
-    let answer = match call.body(body).send().await {
-        Ok(answer) => answer,
-        Err(e) => {
-            return (axum::http::StatusCode::BAD_GATEWAY, e.to_string()).into_response();
-        }
-    };
-    let status = answer.status();
-    let mut headers = answer.headers().clone();
-    headers.remove("transfer-encoding");
-    headers.remove("content-length");
-    let bytes = answer.bytes().await.unwrap_or_default();
-    (status, headers, bytes).into_response()
 }

@@ -141,3 +141,24 @@ pub fn topic_event(message: &Value) -> Value {
     event["Records"][0]["Sns"]["Message"] = Value::String(message.to_string());
     event
 }
+
+/// A pending security alert to `to`, due at `at_ms`, put straight into the
+/// table (as a text in flight from before a change would be).
+pub async fn put_pending_alert(
+    store: &SmsStore,
+    config: &versus::Config,
+    to: &str,
+    body: &str,
+    at_ms: i64,
+) -> versus::sms::store::SmsLog {
+    let log = versus::sms::store::SmsLog::pending(
+        versus::phone::PhoneNumber::parse(to).unwrap(),
+        versus::sms::MessageType::SecurityAlert,
+        body.into(),
+        None,
+        &config.sms,
+        at_ms,
+    );
+    store.put_log(&log).await.unwrap();
+    log
+}
